@@ -1,0 +1,58 @@
+"""contagion: a network model of a US Treasury basis-trade unwind.
+
+The system (institutions, exposures, market) is a validated :class:`System` built from
+tidy tables, YAML/JSON, CSV or networkx; :meth:`System.compile` gives the array view the
+engine runs on. See the README for the model and the quickstart.
+"""
+
+from contagion import examples, io, views
+from contagion._version import __version__
+from contagion.errors import ContagionError, InputError, InvariantError, Problem
+from contagion.io import (
+    from_csv,
+    from_dict,
+    from_graphml,
+    from_networkx,
+    from_node_link,
+    load_system,
+    save_system,
+    to_csv,
+    to_dict,
+    to_graphml,
+    to_networkx,
+    to_node_link,
+)
+from contagion.market import Bucket, FuturesContract, Market
+from contagion.schema import ExposureKind, InstitutionType, RepoSegment, schema_table
+from contagion.system import System
+
+__all__ = [
+    "Bucket",
+    "ContagionError",
+    "ExposureKind",
+    "FuturesContract",
+    "InputError",
+    "InstitutionType",
+    "InvariantError",
+    "Market",
+    "Problem",
+    "RepoSegment",
+    "System",
+    "__version__",
+    "examples",
+    "from_csv",
+    "from_dict",
+    "from_graphml",
+    "from_networkx",
+    "from_node_link",
+    "io",
+    "load_system",
+    "save_system",
+    "schema_table",
+    "to_csv",
+    "to_dict",
+    "to_graphml",
+    "to_networkx",
+    "to_node_link",
+    "views",
+]

@@ -1,0 +1,102 @@
+"""The market the system trades in: Treasury tenor buckets, futures, swaps, repo, volatility.
+
+Prices are per 100 of face value. A bucket's price responds to its yield through modified
+duration ``D`` (years) and convexity ``C`` (years^2)::
+
+    P(y) = P_0 * (1 - D * dy + 0.5 * C * dy^2),   dy = y - y_0 in decimal
+
+The cash-futures basis of a contract mapped to bucket ``b`` with conversion factor ``CF`` is::
+
+    basis_points_price = P_b - CF * F          (price points per 100 face)
+    basis_bp           = basis_points_price / (D_b * P_b / 100)    (yield basis points)
+
+so a basis of 0.1 price points on a 10y bond with D = 8.5 is about 1.2 bp.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bucket(_Frozen):
+    """A Treasury tenor bucket (e.g. the 10-year sector)."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$", description="e.g. '10y'")
+    maturity_years: FiniteFloat = Field(gt=0, description="Representative maturity, years.")
+    outstanding_usd_bn: FiniteFloat = Field(ge=0, description="Par outstanding, USD bn.")
+    yield_pct: FiniteFloat = Field(ge=-5, le=50, description="Yield, percent.")
+    modified_duration_years: FiniteFloat = Field(gt=0, le=40, description="Years.")
+    convexity_years2: FiniteFloat = Field(default=0.0, ge=0, description="Years squared.")
+    price: FiniteFloat = Field(default=100.0, gt=0, description="Per 100 face.")
+
+
+class FuturesContract(_Frozen):
+    """A Treasury futures contract delivering into one bucket (e.g. TY into 10y)."""
+
+    code: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$", description="e.g. 'TY'")
+    bucket: str = Field(description="Bucket of the cheapest-to-deliver bond.")
+    conversion_factor: FiniteFloat = Field(gt=0, le=2)
+    price: FiniteFloat = Field(gt=0, description="Futures price per 100 face.")
+    initial_margin_frac: FiniteFloat = Field(
+        gt=0, lt=1, description="CCP initial margin rate at the base volatility, fraction."
+    )
+    open_interest_usd_bn: FiniteFloat = Field(default=0.0, ge=0, description="Notional.")
+
+
+class Market(_Frozen):
+    """Market state at the start of a simulation.
+
+    ``volatility_index`` is a MOVE-like index level (bp of normalized yield volatility);
+    IM rates in ``futures`` apply at this level. Rates are in percent.
+    """
+
+    buckets: list[Bucket] = Field(min_length=1)
+    futures: list[FuturesContract] = Field(default_factory=list)
+    swap_rates_pct: dict[str, FiniteFloat] = Field(
+        default_factory=dict, description="Par swap rate per bucket (SOFR OIS), percent."
+    )
+    repo_rate_pct: FiniteFloat = Field(ge=-5, le=100, description="GC repo rate, percent.")
+    on_rrp_rate_pct: FiniteFloat = Field(ge=-5, le=100, description="Fed ON RRP rate.")
+    policy_rate_pct: FiniteFloat = Field(
+        ge=-5, le=100, description="Top of the policy range (IORB / SRF minimum bid)."
+    )
+    volatility_index: FiniteFloat = Field(gt=0, le=10000, description="MOVE-like level.")
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Market:
+        names = [b.name for b in self.buckets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"bucket names must be unique, got {names}")
+        codes = [f.code for f in self.futures]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"futures codes must be unique, got {codes}")
+        for f in self.futures:
+            if f.bucket not in names:
+                raise ValueError(
+                    f"futures '{f.code}': unknown bucket '{f.bucket}' (allowed: {names})"
+                )
+        for b in self.swap_rates_pct:
+            if b not in names:
+                raise ValueError(f"swap_rates_pct: unknown bucket '{b}' (allowed: {names})")
+        return self
+
+    @property
+    def bucket_names(self) -> list[str]:
+        return [b.name for b in self.buckets]
+
+    @property
+    def futures_codes(self) -> list[str]:
+        return [f.code for f in self.futures]
+
+    def swap_rates_array(self) -> np.ndarray:
+        """Swap rate per bucket in bucket order; a bucket without a swap rate uses its yield."""
+        return np.array([self.swap_rates_pct.get(b.name, b.yield_pct) for b in self.buckets])

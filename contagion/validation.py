@@ -1,0 +1,361 @@
+"""Vectorised validation and normalisation of the input tables against :mod:`contagion.schema`.
+
+Each function returns the normalised table (every schema column present, defaults filled,
+dtypes fixed, inapplicable exposure fields set to their neutral value) or raises
+:class:`~contagion.errors.InputError` listing every problem with its row, id and field.
+Checks are column-wise numpy passes; messages are only built for the offending rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
+from contagion.market import Market
+from contagion.schema import (
+    EXPOSURE_COLUMNS,
+    INSTITUTION_COLUMNS,
+    Column,
+    holdings_column,
+)
+
+EQUITY_COLUMN = "equity_usd_bn"
+
+
+def _where(table: str, ids: pd.Series, rows: Iterable[int]) -> list[str]:
+    return [f"{table} row {r} (id '{ids.iloc[r]}')" for r in rows]
+
+
+def _flag(problems, table, ids, mask, field, reason_of) -> None:
+    """Add one problem per offending row (up to the display limit)."""
+    rows = np.flatnonzero(np.asarray(mask))
+    for r in rows[:MAX_PROBLEMS_SHOWN]:
+        problems.append(Problem(f"{table} row {r} (id '{ids.iloc[r]}')", field, reason_of(r)))
+    if len(rows) > MAX_PROBLEMS_SHOWN:
+        problems.append(
+            Problem(f"{table}", field, f"{len(rows) - MAX_PROBLEMS_SHOWN} more rows like these")
+        )
+
+
+def _as_float(
+    problems: list[Problem], table: str, ids: pd.Series, values: pd.Series, col: str
+) -> np.ndarray:
+    """Coerce to float64, flagging entries that are not numbers (strings, bools, ...)."""
+    if pd.api.types.is_bool_dtype(values):
+        _flag(problems, table, ids, np.ones(len(values), bool), col, lambda r: "must be a number")
+        return np.zeros(len(values))
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() & values.notna()
+    if bad.any():
+        vals = values.to_numpy()
+        _flag(problems, table, ids, bad, col, lambda r: f"must be a number, got {vals[r]!r}")
+    return numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _check_bounds(problems, table, ids, x: np.ndarray, spec: Column, active: np.ndarray) -> None:
+    with np.errstate(invalid="ignore"):
+        nonfinite = active & ~np.isfinite(x)
+        _flag(
+            problems,
+            table,
+            ids,
+            nonfinite,
+            spec.name,
+            lambda r: f"must be a finite number, got {x[r]}",
+        )
+        ok = active & np.isfinite(x)
+        if spec.min is not None:
+            _flag(
+                problems,
+                table,
+                ids,
+                ok & (x < spec.min),
+                spec.name,
+                lambda r: f"must be >= {spec.min} ({spec.unit}), got {x[r]}",
+            )
+        if spec.max is not None:
+            over = x >= spec.max if spec.max_exclusive else x > spec.max
+            op = "<" if spec.max_exclusive else "<="
+            _flag(
+                problems,
+                table,
+                ids,
+                ok & over,
+                spec.name,
+                lambda r: f"must be {op} {spec.max} ({spec.unit}), got {x[r]}",
+            )
+
+
+def _string_column(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), "").astype(str)
+
+
+def _check_unique_ids(problems, table: str, ids: pd.Series) -> None:
+    dup = ids.duplicated(keep=False).to_numpy()
+    empty = (ids == "").to_numpy()
+    _flag(problems, table, ids, empty, "id", lambda r: "must be a non-empty string")
+    first = {}
+    for r in np.flatnonzero(dup & ~empty)[:MAX_PROBLEMS_SHOWN]:
+        key = ids.iloc[r]
+        if key in first:
+            problems.append(
+                Problem(
+                    f"{table} row {r} (id '{key}')",
+                    "id",
+                    f"duplicate id (also in row {first[key]})",
+                )
+            )
+        else:
+            first[key] = r
+
+
+def _unknown_columns(table: str, df: pd.DataFrame, known: set[str], hint: str) -> list[Problem]:
+    return [
+        Problem(table, str(c), f"unknown column; allowed: {hint}")
+        for c in df.columns
+        if str(c) not in known
+    ]
+
+
+def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
+    """Validate the ``institutions`` table and return it with defaults filled."""
+    table = "institutions"
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(Problem(table, "institutions", "must be a pandas DataFrame"))
+    df = df.reset_index(drop=True)
+    hold_cols = [holdings_column(b) for b in market.bucket_names]
+    known = {c.name for c in INSTITUTION_COLUMNS} | set(hold_cols) | {EQUITY_COLUMN}
+    problems = _unknown_columns(
+        table,
+        df,
+        known,
+        "the schema columns (contagion.schema_table()) and " + ", ".join(hold_cols),
+    )
+    for c in ("id", "type"):
+        if c not in df.columns:
+            problems.append(Problem(table, c, "required column is missing"))
+    if problems:
+        raise InputError(problems)
+    out = pd.DataFrame(index=df.index)
+    ids = _string_column(df["id"])
+    out["id"] = ids
+    _check_unique_ids(problems, table, ids)
+    types = _string_column(df["type"])
+    spec = INSTITUTION_COLUMNS[2]
+    bad_type = ~types.isin(spec.allowed).to_numpy()
+    _flag(
+        problems,
+        table,
+        ids,
+        bad_type,
+        "type",
+        lambda r: f"unknown type {types.iloc[r]!r}; allowed: {', '.join(spec.allowed)}",
+    )
+    if problems:
+        raise InputError(problems)
+    name = _string_column(df["name"]) if "name" in df.columns else ids
+    out["name"] = name.where(name != "", ids)
+    out["type"] = types
+    type_arr = types.to_numpy()
+    everyone = np.ones(len(df), bool)
+    for c in INSTITUTION_COLUMNS[3:]:
+        x = _fill(problems, table, ids, df, c, type_arr)
+        _check_bounds(problems, table, ids, x, c, everyone)
+        out[c.name] = x
+    for hc in hold_cols:
+        x = _as_float(problems, table, ids, df[hc], hc) if hc in df.columns else np.zeros(len(df))
+        hspec = Column(hc, "float", "USD bn par", "", default=0.0, min=0.0)
+        _check_bounds(problems, table, ids, x, hspec, everyone)
+        out[hc] = x
+    if EQUITY_COLUMN in df.columns:
+        eq = _as_float(problems, table, ids, df[EQUITY_COLUMN], EQUITY_COLUMN)
+        espec = Column(EQUITY_COLUMN, "float", "USD bn", "", min=None)
+        given = ~df[EQUITY_COLUMN].isna().to_numpy()  # blank equity = derive it
+        _check_bounds(problems, table, ids, eq, espec, given)
+        out[EQUITY_COLUMN] = eq
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _fill(problems, table, ids, df, c: Column, type_arr: np.ndarray) -> np.ndarray:
+    """The column as float64 with defaults filled.
+
+    An absent column takes its default. Inside a present column a blank (NaN) means "the
+    type default" only for behavioural parameters (per-type defaults); a blank balance-sheet
+    amount is an error, never a silent zero.
+    """
+    n = len(df)
+    if c.name not in df.columns:
+        if isinstance(c.default, dict):
+            return pd.Series(type_arr).map(c.default_for).to_numpy(float)
+        return np.full(n, float(c.default))
+    x = _as_float(problems, table, ids, df[c.name], c.name)
+    if isinstance(c.default, dict):
+        blank = np.isnan(x) & df[c.name].isna().to_numpy()
+        if blank.any():
+            defaults = pd.Series(type_arr).map(c.default_for).to_numpy(float)
+            x = np.where(blank, defaults, x)
+    return x
+
+
+def normalise_exposures(
+    df: pd.DataFrame, institutions: pd.DataFrame, market: Market
+) -> pd.DataFrame:
+    """Validate the ``exposures`` table against the institutions and the market."""
+    table = "exposures"
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(Problem(table, "exposures", "must be a pandas DataFrame"))
+    df = df.reset_index(drop=True)
+    known = {c.name for c in EXPOSURE_COLUMNS}
+    problems = _unknown_columns(table, df, known, ", ".join(sorted(known)))
+    for c in ("kind", "source", "target"):
+        if c not in df.columns:
+            problems.append(Problem(table, c, "required column is missing"))
+    if problems:
+        raise InputError(problems)
+    n = len(df)
+    kind = _string_column(df["kind"])
+    ids = _string_column(df["id"]) if "id" in df.columns else pd.Series([""] * n, dtype=object)
+    auto = (ids == "").to_numpy()
+    if auto.any():
+        ids = ids.where(~auto, kind + "-" + pd.Series(np.arange(n)).astype(str))
+    out = pd.DataFrame({"id": ids, "kind": kind})
+    _check_unique_ids(problems, table, ids)
+    kspec = EXPOSURE_COLUMNS[1]
+    _flag(
+        problems,
+        table,
+        ids,
+        ~kind.isin(kspec.allowed).to_numpy(),
+        "kind",
+        lambda r: f"unknown kind {kind.iloc[r]!r}; allowed: {', '.join(kspec.allowed)}",
+    )
+    type_of = pd.Series(institutions["type"].to_numpy(), index=institutions["id"].to_numpy())
+    for end in ("source", "target"):
+        v = _string_column(df[end])
+        out[end] = v
+        _flag(
+            problems,
+            table,
+            ids,
+            ~v.isin(type_of.index).to_numpy(),
+            end,
+            lambda r, v=v: f"unknown institution {v.iloc[r]!r}",
+        )
+    _flag(
+        problems,
+        table,
+        ids,
+        (out["source"] == out["target"]).to_numpy(),
+        "target",
+        lambda r: "an exposure cannot link an institution to itself",
+    )
+    if problems:
+        raise InputError(problems)
+    kinds = kind.to_numpy()
+    for c in EXPOSURE_COLUMNS[4:]:
+        active = np.isin(kinds, c.kinds) if c.kinds else np.ones(n, bool)
+        if c.dtype == "float":
+            if c.name in df.columns:
+                x = _as_float(problems, table, ids, df[c.name], c.name)
+            elif c.default is None:
+                if active.any():
+                    needed = ", ".join(c.kinds or ())
+                    problems.append(
+                        Problem(table, c.name, f"required column is missing ({needed})")
+                    )
+                x = np.zeros(n)
+            else:
+                x = np.full(n, float(c.default))
+            if c.name == "rate_pct":  # blank = the market repo rate (documented)
+                x = np.where(np.isnan(x), market.repo_rate_pct, x)
+            _check_bounds(problems, table, ids, x, c, active)
+            out[c.name] = np.where(active, x, c.neutral)
+        else:
+            s = _string_column(df[c.name]) if c.name in df.columns else pd.Series([""] * n)
+            if c.default is not None:
+                s = s.where(s != "", c.default)
+            allowed = _allowed_values(c, market)
+            _flag(
+                problems,
+                table,
+                ids,
+                active & ~s.isin(allowed).to_numpy(),
+                c.name,
+                lambda r, s=s, allowed=allowed: (
+                    f"unknown value {s.iloc[r]!r}; allowed: {', '.join(allowed)}"
+                    if s.iloc[r]
+                    else f"required for {kinds[r]} exposures; allowed: {', '.join(allowed)}"
+                ),
+            )
+            out[c.name] = s.where(active, c.neutral).to_numpy(dtype=object)
+    if problems:
+        raise InputError(problems)
+    _check_roles(problems, table, ids, out, type_of)
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def _allowed_values(c: Column, market: Market) -> list[str]:
+    if c.allowed is not None:
+        return list(c.allowed)
+    if c.name in ("collateral_bucket", "swap_tenor"):
+        return market.bucket_names
+    if c.name == "futures_contract":
+        return market.futures_codes
+    raise AssertionError(c.name)
+
+
+def _check_roles(problems, table, ids, out: pd.DataFrame, type_of: pd.Series) -> None:
+    """Who may stand at each end of each kind of exposure."""
+    kinds = out["kind"].to_numpy()
+    src_type = type_of.reindex(out["source"]).to_numpy()
+    tgt_type = type_of.reindex(out["target"]).to_numpy()
+    fut = kinds == "futures"
+    _flag(
+        problems,
+        table,
+        ids,
+        fut & (tgt_type != "ccp"),
+        "target",
+        lambda r: f"a futures exposure's target must be a ccp, got a {tgt_type[r]}",
+    )
+    _flag(
+        problems,
+        table,
+        ids,
+        (fut | (kinds == "swap")) & (src_type == "ccp"),
+        "source",
+        lambda r: "a ccp cannot be the member side of a futures or swap exposure",
+    )
+    _flag(
+        problems,
+        table,
+        ids,
+        (kinds == "futures") & (out["notional_usd_bn"].to_numpy() == 0)
+        | (kinds == "swap") & (out["notional_usd_bn"].to_numpy() == 0),
+        "notional_usd_bn",
+        lambda r: "must be non-zero (signed: + long / receive fixed, - short / pay fixed)",
+    )
+    cb_seg = (kinds == "repo") & (out["segment"].to_numpy() == "central_bank")
+    _flag(
+        problems,
+        table,
+        ids,
+        cb_seg & (src_type != "central_bank") & (tgt_type != "central_bank"),
+        "segment",
+        lambda r: "a central_bank-segment repo needs a central_bank as lender or borrower",
+    )
+    _flag(
+        problems,
+        table,
+        ids,
+        (kinds == "repo") & (tgt_type == "ccp"),
+        "target",
+        lambda r: "a ccp does not borrow in repo; use segment 'sponsored' between the parties",
+    )
