@@ -5,8 +5,9 @@ tidy tables, YAML/JSON, CSV or networkx; :meth:`System.compile` gives the array 
 engine runs on. See the README for the model and the quickstart.
 """
 
-from contagion import examples, io, views
+from contagion import clearing, examples, io, metrics, scenarios, testing, views
 from contagion._version import __version__
+from contagion.engine import simulate
 from contagion.errors import ContagionError, InputError, InvariantError, Problem
 from contagion.io import (
     from_csv,
@@ -23,11 +24,14 @@ from contagion.io import (
     to_node_link,
 )
 from contagion.market import Bucket, FuturesContract, Market
+from contagion.result import Result
+from contagion.scenario import Channels, ModelParams, Scenario, load_scenario
 from contagion.schema import ExposureKind, InstitutionType, RepoSegment, schema_table
 from contagion.system import System
 
 __all__ = [
     "Bucket",
+    "Channels",
     "ContagionError",
     "ExposureKind",
     "FuturesContract",
@@ -35,10 +39,14 @@ __all__ = [
     "InstitutionType",
     "InvariantError",
     "Market",
+    "ModelParams",
     "Problem",
     "RepoSegment",
+    "Result",
+    "Scenario",
     "System",
     "__version__",
+    "clearing",
     "examples",
     "from_csv",
     "from_dict",
@@ -46,9 +54,14 @@ __all__ = [
     "from_networkx",
     "from_node_link",
     "io",
+    "load_scenario",
     "load_system",
+    "metrics",
     "save_system",
+    "scenarios",
     "schema_table",
+    "simulate",
+    "testing",
     "to_csv",
     "to_dict",
     "to_graphml",

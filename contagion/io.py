@@ -291,17 +291,19 @@ def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> Syste
     market = gattr.get("market")
     if market is None:
         raise InputError(Problem("graph", "market", "graph attribute is missing"), source)
-    inst = pd.DataFrame.from_records(
-        [{"id": str(n), **attrs} for n, attrs in graph.nodes(data=True)]
+    # Attributes a node or edge omits take their schema defaults, as in documents.
+    inst = _frame(
+        "institutions", [{"id": str(n), **attrs} for n, attrs in graph.nodes(data=True)], source
     )
     edges = [
-        {"id": str(k), "source": str(u), "target": str(v), **attrs}
+        # integer keys are networkx's per-pair counters, not ids: let ids be generated
+        {"id": "" if isinstance(k, int) else str(k), "source": str(u), "target": str(v), **attrs}
         for u, v, k, attrs in graph.edges(keys=True, data=True)
     ]
     if not edges:
         exp = pd.DataFrame(columns=["kind", "source", "target"])
     else:
-        exp = pd.DataFrame.from_records(edges)
+        exp = _frame("exposures", edges, source)
         if "row" in exp.columns:  # written by to_networkx: restore the table order
             rows = pd.to_numeric(exp["row"], errors="coerce")
             if rows.notna().all() and rows.is_unique:

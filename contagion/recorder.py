@@ -1,0 +1,303 @@
+"""Turns a run into a :class:`~contagion.result.Result`: tidy frames and summary metrics.
+
+Recording is columnar: each day appends a few arrays; frames are built once at the end.
+Basis conventions (price points per 100 face and yield bp)::
+
+    basis_pts_c        = P_b - CF_c * F_c
+    basis_bp_c         = basis_pts_c / (D_b * P_b * 1e-4)
+    basis_widening_bp  = basis_bp_c,0 - basis_bp_c     (> 0: cash cheapened against futures)
+    swap_spread_bp_b   = (s_b - y_b) * 100
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from contagion.schema import INSTITUTION_TYPES
+from contagion.state import PNL_CHANNELS
+
+SALE_KINDS = ("forced_sales", "voluntary_sales", "liquidation_sales", "exogenous_sales")
+
+
+def _text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as ``str`` so frames round-trip through parquet with the same dtypes."""
+    for c in frame.columns:
+        if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]):
+            frame[c] = frame[c].astype(str)
+    return frame
+
+
+def _empty(cols: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=np.float64 if c in numeric else object) for c in cols})
+
+
+class Recorder:
+    """Collects per-day state from a :class:`contagion.engine.Run`."""
+
+    def __init__(self, run) -> None:
+        self.run = run
+        self.market_rows: list[dict[str, float]] = []
+        self.inst: dict[str, list[np.ndarray]] = {}
+        self.logs = []
+        m = run.s.cs.market
+        self.basis0 = self._basis(run.s)[1]
+        self.yield0 = m.yield_pct.copy()
+        self.spread0 = (m.swap_rate_pct - m.yield_pct) * 100
+
+    def _basis(self, s):
+        m = s.cs.market
+        fb = m.futures_bucket
+        pts = s.price[fb] - m.conversion_factor * s.fut_price
+        bp = pts / (m.modified_duration_years[fb] * s.price[fb] * 1e-4)
+        return pts, bp
+
+    def _snapshot(self, day: int, log=None) -> None:
+        run, s = self.run, self.run.s
+        m = s.cs.market
+        row: dict[str, float] = {"day": day}
+        y = m.yield_pct + (s.y_fund_bp + s.impact_bp) / 100.0
+        swap = m.swap_rate_pct + s.y_fund_bp / 100.0
+        for j, b in enumerate(m.bucket_names):
+            row[f"yield_{b}_pct"] = y[j]
+            row[f"yield_change_{b}_bp"] = (y[j] - self.yield0[j]) * 100
+            row[f"price_{b}"] = s.price[j]
+            row[f"impact_{b}_bp"] = s.impact_bp[j]
+            row[f"swap_rate_{b}_pct"] = swap[j]
+            row[f"swap_spread_{b}_bp"] = (swap[j] - y[j]) * 100
+            row[f"swap_spread_change_{b}_bp"] = (swap[j] - y[j]) * 100 - self.spread0[j]
+        pts, bp = self._basis(s)
+        for k, c in enumerate(m.futures_codes):
+            row[f"futures_price_{c}"] = s.fut_price[k]
+            row[f"basis_{c}_pts"] = pts[k]
+            row[f"basis_{c}_bp"] = bp[k]
+            row[f"basis_widening_{c}_bp"] = self.basis0[k] - bp[k]
+        row["repo_rate_pct"] = s.repo_rate_pct
+        row["volatility_index"] = s.vol
+        row["im_multiplier"] = s.im_multiplier if day else 1.0
+        row["dealer_utilisation_frac"] = run.utilisation
+        hf = run.mask["hedge_fund"][s.cs.repo.borrower]
+        amt = s.repo_amount[hf]
+        row["hedge_fund_haircut_frac"] = (
+            float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
+        )
+        row["cb_reserves_created_usd_bn"] = run.cash_cb0 - float(
+            s.cash[run.mask["central_bank"]].sum()
+        )
+        row["iterations"] = log.iterations if log else 0
+        row["iteration_bound_hit"] = bool(log.bound_hit) if log else False
+        self.market_rows.append(row)
+        a, liab = s.balance()
+        eq = a - liab
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lev = np.where(eq > 0, a / eq, np.nan)
+        cols = {
+            "equity_usd_bn": eq,
+            "cash_usd_bn": s.cash.copy(),
+            "assets_usd_bn": a,
+            "leverage_ratio": lev,
+            "treasury_value_usd_bn": s.holdings_value(),
+            "repo_borrowed_usd_bn": s.repo_borrowed(),
+            "im_posted_usd_bn": s.im_posted_by(),
+            "sales_usd_bn": (sum(getattr(log, k) for k in SALE_KINDS) if log else np.zeros(s.n)),
+            "defaulted": s.defaulted.copy(),
+        }
+        for k, v in cols.items():
+            self.inst.setdefault(k, []).append(v)
+
+    def record_initial(self) -> None:
+        self.run.cash_cb0 = float(self.run.s.cash[self.run.mask["central_bank"]].sum())
+        self._snapshot(0)
+
+    def record_day(self, log) -> None:
+        self.logs.append(log)
+        self._snapshot(self.run.s.day + 1, log)
+
+    # --- frames -------------------------------------------------------------------------
+    def result(self):
+        from contagion.result import Result
+
+        run = self.run
+        s = run.s
+        markets = pd.DataFrame(self.market_rows).set_index("day")
+        days = np.arange(len(self.market_rows))
+        n = s.n
+        institutions = pd.DataFrame(
+            {
+                "day": np.repeat(days, n),
+                "institution": np.tile(s.cs.ids, len(days)),
+                "type": np.tile(run.type_name, len(days)),
+                **{k: np.concatenate(v) for k, v in self.inst.items()},
+            }
+        )
+        return Result(
+            markets=markets,
+            institutions=_text(institutions),
+            events=_text(self._events()),
+            flows=_text(self._flows()),
+            summary=self._summary(markets),
+            config=self._config(),
+        )
+
+    def _events(self) -> pd.DataFrame:
+        run, s = self.run, self.run.s
+        frames = []
+        names = {
+            "vm_paid": "variation_margin_call",
+            "im_called": "initial_margin_call",
+            "repo_margin_called": "repo_margin_call",
+            "repo_recalled": "repo_not_rolled",
+            "forced_sales": "forced_sale",
+            "voluntary_sales": "voluntary_sale",
+            "liquidation_sales": "liquidation_sale",
+            "exogenous_sales": "exogenous_sale",
+            "redemptions_paid": "redemption",
+        }
+        for d, log in enumerate(self.logs, start=1):
+            for attr, event in names.items():
+                x = getattr(log, attr)
+                idx = np.flatnonzero(x > 1e-9)
+                if len(idx):
+                    frames.append(
+                        pd.DataFrame(
+                            {
+                                "day": d,
+                                "institution": s.cs.ids[idx],
+                                "type": run.type_name[idx],
+                                "event": event,
+                                "amount_usd_bn": x[idx],
+                                "cause": "",
+                            }
+                        )
+                    )
+            if log.defaults:
+                dfl = pd.DataFrame(log.defaults)
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "day": dfl["day"],
+                            "institution": dfl["institution"],
+                            "type": dfl["type"],
+                            "event": "default",
+                            "amount_usd_bn": dfl["assets_usd_bn"],
+                            "cause": dfl["cause"],
+                        }
+                    )
+                )
+        cols = ["day", "institution", "type", "event", "amount_usd_bn", "cause"]
+        if not frames:
+            return pd.DataFrame(
+                {
+                    c: pd.Series(dtype=float if c in ("day", "amount_usd_bn") else object)
+                    for c in cols
+                }
+            )
+        out = pd.concat(frames, ignore_index=True)[cols]
+        out["day"] = out["day"].astype(np.int64)
+        return out
+
+    def _flows(self) -> pd.DataFrame:
+        """Par sold per seller and bucket, split across buyer sectors pro rata by day."""
+        run, s = self.run, self.run.s
+        buckets = list(s.cs.market.bucket_names)
+        frames = []
+        for d, log in enumerate(self.logs, start=1):
+            sold = log.sales_by_bucket
+            tot = sold.sum(axis=0)
+            buyers = {
+                "dealers": log.absorbed_by_dealers.sum(axis=0),
+                "outside": log.bought_outside,
+                "policy": log.policy_bought,
+            }
+            i, b = np.nonzero(sold > 1e-9)
+            if not len(i):
+                continue
+            for name, amount in buyers.items():
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    share = np.where(tot > 0, np.minimum(amount / tot, 1.0), 0.0)
+                par = sold[i, b] * share[b]
+                keep = par > 1e-12
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "day": d,
+                            "seller": s.cs.ids[i[keep]],
+                            "seller_type": run.type_name[i[keep]],
+                            "bucket": np.array(buckets, dtype=object)[b[keep]],
+                            "buyer": name,
+                            "par_usd_bn": par[keep],
+                        }
+                    )
+                )
+        cols = ["day", "seller", "seller_type", "bucket", "buyer", "par_usd_bn"]
+        if not frames:
+            return pd.DataFrame(
+                {c: pd.Series(dtype=float if c in ("day", "par_usd_bn") else object) for c in cols}
+            )
+        out = pd.concat(frames, ignore_index=True)[cols]
+        out["day"] = out["day"].astype(np.int64)
+        return out
+
+    def _summary(self, markets: pd.DataFrame) -> dict[str, float]:
+        run, s = self.run, self.run.s
+        m = s.cs.market
+        out: dict[str, float] = {}
+        for b in m.bucket_names:
+            ch = markets[f"yield_change_{b}_bp"]
+            out[f"peak_yield_change_{b}_bp"] = float(ch.iloc[ch.abs().to_numpy().argmax()])
+            out[f"end_yield_change_{b}_bp"] = float(ch.iloc[-1])
+            sp = markets[f"swap_spread_change_{b}_bp"]
+            out[f"peak_swap_spread_change_{b}_bp"] = float(sp.iloc[sp.abs().to_numpy().argmax()])
+        for c in m.futures_codes:
+            out[f"peak_basis_widening_{c}_bp"] = float(markets[f"basis_widening_{c}_bp"].max())
+        out["peak_repo_rate_pct"] = float(markets["repo_rate_pct"].max())
+        out["dealer_peak_utilisation_frac"] = float(markets["dealer_utilisation_frac"].max())
+        for kind in SALE_KINDS:
+            total = (
+                np.sum([getattr(log, kind) for log in self.logs], axis=0)
+                if self.logs
+                else np.zeros(s.n)
+            )
+            for t in INSTITUTION_TYPES:
+                v = float(total[run.mask[t]].sum())
+                if v:
+                    out[f"{kind}_{t}_usd_bn"] = v
+            out[f"{kind}_total_usd_bn"] = float(total.sum())
+        out["fire_sale_volume_usd_bn"] = (
+            out["forced_sales_total_usd_bn"] + out["liquidation_sales_total_usd_bn"]
+        )
+        out["defaults_count"] = float(s.defaulted.sum())
+        out["defaults_assets_usd_bn"] = float(s.assets0[s.defaulted].sum())
+        for t in INSTITUTION_TYPES:
+            out[f"defaults_{t}_count"] = float((s.defaulted & run.mask[t]).sum())
+        total_loss = 0.0
+        for ch in PNL_CHANNELS:
+            v = -float(s.pnl[ch].sum())
+            out[f"equity_loss_{ch}_usd_bn"] = v
+            total_loss += v
+        out["equity_loss_total_usd_bn"] = total_loss
+        pnl = sum(s.pnl.values())
+        for t in INSTITUTION_TYPES:
+            out[f"equity_loss_{t}_usd_bn"] = -float(pnl[run.mask[t]].sum())
+        out["loss_outside_system_usd_bn"] = float(run.loss_outside)
+        out["cb_reserves_created_usd_bn"] = float(markets["cb_reserves_created_usd_bn"].iloc[-1])
+        out["iterations_max"] = float(markets["iterations"].max())
+        out["iteration_bound_hit_days"] = float(markets["iteration_bound_hit"].sum())
+        return out
+
+    def _config(self) -> dict:
+        from contagion._version import __version__
+
+        run = self.run
+        return {
+            "scenario": run.sc.model_dump(mode="json"),
+            "system": {
+                "name": run.system.name,
+                "n_institutions": run.system.n_institutions,
+                "n_exposures": run.system.n_exposures,
+                "metadata": run.system.metadata,
+            },
+            "policies": [p.describe() for p in run.policies],
+            "seed": run.seed,
+            "version": __version__,
+        }

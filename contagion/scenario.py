@@ -1,0 +1,287 @@
+"""Scenarios: validated, frozen configs of daily shock paths, channel switches and parameters.
+
+A :class:`Scenario` is data (loadable from YAML with :func:`load_scenario`). Paths are lists
+indexed by simulated day ``0..days-1``; a shorter list is padded, *levels* (volatility
+multiplier, haircut and IM add-ons, dealer-capacity shock) with their last value and
+*flows* (rate shocks, redemptions, exogenous sales) with zeros.
+
+Every model parameter in :class:`ModelParams` is an **assumption** with a documented default
+and unit, exposed for calibration and sensitivity analysis. Equations use them as stated in
+the docstrings of the mechanism modules (:mod:`contagion.mechanisms`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contagion.errors import InputError, Problem
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+MAX_DAYS = 3650
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Channels(_Frozen):
+    """Switches: each mechanism can be turned off to isolate its contribution."""
+
+    variation_margin: bool = True
+    initial_margin: bool = True
+    haircuts: bool = True
+    funding_runs: bool = True
+    deleveraging: bool = True
+    redemptions: bool = True
+    price_impact: bool = True
+    futures_impact: bool = True
+    repo_market: bool = True
+    defaults: bool = True
+
+
+class ModelParams(_Frozen):
+    """Model parameters (assumptions; calibration fits the free ones). Units in names."""
+
+    # price impact (contagion.mechanisms.price_impact)
+    impact_bp_per_usd_bn: Finite = Field(
+        0.05,
+        ge=0,
+        description="Cash yield impact per USD bn of net sales at zero dealer "
+        "utilisation, bp (lambda in dy = lambda * q * g(u)).",
+    )
+    impact_convexity: Finite = Field(
+        1.0, ge=0, le=10, description="kappa in g(u) = (1 - u)^-kappa, dimensionless."
+    )
+    utilisation_cap_frac: Finite = Field(
+        0.95, gt=0, lt=1, description="Utilisation at which g(u) stops growing, fraction."
+    )
+    impact_decay_frac: Finite = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of the cumulative cash and futures impact that "
+        "reverts each day (transient impact), fraction per day.",
+    )
+    futures_impact_bp_per_usd_bn: Finite = Field(
+        0.02,
+        ge=0,
+        description="Futures implied-yield impact per USD bn of net futures "
+        "buying, bp (buying lowers the implied yield: futures richen).",
+    )
+    # margins (contagion.mechanisms.margin)
+    im_vol_elasticity: Finite = Field(
+        1.0, ge=0, le=5, description="beta in IM rate = IM_0 * (vol / vol_0)^beta."
+    )
+    im_apc_buffer_frac: Finite = Field(
+        0.0,
+        ge=0,
+        le=5,
+        description="Anti-procyclicality buffer: the first buffer share of "
+        "the volatility-driven IM increase is absorbed (IM_0 already includes it), fraction.",
+    )
+    # haircuts and funding (contagion.mechanisms.haircuts)
+    haircut_vol_sensitivity_frac: Finite = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Market-wide haircut add-on per unit of relative "
+        "volatility rise, h_mkt = s * max(0, vol / vol_0 - 1), fraction.",
+    )
+    triparty_haircut_pass_through_frac: Finite = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Share of the market-wide add-on applied in tri-party "
+        "(tri-party haircuts are sticky near 2%), fraction.",
+    )
+    haircut_leverage_sensitivity_frac: Finite = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="Lender add-on for weak borrowers per unit of leverage "
+        "above its initial level, relative (L / L_0 - 1), fraction.",
+    )
+    haircut_loss_sensitivity_frac: Finite = Field(
+        0.1, ge=0, le=1, description="Lender add-on per unit of borrower equity loss share."
+    )
+    max_haircut_frac: Finite = Field(0.5, gt=0, lt=1, description="Cap on any haircut.")
+    # repo market (contagion.mechanisms.repo_market)
+    repo_rate_convexity: Finite = Field(
+        1.5, ge=0, le=10, description="eta in r = r_rrp + s_0 * ((1 - x_0) / (1 - x))^eta."
+    )
+    funding_utilisation_cap_frac: Finite = Field(
+        0.99, gt=0, lt=1, description="Funding utilisation x where the rate curve is capped."
+    )
+    mmf_appetite_vol_sensitivity: Finite = Field(
+        0.3,
+        ge=0,
+        le=10,
+        description="MMF lending capacity falls as 1 / (1 + a * max(0, "
+        "vol / vol_0 - 1)), a dimensionless.",
+    )
+    mmf_repo_capacity_frac: Finite = Field(
+        0.9, gt=0, le=1, description="Share of MMF NAV that can be lent in private repo."
+    )
+    pool_haircut_frac: Finite = Field(
+        0.02, ge=0, lt=1, description="Haircut on dealers' new inventory financing from MMFs."
+    )
+    # asset managers and MMFs (contagion.mechanisms.deleveraging)
+    # defaults (contagion.mechanisms.defaults)
+    ccp_close_out_cost_frac: Finite = Field(
+        0.25,
+        ge=0,
+        le=5,
+        description="CCP close-out cost of a defaulter's positions as a "
+        "share of their current IM requirement, fraction.",
+    )
+    # engine
+    max_iterations: int = Field(50, ge=1, le=10_000, description="Within-day rounds, bound.")
+    tolerance_usd_bn: Finite = Field(
+        1e-9, gt=0, description="Sales, dues and payments below this are zero, USD bn."
+    )
+    day_count_days: Finite = Field(360.0, gt=0, description="Money-market day count.")
+
+
+_LEVEL_PATHS = {
+    "volatility_multiplier",
+    "haircut_addon_frac",
+    "initial_margin_addon_frac",
+    "dealer_capacity_shock_frac",
+}
+
+
+class Scenario(_Frozen):
+    """Daily shock paths (index = day), channel switches and model parameters.
+
+    Examples
+    --------
+    >>> s = Scenario(name="vol", days=5, volatility_multiplier=[1.33, 1.67, 2.0])
+    >>> s.path("volatility_multiplier").tolist()
+    [1.33, 1.67, 2.0, 2.0, 2.0]
+    """
+
+    name: str = Field("scenario", min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
+    days: int = Field(20, ge=1, le=MAX_DAYS)
+    rate_shock_bp: dict[str, list[Finite]] = Field(
+        default_factory=dict,
+        description="Fundamental yield change per bucket and day, bp. "
+        "Moves cash yields, futures and swap rates alike.",
+    )
+    volatility_multiplier: list[Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]] = Field(
+        default_factory=list, description="Volatility index / its initial level."
+    )
+    am_redemption_frac: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
+        default_factory=list, description="Exogenous asset-manager redemptions, share of NAV."
+    )
+    mmf_outflow_frac: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
+        default_factory=list, description="Exogenous MMF outflows, share of NAV per day."
+    )
+    exogenous_sales_usd_bn: dict[str, list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]] = (
+        Field(
+            default_factory=dict,
+            description="Sales by 'other' sellers per bucket and day, "
+            "USD bn market value (spread pro rata to their holdings).",
+        )
+    )
+    dealer_capacity_shock_frac: list[Annotated[float, Field(ge=-1, le=10, allow_inf_nan=False)]] = (
+        Field(
+            default_factory=list,
+            description="Relative change of dealer capacity (-0.2 = 20% less room).",
+        )
+    )
+    haircut_addon_frac: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
+        default_factory=list, description="Exogenous market-wide haircut add-on, fraction."
+    )
+    initial_margin_addon_frac: list[Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]] = (
+        Field(
+            default_factory=list,
+            description="Discretionary CCP margin hike: IM rates x (1 + addon), fraction.",
+        )
+    )
+    channels: Channels = Field(default_factory=Channels)
+    params: ModelParams = Field(default_factory=ModelParams)
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> Scenario:
+        for name in (
+            "volatility_multiplier",
+            "am_redemption_frac",
+            "mmf_outflow_frac",
+            "dealer_capacity_shock_frac",
+            "haircut_addon_frac",
+            "initial_margin_addon_frac",
+        ):
+            if len(getattr(self, name)) > self.days:
+                raise ValueError(f"{name}: {len(getattr(self, name))} values for {self.days} days")
+        for name in ("rate_shock_bp", "exogenous_sales_usd_bn"):
+            for bucket, path in getattr(self, name).items():
+                if len(path) > self.days:
+                    raise ValueError(f"{name}.{bucket}: {len(path)} values for {self.days} days")
+        return self
+
+    def path(self, name: str) -> np.ndarray:
+        """A scalar path padded to ``days`` (levels hold their last value, flows pad 0)."""
+        values = list(getattr(self, name))
+        neutral = 1.0 if name == "volatility_multiplier" else 0.0
+        fill = values[-1] if (values and name in _LEVEL_PATHS) else neutral
+        return np.array(values + [fill] * (self.days - len(values)), dtype=np.float64)
+
+    def bucket_paths(self, name: str, buckets: list[str]) -> np.ndarray:
+        """A per-bucket flow path as an array (days, n_buckets); unknown buckets raise."""
+        table = getattr(self, name)
+        unknown = sorted(set(table) - set(buckets))
+        if unknown:
+            raise InputError(
+                Problem(
+                    f"scenario '{self.name}'",
+                    f"{name}.{unknown[0]}",
+                    f"unknown bucket; the system's buckets are {', '.join(buckets)}",
+                )
+            )
+        out = np.zeros((self.days, len(buckets)))
+        for j, b in enumerate(buckets):
+            vals = table.get(b, [])
+            out[: len(vals), j] = vals
+        return out
+
+    def with_params(self, **changes: Any) -> Scenario:
+        """A copy with some model parameters changed (validated)."""
+        return self.model_copy(
+            update={"params": ModelParams.model_validate({**self.params.model_dump(), **changes})}
+        )
+
+    def with_channels(self, **changes: bool) -> Scenario:
+        """A copy with some channels switched."""
+        return self.model_copy(
+            update={"channels": Channels.model_validate({**self.channels.model_dump(), **changes})}
+        )
+
+
+def scenario_from_dict(doc: Any, *, source: str | None = None) -> Scenario:
+    """Validate a scenario document with clear errors naming the field."""
+    try:
+        return Scenario.model_validate(doc)
+    except ValidationError as err:
+        raise InputError(
+            [
+                Problem(
+                    "scenario",
+                    ".".join(str(x) for x in e["loc"]) or "(top level)",
+                    e["msg"],
+                )
+                for e in err.errors()
+            ],
+            source,
+        ) from None
+
+
+def load_scenario(path: str | os.PathLike) -> Scenario:
+    """Load a scenario from YAML (``safe_load``) or JSON."""
+    from contagion.io import read_document
+
+    return scenario_from_dict(read_document(path), source=str(path))

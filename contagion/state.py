@@ -1,0 +1,228 @@
+"""Mutable simulation state: the compiled system's arrays plus what evolves during a run.
+
+The engine owns one :class:`State`; mechanisms read it and return flows, the engine applies
+them. Futures and swaps are held together as *margined* edges (``is_swap`` tells them apart)
+so variation and initial margin are one vectorised pass. Positions closed into the market
+leave the other side with an *external* counterparty at the same CCP (``ext_notional``), so
+each CCP's book stays flat and VM stays zero-sum.
+
+Equity is tracked twice: derived from the balance sheet, and accumulated from the P&L by
+channel (``pnl``). :mod:`contagion.testing` checks that the two agree every round; the
+channel totals are the loss attribution of the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from contagion.compiled import CompiledSystem, balance_sheet
+from contagion.schema import INSTITUTION_TYPES, REPO_SEGMENTS
+
+PNL_CHANNELS = (
+    "variation_margin",  # futures and swaps marked to market (paid as VM)
+    "bond_fundamental",  # cash bonds marked to the fundamental rate shock
+    "fire_sale",  # cash bonds marked to the price impact of sales (and its decay)
+    "funding_cost",  # repo interest accrued (paid by borrowers, earned by lenders)
+    "default_losses",  # creditors' losses: CCP close-out and assessments, clearing losses
+    "shortfall_passed_on",  # a defaulter's unpaid debts (its loss beyond equity, borne by
+    # its creditors and so counted in their default_losses): a negative loss
+)
+
+TYPE = {t: i for i, t in enumerate(INSTITUTION_TYPES)}
+SEGMENT = {s: i for i, s in enumerate(REPO_SEGMENTS)}
+
+
+def price_from_yield(p0, duration, convexity, dy_bp):
+    """P = P_0 (1 - D dy + C dy^2 / 2), dy in bp (see :mod:`contagion.market`)."""
+    dy = np.asarray(dy_bp) * 1e-4
+    return p0 * (1.0 - duration * dy + 0.5 * convexity * dy * dy)
+
+
+@dataclass
+class State:
+    """Arrays of a running simulation (USD bn, par for Treasuries, prices per 100)."""
+
+    cs: CompiledSystem
+    day: int = 0
+    # institutions
+    cash: np.ndarray = field(init=False)
+    par: np.ndarray = field(init=False)
+    other_assets: np.ndarray = field(init=False)
+    other_liabilities: np.ndarray = field(init=False)
+    pool_borrowed: np.ndarray = field(init=False)  # dealers' inventory financing from MMFs
+    pool_lent: np.ndarray = field(init=False)
+    defaulted: np.ndarray = field(init=False)
+    default_day: np.ndarray = field(init=False)
+    equity0: np.ndarray = field(init=False)
+    assets0: np.ndarray = field(init=False)
+    pnl: dict[str, np.ndarray] = field(init=False)
+    capital_flows: np.ndarray = field(init=False)  # redemptions paid out (not a loss)
+    # repo edges
+    repo_amount: np.ndarray = field(init=False)
+    repo_haircut: np.ndarray = field(init=False)
+    repo_recall: np.ndarray = field(init=False)  # amount the lender will not roll (due)
+    repo_unsecured: np.ndarray = field(init=False)  # collateral gone: a deficiency claim
+    repo_spread_pct: np.ndarray = field(init=False)  # edge rate - market rate at t0
+    # margined edges (futures then swaps)
+    m_source: np.ndarray = field(init=False)
+    m_target: np.ndarray = field(init=False)
+    m_instrument: np.ndarray = field(init=False)  # contract index, or bucket index for swaps
+    is_swap: np.ndarray = field(init=False)
+    notional: np.ndarray = field(init=False)
+    notional0: np.ndarray = field(init=False)
+    im_posted: np.ndarray = field(init=False)
+    im_base_rate: np.ndarray = field(init=False)  # IM posted / |notional| at t0
+    vm_due: np.ndarray = field(init=False)
+    im_due: np.ndarray = field(init=False)
+    assess_due: np.ndarray = field(init=False)
+    ext_notional: np.ndarray = field(init=False)  # (n_ccp_rows, n_futures + n_buckets)
+    # unsecured edges
+    unsec_amount: np.ndarray = field(init=False)
+    # market
+    y_fund_bp: np.ndarray = field(init=False)  # cumulative fundamental shock per bucket
+    impact_bp: np.ndarray = field(init=False)  # cumulative cash price impact per bucket
+    fut_impact_bp: np.ndarray = field(init=False)  # cumulative futures impact per contract
+    price: np.ndarray = field(init=False)
+    fut_price: np.ndarray = field(init=False)
+    marked_price: np.ndarray = field(init=False)
+    marked_fund_price: np.ndarray = field(init=False)
+    marked_fut_price: np.ndarray = field(init=False)
+    marked_swap_bp: np.ndarray = field(init=False)
+    repo_rate_pct: float = 0.0
+    vol: float = 0.0
+    vol_multiplier: float = 1.0
+    im_multiplier: float = 1.0
+    headroom_ref: float = 0.0
+    # flows leaving or entering the system (declared)
+    external_cash_in: float = 0.0
+    external_par_out: np.ndarray = field(init=False)
+    cb_injection: float = 0.0
+
+    def __post_init__(self) -> None:
+        cs = self.cs
+        n, nb = cs.holdings_par_usd_bn.shape
+        m = cs.market
+        self.cash = cs.cash_usd_bn.copy()
+        self.par = cs.holdings_par_usd_bn.copy()
+        self.other_assets = cs.other_assets_usd_bn.copy()
+        self.other_liabilities = cs.other_liabilities_usd_bn.copy()
+        self.pool_borrowed = np.zeros(n)
+        self.pool_lent = np.zeros(n)
+        self.defaulted = np.zeros(n, bool)
+        self.default_day = np.full(n, -1, np.int64)
+        self.capital_flows = np.zeros(n)
+        self.pnl = {c: np.zeros(n) for c in PNL_CHANNELS}
+        r = cs.repo
+        self.repo_amount = r.amount_usd_bn.copy()
+        self.repo_haircut = r.haircut_frac.copy()
+        self.repo_recall = np.zeros(len(r.ids))
+        self.repo_unsecured = np.zeros(len(r.ids), bool)
+        self.repo_spread_pct = r.rate_pct - m.repo_rate_pct
+        f, s = cs.futures, cs.swaps
+        self.m_source = np.concatenate([f.source, s.source])
+        self.m_target = np.concatenate([f.target, s.target])
+        self.m_instrument = np.concatenate([f.instrument, s.instrument])
+        self.is_swap = np.concatenate([np.zeros(len(f.ids), bool), np.ones(len(s.ids), bool)])
+        self.notional = np.concatenate([f.notional_usd_bn, s.notional_usd_bn])
+        self.notional0 = self.notional.copy()
+        self.im_posted = np.concatenate([f.initial_margin_usd_bn, s.initial_margin_usd_bn])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.im_base_rate = np.where(
+                self.notional != 0, self.im_posted / np.abs(self.notional), 0.0
+            )
+        k = len(self.notional)
+        self.vm_due = np.zeros(k)
+        self.im_due = np.zeros(k)
+        self.assess_due = np.zeros(k)
+        self.ccp_rows = np.unique(self.m_target)
+        self.ext_notional = np.zeros((len(self.ccp_rows), len(m.futures_codes) + nb))
+        self.unsec_amount = cs.unsecured.amount_usd_bn.copy()
+        self.y_fund_bp = np.zeros(nb)
+        self.impact_bp = np.zeros(nb)
+        self.fut_impact_bp = np.zeros(len(m.futures_codes))
+        self.price = m.price.copy()
+        self.fut_price = m.futures_price.copy()
+        self.marked_price = self.price.copy()
+        self.marked_fund_price = self.price.copy()
+        self.marked_fut_price = self.fut_price.copy()
+        self.marked_swap_bp = np.zeros(nb)
+        self.repo_rate_pct = m.repo_rate_pct
+        self.vol = m.volatility_index
+        self.external_par_out = np.zeros(nb)
+        a, liab = self.balance()
+        self.assets0 = a
+        self.equity0 = a - liab
+
+    # --- derived quantities -----------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return self.cs.n_institutions
+
+    def type_mask(self, name: str) -> np.ndarray:
+        return self.cs.type_code == TYPE[name]
+
+    def holdings_value(self) -> np.ndarray:
+        return self.par @ (self.price / 100.0)
+
+    def balance(self) -> tuple[np.ndarray, np.ndarray]:
+        """(assets, liabilities) per institution at current prices, USD bn."""
+        r, u = self.cs.repo, self.cs.unsecured
+        assets, liabilities = balance_sheet(
+            n=self.n,
+            cash=self.cash,
+            holdings_value=self.holdings_value(),
+            other_assets=self.other_assets,
+            other_liabilities=self.other_liabilities,
+            repo=(r.lender, r.borrower, self.repo_amount),
+            margin=(self.m_source, self.m_target, self.im_posted),
+            unsecured=(u.creditor, u.debtor, self.unsec_amount),
+        )
+        return assets + self.pool_lent, liabilities + self.pool_borrowed
+
+    def equity(self) -> np.ndarray:
+        a, liab = self.balance()
+        return a - liab
+
+    def tracked_equity(self) -> np.ndarray:
+        """Initial equity plus accumulated P&L by channel minus capital paid out."""
+        return self.equity0 + sum(self.pnl.values()) - self.capital_flows
+
+    def repo_borrowed(self) -> np.ndarray:
+        r = self.cs.repo
+        return np.bincount(r.borrower, self.repo_amount, minlength=self.n)
+
+    def im_posted_by(self) -> np.ndarray:
+        return np.bincount(self.m_source, self.im_posted, minlength=self.n)
+
+    def pledged_value(self) -> tuple[np.ndarray, np.ndarray]:
+        """Collateral value needed (as borrower) and received (as lender), (n, n_buckets).
+
+        Value needed on an edge is amount / (1 - haircut); a lender may re-pledge what it
+        receives (dealers' matched book), so both are in market value.
+        """
+        r = self.cs.repo
+        n, nb = self.par.shape
+        v = np.where(self.repo_unsecured, 0.0, self.repo_amount / (1.0 - self.repo_haircut))
+        need = np.bincount(r.borrower * nb + r.bucket, v, minlength=n * nb).reshape(n, nb)
+        got = np.bincount(r.lender * nb + r.bucket, v, minlength=n * nb).reshape(n, nb)
+        return need, got
+
+    def free_par(self) -> np.ndarray:
+        """Unencumbered par per institution and bucket (own holdings not pledged)."""
+        need, got = self.pledged_value()
+        own_pledged = np.clip(need - got, 0.0, None) / (self.price / 100.0)
+        return np.clip(self.par - own_pledged, 0.0, None)
+
+    def leverage(self) -> np.ndarray:
+        a, liab = self.balance()
+        e = a - liab
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(e > 0, a / e, np.inf)
+
+    def loss_frac(self) -> np.ndarray:
+        """Share of initial equity lost (0 when no loss; capital flows excluded)."""
+        loss = -(sum(self.pnl.values()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.equity0 > 0, np.clip(loss / self.equity0, 0, None), 0.0)

@@ -1,0 +1,908 @@
+"""Synthetic systems of any size: a heavy-tailed basis-trade network, built with numpy only.
+
+:func:`generate_tables` draws the two input tables and a market; :func:`generate_system`
+validates them into a :class:`~contagion.System`. Everything is vectorised (no Python loop
+over institutions or exposures), so 10^5 institutions and ~10^6 exposures build in seconds.
+One seed gives one system (``np.random.default_rng(seed)``; the global RNG is never used).
+
+What is generated (amounts in USD bn, Treasuries at par, prices per 100 face):
+
+* **Hedge funds** with truncated-Pareto sizes (tail exponent ``size_tail_alpha``). Each
+  fund's long cash book is split between three strategies, then across tenor buckets:
+
+  - *cash-futures basis*: long the bucket's bonds, short its futures contract with face
+    ``par x CF`` (the conversion-factor hedge ratio: a future moves like ``P / CF``, so
+    ``par x CF`` of futures face matches the bond's price risk), IM ``face x IM rate``;
+  - *swap spread*: long the bucket's bonds, pay fixed on a swap of the same tenor with the
+    swap CCP (notional = the bonds' market value), only for a share of the funds;
+  - *other relative value*: long bonds, financed in repo, not hedged in the model.
+
+  Sector totals per (strategy, bucket) are exact (individual books are rescaled), so the
+  aggregates do not depend on the draw; only their distribution across funds does.
+  Every bucket a fund holds is financed in repo from ``exposures_per_fund - n_contracts``
+  lenders (at least one per bucket): dealers (bilateral; a share ``zero_haircut_share`` at
+  zero haircut, the rest at 1-3%) or MMFs (sponsored). Each fund borrows as much as its
+  drawn balance-sheet leverage asks for, capped at 99% of its collateral. Cash and margin
+  are funded by equity.
+* **Dealers** (log-normal sizes) run a matched book: they lend to the funds, hold an
+  inventory, and re-pledge a share ``repledge_frac`` of their own and received collateral
+  per bucket to MMFs in tri-party repo at a 2% haircut (so validation passes by
+  construction). They hold unsecured claims on each other. Equity is a drawn share of
+  total assets (the supplementary leverage ratio, ``dealer_slr_range_frac``).
+* **MMFs** (log-normal sizes) lend to the dealers and, sponsored, to funds, place a share
+  ``on_rrp_share`` of their private repo at the Fed's ON RRP, and hold the rest of their
+  assets as cash and bills (other assets). Shares are equity: no liabilities.
+* **Asset managers** (log-normal sizes) hold all the futures longs (per contract they
+  match the funds' shorts, so the market nets to zero), receive fixed on the swaps the
+  funds pay, and hold cash Treasuries. Unlevered.
+* **Two CCPs**: one clearing Treasury futures, one clearing swaps. Each holds the IM
+  posted to it as cash plus own funds (``ccp_own_funds_frac`` of the IM).
+* **The central bank** holds Treasuries (at least enough to collateralise the ON RRP),
+  MBS (other assets), and issues reserves and currency (other liabilities); equity is
+  its capital (45).
+* **Other holders** (foreign official, foreign private, banks, insurers and pension funds,
+  households): cash Treasuries, unlevered.
+
+The market has buckets 2y/5y/10y/30y and contracts TU/FV/TY/US. A bucket's outstanding
+amount is ``max(base, holdings / 0.8)``, so it grows with the system and modelled holders
+never hold more than 80% of a bucket.
+
+Assumptions. Every number in the module constants and in the parameter defaults is a
+stylised placeholder (roughly 2025 magnitudes, see ``calibration_facts.md`` sections
+1-2), not calibrated: yields, durations, convexities, prices, conversion factors, the
+basis in price points, IM rates, swap spreads, the rates, outstanding amounts, the Fed's
+holdings, strategy and bucket shares, haircuts, leverage, sizes. Amounts are rounded to
+1e-6 USD bn (USD 1,000); borrowed amounts are rounded down so collateral always covers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from contagion.schema import holdings_column
+from contagion.system import System
+
+# --- market (assumptions; 2025-like placeholders) -------------------------------------------
+BUCKETS: tuple[str, ...] = ("2y", "5y", "10y", "30y")
+MATURITY_YEARS = np.array([2.0, 5.0, 10.0, 30.0])
+YIELD_PCT = np.array([3.90, 3.95, 4.35, 4.85])
+MODIFIED_DURATION_YEARS = np.array([1.9, 4.5, 8.1, 16.5])
+CONVEXITY_YEARS2 = np.array([4.6, 24.0, 78.0, 360.0])
+PRICE = np.array([99.95, 99.70, 98.90, 96.50])  # per 100 face
+BASE_OUTSTANDING_USD_BN = np.array([6000.0, 6000.0, 4300.0, 3900.0])  # nominal coupons
+MAX_HELD_SHARE = 0.8  # modelled holders hold at most this share of a bucket
+FUTURES_CODES: tuple[str, ...] = ("TU", "FV", "TY", "US")  # contract k delivers bucket k
+CONVERSION_FACTOR = np.array([0.938, 0.881, 0.833, 0.721])
+BASIS_PRICE_POINTS = np.array([0.02, 0.04, 0.08, 0.20])  # P - CF x F, a few ticks
+FUTURES_IM_FRAC = np.array([0.007, 0.012, 0.018, 0.035])  # at MOVE 100
+SWAP_SPREAD_PCT = np.array([-0.20, -0.35, -0.50, -0.85])  # swap rate - yield
+SWAP_IM_FRAC = np.array([0.006, 0.012, 0.020, 0.040])
+REPO_RATE_PCT = 4.30
+ON_RRP_RATE_PCT = 4.25
+POLICY_RATE_PCT = 4.50
+VOLATILITY_INDEX = 100.0
+
+# --- portfolio shapes (assumptions) ---------------------------------------------------------
+# Par weights across buckets, per hedge-fund strategy: basis concentrated in 5y.
+BASIS_BUCKET_WEIGHTS = np.array([0.22, 0.43, 0.23, 0.12])
+SWAP_SPREAD_BUCKET_WEIGHTS = np.array([0.15, 0.30, 0.30, 0.25])
+OTHER_RV_BUCKET_WEIGHTS = np.array([0.30, 0.30, 0.25, 0.15])
+DEALER_BUCKET_WEIGHTS = np.array([0.35, 0.30, 0.20, 0.15])
+AM_BUCKET_WEIGHTS = np.array([0.15, 0.25, 0.30, 0.30])
+OTHER_BUCKET_WEIGHTS = np.array([0.40, 0.25, 0.20, 0.15])
+FED_HOLDINGS_PAR_USD_BN = np.array([900.0, 1100.0, 800.0, 1100.0])  # SOMA coupons
+FED_OTHER_ASSETS_USD_BN = 2200.0  # MBS and other assets
+FED_CAPITAL_USD_BN = 45.0  # paid-in capital and surplus
+TRIPARTY_HAIRCUT_FRAC = 0.02
+TRIPARTY_RATE_PCT = REPO_RATE_PCT - 0.02
+HF_TENOR_DAYS = np.array([1.0, 7.0, 30.0, 90.0])
+HF_TENOR_PROB = np.array([0.6, 0.15, 0.15, 0.10])
+DEALER_CASH_FRAC = 0.08  # reserves, share of total assets
+MMF_CASH_FRAC = 0.01
+AM_CASH_FRAC = 0.02
+OTHER_CASH_FRAC = 0.02
+OTHER_HOLDER_NAMES = (
+    ("foreign_official", "Foreign official holders (FIMA)"),
+    ("foreign_private", "Foreign private holders"),
+    ("banks", "Banks' securities portfolios"),
+    ("insurers_pensions", "Insurers and pension funds"),
+    ("households_other", "Households and other holders"),
+)
+
+DECIMALS = 6  # amounts rounded to 1e-6 USD bn
+_UNIT = 10.0**DECIMALS
+GENERATOR = "contagion.synthetic.generate_system"
+
+
+def _round(x: np.ndarray) -> np.ndarray:
+    return np.round(x, DECIMALS)
+
+
+def _floor(x: np.ndarray) -> np.ndarray:
+    return np.floor(x * _UNIT) / _UNIT
+
+
+def _ceil(x: np.ndarray) -> np.ndarray:
+    return np.ceil(x * _UNIT) / _UNIT
+
+
+def _truncated_pareto(rng: np.random.Generator, n: int, alpha: float, max_ratio: float):
+    """Pareto(alpha) draws with minimum 1, truncated at ``max_ratio`` (inverse CDF)."""
+    u = rng.random(n)
+    return (1.0 - u * (1.0 - max_ratio**-alpha)) ** (-1.0 / alpha)
+
+
+def _group_shares(weights: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each weight divided by the sum of the weights of its group."""
+    total = np.bincount(group, weights, minlength=n_groups)
+    return weights / total[group]
+
+
+def market_dict(outstanding_usd_bn: np.ndarray | None = None, open_interest=None) -> dict:
+    """The synthetic market as a document (see the module constants for its numbers).
+
+    Parameters
+    ----------
+    outstanding_usd_bn : array of 4 floats, optional
+        Par outstanding per bucket, USD bn (default the 2025-like base amounts).
+    open_interest : array of 4 floats, optional
+        Futures open interest per contract, USD bn face (default 0).
+
+    Examples
+    --------
+    >>> m = market_dict()
+    >>> [f["code"] for f in m["futures"]]
+    ['TU', 'FV', 'TY', 'US']
+    """
+    out = BASE_OUTSTANDING_USD_BN if outstanding_usd_bn is None else outstanding_usd_bn
+    oi = np.zeros(len(FUTURES_CODES)) if open_interest is None else open_interest
+    fut_price = _round((PRICE - BASIS_PRICE_POINTS) / CONVERSION_FACTOR)
+    return {
+        "buckets": [
+            {
+                "name": b,
+                "maturity_years": float(MATURITY_YEARS[k]),
+                "outstanding_usd_bn": float(out[k]),
+                "yield_pct": float(YIELD_PCT[k]),
+                "modified_duration_years": float(MODIFIED_DURATION_YEARS[k]),
+                "convexity_years2": float(CONVEXITY_YEARS2[k]),
+                "price": float(PRICE[k]),
+            }
+            for k, b in enumerate(BUCKETS)
+        ],
+        "futures": [
+            {
+                "code": c,
+                "bucket": BUCKETS[k],
+                "conversion_factor": float(CONVERSION_FACTOR[k]),
+                "price": float(fut_price[k]),
+                "initial_margin_frac": float(FUTURES_IM_FRAC[k]),
+                "open_interest_usd_bn": float(oi[k]),
+            }
+            for k, c in enumerate(FUTURES_CODES)
+        ],
+        "swap_rates_pct": {
+            b: float(np.round(YIELD_PCT[k] + SWAP_SPREAD_PCT[k], 4)) for k, b in enumerate(BUCKETS)
+        },
+        "repo_rate_pct": REPO_RATE_PCT,
+        "on_rrp_rate_pct": ON_RRP_RATE_PCT,
+        "policy_rate_pct": POLICY_RATE_PCT,
+        "volatility_index": VOLATILITY_INDEX,
+    }
+
+
+def _ids(prefix: str, n: int) -> np.ndarray:
+    width = max(3, len(str(max(n - 1, 0))))
+    return (prefix + pd.Series(np.arange(n)).astype(str).str.zfill(width)).to_numpy(object)
+
+
+class _Edges:
+    """Collects blocks of exposures as arrays; :meth:`frame` builds the table once."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[str, str, dict[str, np.ndarray]]] = []
+
+    def add(self, kind: str, prefix: str, mask: np.ndarray | None = None, **cols) -> None:
+        if mask is not None:
+            cols = {k: (v[mask] if isinstance(v, np.ndarray) else v) for k, v in cols.items()}
+        n = len(cols["source"])
+        if n:
+            full = {k: (v if isinstance(v, np.ndarray) else np.full(n, v)) for k, v in cols.items()}
+            self.blocks.append((kind, prefix, full))
+
+    def frame(self, inst_ids: np.ndarray) -> pd.DataFrame:
+        float_cols = (
+            "amount_usd_bn",
+            "haircut_frac",
+            "rate_pct",
+            "tenor_days",
+            "notional_usd_bn",
+            "initial_margin_usd_bn",
+        )
+        str_cols = ("collateral_bucket", "segment", "futures_contract", "swap_tenor")
+        if not self.blocks:
+            return pd.DataFrame(columns=["id", "kind", "source", "target"])
+        sizes = np.array([len(b[2]["source"]) for b in self.blocks])
+        out: dict[str, Any] = {}
+        prefixes = np.repeat(np.array([p for _, p, _ in self.blocks], dtype=object), sizes)
+        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        counter = np.arange(sizes.sum()) - starts
+        out["id"] = (pd.Series(prefixes) + pd.Series(counter).astype(str)).to_numpy(object)
+        out["kind"] = np.repeat(np.array([k for k, _, _ in self.blocks], dtype=object), sizes)
+        for end in ("source", "target"):
+            idx = np.concatenate([b[2][end] for b in self.blocks])
+            out[end] = inst_ids[idx]
+        for c in float_cols:
+            out[c] = np.concatenate(
+                [b[2].get(c, np.full(len(b[2]["source"]), np.nan)) for b in self.blocks]
+            ).astype(np.float64)
+        for c in str_cols:
+            out[c] = np.concatenate(
+                [
+                    np.asarray(b[2].get(c, np.full(len(b[2]["source"]), "")), dtype=object)
+                    for b in self.blocks
+                ]
+            )
+        # object dtype: pandas would otherwise convert every string column to arrow strings
+        return pd.DataFrame({k: pd.Series(v, dtype=v.dtype) for k, v in out.items()})
+
+
+def _check_counts(counts: Mapping[str, int], **kw: Any) -> None:
+    for name, n in counts.items():
+        if int(n) != n or n < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
+    if counts["n_hedge_funds"] > 0:
+        if counts["n_dealers"] + counts["n_mmfs"] == 0:
+            raise ValueError(
+                "hedge funds need repo lenders: n_dealers + n_mmfs must be > 0 "
+                "when n_hedge_funds > 0"
+            )
+        if counts["n_asset_managers"] == 0 and (kw["basis_share"] > 0 or kw["swap_share"] > 0):
+            raise ValueError(
+                "the futures shorts and pay-fixed swaps of hedge funds need asset managers on "
+                "the other side: n_asset_managers must be > 0 when n_hedge_funds > 0 "
+                "(or set basis_share = swap_spread_share = 0)"
+            )
+    if kw["exposures_per_fund"] < 1:
+        raise ValueError(f"exposures_per_fund must be >= 1, got {kw['exposures_per_fund']}")
+    if not kw["size_tail_alpha"] > 0:
+        raise ValueError(f"size_tail_alpha must be > 0, got {kw['size_tail_alpha']}")
+    if not (kw["basis_share"] >= 0 and kw["swap_share"] >= 0):
+        raise ValueError("basis_share and swap_spread_share must be >= 0")
+    if kw["basis_share"] + kw["swap_share"] > 1:
+        raise ValueError(
+            "basis_share + swap_spread_share must be <= 1 (the rest is other relative value)"
+        )
+    for name in ("sponsored_share", "zero_haircut_share", "repledge_frac", "swap_spread_fund_frac"):
+        if not 0 <= kw[name] <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {kw[name]}")
+
+
+def generate_tables(
+    *,
+    n_hedge_funds: int = 100,
+    n_dealers: int = 25,
+    n_mmfs: int = 20,
+    n_asset_managers: int = 20,
+    n_other: int = 5,
+    exposures_per_fund: int = 8,
+    lenders_per_dealer_bucket: int = 3,
+    interdealer_per_dealer: int = 4,
+    size_tail_alpha: float = 1.2,
+    size_max_ratio: float = 100.0,
+    hf_mean_long_par_usd_bn: float = 21.5,
+    basis_share: float = 0.6,
+    swap_spread_share: float = 0.14,
+    swap_spread_fund_frac: float = 0.4,
+    hf_leverage_median_ratio: float = 20.0,
+    sponsored_share: float = 0.15,
+    zero_haircut_share: float = 0.7,
+    dealer_inventory_mean_par_usd_bn: float = 14.0,
+    dealer_total_assets_mean_usd_bn: float = 400.0,
+    dealer_slr_range_frac: tuple[float, float] = (0.052, 0.065),
+    repledge_frac: float = 0.85,
+    interdealer_frac: float = 0.01,
+    mmf_assets_mean_usd_bn: float = 330.0,
+    on_rrp_share: float = 0.08,
+    am_aum_mean_usd_bn: float = 600.0,
+    am_treasury_mean_par_usd_bn: float = 75.0,
+    other_holdings_mean_par_usd_bn: float = 1400.0,
+    ccp_own_funds_frac: float = 0.15,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Draw the institutions and exposures tables and the market of a synthetic system.
+
+    Parameters
+    ----------
+    n_hedge_funds, n_dealers, n_mmfs, n_asset_managers, n_other : int
+        Institutions per sector. Two CCPs and one central bank are always added.
+    exposures_per_fund : int
+        Repo and futures exposures per hedge fund: the fund shorts one futures contract per
+        bucket and borrows from ``max(n_buckets, exposures_per_fund - n_contracts)`` repo
+        lenders, spread round-robin over the buckets; swap-spread funds add up to one swap
+        per bucket. With 4 buckets, 12 gives 2 lenders per bucket (~13.6 edges per fund).
+    lenders_per_dealer_bucket : int
+        MMFs lending to each dealer per collateral bucket (tri-party).
+    interdealer_per_dealer : int
+        Unsecured interdealer claims held by each dealer (needs >= 2 dealers).
+    size_tail_alpha : float
+        Pareto tail exponent of hedge-fund sizes (smaller = heavier tail).
+    size_max_ratio : float
+        Largest / smallest hedge-fund size before rescaling (truncation of the Pareto).
+    hf_mean_long_par_usd_bn : float
+        Mean long cash Treasury book per hedge fund, USD bn par (sector total = mean x n).
+    basis_share, swap_spread_share : float
+        Shares of the sector's long book in basis trades and swap-spread trades, fractions
+        (the rest is other relative value).
+    swap_spread_fund_frac : float
+        Share of hedge funds that run swap-spread trades, fraction.
+    hf_leverage_median_ratio : float
+        Median drawn target leverage (total assets / equity) of hedge funds, ratio;
+        log-normal, sigma 0.45, clipped to [5, 60]; repo is capped at 99% of collateral.
+    sponsored_share : float
+        Share of hedge-fund repo edges lent by MMFs (sponsored) rather than dealers.
+    zero_haircut_share : float
+        Share of hedge-fund repo edges at zero haircut; the others draw 1-3%.
+    dealer_inventory_mean_par_usd_bn : float
+        Mean own Treasury inventory per dealer, USD bn par.
+    dealer_total_assets_mean_usd_bn : float
+        Mean total assets per dealer (incl. loans and other assets), USD bn.
+    dealer_slr_range_frac : (float, float)
+        Range of dealers' equity / total assets (their SLR), fractions, drawn uniformly.
+    repledge_frac : float
+        Share of a dealer's own plus received collateral value (per bucket) re-pledged to
+        MMFs in tri-party repo at a 2% haircut.
+    interdealer_frac : float
+        Unsecured interdealer claims of a dealer, share of its base total assets.
+    mmf_assets_mean_usd_bn : float
+        Mean total assets per MMF, USD bn (raised where repo lending needs more).
+    on_rrp_share : float
+        ON RRP placements as a share of MMFs' private repo lending, fraction.
+    am_aum_mean_usd_bn, am_treasury_mean_par_usd_bn : float
+        Mean assets under management and cash Treasury holdings (par) per asset manager.
+    other_holdings_mean_par_usd_bn : float
+        Mean Treasury holdings (par) per other holder (geometric weights 1, 0.6, 0.36...).
+    ccp_own_funds_frac : float
+        CCP own funds (skin in the game, default fund) as a share of the IM it holds.
+    seed : int, numpy Generator or None
+        Seed of ``np.random.default_rng``; one seed gives one system.
+
+    Returns
+    -------
+    institutions : DataFrame
+        Schema columns plus ``ust_<bucket>_par_usd_bn``; equity is left to be derived.
+    exposures : DataFrame
+        Repo, futures, swap and unsecured exposures.
+    market : dict
+        A market document (see :func:`market_dict`), outstanding scaled to the holdings.
+
+    Raises
+    ------
+    ValueError
+        For negative counts, shares outside [0, 1], or hedge funds without repo lenders or
+        without asset managers to take the other side of their futures and swaps.
+
+    Examples
+    --------
+    >>> inst, exp, market = generate_tables(n_hedge_funds=5, n_dealers=2, n_mmfs=2,
+    ...                                     n_asset_managers=2, n_other=1, seed=1)
+    >>> len(inst)
+    15
+    """
+    counts = {
+        "n_hedge_funds": n_hedge_funds,
+        "n_dealers": n_dealers,
+        "n_mmfs": n_mmfs,
+        "n_asset_managers": n_asset_managers,
+        "n_other": n_other,
+    }
+    _check_counts(
+        counts,
+        basis_share=basis_share,
+        swap_share=swap_spread_share,
+        exposures_per_fund=exposures_per_fund,
+        size_tail_alpha=size_tail_alpha,
+        sponsored_share=sponsored_share,
+        zero_haircut_share=zero_haircut_share,
+        repledge_frac=repledge_frac,
+        swap_spread_fund_frac=swap_spread_fund_frac,
+    )
+    rng = np.random.default_rng(seed)
+    nh, nd, nm, na, no = (int(n) for n in counts.values())
+    nb, nc = len(BUCKETS), len(FUTURES_CODES)
+    pv = PRICE / 100.0  # market value per unit par
+
+    # --- institution index layout ---------------------------------------------------------
+    o_hf, o_dl = 0, nh
+    o_mmf = o_dl + nd
+    o_am = o_mmf + nm
+    i_ccp_fut, i_ccp_swap, i_fed = o_am + na, o_am + na + 1, o_am + na + 2
+    o_oth = i_fed + 1
+    n = o_oth + no
+    holdings = np.zeros((n, nb))
+    cash = np.zeros(n)
+    other_assets = np.zeros(n)
+    other_liab = np.zeros(n)
+    edges = _Edges()
+
+    # --- hedge funds: sizes, strategies, books --------------------------------------------
+    size = _truncated_pareto(rng, nh, size_tail_alpha, size_max_ratio)
+    strat = rng.dirichlet(3.0 * np.array([0.6, 0.14, 0.26]), size=nh) if nh else np.zeros((0, 3))
+    runs_swaps = rng.random(nh) < swap_spread_fund_frac
+    strat[~runs_swaps, 1] = 0.0
+    strat /= np.maximum(strat.sum(axis=1, keepdims=True), 1e-300)
+    weights = np.stack([BASIS_BUCKET_WEIGHTS, SWAP_SPREAD_BUCKET_WEIGHTS, OTHER_RV_BUCKET_WEIGHTS])
+    mix = rng.gamma(4.0 * np.broadcast_to(weights, (nh, 3, nb)))
+    mix /= np.maximum(mix.sum(axis=2, keepdims=True), 1e-300)
+    book = size[:, None, None] * strat[:, :, None] * mix  # (fund, strategy, bucket), raw
+    total_long = hf_mean_long_par_usd_bn * nh
+    target = total_long * np.array([basis_share, swap_spread_share, 0.0])[:, None] * weights
+    target[2] = total_long * (1.0 - basis_share - swap_spread_share) * weights[2]
+    raw = book.sum(axis=0)
+    book *= np.divide(target, raw, out=np.zeros_like(raw), where=raw > 0)[None]
+    basis_par = _round(book[:, 0])
+    swap_par = _round(book[:, 1])
+    hf_par = _round(book.sum(axis=1))
+    holdings[o_hf:o_dl] = hf_par
+    hf_value_b = hf_par * pv
+    hf_value = hf_value_b.sum(axis=1)
+    hf_rows = np.arange(nh)
+
+    # futures shorts (one per fund and contract) against the futures CCP
+    fut_face = _round(basis_par * CONVERSION_FACTOR)  # contract k delivers bucket k
+    fut_im = _round(fut_face * FUTURES_IM_FRAC)
+    has = fut_face > 0
+    f_src, f_con = np.nonzero(has)
+    edges.add(
+        "futures",
+        "fut-hf-",
+        source=o_hf + f_src,
+        target=np.full(len(f_src), i_ccp_fut),
+        futures_contract=np.array(FUTURES_CODES, dtype=object)[f_con],
+        notional_usd_bn=-fut_face[has],
+        initial_margin_usd_bn=fut_im[has],
+    )
+    # pay-fixed swaps of swap-spread funds against the swap CCP
+    swap_notional = _round(swap_par * pv)
+    swap_im = _round(swap_notional * SWAP_IM_FRAC)
+    has_s = swap_notional > 0
+    s_src, s_b = np.nonzero(has_s)
+    edges.add(
+        "swap",
+        "swap-hf-",
+        source=o_hf + s_src,
+        target=np.full(len(s_src), i_ccp_swap),
+        swap_tenor=np.array(BUCKETS, dtype=object)[s_b],
+        notional_usd_bn=-swap_notional[has_s],
+        initial_margin_usd_bn=swap_im[has_s],
+    )
+    hf_im = (fut_im * has).sum(axis=1) + (swap_im * has_s).sum(axis=1)
+    hf_cash = _round(rng.uniform(0.003, 0.02, nh) * hf_value)
+    cash[o_hf:o_dl] = hf_cash
+    hf_assets = hf_value + hf_cash + hf_im
+    leverage = np.clip(hf_leverage_median_ratio * np.exp(0.45 * rng.standard_normal(nh)), 5, 60)
+    repo_target = hf_assets * (1.0 - 1.0 / leverage)
+
+    # repo edges: k per fund, round-robin over buckets, split by gamma weights
+    k = max(nb, exposures_per_fund - nc)
+    e_fund = np.repeat(hf_rows, k)
+    e_bucket = np.tile(np.arange(k) % nb, nh)
+    n_e = len(e_fund)
+    split = _group_shares(rng.gamma(2.0, size=n_e), e_fund * nb + e_bucket, nh * nb)
+    haircut = np.where(
+        rng.random(n_e) < zero_haircut_share, 0.0, np.round(rng.uniform(0.01, 0.03, n_e), 4)
+    )
+    capacity = split * hf_value_b[e_fund, e_bucket] * (1.0 - haircut)  # borrow all collateral
+    cap_fund = np.bincount(e_fund, capacity, minlength=nh)
+    phi = np.minimum(np.divide(repo_target, cap_fund, out=np.zeros(nh), where=cap_fund > 0), 0.99)
+    amount = _floor(phi[e_fund] * capacity)
+    sponsored_p = 1.0 if nd == 0 else (sponsored_share if nm > 0 else 0.0)
+    sponsored = rng.random(n_e) < sponsored_p
+    dealer_w = np.exp(0.8 * rng.standard_normal(nd))
+    mmf_w = np.exp(1.0 * rng.standard_normal(nm))
+    lender = np.empty(n_e, dtype=np.int64)
+    ns = int(sponsored.sum())
+    if ns:
+        lender[sponsored] = o_mmf + rng.choice(nm, size=ns, p=mmf_w / mmf_w.sum())
+    if n_e - ns:
+        lender[~sponsored] = o_dl + rng.choice(nd, size=n_e - ns, p=dealer_w / dealer_w.sum())
+    spread = np.where(sponsored, 0.05, np.round(rng.uniform(0.05, 0.20, n_e), 3))
+    tenor = np.where(
+        sponsored,
+        np.where(rng.random(n_e) < 0.8, 1.0, 30.0),
+        rng.choice(HF_TENOR_DAYS, size=n_e, p=HF_TENOR_PROB),
+    )
+    ok = amount > 0
+    edges.add(
+        "repo",
+        "repo-hf-",
+        mask=ok,
+        source=lender,
+        target=o_hf + e_fund,
+        amount_usd_bn=amount,
+        collateral_bucket=np.array(BUCKETS, dtype=object)[e_bucket],
+        haircut_frac=haircut,
+        rate_pct=np.round(REPO_RATE_PCT + spread, 4),
+        tenor_days=tenor,
+        segment=np.where(sponsored, "sponsored", "bilateral").astype(object),
+    )
+    amount = np.where(ok, amount, 0.0)
+
+    # --- dealers: inventory, matched book, tri-party funding, interdealer claims ----------
+    dw = dealer_w / dealer_w.sum() if nd else dealer_w
+    d_rows = np.arange(nd)
+    inventory = _round(dealer_inventory_mean_par_usd_bn * nd * dw[:, None] * DEALER_BUCKET_WEIGHTS)
+    holdings[o_dl:o_mmf] = inventory
+    own_value = inventory * pv
+    from_dealer = ~sponsored & ok
+    d_idx = lender[from_dealer] - o_dl
+    received = np.bincount(
+        d_idx * nb + e_bucket[from_dealer],
+        amount[from_dealer] / (1.0 - haircut[from_dealer]),
+        minlength=nd * nb,
+    ).reshape(nd, nb)
+    reverse_repo = np.bincount(d_idx, amount[from_dealer], minlength=nd)
+    ta_base = dealer_total_assets_mean_usd_bn * nd * dw
+    unsec_claims = np.zeros(nd)
+    unsec_debts = np.zeros(nd)
+    if nd >= 2 and interdealer_per_dealer > 0:
+        u_src = np.repeat(d_rows, interdealer_per_dealer)
+        u_dst = (u_src + rng.integers(1, nd, size=len(u_src))) % nd
+        u_amt = _round(
+            interdealer_frac
+            * ta_base[u_src]
+            * rng.uniform(0.5, 1.5, len(u_src))
+            / interdealer_per_dealer
+        )
+        u_ok = u_amt > 0
+        edges.add(
+            "unsecured",
+            "unsec-dl-",
+            mask=u_ok,
+            source=o_dl + u_src,
+            target=o_dl + u_dst,
+            amount_usd_bn=u_amt,
+        )
+        unsec_claims = np.bincount(u_src[u_ok], u_amt[u_ok], minlength=nd)
+        unsec_debts = np.bincount(u_dst[u_ok], u_amt[u_ok], minlength=nd)
+    # tri-party re-pledge to MMFs: per (dealer, bucket), m lenders
+    borrow_db = repledge_frac * (1.0 - TRIPARTY_HAIRCUT_FRAC) * (received + own_value)
+    dealer_borrowed = np.zeros(nd)
+    mmf_lent = np.zeros(nm)
+    if nm and nd and lenders_per_dealer_bucket > 0:
+        m = lenders_per_dealer_bucket
+        t_group = np.repeat(np.arange(nd * nb), m)
+        t_split = _group_shares(rng.gamma(2.0, size=len(t_group)), t_group, nd * nb)
+        t_amt = _floor(borrow_db.ravel()[t_group] * t_split)
+        t_lender = rng.choice(nm, size=len(t_group), p=mmf_w / mmf_w.sum())
+        t_ok = t_amt > 0
+        edges.add(
+            "repo",
+            "repo-tri-",
+            mask=t_ok,
+            source=o_mmf + t_lender,
+            target=o_dl + t_group // nb,
+            amount_usd_bn=t_amt,
+            collateral_bucket=np.array(BUCKETS, dtype=object)[t_group % nb],
+            haircut_frac=TRIPARTY_HAIRCUT_FRAC,
+            rate_pct=TRIPARTY_RATE_PCT,
+            tenor_days=1.0,
+            segment="triparty",
+        )
+        dealer_borrowed = np.bincount(t_group[t_ok] // nb, t_amt[t_ok], minlength=nd)
+        mmf_lent += np.bincount(t_lender[t_ok], t_amt[t_ok], minlength=nm)
+    non_other = own_value.sum(axis=1) + reverse_repo + unsec_claims
+    d_ta = np.maximum(ta_base, non_other / 0.6)
+    d_cash = _round(DEALER_CASH_FRAC * d_ta)
+    cash[o_dl:o_mmf] = d_cash
+    other_assets[o_dl:o_mmf] = np.maximum(_round(d_ta - d_cash - non_other), 0.0)
+    slr = rng.uniform(dealer_slr_range_frac[0], dealer_slr_range_frac[1], nd)
+    d_assets = d_cash + other_assets[o_dl:o_mmf] + non_other
+    other_liab[o_dl:o_mmf] = np.maximum(
+        _round(d_assets * (1.0 - slr) - dealer_borrowed - unsec_debts), 0.0
+    )
+
+    # --- MMFs: sponsored lending, ON RRP, bills --------------------------------------------
+    if nm:
+        spon = sponsored & ok
+        mmf_lent += np.bincount(lender[spon] - o_mmf, amount[spon], minlength=nm)
+        mw = mmf_w / mmf_w.sum()
+        on_rrp = _round(on_rrp_share * mmf_lent.sum() * mw)
+        rrp_bucket = np.arange(nm) % nb
+        has_r = on_rrp > 0
+        edges.add(
+            "repo",
+            "onrrp-",
+            mask=has_r,
+            source=o_mmf + np.arange(nm),
+            target=np.full(nm, i_fed),
+            amount_usd_bn=on_rrp,
+            collateral_bucket=np.array(BUCKETS, dtype=object)[rrp_bucket],
+            haircut_frac=0.0,
+            rate_pct=ON_RRP_RATE_PCT,
+            tenor_days=1.0,
+            segment="central_bank",
+        )
+        repo_assets = mmf_lent + on_rrp
+        m_ta = np.maximum(mmf_assets_mean_usd_bn * nm * mw, repo_assets / 0.7)
+        m_cash = _round(MMF_CASH_FRAC * m_ta)
+        cash[o_mmf:o_am] = m_cash
+        other_assets[o_mmf:o_am] = np.maximum(_round(m_ta - m_cash - repo_assets), 0.0)
+        rrp_need = np.bincount(rrp_bucket, on_rrp, minlength=nb)  # collateral value, 0 haircut
+    else:
+        rrp_need = np.zeros(nb)
+
+    # --- asset managers: futures longs, receive-fixed swaps, cash Treasuries ----------------
+    fut_total = (fut_face * has).sum(axis=0)  # per contract
+    swap_total = (swap_notional * has_s).sum(axis=0)  # per bucket
+    am_im = np.zeros(na)
+    if na:
+        aw = np.exp(1.0 * rng.standard_normal(na))
+        aw /= aw.sum()
+
+        def allocate(total: np.ndarray) -> np.ndarray:
+            w = aw[:, None] * rng.gamma(2.0, size=(na, len(total)))
+            alloc = _round(total * w / w.sum(axis=0))
+            top = np.argmax(alloc, axis=0)  # put the rounding residual on the largest
+            cols = np.arange(len(total))
+            alloc[top, cols] = _round(alloc[top, cols] + total - alloc.sum(axis=0))
+            return alloc
+
+        longs = allocate(fut_total)
+        l_im = _round(longs * FUTURES_IM_FRAC)
+        l_ok = longs > 0
+        a_src, a_con = np.nonzero(l_ok)
+        edges.add(
+            "futures",
+            "fut-am-",
+            source=o_am + a_src,
+            target=np.full(len(a_src), i_ccp_fut),
+            futures_contract=np.array(FUTURES_CODES, dtype=object)[a_con],
+            notional_usd_bn=longs[l_ok],
+            initial_margin_usd_bn=l_im[l_ok],
+        )
+        recv = allocate(swap_total)
+        r_im = _round(recv * SWAP_IM_FRAC)
+        r_ok = recv > 0
+        r_src, r_b = np.nonzero(r_ok)
+        edges.add(
+            "swap",
+            "swap-am-",
+            source=o_am + r_src,
+            target=np.full(len(r_src), i_ccp_swap),
+            swap_tenor=np.array(BUCKETS, dtype=object)[r_b],
+            notional_usd_bn=recv[r_ok],
+            initial_margin_usd_bn=r_im[r_ok],
+        )
+        am_im = (l_im * l_ok).sum(axis=1) + (r_im * r_ok).sum(axis=1)
+        am_par = _round(am_treasury_mean_par_usd_bn * na * aw[:, None] * AM_BUCKET_WEIGHTS)
+        holdings[o_am:i_ccp_fut] = am_par
+        aum = am_aum_mean_usd_bn * na * aw
+        a_cash = _round(AM_CASH_FRAC * aum)
+        cash[o_am:i_ccp_fut] = a_cash
+        other_assets[o_am:i_ccp_fut] = np.maximum(_round(aum - a_cash - am_par @ pv - am_im), 0.0)
+        fut_im_held = (fut_im * has).sum() + (l_im * l_ok).sum()
+        swap_im_held = (swap_im * has_s).sum() + (r_im * r_ok).sum()
+    else:
+        fut_im_held = swap_im_held = 0.0
+
+    # --- CCPs, the central bank, other holders ---------------------------------------------
+    cash[i_ccp_fut] = _round(np.float64(fut_im_held * (1.0 + ccp_own_funds_frac)))
+    cash[i_ccp_swap] = _round(np.float64(swap_im_held * (1.0 + ccp_own_funds_frac)))
+    fed_par = np.maximum(FED_HOLDINGS_PAR_USD_BN, _ceil(1.05 * rrp_need / pv))
+    holdings[i_fed] = fed_par
+    other_assets[i_fed] = FED_OTHER_ASSETS_USD_BN
+    other_liab[i_fed] = _round(
+        fed_par @ pv + FED_OTHER_ASSETS_USD_BN - rrp_need.sum() - FED_CAPITAL_USD_BN
+    )
+    if no:
+        ow = 0.6 ** np.arange(no)
+        ow /= ow.sum()
+        mixo = rng.dirichlet(20.0 * OTHER_BUCKET_WEIGHTS, size=no)
+        o_par = _round(other_holdings_mean_par_usd_bn * no * ow[:, None] * mixo)
+        holdings[o_oth:] = o_par
+        cash[o_oth:] = _round(OTHER_CASH_FRAC * (o_par @ pv))
+
+    # --- tables ------------------------------------------------------------------------------
+    ids = np.concatenate(
+        [
+            _ids("hf-", nh),
+            _ids("dealer-", nd),
+            _ids("mmf-", nm),
+            _ids("am-", na),
+            np.array(["ccp_futures", "ccp_swaps", "fed"], dtype=object),
+            np.array([OTHER_HOLDER_NAMES[j][0] for j in range(min(no, 5))], dtype=object),
+            _ids("other-", no)[5:],
+        ]
+    )
+    names = np.full(n, "", dtype=object)
+    names[[i_ccp_fut, i_ccp_swap, i_fed]] = [
+        "Treasury futures CCP",
+        "Interest-rate swap CCP",
+        "Federal Reserve",
+    ]
+    names[o_oth : o_oth + min(no, 5)] = [OTHER_HOLDER_NAMES[j][1] for j in range(min(no, 5))]
+    types = np.repeat(
+        np.array(
+            ["hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other"],
+            dtype=object,
+        ),
+        [nh, nd, nm, na, 2, 1, no],
+    )
+    inst = pd.DataFrame(
+        {
+            "id": pd.Series(ids, dtype=object),
+            "name": pd.Series(names, dtype=object),
+            "type": pd.Series(types, dtype=object),
+            "cash_usd_bn": cash,
+            "other_assets_usd_bn": other_assets,
+            "other_liabilities_usd_bn": other_liab,
+        }
+    )
+    for b, name in enumerate(BUCKETS):
+        inst[holdings_column(name)] = holdings[:, b]
+    total = holdings.sum(axis=0)
+    outstanding = np.maximum(BASE_OUTSTANDING_USD_BN, np.ceil(total / MAX_HELD_SHARE))
+    market = market_dict(outstanding, open_interest=_round(fut_total))
+    return inst, edges.frame(ids), market
+
+
+def _table_defaults() -> dict[str, Any]:
+    sig = inspect.signature(generate_tables)
+    return {k: p.default for k, p in sig.parameters.items() if k != "seed"}
+
+
+def generate_system(
+    *,
+    name: str = "synthetic",
+    description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    seed: int | np.random.Generator | None = None,
+    **params: Any,
+) -> System:
+    """A validated synthetic :class:`~contagion.System` (see the module docstring).
+
+    Parameters
+    ----------
+    name, description : str
+        Labels of the system (a default description names the generator and seed).
+    metadata : mapping, optional
+        Extra provenance merged into the system's metadata; the generator, its parameters
+        and the seed are recorded under ``metadata["generator"]``.
+    seed : int, numpy Generator or None
+        Seed of ``np.random.default_rng``; an int makes the system reproducible.
+    **params
+        Keyword arguments of :func:`generate_tables` (counts, sizes, shares), e.g.
+        ``n_hedge_funds=100, n_dealers=25, n_mmfs=20, n_asset_managers=20, n_other=5,
+        exposures_per_fund=8, size_tail_alpha=1.2, swap_spread_share=0.14``.
+
+    Returns
+    -------
+    System
+        Validated (balance sheets, collateral, outstanding) and compiled.
+
+    Examples
+    --------
+    >>> s = generate_system(n_hedge_funds=10, n_dealers=3, n_mmfs=2, n_asset_managers=2,
+    ...                     n_other=1, seed=0)
+    >>> s.n_institutions
+    21
+    >>> s.equals(generate_system(n_hedge_funds=10, n_dealers=3, n_mmfs=2,
+    ...                          n_asset_managers=2, n_other=1, seed=0))
+    True
+    """
+    inst, exp, market = generate_tables(seed=seed, **params)
+    effective = {**_table_defaults(), **params}
+    recorded = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(effective.items())}
+    seed_note = seed if isinstance(seed, int) else None
+    meta = dict(metadata or {})
+    meta["generator"] = {"function": GENERATOR, "params": recorded, "seed": seed_note}
+    if description is None:
+        description = f"Synthetic system from {GENERATOR} (seed {seed_note})."
+    return System(inst, exp, market, name=name, description=description, metadata=meta)
+
+
+STYLISED_US_2025_PATH = Path(__file__).parent / "data" / "systems" / "stylised_us_2025.yaml"
+
+
+def stylised_us_2025_params() -> dict[str, Any]:
+    """Keyword arguments of :func:`generate_system` that produce the bundled
+    ``stylised_us_2025`` system (:func:`contagion.examples.stylised_us_2025`).
+
+    About 100 hedge funds (heavy-tailed, ~2,150 USD bn par of Treasury longs, ~2,000 of
+    repo, ~1,100 of futures shorts concentrated in 5y), 25 primary dealers (SLR 5.2-6.5%),
+    20 MMFs, 20 asset managers, two CCPs, the Fed and five other holders. The numbers are
+    stylised placeholders until the calibration replaces them.
+
+    Examples
+    --------
+    >>> stylised_us_2025_params()["seed"]
+    2025
+    """
+    return {
+        "name": "stylised_us_2025",
+        "description": (
+            "A stylised US Treasury basis-trade system of realistic size and 2025 aggregates: "
+            "about 100 heavy-tailed hedge funds (cash-futures basis, swap-spread and other "
+            "relative-value trades), 25 primary dealers running matched-book repo, 20 MMFs "
+            "lending to dealers and funds and at the ON RRP, 20 asset managers holding the "
+            "futures longs, a futures CCP, a swap CCP, the Fed and five other holders. "
+            "Generated by contagion.synthetic.generate_system; placeholder numbers."
+        ),
+        "metadata": {
+            "status": "placeholder",
+            "note": "numbers are stylised placeholders until the calibration issue replaces them",
+        },
+        "seed": 2025,
+        "n_hedge_funds": 100,
+        "n_dealers": 25,
+        "n_mmfs": 20,
+        "n_asset_managers": 20,
+        "n_other": 5,
+        "exposures_per_fund": 8,
+        "lenders_per_dealer_bucket": 3,
+        "interdealer_per_dealer": 4,
+        "size_tail_alpha": 1.2,
+        "size_max_ratio": 100.0,
+        "hf_mean_long_par_usd_bn": 21.5,
+        "basis_share": 0.6,
+        "swap_spread_share": 0.14,
+        "swap_spread_fund_frac": 0.4,
+        "hf_leverage_median_ratio": 20.0,
+        "sponsored_share": 0.15,
+        "zero_haircut_share": 0.7,
+        "dealer_inventory_mean_par_usd_bn": 14.0,
+        "dealer_total_assets_mean_usd_bn": 400.0,
+        "dealer_slr_range_frac": (0.052, 0.065),
+        "repledge_frac": 0.85,
+        "interdealer_frac": 0.01,
+        "mmf_assets_mean_usd_bn": 330.0,
+        "on_rrp_share": 0.08,
+        "am_aum_mean_usd_bn": 600.0,
+        "am_treasury_mean_par_usd_bn": 75.0,
+        "other_holdings_mean_par_usd_bn": 1400.0,
+        "ccp_own_funds_frac": 0.15,
+    }
+
+
+def write_stylised_us_2025(path: str | Path | None = None) -> System:
+    """Regenerate the bundled ``stylised_us_2025`` system and save it as YAML.
+
+    Parameters
+    ----------
+    path : path, optional
+        Where to write (default: the bundled file in ``contagion/data/systems``).
+    """
+    from contagion.io import save_system
+
+    system = generate_system(**stylised_us_2025_params())
+    save_system(system, STYLISED_US_2025_PATH if path is None else path)
+    return system
+
+
+def counts_for(n_institutions: int) -> dict[str, int]:
+    """Sector counts for a system of about ``n_institutions`` (benchmarks, scaling).
+
+    Shares: 50% hedge funds, 5% dealers, 10% MMFs, 30% asset managers, the rest other
+    holders (at least one of each of the first four).
+
+    Examples
+    --------
+    >>> counts_for(1000)
+    {'n_hedge_funds': 500, 'n_dealers': 50, 'n_mmfs': 100, 'n_asset_managers': 300, 'n_other': 47}
+    """
+    n = max(int(n_institutions) - 3, 4)  # 2 CCPs and the central bank are always added
+    out = {
+        "n_hedge_funds": max(1, round(0.5 * n_institutions)),
+        "n_dealers": max(1, round(0.05 * n_institutions)),
+        "n_mmfs": max(1, round(0.10 * n_institutions)),
+        "n_asset_managers": max(1, round(0.30 * n_institutions)),
+    }
+    out["n_other"] = max(0, n - sum(out.values()))
+    return out
