@@ -104,6 +104,7 @@ class Run:
         self.dealer_inventory0 = s.par.copy()
         self.pool_rate_spread = 0.0
         self.nav_prev = s.tracked_equity()
+        self.last_return = np.zeros(s.n)
         self.repo_market0 = self._funding_utilisation()
         self.spread0 = max(cs.market.repo_rate_pct - cs.market.on_rrp_rate_pct, 0.01)
         self.capacity_shock = 0.0
@@ -114,6 +115,7 @@ class Run:
         self.book0 = self._ccp_book()
         self.loss_outside = 0.0
         self.haircut_floor = 0.0  # policies (minimum haircuts) raise it
+        self.pool_plan = np.zeros(s.n)
         self.par_total0 = s.par.sum(axis=0)
         self.cash_total0 = float(s.cash.sum())
         self.utilisation = 0.0
@@ -300,8 +302,15 @@ class Run:
         # 2. recall loans (dealers, MMFs): ON RRP first, then private repo
         need = self._recall(need)
         # 3. unwind
-        encumbered = np.clip(s.par - free, 0.0, None) + free * (1 - frac_free[:, None])
-        u_yield = encumbered @ price - s.repo_borrowed() + s.im_posted_by()
+        held = s.par - free * frac_free[:, None]
+        r = s.cs.repo
+        repo_due = np.where(
+            s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
+        )
+        scalable = np.bincount(s.m_source, s.im_due, minlength=n) + np.bincount(
+            r.borrower, repo_due, minlength=n
+        )
+        u_yield = held @ price - s.repo_borrowed() + s.im_posted_by() + scalable
         phi_need = np.where(self.can["unwind"], dl.unwind_share(need, u_yield), 0.0)
         phi_vol = np.zeros(n)
         if first and self.ch.deleveraging:
@@ -316,6 +325,7 @@ class Run:
                 beh["leverage_vol_elasticity"],
                 beh["deleveraging_speed_frac"],
                 beh["max_leverage_ratio"],
+                band=self.p.leverage_band_frac,
             )
             phi_vol = np.where(self.mask["hedge_fund"] & ~s.defaulted, phi_vol, 0.0)
         phi = np.clip(phi_need + phi_vol, 0.0, 1.0)
@@ -378,7 +388,7 @@ class Run:
         self, sell: np.ndarray, close: np.ndarray, log: DayLog
     ) -> tuple[np.ndarray, np.ndarray]:
         """Clear cash and futures markets; returns (par bought by dealers, futures flows)."""
-        s, n = self.s, self.s.n
+        s = self.s
         price0 = s.price / 100.0
         sold = sell.sum(axis=0)
         bids = np.zeros(len(self.buckets))
@@ -393,12 +403,14 @@ class Run:
             pi.dealer_room(a - liab, a, self.slr, self.capacity_shock),
             0.0,
         )
-        demand, supply = self._funding_utilisation()
-        pool_avail = min(
-            max(0.0, supply - demand), float(np.clip(s.cash[self.is_mmf], 0, None).sum())
-        )
-        pool_d = pi.allocate(pool_avail, room) if pool_avail > 0 else np.zeros(n)
-        buy_cap = np.minimum(room, np.clip(s.cash, 0.0, None) + pool_d)
+        pool_d = self._pool_available(room)
+        cash = np.clip(s.cash, 0.0, None)
+        # buying V needs max(h V, V - pool) of own cash (h: the financing haircut)
+        h = self.p.pool_haircut_frac
+        with np.errstate(divide="ignore"):
+            cash_limit = np.where(pool_d > 0, cash / h if h > 0 else np.inf, cash)
+        buy_cap = np.minimum(room, np.minimum(cash + pool_d, cash_limit))
+        self.pool_plan = pool_d
         total_q = float(np.clip(q_value, 0.0, None).sum())
         absorbed_value = pi.allocate(total_q, buy_cap)
         room_after = float((room - absorbed_value).sum())
@@ -469,21 +481,28 @@ class Run:
         if close.any():
             rel = s.im_posted * close
             s.im_posted -= rel
+            s.im_due *= 1.0 - close
+            s.im_due *= 1.0 - close
             s.cash += np.bincount(s.m_source, rel, minlength=n)
             s.cash -= np.bincount(s.m_target, rel, minlength=n)
             np.add.at(s.ext_notional, (self.ccp_key, self.instr_col), -flow)
             s.notional = s.notional * (1.0 - close)
+
+    def _pool_available(self, weights: np.ndarray) -> np.ndarray:
+        """New MMF financing each dealer could get: spare MMF capacity pro rata to room."""
+        s = self.s
+        if not self.ch.repo_market:
+            return np.zeros(s.n)
+        demand, supply = self._funding_utilisation()
+        mmf_cash = float(np.clip(s.cash[self.is_mmf], 0.0, None).sum())
+        return pi.allocate(min(max(0.0, supply - demand), mmf_cash), weights)
 
     def _finance_dealers(self, cost: np.ndarray) -> None:
         """Dealers pay for inventory with new MMF financing (at 1 - pool haircut) and cash."""
         s = self.s
         if not cost.any():
             return
-        demand, supply = self._funding_utilisation()
-        avail = min(max(0.0, supply - demand), float(np.clip(s.cash[self.is_mmf], 0, None).sum()))
-        want = cost * (1.0 - self.p.pool_haircut_frac)
-        borrow = pi.allocate(avail, want) if self.ch.repo_market else np.zeros_like(want)
-        borrow = np.minimum(borrow, want)
+        borrow = np.minimum(self.pool_plan, cost * (1.0 - self.p.pool_haircut_frac))
         total = float(borrow.sum())
         if total > 0:
             mmf_cash = np.where(self.is_mmf, np.clip(s.cash, 0.0, None), 0.0)
@@ -599,8 +618,9 @@ class Run:
             np.add.at(s.ext_notional, (self.ccp_key[k], self.instr_col[k]), s.notional[k])
             s.notional[k] = 0.0
             self._mutualise()
-        # 5. illiquid other assets are recovered at book value into cash (documented)
+        # 5. the estate sells its other (illiquid) assets to outside buyers at book value
         s.cash[new] += s.other_assets[new]
+        s.external_cash_in += float(s.other_assets[new].sum())
         s.other_assets[new] = 0.0
 
     def _mutualise(self) -> None:
@@ -725,6 +745,9 @@ class Run:
             policy_bought=np.zeros(nb),
         )
         m = s.cs.market
+        # lenders and haircut setters act on yesterday's close (marked, consistent books)
+        close_leverage = s.leverage()
+        close_loss = s.loss_frac()
         # 1. shocks
         s.y_fund_bp += self.rate_shock[t]
         s.impact_bp *= 1.0 - p.impact_decay_frac
@@ -758,11 +781,10 @@ class Run:
         for pol in self.policies:
             pol.adjust(self)
         if self.ch.haircuts:
-            lev = s.leverage()
             addon = hc.borrower_addon(
-                lev,
+                close_leverage,
                 self.leverage0,
-                s.loss_frac(),
+                close_loss,
                 leverage_sensitivity=p.haircut_leverage_sensitivity_frac,
                 loss_sensitivity=p.haircut_loss_sensitivity_frac,
             )
@@ -779,13 +801,13 @@ class Run:
                 np.maximum(h, self.haircut_floor) if hasattr(self, "haircut_floor") else h
             )
         if self.ch.funding_runs:
-            lev = s.leverage()
+            lev = close_leverage
             beh = s.cs.behaviour
             maturing = hc.maturing_today(r.tenor_days, t, r.segment) & ~s.repo_unsecured
             runs = hc.refuse_to_roll(
                 maturing,
                 lev[r.borrower],
-                s.loss_frac()[r.borrower],
+                close_loss[r.borrower],
                 s.defaulted[r.borrower],
                 beh["lender_max_borrower_leverage_ratio"][r.lender],
                 beh["lender_max_borrower_loss_frac"][r.lender],
@@ -802,8 +824,7 @@ class Run:
         self.redemption_share = np.zeros(n)
         nav = s.tracked_equity()
         if self.ch.redemptions:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ret = np.where(self.nav_prev > 0, nav / self.nav_prev - 1.0, 0.0)
+            ret = self.last_return  # yesterday's return drives today's flows
             sens = s.cs.behaviour["redemption_sensitivity_ratio"]
             share = np.zeros(n)
             am, mmf = self.mask["asset_manager"], self.is_mmf
@@ -898,7 +919,12 @@ class Run:
                     self.rationed = np.where(mmf_on, s.repo_amount * min(1.0, excess / tot), 0.0)
             for pol in self.policies:
                 s.repo_rate_pct = pol.cap_rate(self, s.repo_rate_pct)
-        self.nav_prev = s.tracked_equity()
+        nav = s.tracked_equity()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # the day's return on NAV, net of capital paid out today
+            paid = log.redemptions_paid
+            self.last_return = np.where(self.nav_prev > 0, (nav + paid) / self.nav_prev - 1.0, 0.0)
+        self.nav_prev = nav
 
 
 def simulate(system: System, scenario: Scenario, policies=(), *, rng=None):

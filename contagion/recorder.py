@@ -69,6 +69,7 @@ class Recorder:
         pts, bp = self._basis(s)
         for k, c in enumerate(m.futures_codes):
             row[f"futures_price_{c}"] = s.fut_price[k]
+            row[f"futures_impact_{c}_bp"] = s.fut_impact_bp[k]
             row[f"basis_{c}_pts"] = pts[k]
             row[f"basis_{c}_bp"] = bp[k]
             row[f"basis_widening_{c}_bp"] = self.basis0[k] - bp[k]

@@ -129,7 +129,14 @@ class ModelParams(_Frozen):
     pool_haircut_frac: Finite = Field(
         0.02, ge=0, lt=1, description="Haircut on dealers' new inventory financing from MMFs."
     )
-    # asset managers and MMFs (contagion.mechanisms.deleveraging)
+    # deleveraging (contagion.mechanisms.deleveraging)
+    leverage_band_frac: Finite = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Funds rebalance only when leverage exceeds the target "
+        "by more than this share, fraction.",
+    )
     # defaults (contagion.mechanisms.defaults)
     ccp_close_out_cost_frac: Finite = Field(
         0.25,

@@ -179,7 +179,11 @@ class State:
             margin=(self.m_source, self.m_target, self.im_posted),
             unsecured=(u.creditor, u.debtor, self.unsec_amount),
         )
-        return assets + self.pool_lent, liabilities + self.pool_borrowed
+        # unpaid VM and CCP assessments: receivables of the target, debts of the source
+        dues = self.vm_due + self.assess_due
+        assets += np.bincount(self.m_target, dues, minlength=self.n) + self.pool_lent
+        liabilities += np.bincount(self.m_source, dues, minlength=self.n) + self.pool_borrowed
+        return assets, liabilities
 
     def equity(self) -> np.ndarray:
         a, liab = self.balance()

@@ -7,19 +7,26 @@ for the types that can take it, see :data:`STEPS`):
 2. recall repo it has lent (lenders: dealers and MMFs; ON RRP first for MMFs);
 3. **unwind** a share ``phi`` of its leveraged book: sell ``phi`` of every bond it holds,
    repay ``phi`` of its repo, buy back ``phi`` of its futures shorts (sell ``phi`` of longs)
-   and close ``phi`` of its swaps. An unwind releases the haircut and the initial margin::
+   and close ``phi`` of its swaps. An unwind releases the haircut and the initial margin,
+   and the dues that scale with the position (IM calls, repo margin and recalls, ``D_s``)
+   shrink by ``phi`` too, so the smallest unwind that covers a need is exact::
 
-       cash released per unit phi:  U_i = sum_b pledged_ib * P_b / 100 - repo_i + IM_i
-       phi_i = min(1, need_i / U_i)
+       phi (V_i - L_i + IM_i) >= (1 - phi) D_s,i + D_f,i
+       =>  phi_i = min(1, need_i / U_i),   U_i = V_i - L_i + IM_i + D_s,i
 
-   With a zero haircut the bond sale only repays the loan; the cash comes from the IM.
+   with V the value of the bonds still held, L the repo borrowed, IM the initial margin
+   posted and ``need = D_s + D_f`` (D_f: VM and other fixed dues). With a zero haircut the
+   bond sale only repays the loan; the cash comes from the released IM.
 
 Voluntary deleveraging (hedge funds) toward a volatility-dependent target leverage, and the
 hard cap, measured as assets / equity. An unwind of ``phi`` lowers assets by ``phi * repo``
 (the released cash is kept), so::
 
     L*_i,t = L_i,0 * (vol_0 / vol_t)^eps_i
-    phi_i  = max(k_i * (A_i - L*_i E_i), A_i - Lmax_i E_i)^+ / repo_i
+    phi_i  = max(k_i * (A_i - (1 + band) L*_i E_i), A_i - Lmax_i E_i)^+ / repo_i
+
+(a fund rebalances only once leverage drifts more than ``band`` above its target, so
+accrued interest alone does not make it sell).
 
 Redemptions (asset managers, MMFs): a share of NAV per day equal to the scenario's
 exogenous rate plus ``sensitivity * max(0, -daily return)``.
@@ -64,9 +71,10 @@ def leverage_target_share(
     elasticity: np.ndarray,
     speed: np.ndarray,
     max_leverage: np.ndarray,
+    band: float = 0.0,
 ) -> np.ndarray:
     """Unwind share phi for voluntary deleveraging and the hard leverage cap."""
-    target = leverage0 * vol_ratio ** (-elasticity)
+    target = leverage0 * vol_ratio ** (-elasticity) * (1.0 + band)
     voluntary = speed * np.clip(assets - target * equity, 0.0, None)
     forced = np.clip(assets - max_leverage * equity, 0.0, None)
     excess = np.where(equity > 0, np.maximum(voluntary, forced), 0.0)
