@@ -57,7 +57,7 @@ class ModelParams(_Frozen):
         1.0, ge=0, le=10, description="kappa in g(u) = (1 - u)^-kappa, dimensionless."
     )
     utilisation_cap_frac: Finite = Field(
-        0.95, gt=0, lt=1, description="Utilisation at which g(u) stops growing, fraction."
+        0.9, gt=0, lt=1, description="Utilisation at which g(u) stops growing, fraction."
     )
     impact_decay_frac: Finite = Field(
         0.0,

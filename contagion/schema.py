@@ -139,7 +139,7 @@ INSTITUTION_COLUMNS: tuple[Column, ...] = (
         "ratio",
         "Elasticity of target leverage to volatility: target = initial leverage x "
         "(vol_0 / vol)^elasticity. Used by hedge funds.",
-        default={HF: 1.0, "*": 0.0},
+        default={HF: 0.5, "*": 0.0},
         min=0.0,
         max=10.0,
     ),

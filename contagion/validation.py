@@ -93,6 +93,15 @@ def _string_column(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype(str)
 
 
+_CONTROL = r"[\x00-\x1f\x7f]"
+
+
+def _check_text(problems, table: str, ids: pd.Series, values: pd.Series, field: str) -> None:
+    """Ids and names may not hold control characters (they break CSV and XML round trips)."""
+    bad = values.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool)
+    _flag(problems, table, ids, bad, field, lambda r: "must not contain control characters")
+
+
 def _check_unique_ids(problems, table: str, ids: pd.Series) -> None:
     dup = ids.duplicated(keep=False).to_numpy()
     empty = (ids == "").to_numpy()
@@ -143,6 +152,9 @@ def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
     ids = _string_column(df["id"])
     out["id"] = ids
     _check_unique_ids(problems, table, ids)
+    _check_text(problems, table, ids, ids, "id")
+    if "name" in df.columns:
+        _check_text(problems, table, ids, _string_column(df["name"]), "name")
     types = _string_column(df["type"])
     spec = INSTITUTION_COLUMNS[2]
     bad_type = ~types.isin(spec.allowed).to_numpy()
@@ -225,6 +237,7 @@ def normalise_exposures(
         ids = ids.where(~auto, kind + "-" + pd.Series(np.arange(n)).astype(str))
     out = pd.DataFrame({"id": ids, "kind": kind})
     _check_unique_ids(problems, table, ids)
+    _check_text(problems, table, ids, ids, "id")
     kspec = EXPOSURE_COLUMNS[1]
     _flag(
         problems,

@@ -1,0 +1,122 @@
+"""Shared fixtures and helpers: the toy system, its tables, and a random-system builder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import pandas as pd
+import pytest
+from hypothesis import settings
+
+from contagion import Market, System
+from contagion.examples import toy_basis_trade
+
+settings.register_profile("ci", max_examples=50, deadline=None)
+settings.register_profile("dev", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def toy() -> System:
+    """The bundled ten-institution toy system (immutable, so shared by the session)."""
+    return toy_basis_trade()
+
+
+def toy_institutions() -> pd.DataFrame:
+    """A fresh copy of the toy institutions table (safe to edit)."""
+    return toy_basis_trade().institutions
+
+
+def toy_exposures() -> pd.DataFrame:
+    """A fresh copy of the toy exposures table (safe to edit)."""
+    return toy_basis_trade().exposures
+
+
+def toy_market() -> Market:
+    return toy_basis_trade().market
+
+
+def row(df: pd.DataFrame, id_: str) -> int:
+    """Row label of the record with id ``id_``."""
+    return int(df.index[df["id"] == id_][0])
+
+
+# --- random valid systems ----------------------------------------------------------------
+SMALL_MARKET = {
+    "buckets": [
+        {"name": "2y", "maturity_years": 2, "outstanding_usd_bn": 1e7, "yield_pct": 4.0,
+         "modified_duration_years": 1.9},
+        {"name": "10y", "maturity_years": 10, "outstanding_usd_bn": 1e7, "yield_pct": 4.3,
+         "modified_duration_years": 8.0, "price": 97.5},
+    ],
+    "futures": [
+        {"code": "TU", "bucket": "2y", "conversion_factor": 1.0, "price": 99.9,
+         "initial_margin_frac": 0.01},
+        {"code": "TY", "bucket": "10y", "conversion_factor": 0.9, "price": 108.0,
+         "initial_margin_frac": 0.02},
+    ],
+    "repo_rate_pct": 4.3,
+    "on_rrp_rate_pct": 4.25,
+    "policy_rate_pct": 4.5,
+    "volatility_index": 100,
+}  # fmt: skip
+
+# One hedge fund: (bucket index, par held, cash, haircut, share of capacity borrowed, IM).
+HedgeFund = tuple[int, float, float, float, float, float]
+
+
+def basis_tables(
+    funds: Sequence[HedgeFund], unsecured: float = 0.0, fund_name: str = "Fund"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables of a valid basis-trade system built from drawn numbers.
+
+    Each fund holds ``par`` of one bucket, borrows ``share`` of the most its collateral
+    supports at its haircut from dealer ``d<i % 2>``, and shorts the bucket's future
+    (IM posted to the CCP); the asset manager holds the longs. Balance sheets balance by
+    construction (equity is derived), nobody starts insolvent, collateral suffices.
+    """
+    buckets, codes = ("2y", "10y"), ("TU", "TY")
+    price = {"2y": 1.0, "10y": 0.975}
+    inst = [
+        {"id": "d0", "type": "dealer", "cash_usd_bn": 5000.0},
+        {"id": "d1", "type": "dealer", "cash_usd_bn": 5000.0, "ust_2y_par_usd_bn": 10.0},
+        {"id": "am", "type": "asset_manager", "cash_usd_bn": 100.0},
+        {"id": "mmf", "type": "mmf", "cash_usd_bn": 50.0},
+    ]
+    exp: list[dict] = []
+    total_im = 0.0
+    for i, (b, par, cash, haircut, share, im) in enumerate(funds):
+        bucket = buckets[b]
+        hf = f"hf{i}"
+        inst.append(
+            {"id": hf, "name": f"{fund_name} {i}", "type": "hedge_fund", "cash_usd_bn": cash,
+             f"ust_{bucket}_par_usd_bn": par}
+        )  # fmt: skip
+        amount = par * price[bucket] * (1.0 - haircut) * share
+        exp.append(
+            {"id": f"repo{i}", "kind": "repo", "source": f"d{i % 2}", "target": hf,
+             "amount_usd_bn": amount, "collateral_bucket": bucket, "haircut_frac": haircut}
+        )  # fmt: skip
+        for src, sign in ((hf, -1.0), ("am", 1.0)):
+            exp.append(
+                {"id": f"fut{i}_{src}", "kind": "futures", "source": src, "target": "ccp",
+                 "futures_contract": codes[b], "notional_usd_bn": sign * (par + 1.0),
+                 "initial_margin_usd_bn": im}
+            )  # fmt: skip
+            total_im += im
+    inst.append({"id": "ccp", "type": "ccp", "cash_usd_bn": total_im + 1.0})
+    exp.append(
+        {"id": "loan", "kind": "unsecured", "source": "mmf", "target": "d0",
+         "amount_usd_bn": unsecured}
+    )  # fmt: skip
+    inst_df = pd.DataFrame(inst)
+    holdings = [f"ust_{b}_par_usd_bn" for b in buckets]
+    inst_df[holdings] = inst_df.reindex(columns=holdings).fillna(0.0)
+    return inst_df, pd.DataFrame(exp)
+
+
+def basis_system(funds: Sequence[HedgeFund], unsecured: float = 0.0, **kwargs) -> System:
+    """A :class:`System` from :func:`basis_tables` (kwargs go to the constructor)."""
+    inst, exp = basis_tables(funds, unsecured=unsecured)
+    return System(inst, exp, SMALL_MARKET, **kwargs)
