@@ -89,12 +89,24 @@ class Run:
         self.mask = {t: cs.type_code == i for i, t in enumerate(INSTITUTION_TYPES)}
         self.can = {
             step: np.isin(self.type_name, [t for t, steps in dl.STEPS.items() if step in steps])
-            for step in ("sell_free", "recall", "unwind")
+            for step in ("sell_other", "sell_free", "recall", "unwind")
         }
         self.defaultable = np.isin(self.type_name, DEFAULTABLE)
         self.unlimited = np.isin(self.type_name, UNLIMITED_CASH)
         self.is_dealer = self.mask["dealer"]
         self.is_mmf = self.mask["mmf"]
+        self.metrics: dict[str, float] = {}
+        self.pullback = 0.0
+        self.rate_cap = np.inf  # repo rate cap for facility-eligible borrowers (SRF)
+        self.rate_cap_eligible = np.zeros(self.s.n, bool)
+        self.s.par_issued = np.zeros(len(self.buckets))
+        self.ccp_key = np.searchsorted(self.s.ccp_rows, self.s.m_target)
+        self.n_fut = len(cs.market.futures_codes)
+        self.instr_col = np.where(
+            self.s.is_swap, self.n_fut + self.s.m_instrument, self.s.m_instrument
+        )
+        for pol in self.policies:
+            pol.start(self)
         s = self.s
         lev0 = s.leverage()
         self.leverage0 = np.where(np.isfinite(lev0), lev0, 0.0)
@@ -108,16 +120,17 @@ class Run:
         self.repo_market0 = self._funding_utilisation()
         self.spread0 = max(cs.market.repo_rate_pct - cs.market.on_rrp_rate_pct, 0.01)
         self.capacity_shock = 0.0
-        self.rationed = np.zeros(len(cs.repo.ids))
-        self.ccp_key = np.searchsorted(s.ccp_rows, s.m_target)
-        self.n_fut = len(cs.market.futures_codes)
-        self.instr_col = np.where(s.is_swap, self.n_fut + s.m_instrument, s.m_instrument)
+        self.rationed = np.zeros(len(s.repo.ids))
         self.book0 = self._ccp_book()
         self.loss_outside = 0.0
         self.haircut_floor = 0.0  # policies (minimum haircuts) raise it
         self.pool_plan = np.zeros(s.n)
-        self.par_total0 = s.par.sum(axis=0)
-        self.cash_total0 = float(s.cash.sum())
+        self.facility_plan = np.zeros(s.n)
+        self.policy_bids = np.zeros(len(self.buckets))
+        self.policy_supply = np.zeros(len(self.buckets))
+        # conservation baselines (a policy may already have traded with outside, ex ante)
+        self.par_total0 = s.par.sum(axis=0) + s.external_par_out
+        self.cash_total0 = float(s.cash.sum()) - s.external_cash_in
         self.utilisation = 0.0
         self.repo_margin = np.zeros_like(s.repo_amount)
         self.redemption_due = np.zeros(s.n)
@@ -131,9 +144,16 @@ class Run:
         np.add.at(book, (self.ccp_key, self.instr_col), s.notional)
         return book
 
+    def _exposure_relief(self, assets: np.ndarray) -> np.ndarray:
+        """Assets policies exclude from dealers' leverage exposure (SLR relief, netting)."""
+        relief = np.zeros(self.s.n)
+        for pol in self.policies:
+            relief = relief + pol.exposure_relief(self, assets)
+        return np.clip(relief, 0.0, assets)
+
     def _funding_utilisation(self) -> tuple[float, float]:
         s = self.s
-        r = s.cs.repo
+        r = s.repo
         mmf_lend = self.is_mmf[r.lender] & (r.segment != hc.CENTRAL_BANK)
         demand = float(s.repo_amount[mmf_lend].sum() + s.pool_lent.sum())
         nav = s.tracked_equity()[self.is_mmf]
@@ -143,7 +163,7 @@ class Run:
             vol_ratio=s.vol / s.cs.market.volatility_index,
             sensitivity=self.p.mmf_appetite_vol_sensitivity,
         )
-        return demand, supply
+        return demand, supply * (1.0 - self.pullback)
 
     def _set_prices(self) -> None:
         s, m = self.s, self.s.cs.market
@@ -229,7 +249,7 @@ class Run:
 
     def _repo_margin(self, log: DayLog) -> None:
         s = self.s
-        r = s.cs.repo
+        r = s.repo
         if self.ch.haircuts:
             _, got = s.pledged_value()
             available = s.par * (s.price / 100.0) + got
@@ -243,10 +263,30 @@ class Run:
         self.repo_margin = due
 
     # --- step 4: pay what is due --------------------------------------------------------------
-    def pay(self, log: DayLog) -> np.ndarray:
-        """Pay dues from cash (pro rata across a payer's dues); returns what is still owed."""
+    def owed(self) -> np.ndarray:
+        """Everything each institution must pay now (repo, VM, IM, assessments, redemptions)."""
         s, n = self.s, self.s.n
-        r = s.cs.repo
+        r = s.repo
+        repo_due = np.where(
+            s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
+        )
+        m_due = s.vm_due + s.im_due + s.assess_due
+        return (
+            np.bincount(r.borrower, repo_due, minlength=n)
+            + np.bincount(s.m_source, m_due, minlength=n)
+            + self.redemption_due
+        )
+
+    def pay(self, log: DayLog) -> np.ndarray:
+        """Pay dues from cash (pro rata across a payer's dues); returns what is still owed.
+
+        Standing facilities (policies' ``lend``) first lend to eligible institutions whose
+        cash falls short.
+        """
+        s, n = self.s, self.s.n
+        r = s.repo
+        for pol in self.policies:
+            pol.lend(self, self.owed() - np.clip(s.cash, 0.0, None))
         repo_due = np.where(
             s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
         )
@@ -295,6 +335,8 @@ class Run:
         price = s.price / 100.0
         free = s.free_par()
         free_value = free @ price
+        # 0. funds sell other assets alongside Treasuries (Treasuries preferred: dash for cash)
+        need = self._sell_other_assets(need, free_value)
         # 1. sell free bonds
         cap = np.where(self.can["sell_free"], free_value, 0.0)
         frac_free, need = dl.split_need(need, cap)
@@ -303,7 +345,7 @@ class Run:
         need = self._recall(need)
         # 3. unwind
         held = s.par - free * frac_free[:, None]
-        r = s.cs.repo
+        r = s.repo
         repo_due = np.where(
             s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
         )
@@ -357,9 +399,28 @@ class Run:
             close = np.where(am & (s.notional > 0), np.maximum(close, cut), close)
         return sell, phi, np.clip(close, 0.0, 1.0)
 
+    def _sell_other_assets(self, need: np.ndarray, treasury_value: np.ndarray) -> np.ndarray:
+        """Asset managers meet part of a need by selling other assets to outside buyers at
+        book value, in proportion to holdings with Treasuries weighted by the preference."""
+        s = self.s
+        other = np.where(self.can["sell_other"] & ~s.defaulted, s.other_assets, 0.0)
+        pref = self.p.treasury_sale_preference
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(
+                other > 0, other / (other + pref * np.clip(treasury_value, 0.0, None)), 0.0
+            )
+        sold = np.minimum(need * share, other)
+        if sold.any():
+            s.other_assets -= sold
+            s.cash += sold
+            s.external_cash_in += float(sold.sum())
+            need = np.clip(need - sold, 0.0, None)
+            # the cash pays what is owed in the next round
+        return need
+
     def _recall(self, need: np.ndarray) -> np.ndarray:
         s = self.s
-        r = s.cs.repo
+        r = s.repo
         lenders = self.can["recall"][r.lender] & ~s.repo_unsecured
         open_amt = np.where(lenders, np.clip(s.repo_amount - s.repo_recall, 0.0, None), 0.0)
         cb = r.segment == hc.CENTRAL_BANK
@@ -392,18 +453,26 @@ class Run:
         price0 = s.price / 100.0
         sold = sell.sum(axis=0)
         bids = np.zeros(len(self.buckets))
+        supply = np.zeros(len(self.buckets))
         for pol in self.policies:
             bids += pol.bid(self, sold)
-        q_par = sold - bids
+            supply += pol.supply(self)
+        self.policy_bids, self.policy_supply = bids, supply
+        q_par = sold + supply - bids
         q_value = q_par * price0
         # dealers' room and funding
         a, liab = s.balance()
         room = np.where(
             self.is_dealer & ~s.defaulted,
-            pi.dealer_room(a - liab, a, self.slr, self.capacity_shock),
+            pi.dealer_room(a - liab, a - self._exposure_relief(a), self.slr, self.capacity_shock),
             0.0,
         )
         pool_d = self._pool_available(room)
+        facility_d = np.zeros(s.n)
+        for pol in self.policies:
+            facility_d = facility_d + pol.financing_capacity(self, room)
+        self.facility_plan = facility_d
+        pool_d = pool_d + facility_d
         cash = np.clip(s.cash, 0.0, None)
         # buying V needs max(h V, V - pool) of own cash (h: the financing haircut)
         h = self.p.pool_haircut_frac
@@ -429,6 +498,8 @@ class Run:
                 np.where(s.is_swap, 0.0, flow),
                 minlength=self.n_fut,
             )
+            for pol in self.policies:
+                fut_flow = fut_flow + pol.futures_flow(self, fut_flow)
             s.fut_impact_bp += pi.futures_impact_bp(
                 fut_flow, lam=self.p.futures_impact_bp_per_usd_bn
             )
@@ -440,34 +511,40 @@ class Run:
         s, n = self.s, self.s.n
         price = s.price / 100.0
         sold = sell.sum(axis=0)
-        bids_par = np.zeros(len(self.buckets))
-        for pol in self.policies:
-            bids_par += pol.settle(self, sold, price)
-        log.policy_bought += bids_par
+        bids_par = self.policy_bids
         # sellers
         s.par -= sell
         proceeds = sell @ price
         s.cash += proceeds
         log.sales_by_bucket += sell
+        # new issuance by policies (e.g. a debt-financed sovereign fund) is sold by the
+        # Treasury, outside the system; policy bids are taken out first
+        supply = self.policy_supply
+        s.par_issued += supply
+        s.external_cash_in -= float(supply @ price)
+        q = sold + supply - bids_par
+        q_par = np.clip(q, 0.0, None)
+        from_outside = np.clip(-q, 0.0, None)  # policies bought more than was offered
         # buyers: dealers in proportion to what they absorb, then outside investors
-        q_par = np.clip(sold - bids_par, 0.0, None)
         total_value = float(q_par @ price)
         dealer_share = np.zeros(n)
         if total_value > 0:
-            dealer_share = np.minimum(absorbed_value, np.inf) / max(total_value, 1e-300)
             scale = min(1.0, total_value / max(float(absorbed_value.sum()), 1e-300))
             dealer_share = absorbed_value * scale / total_value
         bought = dealer_share[:, None] * q_par[None, :]
         s.par += bought
         cost = bought @ price
-        self._finance_dealers(cost)
+        self._finance_dealers(cost, bought)
         log.absorbed_by_dealers += bought
-        outside = q_par - bought.sum(axis=0)
+        outside = q_par - bought.sum(axis=0) - from_outside
         s.external_par_out += outside
         s.external_cash_in += float(outside @ price)
         log.bought_outside += outside
+        # policies pay for what they bought (after dealers have drawn their financing)
+        for pol in self.policies:
+            log.policy_bought += pol.settle(self, sold, price)
         # repay repo from the sale: phi of each loan, as far as the borrower's cash allows
-        r = s.cs.repo
+        r = s.repo
         want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
         want_tot = np.bincount(r.borrower, want, minlength=n)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -497,20 +574,30 @@ class Run:
         mmf_cash = float(np.clip(s.cash[self.is_mmf], 0.0, None).sum())
         return pi.allocate(min(max(0.0, supply - demand), mmf_cash), weights)
 
-    def _finance_dealers(self, cost: np.ndarray) -> None:
-        """Dealers pay for inventory with new MMF financing (at 1 - pool haircut) and cash."""
+    def _finance_dealers(self, cost: np.ndarray, bought: np.ndarray) -> None:
+        """Dealers pay for inventory with new MMF financing (at 1 - pool haircut), then
+        standing facilities (against the bonds bought), then cash."""
         s = self.s
         if not cost.any():
             return
-        borrow = np.minimum(self.pool_plan, cost * (1.0 - self.p.pool_haircut_frac))
+        mmf_plan = self.pool_plan - self.facility_plan
+        want = cost * (1.0 - self.p.pool_haircut_frac)
+        borrow = np.minimum(mmf_plan, want)
+        mmf_cash = np.where(self.is_mmf, np.clip(s.cash, 0.0, None), 0.0)
         total = float(borrow.sum())
+        if total > mmf_cash.sum():  # never lend cash the MMFs do not have
+            borrow *= mmf_cash.sum() / total
+            total = float(borrow.sum())
         if total > 0:
-            mmf_cash = np.where(self.is_mmf, np.clip(s.cash, 0.0, None), 0.0)
             lend = pi.allocate(total, mmf_cash)
             s.cash -= lend
             s.pool_lent += lend
             s.cash += borrow
             s.pool_borrowed += borrow
+        rest = np.clip(np.minimum(self.facility_plan, want - borrow), 0.0, None)
+        if rest.any():
+            for pol in self.policies:
+                rest = rest - pol.finance(self, rest, bought)
         s.cash -= cost
 
     # --- step 8: defaults -------------------------------------------------------------------------
@@ -526,7 +613,7 @@ class Run:
         sellable = s.par.sum(axis=1) > tol
         has_lending = (
             np.bincount(
-                s.cs.repo.lender,
+                s.repo.lender,
                 np.where(s.repo_unsecured, 0.0, s.repo_amount - s.repo_recall),
                 minlength=s.n,
             )
@@ -569,7 +656,7 @@ class Run:
 
     def _resolve(self, new: np.ndarray) -> None:
         s, n = self.s, self.s.n
-        r = s.cs.repo
+        r = s.repo
         price = s.price / 100.0
         nb = s.par.shape[1]
         # 1. lenders seize collateral from the defaulted borrower, up to the loan's value
@@ -600,8 +687,9 @@ class Run:
         k = np.flatnonzero(new[s.m_source] & ((s.notional != 0) | (s.vm_due > 0)))
         if len(k):
             req = np.abs(s.notional[k]) * s.im_base_rate[k] * s.im_multiplier
+            # unpaid VM and unpaid assessments are the CCP's receivables from the defaulter
             cost, _, uncovered, returned = df_.close_out(
-                s.vm_due[k], req, s.im_posted[k], self.p.ccp_close_out_cost_frac
+                s.vm_due[k] + s.assess_due[k], req, s.im_posted[k], self.p.ccp_close_out_cost_frac
             )
             src, tgt = s.m_source[k], s.m_target[k]
             # IM covers unpaid VM (a receivable of the CCP) and the close-out cost (paid out)
@@ -637,64 +725,55 @@ class Run:
             s.pnl["default_losses"][c] += add.sum()
 
     def clearing(self, log: DayLog) -> bool:
-        """Clear unsecured claims on defaulted estates (Eisenberg-Noe); True if new defaults."""
+        """Clear the unsecured debts of defaulted estates (Eisenberg-Noe); True if any paid.
+
+        Only estates pay now: a solvent institution's unsecured debts are not due, so an
+        estate's claims on solvent debtors stay on its books (collected at maturity) and its
+        clearing value is its cash. Losses then hit creditors' equity the same day, and the
+        insolvency check of the next round catches any creditor they push under.
+        """
         import scipy.sparse as sp
 
         s, n = self.s, self.s.n
-        r, u = s.cs.repo, s.cs.unsecured
+        r, u = s.repo, s.cs.unsecured
         if not s.defaulted.any():
             return False
-        ur = s.repo_unsecured & (s.repo_amount > 0)
-        pool_to = np.flatnonzero(self.is_mmf)
-        pool_w = s.pool_lent[pool_to]
-        pool_debtors = np.flatnonzero(s.pool_borrowed > 0)
-        if pool_w.sum() > 0 and len(pool_debtors):
-            pd_rows = np.repeat(pool_debtors, len(pool_to))
-            pd_cols = np.tile(pool_to, len(pool_debtors))
-            pd_vals = np.repeat(s.pool_borrowed[pool_debtors], len(pool_to)) * np.tile(
-                pool_w / pool_w.sum(), len(pool_debtors)
-            )
-        else:
-            pd_rows = pd_cols = np.zeros(0, np.int64)
-            pd_vals = np.zeros(0)
-        sink = n
-        rows = np.concatenate([u.debtor, r.borrower[ur], pd_rows, np.arange(n)])
-        cols = np.concatenate([u.creditor, r.lender[ur], pd_cols, np.full(n, sink)])
-        vals = np.concatenate([s.unsec_amount, s.repo_amount[ur], pd_vals, s.other_liabilities])
-        liabilities = sp.csr_array((vals, (rows, cols)), shape=(n + 1, n + 1))
+        d = s.defaulted
+        ur = s.repo_unsecured & (s.repo_amount > 0) & d[r.borrower]
+        sink, pool = n, n + 1  # creditors outside the system; the MMFs' financing pool
+        est = np.flatnonzero(d)
+        pool_debtors = np.flatnonzero((s.pool_borrowed > 0) & d)
+        on_u = d[u.debtor]
+        rows = np.concatenate([u.debtor[on_u], r.borrower[ur], pool_debtors, est])
+        cols = np.concatenate(
+            [
+                u.creditor[on_u],
+                r.lender[ur],
+                np.full(len(pool_debtors), pool),
+                np.full(len(est), sink),
+            ]
+        )
+        vals = np.concatenate(
+            [
+                s.unsec_amount[on_u],
+                s.repo_amount[ur],
+                s.pool_borrowed[pool_debtors],
+                s.other_liabilities[est],
+            ]
+        )
+        if not (vals > 0).any():
+            return False
+        liabilities = sp.csr_array((vals, (rows, cols)), shape=(n + 2, n + 2))
         liabilities.sum_duplicates()
-        # external assets: everything but these claims, net of secured liabilities
-        a, liab = s.balance()
-        claims_held = (
-            np.bincount(u.creditor, s.unsec_amount, minlength=n)
-            + np.bincount(r.lender[ur], s.repo_amount[ur], minlength=n)
-            + s.pool_lent
-        )
-        secured_liab = (
-            liab
-            - s.other_liabilities
-            - s.pool_borrowed
-            - np.bincount(u.debtor, s.unsec_amount, minlength=n)
-            - np.bincount(r.borrower[ur], s.repo_amount[ur], minlength=n)
-        )
-        ext = np.where(s.defaulted, np.clip(s.cash, 0, None), a - claims_held - secured_liab)
-        ext = np.append(np.clip(ext, 0.0, None), 0.0)
+        ext = np.concatenate([np.where(d, np.clip(s.cash, 0.0, None), 0.0), [0.0, 0.0]])
         res = eisenberg_noe(liabilities, ext)
-        pbar = np.asarray(liabilities.sum(axis=1)).ravel()
-        rec = res.recovery_rate[:n]
-        shortfall = res.payments[:n] < pbar[:n] - 1e-9 * np.maximum(1, pbar[:n])
-        settle = s.defaulted & (pbar[:n] > 0)
-        if settle.any():
-            self._settle_claims(settle, rec, ur, pool_to, pool_w)
-        fresh = shortfall & ~s.defaulted
-        if fresh.any():
-            return self.defaults(np.zeros(n), log, clearing_defaults=fresh)
-        return False
+        self._settle_claims(d, res.recovery_rate[:n], ur)
+        return True
 
-    def _settle_claims(self, settle, rec, ur, pool_to, pool_w) -> None:
+    def _settle_claims(self, settle, rec, ur) -> None:
         """Pay creditors of settled estates their recovery in cash; write off the rest."""
         s, n = self.s, self.s.n
-        r, u = s.cs.repo, s.cs.unsecured
+        r, u = s.repo, s.cs.unsecured
 
         def pay(debtor, creditor, amount):
             on = settle[debtor]
@@ -712,18 +791,18 @@ class Run:
         idx = np.flatnonzero(ur)
         on = pay(r.borrower[idx], r.lender[idx], s.repo_amount[idx])
         s.repo_amount[idx] = np.where(on, 0.0, s.repo_amount[idx])
-        debtors = np.flatnonzero(settle & (s.pool_borrowed > 0))
-        if len(debtors) and pool_w.sum() > 0:
-            w = pool_w / pool_w.sum()
-            for d in debtors:  # dealers only: a handful
-                amt = s.pool_borrowed[d]
-                got = amt * rec[d]
-                s.cash[d] -= got
-                s.cash[pool_to] += got * w
-                s.pnl["default_losses"][pool_to] -= (amt - got) * w
-                s.pnl["shortfall_passed_on"][d] += amt - got
-                s.pool_lent[pool_to] -= amt * w
-                s.pool_borrowed[d] = 0.0
+        # the MMFs' financing pool: recoveries shared pro rata to what each MMF lent
+        owed_pool = np.where(settle, s.pool_borrowed, 0.0)
+        if owed_pool.any():
+            got = owed_pool * rec
+            lent = s.pool_lent
+            w = lent / lent.sum() if lent.sum() > 0 else lent
+            s.cash -= got
+            s.cash += got.sum() * w
+            s.pnl["default_losses"] -= (owed_pool - got).sum() * w
+            s.pnl["shortfall_passed_on"] += owed_pool - got
+            s.pool_lent = np.clip(lent - owed_pool.sum() * w, 0.0, None)
+            s.pool_borrowed = np.where(settle, 0.0, s.pool_borrowed)
         ext_owed = np.where(settle, s.other_liabilities, 0.0)
         got = ext_owed * rec
         s.cash -= got
@@ -755,12 +834,16 @@ class Run:
         s.vol_multiplier = float(self.sc.path("volatility_multiplier")[t])
         s.vol = m.volatility_index * s.vol_multiplier
         self.capacity_shock = float(self.sc.path("dealer_capacity_shock_frac")[t])
+        self.pullback = float(self.sc.path("mmf_repo_pullback_frac")[t])
         self._set_prices()
         # interest accrues onto the loans (no cash moves until repaid)
-        r = s.cs.repo
-        rate = np.where(
-            r.segment == hc.CENTRAL_BANK, r.rate_pct, s.repo_rate_pct + s.repo_spread_pct
+        r = s.repo
+        market_rate = np.where(
+            self.rate_cap_eligible[r.borrower],
+            min(s.repo_rate_pct, self.rate_cap),
+            s.repo_rate_pct,
         )
+        rate = np.where(r.segment == hc.CENTRAL_BANK, r.rate_pct, market_rate + s.repo_spread_pct)
         interest = np.where(s.repo_unsecured, 0.0, s.repo_amount * rate / 100.0 / p.day_count_days)
         s.repo_amount += interest
         s.pnl["funding_cost"] -= np.bincount(r.borrower, interest, minlength=n)
@@ -856,7 +939,12 @@ class Run:
                 owed = self.pay(log)
             sell, phi, close = self.plan(owed, first, log)
             first = False
-            active = sell.sum() > p.tolerance_usd_bn or phi.any() or close.any()
+            active = (
+                sell.sum() > p.tolerance_usd_bn
+                or phi.any()
+                or close.any()
+                or any(pol.has_order(self) for pol in self.policies)
+            )
             if active:
                 absorbed, flow = self.clear(sell, close, log)
                 self.mark(log)
@@ -891,7 +979,7 @@ class Run:
         """Step 9: repo rate, dealers' financing, MMF rationing, utilisation."""
         s, p = self.s, self.p
         a, liab = s.balance()
-        room = pi.dealer_room(a - liab, a, self.slr, self.capacity_shock)
+        room = pi.dealer_room(a - liab, a - self._exposure_relief(a), self.slr, self.capacity_shock)
         self.utilisation = pi.utilisation(
             float(room[self.is_dealer & ~s.defaulted].sum()), self.room_ref
         )
@@ -911,14 +999,14 @@ class Run:
                 cap=p.funding_utilisation_cap_frac,
             )
             if x > 1.0 and self.ch.funding_runs:
-                r = s.cs.repo
+                r = s.repo
                 mmf_on = self.is_mmf[r.lender] & (r.segment != hc.CENTRAL_BANK) & ~s.repo_unsecured
                 excess = demand - supply
                 tot = float(s.repo_amount[mmf_on].sum())
                 if tot > 0:
                     self.rationed = np.where(mmf_on, s.repo_amount * min(1.0, excess / tot), 0.0)
-            for pol in self.policies:
-                s.repo_rate_pct = pol.cap_rate(self, s.repo_rate_pct)
+        for pol in self.policies:
+            pol.end_day(self, log)
         nav = s.tracked_equity()
         with np.errstate(divide="ignore", invalid="ignore"):
             # the day's return on NAV, net of capital paid out today
@@ -938,10 +1026,11 @@ def simulate(system: System, scenario: Scenario, policies=(), *, rng=None):
     rng : numpy Generator, int or None
         Randomness for stochastic policies or parameters; the core engine is deterministic.
     """
+    from contagion.policies import build
     from contagion.recorder import Recorder
     from contagion.testing import check_invariants
 
-    run = Run(system, scenario, policies, np.random.default_rng(rng))
+    run = Run(system, scenario, build(policies), np.random.default_rng(rng))
     run.seed = rng if isinstance(rng, int) else None
     rec = Recorder(run)
     rec.record_initial()

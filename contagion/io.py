@@ -179,6 +179,12 @@ def read_document(path: str | os.PathLike) -> Any:
         raise InputError(Problem(where, "(syntax)", str(err).splitlines()[0]), str(path)) from None
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically (temp file in the same folder, then rename)."""
     path = Path(path)
@@ -187,6 +193,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, _default_mode())  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

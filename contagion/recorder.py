@@ -20,6 +20,41 @@ from contagion.state import PNL_CHANNELS
 SALE_KINDS = ("forced_sales", "voluntary_sales", "liquidation_sales", "exogenous_sales")
 
 
+def metric_names(market) -> list[str]:
+    """Columns of ``Result.markets`` for a market (valid policy trigger metrics)."""
+    names = []
+    for b in market.bucket_names:
+        names += [
+            f"yield_{b}_pct",
+            f"yield_change_{b}_bp",
+            f"price_{b}",
+            f"impact_{b}_bp",
+            f"swap_rate_{b}_pct",
+            f"swap_spread_{b}_bp",
+            f"swap_spread_change_{b}_bp",
+        ]
+    for c in market.futures_codes:
+        names += [
+            f"futures_price_{c}",
+            f"futures_impact_{c}_bp",
+            f"basis_{c}_pts",
+            f"basis_{c}_bp",
+            f"basis_widening_{c}_bp",
+        ]
+    return [
+        *names,
+        "repo_rate_pct",
+        "repo_rate_eligible_pct",
+        "volatility_index",
+        "im_multiplier",
+        "dealer_utilisation_frac",
+        "hedge_fund_haircut_frac",
+        "cb_reserves_created_usd_bn",
+        "iterations",
+        "iteration_bound_hit",
+    ]
+
+
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns as ``str`` so frames round-trip through parquet with the same dtypes."""
     for c in frame.columns:
@@ -74,10 +109,11 @@ class Recorder:
             row[f"basis_{c}_bp"] = bp[k]
             row[f"basis_widening_{c}_bp"] = self.basis0[k] - bp[k]
         row["repo_rate_pct"] = s.repo_rate_pct
+        row["repo_rate_eligible_pct"] = min(s.repo_rate_pct, run.rate_cap)
         row["volatility_index"] = s.vol
         row["im_multiplier"] = s.im_multiplier if day else 1.0
         row["dealer_utilisation_frac"] = run.utilisation
-        hf = run.mask["hedge_fund"][s.cs.repo.borrower]
+        hf = run.mask["hedge_fund"][s.repo.borrower]
         amt = s.repo_amount[hf]
         row["hedge_fund_haircut_frac"] = (
             float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
@@ -88,6 +124,7 @@ class Recorder:
         row["iterations"] = log.iterations if log else 0
         row["iteration_bound_hit"] = bool(log.bound_hit) if log else False
         self.market_rows.append(row)
+        run.metrics = row
         a, liab = s.balance()
         eq = a - liab
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -131,8 +168,14 @@ class Recorder:
                 **{k: np.concatenate(v) for k, v in self.inst.items()},
             }
         )
+        usage = [row for pol in run.policies for row in pol.usage]
+        cols = ["day", "policy", "item", "institution", "value_usd_bn"]
+        policy_usage = (
+            pd.DataFrame(usage, columns=cols) if usage else _empty(cols, ("day", "value_usd_bn"))
+        )
         return Result(
             markets=markets,
+            policy_usage=_text(policy_usage),
             institutions=_text(institutions),
             events=_text(self._events()),
             flows=_text(self._flows()),
@@ -252,6 +295,7 @@ class Recorder:
         for c in m.futures_codes:
             out[f"peak_basis_widening_{c}_bp"] = float(markets[f"basis_widening_{c}_bp"].max())
         out["peak_repo_rate_pct"] = float(markets["repo_rate_pct"].max())
+        out["peak_repo_rate_eligible_pct"] = float(markets["repo_rate_eligible_pct"].max())
         out["dealer_peak_utilisation_frac"] = float(markets["dealer_utilisation_frac"].max())
         for kind in SALE_KINDS:
             total = (
@@ -282,6 +326,8 @@ class Recorder:
             out[f"equity_loss_{t}_usd_bn"] = -float(pnl[run.mask[t]].sum())
         out["loss_outside_system_usd_bn"] = float(run.loss_outside)
         out["cb_reserves_created_usd_bn"] = float(markets["cb_reserves_created_usd_bn"].iloc[-1])
+        for pol in run.policies:
+            out.update({k: float(v) for k, v in pol.summary().items()})
         out["iterations_max"] = float(markets["iterations"].max())
         out["iteration_bound_hit_days"] = float(markets["iteration_bound_hit"].sum())
         return out

@@ -17,7 +17,7 @@ import pandas as pd
 
 from contagion.errors import InputError, Problem
 
-FRAMES = ("markets", "institutions", "events", "flows")
+FRAMES = ("markets", "institutions", "events", "flows", "policy_usage")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Result:
         Margin calls, repo not rolled, sales by kind, redemptions, defaults with cause.
     flows : DataFrame
         Par sold by seller, bucket and buyer sector (dealers, outside, policy) per day.
+    policy_usage : DataFrame
+        Each policy's daily usage and cost (day, policy, item, institution, USD bn).
     summary : dict
         Headline metrics (see README); equity losses by channel add up to the total.
     config : dict
@@ -47,6 +49,7 @@ class Result:
     institutions: pd.DataFrame
     events: pd.DataFrame
     flows: pd.DataFrame
+    policy_usage: pd.DataFrame
     summary: dict[str, float]
     config: dict[str, Any]
 

@@ -16,7 +16,14 @@ import os
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from contagion.errors import InputError, Problem
 
@@ -48,7 +55,7 @@ class ModelParams(_Frozen):
 
     # price impact (contagion.mechanisms.price_impact)
     impact_bp_per_usd_bn: Finite = Field(
-        0.05,
+        0.01,
         ge=0,
         description="Cash yield impact per USD bn of net sales at zero dealer "
         "utilisation, bp (lambda in dy = lambda * q * g(u)).",
@@ -74,7 +81,12 @@ class ModelParams(_Frozen):
     )
     # margins (contagion.mechanisms.margin)
     im_vol_elasticity: Finite = Field(
-        1.0, ge=0, le=5, description="beta in IM rate = IM_0 * (vol / vol_0)^beta."
+        0.5,
+        ge=0,
+        le=5,
+        description="beta in IM rate = IM_0 * (vol / vol_0)^beta. Below 1: "
+        "Treasury futures margins did not rise in proportion to volatility in March 2020 "
+        "(Chicago Fed Letter 2022, fact base 3.5).",
     )
     im_apc_buffer_frac: Finite = Field(
         0.0,
@@ -130,6 +142,13 @@ class ModelParams(_Frozen):
         0.02, ge=0, lt=1, description="Haircut on dealers' new inventory financing from MMFs."
     )
     # deleveraging (contagion.mechanisms.deleveraging)
+    treasury_sale_preference: Finite = Field(
+        3.0,
+        ge=0,
+        le=1000,
+        description="Asset managers sell Treasuries this many times "
+        "their portfolio weight when meeting redemptions (dash for cash), ratio.",
+    )
     leverage_band_frac: Finite = Field(
         0.05,
         ge=0,
@@ -155,6 +174,7 @@ class ModelParams(_Frozen):
 
 _LEVEL_PATHS = {
     "volatility_multiplier",
+    "mmf_repo_pullback_frac",
     "haircut_addon_frac",
     "initial_margin_addon_frac",
     "dealer_capacity_shock_frac",
@@ -174,44 +194,60 @@ class Scenario(_Frozen):
     name: str = Field("scenario", min_length=1, max_length=200)
     description: str = Field("", max_length=10_000)
     days: int = Field(20, ge=1, le=MAX_DAYS)
-    rate_shock_bp: dict[str, list[Finite]] = Field(
+    rate_shock_bp: dict[str, tuple[Finite, ...]] = Field(
         default_factory=dict,
         description="Fundamental yield change per bucket and day, bp. "
         "Moves cash yields, futures and swap rates alike.",
     )
-    volatility_multiplier: list[Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]] = Field(
-        default_factory=list, description="Volatility index / its initial level."
-    )
-    am_redemption_frac: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
-        default_factory=list, description="Exogenous asset-manager redemptions, share of NAV."
-    )
-    mmf_outflow_frac: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
-        default_factory=list, description="Exogenous MMF outflows, share of NAV per day."
-    )
-    exogenous_sales_usd_bn: dict[str, list[Annotated[float, Field(ge=0, allow_inf_nan=False)]]] = (
+    volatility_multiplier: tuple[
+        Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)], ...
+    ] = Field(default_factory=tuple, description="Volatility index / its initial level.")
+    am_redemption_frac: tuple[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)], ...] = (
         Field(
-            default_factory=dict,
-            description="Sales by 'other' sellers per bucket and day, "
-            "USD bn market value (spread pro rata to their holdings).",
+            default_factory=tuple, description="Exogenous asset-manager redemptions, share of NAV."
         )
     )
-    dealer_capacity_shock_frac: list[Annotated[float, Field(ge=-1, le=10, allow_inf_nan=False)]] = (
+    mmf_outflow_frac: tuple[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)], ...] = Field(
+        default_factory=tuple, description="Exogenous MMF outflows, share of NAV per day."
+    )
+    exogenous_sales_usd_bn: dict[
+        str, tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...]
+    ] = Field(
+        default_factory=dict,
+        description="Sales by 'other' sellers per bucket and day, "
+        "USD bn market value (spread pro rata to their holdings).",
+    )
+    dealer_capacity_shock_frac: tuple[
+        Annotated[float, Field(ge=-1, le=10, allow_inf_nan=False)], ...
+    ] = Field(
+        default_factory=tuple,
+        description="Relative change of dealer capacity (-0.2 = 20% less room).",
+    )
+    mmf_repo_pullback_frac: tuple[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)], ...] = (
         Field(
-            default_factory=list,
-            description="Relative change of dealer capacity (-0.2 = 20% less room).",
+            default_factory=tuple,
+            description="Share of MMF private repo lending capacity "
+            "withdrawn (MMFs shift to T-bills and the Fed), fraction.",
         )
     )
-    haircut_addon_frac: list[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
-        default_factory=list, description="Exogenous market-wide haircut add-on, fraction."
+    haircut_addon_frac: tuple[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)], ...] = (
+        Field(default_factory=tuple, description="Exogenous market-wide haircut add-on, fraction.")
     )
-    initial_margin_addon_frac: list[Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]] = (
-        Field(
-            default_factory=list,
-            description="Discretionary CCP margin hike: IM rates x (1 + addon), fraction.",
-        )
+    initial_margin_addon_frac: tuple[
+        Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)], ...
+    ] = Field(
+        default_factory=tuple,
+        description="Discretionary CCP margin hike: IM rates x (1 + addon), fraction.",
     )
     channels: Channels = Field(default_factory=Channels)
     params: ModelParams = Field(default_factory=ModelParams)
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _no_bool_days(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("must be a whole number of days, not a boolean")
+        return v
 
     @model_validator(mode="after")
     def _check_lengths(self) -> Scenario:
@@ -220,6 +256,7 @@ class Scenario(_Frozen):
             "am_redemption_frac",
             "mmf_outflow_frac",
             "dealer_capacity_shock_frac",
+            "mmf_repo_pullback_frac",
             "haircut_addon_frac",
             "initial_margin_addon_frac",
         ):

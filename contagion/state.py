@@ -114,7 +114,8 @@ class State:
         self.default_day = np.full(n, -1, np.int64)
         self.capital_flows = np.zeros(n)
         self.pnl = {c: np.zeros(n) for c in PNL_CHANNELS}
-        r = cs.repo
+        self.repo = cs.repo  # topology; policies may append facility edges (add_repo_edges)
+        r = self.repo
         self.repo_amount = r.amount_usd_bn.copy()
         self.repo_haircut = r.haircut_frac.copy()
         self.repo_recall = np.zeros(len(r.ids))
@@ -168,7 +169,7 @@ class State:
 
     def balance(self) -> tuple[np.ndarray, np.ndarray]:
         """(assets, liabilities) per institution at current prices, USD bn."""
-        r, u = self.cs.repo, self.cs.unsecured
+        r, u = self.repo, self.cs.unsecured
         assets, liabilities = balance_sheet(
             n=self.n,
             cash=self.cash,
@@ -194,7 +195,7 @@ class State:
         return self.equity0 + sum(self.pnl.values()) - self.capital_flows
 
     def repo_borrowed(self) -> np.ndarray:
-        r = self.cs.repo
+        r = self.repo
         return np.bincount(r.borrower, self.repo_amount, minlength=self.n)
 
     def im_posted_by(self) -> np.ndarray:
@@ -206,7 +207,7 @@ class State:
         Value needed on an edge is amount / (1 - haircut); a lender may re-pledge what it
         receives (dealers' matched book), so both are in market value.
         """
-        r = self.cs.repo
+        r = self.repo
         n, nb = self.par.shape
         v = np.where(self.repo_unsecured, 0.0, self.repo_amount / (1.0 - self.repo_haircut))
         need = np.bincount(r.borrower * nb + r.bucket, v, minlength=n * nb).reshape(n, nb)
@@ -224,6 +225,38 @@ class State:
         e = a - liab
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(e > 0, a / e, np.inf)
+
+    def add_repo_edges(
+        self, lender, borrower, bucket, haircut, rate_pct, segment: int, ids
+    ) -> np.ndarray:
+        """Append repo edges with zero amount (e.g. a standing facility); returns their index.
+
+        Must be called before the first day. Amounts, haircuts and recalls grow with them.
+        """
+        from contagion.compiled import RepoArrays
+
+        k = len(lender)
+        r = self.repo
+        start = len(r.ids)
+        self.repo = RepoArrays(
+            ids=np.concatenate([r.ids, np.asarray(ids, dtype=object)]),
+            lender=np.concatenate([r.lender, lender]).astype(np.int64),
+            borrower=np.concatenate([r.borrower, borrower]).astype(np.int64),
+            amount_usd_bn=np.concatenate([r.amount_usd_bn, np.zeros(k)]),
+            bucket=np.concatenate([r.bucket, bucket]).astype(np.int64),
+            haircut_frac=np.concatenate([r.haircut_frac, haircut]),
+            rate_pct=np.concatenate([r.rate_pct, rate_pct]),
+            tenor_days=np.concatenate([r.tenor_days, np.ones(k)]),
+            segment=np.concatenate([r.segment, np.full(k, segment)]).astype(np.int64),
+        )
+        self.repo_amount = np.concatenate([self.repo_amount, np.zeros(k)])
+        self.repo_haircut = np.concatenate([self.repo_haircut, haircut])
+        self.repo_recall = np.concatenate([self.repo_recall, np.zeros(k)])
+        self.repo_unsecured = np.concatenate([self.repo_unsecured, np.zeros(k, bool)])
+        self.repo_spread_pct = np.concatenate(
+            [self.repo_spread_pct, rate_pct - self.cs.market.repo_rate_pct]
+        )
+        return np.arange(start, start + k)
 
     def loss_frac(self) -> np.ndarray:
         """Share of initial equity lost (0 when no loss; capital flows excluded)."""

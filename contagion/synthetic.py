@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from contagion.schema import holdings_column
+from contagion.schema import BEHAVIOUR_COLUMNS, INSTITUTION_SPEC, holdings_column
 from contagion.system import System
 
 # --- market (assumptions; 2025-like placeholders) -------------------------------------------
@@ -874,15 +874,29 @@ def stylised_us_2025_params() -> dict[str, Any]:
 def write_stylised_us_2025(path: str | Path | None = None) -> System:
     """Regenerate the bundled ``stylised_us_2025`` system and save it as YAML.
 
+    The document is :func:`contagion.io.to_dict` of the system (what
+    :func:`contagion.io.save_system` writes), less the behavioural parameters that equal
+    their schema default for the institution's type: like the toy system, the bundled
+    file then follows the documented defaults when they change, and regenerating it
+    stays equal to the file. Run this after changing the generator or the schema defaults.
+
     Parameters
     ----------
     path : path, optional
         Where to write (default: the bundled file in ``contagion/data/systems``).
     """
-    from contagion.io import save_system
+    import yaml
+
+    from contagion.io import atomic_write_text, to_dict
 
     system = generate_system(**stylised_us_2025_params())
-    save_system(system, STYLISED_US_2025_PATH if path is None else path)
+    doc = to_dict(system)
+    for rec in doc["institutions"]:
+        for col in BEHAVIOUR_COLUMNS:
+            if col in rec and rec[col] == INSTITUTION_SPEC[col].default_for(rec["type"]):
+                del rec[col]
+    text = yaml.safe_dump(doc, sort_keys=False)
+    atomic_write_text(STYLISED_US_2025_PATH if path is None else path, text)
     return system
 
 

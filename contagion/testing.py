@@ -40,7 +40,7 @@ def check_invariants(run, day: int | None = None) -> None:
             i = np.argwhere(bad)[0]
             who = ids[i[0]] if arr.shape[:1] == (s.n,) else None
             raise InvariantError("finite", who, day, f"{name} has a non-finite value")
-    par0 = run.par_total0 + s.par_issued if hasattr(s, "par_issued") else run.par_total0
+    par0 = run.par_total0 + s.par_issued
     par_now = s.par.sum(axis=0) + s.external_par_out
     diff = np.abs(par_now - par0)
     if (diff > _tol(par0)).any():

@@ -3,6 +3,10 @@
 An institution that owes more than its cash raises the rest, in order (each step only
 for the types that can take it, see :data:`STEPS`):
 
+0. asset managers sell other assets alongside Treasuries, pro rata to holdings with
+   Treasuries weighted ``p`` times (the dash for cash: Treasuries are sold first in
+   stress); the other assets go to outside buyers at book value, so a share
+   ``O / (O + p T)`` of the need is met outside the Treasury market;
 1. sell unencumbered bonds (pro rata across buckets);
 2. recall repo it has lent (lenders: dealers and MMFs; ON RRP first for MMFs);
 3. **unwind** a share ``phi`` of its leveraged book: sell ``phi`` of every bond it holds,
@@ -40,7 +44,7 @@ STEPS = {
     "hedge_fund": ("sell_free", "unwind"),
     "dealer": ("sell_free", "recall", "unwind"),
     "mmf": ("recall",),
-    "asset_manager": ("sell_free",),
+    "asset_manager": ("sell_other", "sell_free"),
     "other": ("sell_free",),
     "sovereign_fund": ("sell_free",),
     "ccp": (),

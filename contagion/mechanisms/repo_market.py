@@ -2,7 +2,9 @@
 
 MMFs can lend in private repo up to a share of their NAV, less as volatility rises::
 
-    S_t = sum_m NAV_m * c / (1 + a * max(0, vol_t / vol_0 - 1))
+    S_t = sum_m NAV_m * c * (1 - w_t) / (1 + a * max(0, vol_t / vol_0 - 1))
+
+(``w_t``: the scenario's MMF pullback from private repo)
 
 Demand D_t is private repo lent by MMFs plus their new financing of dealer inventory. The
 general-collateral rate is convex in utilisation x = D / S (the September 2019 spike; Afonso
