@@ -96,6 +96,7 @@ class Run:
         self.is_dealer = self.mask["dealer"]
         self.is_mmf = self.mask["mmf"]
         self.metrics: dict[str, float] = {}
+        self.cash0 = self.s.cash.copy()
         self.pullback = 0.0
         self.rate_cap = np.inf  # repo rate cap for facility-eligible borrowers (SRF)
         self.rate_cap_eligible = np.zeros(self.s.n, bool)
@@ -163,7 +164,11 @@ class Run:
             vol_ratio=s.vol / s.cs.market.volatility_index,
             sensitivity=self.p.mmf_appetite_vol_sensitivity,
         )
-        return demand, supply * (1.0 - self.pullback)
+        # banks lend part of the reserves they hold beyond their starting level (QE's new
+        # reserves reach the repo market this way; the sovereign fund's purchases create none)
+        excess = np.clip(s.cash - self.cash0, 0.0, None)[self.is_dealer & ~s.defaulted].sum()
+        supply = supply * (1.0 - self.pullback) + self.p.dealer_reserve_lending_frac * excess
+        return demand, supply
 
     def _set_prices(self) -> None:
         s, m = self.s, self.s.cs.market

@@ -138,6 +138,13 @@ class ModelParams(_Frozen):
     mmf_repo_capacity_frac: Finite = Field(
         0.9, gt=0, le=1, description="Share of MMF NAV that can be lent in private repo."
     )
+    dealer_reserve_lending_frac: Finite = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of dealers' reserves above their starting level "
+        "that they lend in repo (adds to funding supply), fraction.",
+    )
     pool_haircut_frac: Finite = Field(
         0.02, ge=0, lt=1, description="Haircut on dealers' new inventory financing from MMFs."
     )

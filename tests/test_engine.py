@@ -188,7 +188,8 @@ def test_zero_shock_changes_nothing_but_accrued_interest(toy_system):
         assert (m[f"yield_change_{b}_bp"] == 0).all()
     assert (m["basis_widening_TY_bp"] == 0).all()
     # interest accrues onto loans and MMF NAV alike, so funding utilisation barely moves
-    assert m["repo_rate_pct"].to_numpy() == pytest.approx(4.3, abs=1e-4)
+    # (under 0.1 bp in five days)
+    assert m["repo_rate_pct"].to_numpy() == pytest.approx(4.3, abs=1e-3)
     s = res.summary
     assert s["forced_sales_total_usd_bn"] == 0 and s["voluntary_sales_total_usd_bn"] == 0
     assert s["defaults_count"] == 0

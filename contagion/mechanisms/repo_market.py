@@ -4,7 +4,8 @@ MMFs can lend in private repo up to a share of their NAV, less as volatility ris
 
     S_t = sum_m NAV_m * c * (1 - w_t) / (1 + a * max(0, vol_t / vol_0 - 1))
 
-(``w_t``: the scenario's MMF pullback from private repo)
+(``w_t``: the scenario's MMF pullback from private repo), plus a share ``theta`` of the
+reserves dealers hold beyond their starting level (so QE's new reserves add supply)
 
 Demand D_t is private repo lent by MMFs plus their new financing of dealer inventory. The
 general-collateral rate is convex in utilisation x = D / S (the September 2019 spike; Afonso

@@ -10,7 +10,8 @@ shortfall exceeds the stigma threshold, and eligible dealers can fund the invent
 buy from sellers here (against those bonds) once MMF financing runs out. Loans roll while
 the facility is on and are called when it ends.
 
-It caps the repo rate only for those who can reach it: while take-up is below the limit,
+It caps the repo rate only for those who can reach it: while take-up is below the limit
+(below 95% of it at the start of a day; a nearly exhausted facility no longer caps),
 eligible borrowers pay at most ``rate + stigma premium``; ineligible ones (hedge funds, by
 default) pay the market rate. With ``central_clearing`` dealers net facility trades, so
 their facility borrowing does not use leverage-ratio room.
@@ -26,6 +27,8 @@ from pydantic import Field
 from contagion.mechanisms.haircuts import CENTRAL_BANK
 from contagion.policies.base import Policy, PolicyConfig
 from contagion.schema import INSTITUTION_TYPES
+
+EXHAUSTED_FRAC = 0.95  # near its limit the facility can no longer cap the rate
 
 
 class StandingRepoConfig(PolicyConfig):
@@ -86,7 +89,7 @@ class StandingRepo(Policy):
         s = run.s
         if was_on and not self.on:  # the facility closes: its loans are called
             s.repo_recall[self.edges] = s.repo_amount[self.edges]
-        if self.on and self.outstanding(run) < self.config.aggregate_limit_usd_bn:
+        if self.on and self.outstanding(run) < EXHAUSTED_FRAC * self.config.aggregate_limit_usd_bn:
             run.rate_cap = self.cost_rate_pct
             run.rate_cap_eligible = run.rate_cap_eligible | self.eligible
         else:

@@ -71,14 +71,29 @@ class MinimumHaircut(Policy):
         seg = np.isin(s.repo.segment, [REPO_SEGMENTS.index(x) for x in self.config.segments])
         self.floor = np.where(seg, self.config.floor_frac, 0.0)
         self.delevered = 0.0
-        if self.config.ex_ante:
+        if self.ex_ante:
             self._apply_before_the_shock(run)
 
+    @property
+    def ex_ante(self) -> bool:
+        """In force before the shock: ex ante and triggered from the first day."""
+        return (
+            self.config.ex_ante
+            and self.config.trigger.start_day == 1
+            and (self.config.trigger.metric is None)
+        )
+
     def _apply_before_the_shock(self, run) -> None:
-        """Meet the floor at t0 prices: cash first, then scale the leveraged book down."""
+        """Meet the floor at t0 prices: cash first, then scale the leveraged book down and pay
+        what is left from the cash that released (a few passes settle it exactly)."""
+        run.s.repo_haircut = np.maximum(run.s.repo_haircut, self.floor)
+        for _ in range(5):
+            if not self._settle_once(run):
+                break
+
+    def _settle_once(self, run) -> bool:
         s = run.s
         r = s.repo
-        s.repo_haircut = np.maximum(s.repo_haircut, self.floor)
         _, got = s.pledged_value()
         available = s.par * (s.price / 100.0) + got
         due = hc.repo_margin_due(
@@ -95,8 +110,8 @@ class MinimumHaircut(Policy):
         price = s.price / 100.0
         u = s.par @ price - s.repo_borrowed() + s.im_posted_by() + need_left
         phi = np.where(run.can["unwind"], dl.unwind_share(need_left, u), 0.0)
-        if not phi.any():
-            return
+        if not (phi > 1e-12).any():
+            return False
         sold = s.par * phi[:, None]
         s.par -= sold
         value = sold @ price
@@ -117,11 +132,12 @@ class MinimumHaircut(Policy):
         col = np.where(s.is_swap, n_fut + s.m_instrument, s.m_instrument)
         np.add.at(s.ext_notional, (key, col), s.notional * close)
         s.notional = s.notional * (1.0 - close)
-        self.delevered = float(value.sum())
+        self.delevered += float(value.sum())
+        return True
 
     def adjust(self, run) -> None:
         super().adjust(run)
-        if self.on or self.config.ex_ante:
+        if self.on or self.ex_ante:
             run.haircut_floor = np.maximum(run.haircut_floor, self.floor)
 
     def summary(self) -> dict[str, float]:

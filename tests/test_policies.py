@@ -1,0 +1,308 @@
+"""Policies: off equals no action, each tool acts through its intended channel, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import contagion as c
+from contagion.policies import (
+    POLICY_TYPES,
+    APCMarginConfig,
+    BasisFacilityConfig,
+    CentralClearingConfig,
+    MinimumHaircutConfig,
+    QEConfig,
+    SLRReliefConfig,
+    SovereignFundConfig,
+    StandingRepoConfig,
+    Trigger,
+    policy_from_dict,
+)
+
+FRAMES = ("markets", "institutions", "events", "flows")
+
+
+@pytest.fixture(scope="module")
+def stylised():
+    return c.examples.stylised_us_2025()
+
+
+@pytest.fixture(scope="module")
+def stress():
+    return c.scenarios.load("basis_unwind")
+
+
+@pytest.fixture(scope="module")
+def baseline(stylised, stress):
+    return c.simulate(stylised, stress)
+
+
+NEVER = Trigger(start_day=999)
+EVERY_POLICY_OFF = [
+    QEConfig(reactive_share=0.5, budget_usd_bn=100, trigger=NEVER),
+    StandingRepoConfig(trigger=NEVER, eligible=["dealer", "hedge_fund"]),
+    SovereignFundConfig(reactive_share=0.5, budget_usd_bn=100, trigger=NEVER),
+    SovereignFundConfig(
+        reactive_share=0.5, budget_usd_bn=100, trigger=NEVER, funding="new_issuance"
+    ),
+    SLRReliefConfig(trigger=NEVER),
+    MinimumHaircutConfig(trigger=NEVER),
+    CentralClearingConfig(trigger=NEVER),
+    APCMarginConfig(trigger=NEVER),
+    BasisFacilityConfig(budget_usd_bn=100, trigger=NEVER),
+]
+
+
+def test_every_policy_type_is_covered():
+    assert {p.type for p in EVERY_POLICY_OFF} == set(POLICY_TYPES)
+
+
+@pytest.mark.parametrize("policy", EVERY_POLICY_OFF, ids=lambda p: p.type)
+def test_policy_off_equals_no_action_bit_for_bit(stylised, stress, baseline, policy):
+    res = c.simulate(stylised, stress, [policy])
+    for name in FRAMES:
+        pd.testing.assert_frame_equal(getattr(res, name), getattr(baseline, name))
+    core = {k: v for k, v in res.summary.items() if not k.startswith("policy_")}
+    assert core == baseline.summary
+    assert res.policy_usage.empty
+
+
+def tiny_market_seller(sales: float):
+    """A single 'other' seller and a central bank; linear impact, no dealers."""
+    market = {
+        "buckets": [
+            {
+                "name": "10y",
+                "maturity_years": 10,
+                "outstanding_usd_bn": 1000,
+                "yield_pct": 4.0,
+                "modified_duration_years": 8.0,
+            }
+        ],
+        "repo_rate_pct": 4.0,
+        "on_rrp_rate_pct": 4.0,
+        "policy_rate_pct": 4.0,
+        "volatility_index": 100,
+    }
+    inst = pd.DataFrame(
+        {
+            "id": ["seller", "fed"],
+            "type": ["other", "central_bank"],
+            "cash_usd_bn": [0.0, 0.0],
+            "ust_10y_par_usd_bn": [100.0, 0.0],
+        }
+    )
+    exp = pd.DataFrame(columns=["kind", "source", "target"])
+    sc = c.Scenario(
+        name="sale",
+        days=1,
+        exogenous_sales_usd_bn={"10y": [sales]},
+        params=c.ModelParams(impact_bp_per_usd_bn=0.5, impact_convexity=0.0),
+    )
+    return c.System(inst, exp, market), sc
+
+
+def test_qe_buying_the_exact_net_sales_removes_their_price_impact():
+    # 10 USD bn sold: without QE the 10y rises 0.5 * 10 = 5 bp; QE buying all of it
+    # (reactive share 1) leaves no net sales, so no impact, and the seller is paid in full.
+    system, sc = tiny_market_seller(10.0)
+    without = c.simulate(system, sc)
+    assert without.markets.loc[1, "yield_change_10y_bp"] == pytest.approx(5.0)
+    with_qe = c.simulate(system, sc, [QEConfig(reactive_share=1.0, budget_usd_bn=100)])
+    assert with_qe.markets.loc[1, "yield_change_10y_bp"] == pytest.approx(0.0, abs=1e-12)
+    assert with_qe.summary["policy_qe_bought_usd_bn"] == pytest.approx(10.0)
+    # paid with new reserves: the central bank's cash falls by what it bought
+    assert with_qe.summary["cb_reserves_created_usd_bn"] == pytest.approx(10.0)
+
+
+def test_qe_budget_and_price_limit_bind():
+    system, sc = tiny_market_seller(10.0)
+    capped = c.simulate(system, sc, [QEConfig(reactive_share=1.0, budget_usd_bn=4.0)])
+    # the budget is spent at the bid price (100); settled at the post-impact price it is
+    # a little less: 4 par at 100 - 8 * 0.03 = 99.76
+    assert capped.summary["policy_qe_bought_usd_bn"] == pytest.approx(4 * 0.9976)
+    # impact of the 6 not bought: 0.5 * 6 = 3 bp
+    assert capped.markets.loc[1, "yield_change_10y_bp"] == pytest.approx(3.0)
+    limited = c.simulate(
+        system, sc, [QEConfig(reactive_share=1.0, budget_usd_bn=100, max_price={"10y": 99.0})]
+    )
+    assert limited.summary["policy_qe_bought_usd_bn"] == 0.0
+
+
+def test_srf_caps_the_repo_rate_for_eligible_borrowers_only(stylised, stress, baseline):
+    cap = stylised.market.policy_rate_pct  # minimum bid at the policy rate, no stigma
+    assert baseline.summary["peak_repo_rate_pct"] > cap  # the pullback strains funding
+    res = c.simulate(stylised, stress, [StandingRepoConfig()])
+    m = res.markets
+    assert res.summary["policy_srf_peak_take_up_usd_bn"] < 0.95 * 500
+    assert (m["repo_rate_eligible_pct"] <= cap + 1e-12).all()
+    # the market rate, which ineligible hedge funds pay, still rises above the cap
+    assert m["repo_rate_pct"].max() > cap
+    assert res.summary["peak_repo_rate_pct"] < baseline.summary["peak_repo_rate_pct"]
+    takers = res.policy_usage.query("item in ['take_up', 'inventory_financing']")
+    types = stylised.institutions.set_index("id")["type"]
+    assert set(types[takers["institution"]]) == {"dealer"}
+
+
+def test_srf_stigma_raises_the_cap(stylised, stress):
+    res = c.simulate(stylised, stress, [StandingRepoConfig(stigma_premium_bp=10)])
+    cap = stylised.market.policy_rate_pct + 0.10
+    assert (res.markets["repo_rate_eligible_pct"] <= cap + 1e-12).all()
+
+
+def test_srf_cap_stops_binding_at_the_limit(stylised, stress):
+    res = c.simulate(stylised, stress, [StandingRepoConfig(aggregate_limit_usd_bn=20)])
+    assert res.summary["policy_srf_peak_take_up_usd_bn"] == pytest.approx(20.0, rel=1e-3)
+    m = res.markets
+    exhausted = res.policy_usage.query("item == 'outstanding'").set_index("day")["value_usd_bn"]
+    # on a day that starts with the facility exhausted, eligible borrowers pay the market rate
+    days = [d + 1 for d in exhausted.index if exhausted[d] >= 0.95 * 20 and d + 1 in m.index]
+    assert days
+    pd.testing.assert_series_equal(
+        m.loc[days, "repo_rate_eligible_pct"], m.loc[days, "repo_rate_pct"], check_names=False
+    )
+    assert m.loc[days, "repo_rate_eligible_pct"].max() > stylised.market.policy_rate_pct
+
+
+def test_srf_does_not_lend_to_ineligible_hedge_funds(stylised, stress):
+    only_funds = c.simulate(stylised, stress, [StandingRepoConfig(eligible=["hedge_fund"])])
+    usage = only_funds.policy_usage
+    lent_to = set(usage.loc[usage["institution"] != "", "institution"])
+    types = stylised.institutions.set_index("id")["type"]
+    assert lent_to <= set(types[types == "hedge_fund"].index)
+    dealers_only = c.simulate(stylised, stress, [StandingRepoConfig()])
+    lent_to = set(dealers_only.policy_usage.query("institution != ''")["institution"])
+    assert not lent_to & set(types[types == "hedge_fund"].index)
+
+
+def test_srf_central_clearing_frees_dealer_balance_sheet(stylised, stress):
+    plain = c.simulate(stylised, stress, [StandingRepoConfig()]).summary
+    cleared = c.simulate(stylised, stress, [StandingRepoConfig(central_clearing=True)]).summary
+    assert cleared["peak_yield_change_10y_bp"] < plain["peak_yield_change_10y_bp"]
+
+
+def test_swf_financed_by_same_bucket_issuance_does_less(stylised, stress, baseline):
+    buy = {"reactive_share": 0.5, "budget_usd_bn": 300, "buckets": ["10y"]}
+    assets = c.simulate(stylised, stress, [SovereignFundConfig(**buy)]).summary
+    issued = c.simulate(
+        stylised,
+        stress,
+        [SovereignFundConfig(**buy, funding="new_issuance", issuance_bucket="10y")],
+    ).summary
+    base = baseline.summary["peak_yield_change_10y_bp"]
+    assert assets["peak_yield_change_10y_bp"] < issued["peak_yield_change_10y_bp"] <= base + 1e-9
+    assert issued["policy_swf_issued_par_usd_bn"] > 0
+
+
+def test_qe_relieves_funding_and_swf_does_not(stylised, stress, baseline):
+    size = {"reactive_share": 0.5, "budget_usd_bn": 300}
+    qe = c.simulate(stylised, stress, [QEConfig(**size)]).summary
+    swf = c.simulate(stylised, stress, [SovereignFundConfig(**size)]).summary
+    base = baseline.summary["cb_reserves_created_usd_bn"]
+    # QE creates reserves worth its purchases; the fund creates none (its buyers pay)
+    assert qe["cb_reserves_created_usd_bn"] - base == pytest.approx(
+        qe["policy_qe_bought_usd_bn"], rel=0.05
+    )
+    assert swf["cb_reserves_created_usd_bn"] <= base + 1e-6
+    assert qe["peak_repo_rate_pct"] < swf["peak_repo_rate_pct"]
+
+
+def test_slr_relief_frees_dealer_room(stylised, stress, baseline):
+    res = c.simulate(stylised, stress, [SLRReliefConfig()])
+    assert (
+        res.summary["dealer_peak_utilisation_frac"]
+        < baseline.summary["dealer_peak_utilisation_frac"]
+    )
+    assert res.summary["peak_yield_change_10y_bp"] < baseline.summary["peak_yield_change_10y_bp"]
+
+
+def test_minimum_haircut_is_in_force_before_the_shock(stylised):
+    calm = c.Scenario(name="calm", days=1)
+    res = c.simulate(stylised, calm, [MinimumHaircutConfig(floor_frac=0.03)])
+    # funds met the floor on day 0 from cash or by scaling down: less leverage, no stress sales
+    base = c.simulate(stylised, calm)
+    inst, b = res.institutions, base.institutions
+    hf = (inst["type"] == "hedge_fund") & (inst["day"] == 0)
+    assert inst.loc[hf, "repo_borrowed_usd_bn"].sum() < b.loc[hf, "repo_borrowed_usd_bn"].sum()
+    assert res.markets.loc[0, "hedge_fund_haircut_frac"] >= 0.03 - 1e-12
+    # funds left with no spare cash still owe the first day's repo interest (a carry cost),
+    # a small sale next to the ex ante deleveraging
+    ex_ante = res.summary["policy_min_haircut_ex_ante_sales_usd_bn"]
+    assert ex_ante > 0
+    assert res.summary["forced_sales_total_usd_bn"] < 0.05 * ex_ante
+
+
+def test_central_clearing_nets_dealer_repo(stylised, stress, baseline):
+    res = c.simulate(stylised, stress, [CentralClearingConfig(netting_frac=0.5)])
+    assert (
+        res.summary["dealer_peak_utilisation_frac"]
+        < baseline.summary["dealer_peak_utilisation_frac"]
+    )
+    assert (res.policy_usage["item"] == "exposure_netted").any()
+
+
+def test_apc_margin_caps_daily_im_increases(stylised, stress, baseline):
+    res = c.simulate(stylised, stress, [APCMarginConfig(max_daily_increase_frac=0.1)])
+    im = res.markets["im_multiplier"].to_numpy()
+    assert (im[1:] <= np.maximum(im[:-1], 1.0) * 1.1 + 1e-12).all()
+    assert im.max() < baseline.markets["im_multiplier"].max()
+    calls = res.events.query("event == 'initial_margin_call'")["amount_usd_bn"].sum()
+    base_calls = baseline.events.query("event == 'initial_margin_call'")["amount_usd_bn"].sum()
+    assert calls < base_calls
+
+
+def test_basis_facility_sells_futures_against_its_purchases(stylised, stress, baseline):
+    res = c.simulate(stylised, stress, [BasisFacilityConfig(budget_usd_bn=300)])
+    s = res.summary
+    assert s["policy_basis_facility_futures_sold_usd_bn"] > 0
+    assert s["peak_basis_widening_FV_bp"] < baseline.summary["peak_basis_widening_FV_bp"]
+    assert s["cb_reserves_created_usd_bn"] > baseline.summary["cb_reserves_created_usd_bn"]
+
+
+def test_metric_trigger_waits_for_the_threshold(stylised, stress, baseline):
+    widening = baseline.markets["basis_widening_FV_bp"]
+    first = int(widening.gt(20).idxmax())  # first day (close) with widening above 20 bp
+    trig = Trigger(metric="basis_widening_FV_bp", threshold=20)
+    res = c.simulate(
+        stylised, stress, [QEConfig(reactive_share=0.5, budget_usd_bn=300, trigger=trig)]
+    )
+    bought_days = res.policy_usage.query("item == 'bought'")["day"]
+    assert bought_days.min() == first + 1  # acts the day after the close that crossed it
+
+
+def test_duration_limits_the_active_days(stylised, stress):
+    res = c.simulate(
+        stylised, stress, [QEConfig(reactive_share=0.5, budget_usd_bn=300, duration_days=2)]
+    )
+    assert set(res.policy_usage.query("item == 'bought'")["day"]) <= {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"type": "helicopter"}, "type"),
+        ({"type": "qe", "budget_usd_bn": -5}, "budget_usd_bn"),
+        ({"type": "qe"}, "budget_usd_bn"),
+        ({"type": "srf", "eligible": ["pension"]}, "eligible.0"),
+        ({"type": "qe", "budget_usd_bn": 1, "colour": "red"}, "colour"),
+        ({"type": "qe", "budget_usd_bn": 1, "trigger": {"metric": "x"}}, "trigger"),
+    ],
+)
+def test_invalid_policy_configs_name_the_field(doc, field):
+    with pytest.raises(c.InputError) as err:
+        policy_from_dict(doc)
+    assert err.value.problems[0].field == field
+
+
+def test_unknown_trigger_metric_is_rejected_at_start(stylised, stress):
+    bad = QEConfig(budget_usd_bn=1, trigger=Trigger(metric="basis_of_everything", threshold=1))
+    with pytest.raises(c.InputError, match="unknown metric") as err:
+        c.simulate(stylised, stress, [bad])
+    assert err.value.problems[0].field == "trigger.metric"
+
+
+def test_unknown_bucket_in_a_schedule_is_rejected(stylised, stress):
+    with pytest.raises(c.InputError, match="unknown bucket"):
+        c.simulate(stylised, stress, [QEConfig(budget_usd_bn=1, schedule_usd_bn={"7y": [1]})])
