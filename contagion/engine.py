@@ -125,6 +125,7 @@ class Run:
         self.book0 = self._ccp_book()
         self.loss_outside = 0.0
         self.haircut_floor = 0.0  # policies (minimum haircuts) raise it
+        self.books_changed = True  # set by anything that can move equity; read by defaults
         self.pool_plan = np.zeros(s.n)
         self.facility_plan = np.zeros(s.n)
         self.policy_bids = np.zeros(len(self.buckets))
@@ -141,9 +142,13 @@ class Run:
     # --- helpers --------------------------------------------------------------------------
     def _ccp_book(self) -> np.ndarray:
         s = self.s
-        book = s.ext_notional.copy()
-        np.add.at(book, (self.ccp_key, self.instr_col), s.notional)
-        return book
+        return s.ext_notional + self._per_book(s.notional)
+
+    def _per_book(self, values: np.ndarray) -> np.ndarray:
+        """Sum a per-margined-edge array into (CCP row, instrument) cells."""
+        shape = self.s.ext_notional.shape
+        key = self.ccp_key * shape[1] + self.instr_col
+        return np.bincount(key, values, minlength=shape[0] * shape[1]).reshape(shape)
 
     def _exposure_relief(self, assets: np.ndarray) -> np.ndarray:
         """Assets policies exclude from dealers' leverage exposure (SLR relief, netting)."""
@@ -166,7 +171,7 @@ class Run:
         )
         # banks lend part of the reserves they hold beyond their starting level (QE's new
         # reserves reach the repo market this way; the sovereign fund's purchases create none)
-        excess = np.clip(s.cash - self.cash0, 0.0, None)[self.is_dealer & ~s.defaulted].sum()
+        excess = np.maximum(s.cash - self.cash0, 0.0)[self.is_dealer & ~s.defaulted].sum()
         supply = supply * (1.0 - self.pullback) + self.p.dealer_reserve_lending_frac * excess
         return demand, supply
 
@@ -191,8 +196,14 @@ class Run:
 
     # --- step 3: mark to market -----------------------------------------------------------
     def mark(self, log: DayLog) -> None:
-        """Bond P&L by channel, VM through the CCPs, IM calls/releases, repo margin calls."""
+        """Mark to market and recompute margin requirements (step 3)."""
+        self.mark_prices(log)
+        self.mark_requirements(log)
+
+    def mark_prices(self, log: DayLog) -> None:
+        """Bond P&L by channel and VM through the CCPs for prices moved since the last mark."""
         s, n = self.s, self.s.n
+        self.books_changed = True
         fund = self._fund_price()
         d_total = (s.price - s.marked_price) / 100.0
         d_fund = (fund - s.marked_fund_price) / 100.0
@@ -215,27 +226,29 @@ class Run:
             )
             s.marked_fut_price = s.fut_price.copy()
             s.marked_swap_bp = s.y_fund_bp.copy()
-            gain = np.clip(vm, 0.0, None)
+            gain = np.maximum(vm, 0.0)
             s.cash += np.bincount(s.m_source, gain, minlength=n)
             s.cash -= np.bincount(s.m_target, gain, minlength=n)
-            s.vm_due += np.clip(-vm, 0.0, None)
+            s.vm_due += np.maximum(-vm, 0.0)
             s.pnl["variation_margin"] += np.bincount(s.m_source, vm, minlength=n)
             s.pnl["variation_margin"] -= np.bincount(s.m_target, vm, minlength=n)
             # the external side of each CCP book settles in cash with the outside world
-            ccp_ext = np.zeros(n)
-            np.add.at(ccp_ext, s.ccp_rows, ext_vm)
+            ccp_ext = np.bincount(s.ccp_rows, ext_vm, minlength=n)
             s.cash -= ccp_ext
             s.pnl["variation_margin"] -= ccp_ext
             s.external_cash_in -= float(ext_vm.sum())
-            log.vm_paid += np.bincount(s.m_source, np.clip(-vm, 0.0, None), minlength=n)
-        # initial margin
+            log.vm_paid += np.bincount(s.m_source, np.maximum(-vm, 0.0), minlength=n)
+
+    def mark_requirements(self, log: DayLog) -> None:
+        """IM calls and releases at the current multiplier; repo margin calls."""
+        s, n = self.s, self.s.n
         if self.ch.initial_margin:
             gap = mg.initial_margin_gap(
                 s.notional, s.im_base_rate, s.im_posted, s.im_due, s.im_multiplier
             )
-            call = np.clip(gap, 0.0, None)
+            call = np.maximum(gap, 0.0)
             s.im_due += call
-            release = np.minimum(np.clip(-gap, 0.0, None), s.im_posted)
+            release = np.minimum(np.maximum(-gap, 0.0), s.im_posted)
             s.im_posted -= release
             s.cash += np.bincount(s.m_source, release, minlength=n)
             s.cash -= np.bincount(s.m_target, release, minlength=n)
@@ -263,7 +276,7 @@ class Run:
             )
         else:
             due = np.zeros_like(s.repo_amount)
-        new = np.clip(due - getattr(self, "repo_margin", np.zeros_like(due)), 0.0, None)
+        new = np.maximum(due - getattr(self, "repo_margin", np.zeros_like(due)), 0.0)
         log.repo_margin_called += np.bincount(r.borrower, new, minlength=s.n)
         self.repo_margin = due
 
@@ -291,7 +304,7 @@ class Run:
         s, n = self.s, self.s.n
         r = s.repo
         for pol in self.policies:
-            pol.lend(self, self.owed() - np.clip(s.cash, 0.0, None))
+            pol.lend(self, self.owed() - np.maximum(s.cash, 0.0))
         repo_due = np.where(
             s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
         )
@@ -301,26 +314,29 @@ class Run:
             + np.bincount(s.m_source, m_due, minlength=n)
             + self.redemption_due
         )
+        if not owed.any():
+            return owed  # nothing due: a quiet round
+        self.books_changed = True
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(owed > 0, np.minimum(1.0, np.clip(s.cash, 0, None) / owed), 1.0)
+            frac = np.where(owed > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / owed), 1.0)
         frac = np.where(self.unlimited, 1.0, frac)
         # repo
         paid = repo_due * frac[r.borrower]
         s.repo_amount -= paid
-        s.repo_recall = np.clip(s.repo_recall - paid, 0.0, None)
-        self.repo_margin = np.clip(self.repo_margin - paid, 0.0, None)
+        s.repo_recall = np.maximum(s.repo_recall - paid, 0.0)
+        self.repo_margin = np.maximum(self.repo_margin - paid, 0.0)
         s.cash -= np.bincount(r.borrower, paid, minlength=n)
         s.cash += np.bincount(r.lender, paid, minlength=n)
         # margined: VM, IM, assessments
         f = frac[s.m_source]
-        for name in ("vm_due", "im_due", "assess_due"):
-            due = getattr(s, name)
-            p = due * f
-            setattr(s, name, due - p)
-            s.cash -= np.bincount(s.m_source, p, minlength=n)
-            s.cash += np.bincount(s.m_target, p, minlength=n)
-            if name == "im_due":
-                s.im_posted += p
+        im_paid = s.im_due * f
+        s.im_posted += im_paid
+        s.vm_due *= 1.0 - f
+        s.im_due *= 1.0 - f
+        s.assess_due *= 1.0 - f
+        m_paid = m_due * f
+        s.cash -= np.bincount(s.m_source, m_paid, minlength=n)
+        s.cash += np.bincount(s.m_target, m_paid, minlength=n)
         # redemptions leave the system
         red = self.redemption_due * frac
         self.redemption_due -= red
@@ -337,6 +353,9 @@ class Run:
         tol = self.p.tolerance_usd_bn
         need = np.where(self.unlimited | s.defaulted, 0.0, still_owed)
         need = np.where(need > tol, need, 0.0)
+        if not (first or need.any() or self.to_liquidate.any()):
+            nothing = np.zeros(n)
+            return np.zeros_like(s.par), nothing, np.zeros_like(s.notional)
         price = s.price / 100.0
         free = s.free_par()
         free_value = free @ price
@@ -412,14 +431,14 @@ class Run:
         pref = self.p.treasury_sale_preference
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(
-                other > 0, other / (other + pref * np.clip(treasury_value, 0.0, None)), 0.0
+                other > 0, other / (other + pref * np.maximum(treasury_value, 0.0)), 0.0
             )
         sold = np.minimum(need * share, other)
         if sold.any():
             s.other_assets -= sold
             s.cash += sold
             s.external_cash_in += float(sold.sum())
-            need = np.clip(need - sold, 0.0, None)
+            need = np.maximum(need - sold, 0.0)
             # the cash pays what is owed in the next round
         return need
 
@@ -427,7 +446,7 @@ class Run:
         s = self.s
         r = s.repo
         lenders = self.can["recall"][r.lender] & ~s.repo_unsecured
-        open_amt = np.where(lenders, np.clip(s.repo_amount - s.repo_recall, 0.0, None), 0.0)
+        open_amt = np.where(lenders, np.maximum(s.repo_amount - s.repo_recall, 0.0), 0.0)
         cb = r.segment == hc.CENTRAL_BANK
         for part in (cb, ~cb):
             avail = np.bincount(r.lender, np.where(part, open_amt, 0.0), minlength=s.n)
@@ -478,14 +497,14 @@ class Run:
             facility_d = facility_d + pol.financing_capacity(self, room)
         self.facility_plan = facility_d
         pool_d = pool_d + facility_d
-        cash = np.clip(s.cash, 0.0, None)
+        cash = np.maximum(s.cash, 0.0)
         # buying V needs max(h V, V - pool) of own cash (h: the financing haircut)
         h = self.p.pool_haircut_frac
         with np.errstate(divide="ignore"):
             cash_limit = np.where(pool_d > 0, cash / h if h > 0 else np.inf, cash)
         buy_cap = np.minimum(room, np.minimum(cash + pool_d, cash_limit))
         self.pool_plan = pool_d
-        total_q = float(np.clip(q_value, 0.0, None).sum())
+        total_q = float(np.maximum(q_value, 0.0).sum())
         absorbed_value = pi.allocate(total_q, buy_cap)
         room_after = float((room - absorbed_value).sum())
         u = pi.utilisation(room_after, self.room_ref)
@@ -528,8 +547,8 @@ class Run:
         s.par_issued += supply
         s.external_cash_in -= float(supply @ price)
         q = sold + supply - bids_par
-        q_par = np.clip(q, 0.0, None)
-        from_outside = np.clip(-q, 0.0, None)  # policies bought more than was offered
+        q_par = np.maximum(q, 0.0)
+        from_outside = np.maximum(-q, 0.0)  # policies bought more than was offered
         # buyers: dealers in proportion to what they absorb, then outside investors
         total_value = float(q_par @ price)
         dealer_share = np.zeros(n)
@@ -553,10 +572,10 @@ class Run:
         want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
         want_tot = np.bincount(r.borrower, want, minlength=n)
         with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(want_tot > 0, np.minimum(1.0, np.clip(s.cash, 0, None) / want_tot), 0.0)
+            f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)
         rep = want * f[r.borrower]
         s.repo_amount -= rep
-        s.repo_recall = np.clip(np.minimum(s.repo_recall, s.repo_amount), 0.0, None)
+        s.repo_recall = np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0)
         s.cash -= np.bincount(r.borrower, rep, minlength=n)
         s.cash += np.bincount(r.lender, rep, minlength=n)
         # close futures and swaps with the outside world; release IM on the closed part
@@ -567,7 +586,7 @@ class Run:
             s.im_due *= 1.0 - close
             s.cash += np.bincount(s.m_source, rel, minlength=n)
             s.cash -= np.bincount(s.m_target, rel, minlength=n)
-            np.add.at(s.ext_notional, (self.ccp_key, self.instr_col), -flow)
+            s.ext_notional += self._per_book(-flow)
             s.notional = s.notional * (1.0 - close)
 
     def _pool_available(self, weights: np.ndarray) -> np.ndarray:
@@ -576,7 +595,7 @@ class Run:
         if not self.ch.repo_market:
             return np.zeros(s.n)
         demand, supply = self._funding_utilisation()
-        mmf_cash = float(np.clip(s.cash[self.is_mmf], 0.0, None).sum())
+        mmf_cash = float(np.maximum(s.cash[self.is_mmf], 0.0).sum())
         return pi.allocate(min(max(0.0, supply - demand), mmf_cash), weights)
 
     def _finance_dealers(self, cost: np.ndarray, bought: np.ndarray) -> None:
@@ -588,7 +607,7 @@ class Run:
         mmf_plan = self.pool_plan - self.facility_plan
         want = cost * (1.0 - self.p.pool_haircut_frac)
         borrow = np.minimum(mmf_plan, want)
-        mmf_cash = np.where(self.is_mmf, np.clip(s.cash, 0.0, None), 0.0)
+        mmf_cash = np.where(self.is_mmf, np.maximum(s.cash, 0.0), 0.0)
         total = float(borrow.sum())
         if total > mmf_cash.sum():  # never lend cash the MMFs do not have
             borrow *= mmf_cash.sum() / total
@@ -599,7 +618,7 @@ class Run:
             s.pool_lent += lend
             s.cash += borrow
             s.pool_borrowed += borrow
-        rest = np.clip(np.minimum(self.facility_plan, want - borrow), 0.0, None)
+        rest = np.maximum(np.minimum(self.facility_plan, want - borrow), 0.0)
         if rest.any():
             for pol in self.policies:
                 rest = rest - pol.finance(self, rest, bought)
@@ -612,6 +631,9 @@ class Run:
             return False
         s = self.s
         tol = max(self.p.tolerance_usd_bn, 1e-9)
+        if not (self.books_changed or clearing_defaults is not None or still_owed.any()):
+            return False  # nothing moved since the last check: no new default possible
+        self.books_changed = False
         a, liab = s.balance()
         equity = a - liab
         insolvent = equity < -1e-7 * np.maximum(1.0, np.abs(s.assets0))
@@ -636,24 +658,19 @@ class Run:
             new |= self.defaultable & ~s.defaulted & clearing_defaults
         if not new.any():
             return False
-        for i in np.flatnonzero(new):
-            cause = (
-                "clearing"
-                if clearing_defaults is not None and clearing_defaults[i]
-                else "insolvency"
-                if insolvent[i]
-                else "liquidity"
-            )
-            log.defaults.append(
-                {
-                    "day": s.day + 1,
-                    "institution": s.cs.ids[i],
-                    "type": self.type_name[i],
-                    "cause": cause,
-                    "assets_usd_bn": float(s.assets0[i]),
-                    "equity_usd_bn": float(equity[i]),
-                }
-            )
+        idx = np.flatnonzero(new)
+        cause = np.where(insolvent[idx], "insolvency", "liquidity").astype(object)
+        if clearing_defaults is not None:
+            cause = np.where(clearing_defaults[idx], "clearing", cause)
+        log.defaults.append(
+            {
+                "day": np.full(len(idx), s.day + 1),
+                "index": idx,
+                "cause": cause,
+                "assets_usd_bn": s.assets0[idx],
+                "equity_usd_bn": equity[idx],
+            }
+        )
         s.defaulted |= new
         s.default_day[new] = s.day + 1
         self._resolve(new)
@@ -708,7 +725,9 @@ class Run:
             s.vm_due[k] = 0.0
             s.im_due[k] = 0.0
             s.assess_due[k] = 0.0
-            np.add.at(s.ext_notional, (self.ccp_key[k], self.instr_col[k]), s.notional[k])
+            closed = np.zeros_like(s.notional)
+            closed[k] = s.notional[k]
+            s.ext_notional += self._per_book(closed)  # the outside side takes them over
             s.notional[k] = 0.0
             self._mutualise()
         # 5. the estate sells its other (illiquid) assets to outside buyers at book value
@@ -770,7 +789,7 @@ class Run:
             return False
         liabilities = sp.csr_array((vals, (rows, cols)), shape=(n + 2, n + 2))
         liabilities.sum_duplicates()
-        ext = np.concatenate([np.where(d, np.clip(s.cash, 0.0, None), 0.0), [0.0, 0.0]])
+        ext = np.concatenate([np.where(d, np.maximum(s.cash, 0.0), 0.0), [0.0, 0.0]])
         res = eisenberg_noe(liabilities, ext)
         self._settle_claims(d, res.recovery_rate[:n], ur)
         return True
@@ -778,6 +797,7 @@ class Run:
     def _settle_claims(self, settle, rec, ur) -> None:
         """Pay creditors of settled estates their recovery in cash; write off the rest."""
         s, n = self.s, self.s.n
+        self.books_changed = True
         r, u = s.repo, s.cs.unsecured
 
         def pay(debtor, creditor, amount):
@@ -806,7 +826,7 @@ class Run:
             s.cash += got.sum() * w
             s.pnl["default_losses"] -= (owed_pool - got).sum() * w
             s.pnl["shortfall_passed_on"] += owed_pool - got
-            s.pool_lent = np.clip(lent - owed_pool.sum() * w, 0.0, None)
+            s.pool_lent = np.maximum(lent - owed_pool.sum() * w, 0.0)
             s.pool_borrowed = np.where(settle, 0.0, s.pool_borrowed)
         ext_owed = np.where(settle, s.other_liabilities, 0.0)
         got = ext_owed * rec
@@ -924,23 +944,24 @@ class Run:
             )
             share[s.defaulted] = 0.0
             self.redemption_share = share
-            self.redemption_due = share * np.clip(nav, 0.0, None)
+            self.redemption_due = share * np.maximum(nav, 0.0)
         self.to_liquidate = getattr(self, "to_liquidate", np.zeros_like(s.par))
         return log
 
     def run_day(self, t: int) -> DayLog:
+        """Steps 1-9 of one day; rounds 4-8 repeat until nothing changes (bounded)."""
         log = self.start_day(t)
-        s, p = self.s, self.p
-        if not hasattr(self, "repo_margin"):
-            self.repo_margin = np.zeros_like(s.repo_amount)
-        self.utilisation = getattr(self, "utilisation", 0.0)
+        self.books_changed = True  # interest accrued, shocks applied
+        p = self.p
         self.mark(log)
         first = True
+        day_sales = 0.0
         k = 0
         while k < p.max_iterations:
             k += 1
             owed = self.pay(log)
-            if self.defaults(owed, log):
+            new_defaults = self.defaults(owed, log)
+            if new_defaults:
                 owed = self.pay(log)
             sell, phi, close = self.plan(owed, first, log)
             first = False
@@ -952,33 +973,24 @@ class Run:
             )
             if active:
                 absorbed, flow = self.clear(sell, close, log)
-                self.mark(log)
+                self.mark_prices(log)  # positions still as before the trades
                 self.settle(sell, phi, close, absorbed, flow, log)
-                self.mark(log)
-            new_defaults = self.defaults(np.zeros(s.n), log)
-            if not active and not new_defaults:
-                owed_after = self._owed_total()
-                if owed_after <= p.tolerance_usd_bn * s.n or not self._progress_possible():
-                    if self.clearing(log):
-                        continue
-                    break
+                self.mark_requirements(log)  # on the positions after the trades
+                self.books_changed = True
+                traded = float(sell.sum(axis=0) @ self.s.price) / 100.0
+                day_sales += traded
+                converged = traded <= p.convergence_frac * day_sales
+                if not (converged and not self.defaults(self.owed(), log)):
+                    continue  # the next round pays, checks defaults and plans again
+                # the spiral has converged: what little is still due is paid tomorrow
+                break
+            if new_defaults or self.clearing(log):
+                continue  # estates to liquidate, or creditors hit by clearing losses
+            break
         log.iterations = k
         log.bound_hit = k >= p.max_iterations
         self.end_day(log)
         return log
-
-    def _owed_total(self) -> float:
-        s = self.s
-        return float(
-            np.where(
-                s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
-            ).sum()
-            + (s.vm_due + s.im_due + s.assess_due).sum()
-            + self.redemption_due.sum()
-        )
-
-    def _progress_possible(self) -> bool:
-        return False
 
     def end_day(self, log: DayLog) -> None:
         """Step 9: repo rate, dealers' financing, MMF rationing, utilisation."""

@@ -18,6 +18,17 @@ from contagion.schema import INSTITUTION_TYPES
 from contagion.state import PNL_CHANNELS
 
 SALE_KINDS = ("forced_sales", "voluntary_sales", "liquidation_sales", "exogenous_sales")
+EVENT_NAMES = {
+    "vm_paid": "variation_margin_call",
+    "im_called": "initial_margin_call",
+    "repo_margin_called": "repo_margin_call",
+    "repo_recalled": "repo_not_rolled",
+    "forced_sales": "forced_sale",
+    "voluntary_sales": "voluntary_sale",
+    "liquidation_sales": "liquidation_sale",
+    "exogenous_sales": "exogenous_sale",
+    "redemptions_paid": "redemption",
+}
 
 
 def metric_names(market) -> list[str]:
@@ -61,6 +72,10 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
         if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]):
             frame[c] = frame[c].astype(str)
     return frame
+
+
+def _ints(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 def _empty(cols: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
@@ -163,8 +178,10 @@ class Recorder:
         institutions = pd.DataFrame(
             {
                 "day": np.repeat(days, n),
-                "institution": np.tile(s.cs.ids, len(days)),
-                "type": np.tile(run.type_name, len(days)),
+                "institution": self._categorical(np.tile(np.arange(n), len(days)), s.cs.ids),
+                "type": self._categorical(
+                    np.tile(s.cs.type_code.astype(np.int64), len(days)), INSTITUTION_TYPES
+                ),
                 **{k: np.concatenate(v) for k, v in self.inst.items()},
             }
         )
@@ -176,111 +193,95 @@ class Recorder:
         return Result(
             markets=markets,
             policy_usage=_text(policy_usage),
-            institutions=_text(institutions),
-            events=_text(self._events()),
-            flows=_text(self._flows()),
+            institutions=institutions,
+            events=self._events(),
+            flows=self._flows(),
             summary=self._summary(markets),
             config=self._config(),
         )
 
+    def _categorical(self, idx: np.ndarray, labels) -> pd.Categorical:
+        """Labels of integer codes as a categorical (cheap to build, store and compare)."""
+        labels = pd.Index(np.asarray(labels, dtype=object).astype(str))
+        return pd.Categorical.from_codes(idx, categories=labels)
+
     def _events(self) -> pd.DataFrame:
-        run, s = self.run, self.run.s
-        frames = []
-        names = {
-            "vm_paid": "variation_margin_call",
-            "im_called": "initial_margin_call",
-            "repo_margin_called": "repo_margin_call",
-            "repo_recalled": "repo_not_rolled",
-            "forced_sales": "forced_sale",
-            "voluntary_sales": "voluntary_sale",
-            "liquidation_sales": "liquidation_sale",
-            "exogenous_sales": "exogenous_sale",
-            "redemptions_paid": "redemption",
-        }
+        """One row per institution, day and event kind with a non-zero amount; built once."""
+        s = self.run.s
+        kinds = [*EVENT_NAMES, "default"]
+        days, who, kind, amount = [], [], [], []
         for d, log in enumerate(self.logs, start=1):
-            for attr, event in names.items():
+            for k, attr in enumerate(EVENT_NAMES):
                 x = getattr(log, attr)
                 idx = np.flatnonzero(x > 1e-9)
-                if len(idx):
-                    frames.append(
-                        pd.DataFrame(
-                            {
-                                "day": d,
-                                "institution": s.cs.ids[idx],
-                                "type": run.type_name[idx],
-                                "event": event,
-                                "amount_usd_bn": x[idx],
-                                "cause": "",
-                            }
-                        )
-                    )
-            if log.defaults:
-                dfl = pd.DataFrame(log.defaults)
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "day": dfl["day"],
-                            "institution": dfl["institution"],
-                            "type": dfl["type"],
-                            "event": "default",
-                            "amount_usd_bn": dfl["assets_usd_bn"],
-                            "cause": dfl["cause"],
-                        }
-                    )
-                )
-        cols = ["day", "institution", "type", "event", "amount_usd_bn", "cause"]
-        if not frames:
-            return pd.DataFrame(
-                {
-                    c: pd.Series(dtype=float if c in ("day", "amount_usd_bn") else object)
-                    for c in cols
-                }
-            )
-        out = pd.concat(frames, ignore_index=True)[cols]
-        out["day"] = out["day"].astype(np.int64)
-        return out
+                days.append(np.full(len(idx), d))
+                who.append(idx)
+                kind.append(np.full(len(idx), k))
+                amount.append(x[idx])
+        cause = [np.full(sum(len(w) for w in who), "", dtype=object)]
+        for log in self.logs:
+            for dfl in log.defaults:  # one dict of arrays per round with new defaults
+                days.append(dfl["day"])
+                who.append(dfl["index"])
+                kind.append(np.full(len(dfl["index"]), len(EVENT_NAMES)))
+                amount.append(dfl["assets_usd_bn"])
+                cause.append(dfl["cause"])
+        who_a = np.concatenate(who) if who else np.zeros(0, np.int64)
+        out = pd.DataFrame(
+            {
+                "day": np.concatenate(days).astype(np.int64) if days else np.zeros(0, np.int64),
+                "institution": self._categorical(who_a, s.cs.ids),
+                "type": self._categorical(
+                    s.cs.type_code[who_a].astype(np.int64), INSTITUTION_TYPES
+                ),
+                "event": self._categorical(
+                    np.concatenate(kind).astype(np.int64) if kind else np.zeros(0, np.int64),
+                    [EVENT_NAMES.get(k, k) for k in kinds],
+                ),
+                "amount_usd_bn": np.concatenate(amount) if amount else np.zeros(0),
+                "cause": np.concatenate(cause).astype(str),
+            }
+        )
+        return out.sort_values(["day", "event", "institution"], kind="stable").reset_index(
+            drop=True
+        )
 
     def _flows(self) -> pd.DataFrame:
         """Par sold per seller and bucket, split across buyer sectors pro rata by day."""
-        run, s = self.run, self.run.s
+        s = self.run.s
         buckets = list(s.cs.market.bucket_names)
-        frames = []
+        buyers = ("dealers", "outside", "policy")
+        days, seller, bucket, buyer, par = [], [], [], [], []
         for d, log in enumerate(self.logs, start=1):
             sold = log.sales_by_bucket
             tot = sold.sum(axis=0)
-            buyers = {
-                "dealers": log.absorbed_by_dealers.sum(axis=0),
-                "outside": log.bought_outside,
-                "policy": log.policy_bought,
-            }
             i, b = np.nonzero(sold > 1e-9)
             if not len(i):
                 continue
-            for name, amount in buyers.items():
+            amounts = (log.absorbed_by_dealers.sum(axis=0), log.bought_outside, log.policy_bought)
+            for k, amount in enumerate(amounts):
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    share = np.where(tot > 0, np.minimum(amount / tot, 1.0), 0.0)
-                par = sold[i, b] * share[b]
-                keep = par > 1e-12
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "day": d,
-                            "seller": s.cs.ids[i[keep]],
-                            "seller_type": run.type_name[i[keep]],
-                            "bucket": np.array(buckets, dtype=object)[b[keep]],
-                            "buyer": name,
-                            "par_usd_bn": par[keep],
-                        }
-                    )
-                )
-        cols = ["day", "seller", "seller_type", "bucket", "buyer", "par_usd_bn"]
-        if not frames:
-            return pd.DataFrame(
-                {c: pd.Series(dtype=float if c in ("day", "par_usd_bn") else object) for c in cols}
-            )
-        out = pd.concat(frames, ignore_index=True)[cols]
-        out["day"] = out["day"].astype(np.int64)
-        return out
+                    share = np.where(tot > 0, np.clip(amount / tot, 0.0, 1.0), 0.0)
+                p = sold[i, b] * share[b]
+                keep = p > 1e-12
+                days.append(np.full(keep.sum(), d))
+                seller.append(i[keep])
+                bucket.append(b[keep])
+                buyer.append(np.full(keep.sum(), k))
+                par.append(p[keep])
+        who = _ints(seller)
+        return pd.DataFrame(
+            {
+                "day": _ints(days),
+                "seller": self._categorical(who, s.cs.ids),
+                "seller_type": self._categorical(
+                    s.cs.type_code[who].astype(np.int64), INSTITUTION_TYPES
+                ),
+                "bucket": self._categorical(_ints(bucket), buckets),
+                "buyer": self._categorical(_ints(buyer), buyers),
+                "par_usd_bn": np.concatenate(par) if par else np.zeros(0),
+            }
+        )
 
     def _summary(self, markets: pd.DataFrame) -> dict[str, float]:
         run, s = self.run, self.run.s

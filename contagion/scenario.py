@@ -173,8 +173,15 @@ class ModelParams(_Frozen):
     )
     # engine
     max_iterations: int = Field(50, ge=1, le=10_000, description="Within-day rounds, bound.")
+    convergence_frac: Finite = Field(
+        1e-4,
+        ge=0,
+        le=1,
+        description="The within-day spiral stops once a round's sales fall "
+        "below this share of the day's sales so far (dues left over are paid the next day).",
+    )
     tolerance_usd_bn: Finite = Field(
-        1e-9, gt=0, description="Sales, dues and payments below this are zero, USD bn."
+        1e-6, gt=0, description="Sales, dues and payments below this are zero, USD bn."
     )
     day_count_days: Finite = Field(360.0, gt=0, description="Money-market day count.")
 

@@ -217,8 +217,8 @@ class State:
     def free_par(self) -> np.ndarray:
         """Unencumbered par per institution and bucket (own holdings not pledged)."""
         need, got = self.pledged_value()
-        own_pledged = np.clip(need - got, 0.0, None) / (self.price / 100.0)
-        return np.clip(self.par - own_pledged, 0.0, None)
+        own_pledged = np.maximum(need - got, 0.0) / (self.price / 100.0)
+        return np.maximum(self.par - own_pledged, 0.0)
 
     def leverage(self) -> np.ndarray:
         a, liab = self.balance()
@@ -262,4 +262,4 @@ class State:
         """Share of initial equity lost (0 when no loss; capital flows excluded)."""
         loss = -(sum(self.pnl.values()))
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.equity0 > 0, np.clip(loss / self.equity0, 0, None), 0.0)
+            return np.where(self.equity0 > 0, np.maximum(loss / self.equity0, 0.0), 0.0)

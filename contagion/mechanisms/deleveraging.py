@@ -56,7 +56,7 @@ def split_need(need: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.n
     """Use ``capacity`` against ``need``: (fraction of capacity used, need left), USD bn."""
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(capacity > 0, np.minimum(1.0, need / capacity), 0.0)
-    return frac, np.clip(need - frac * capacity, 0.0, None)
+    return frac, np.maximum(need - frac * capacity, 0.0)
 
 
 def unwind_share(need: np.ndarray, unwind_yield: np.ndarray) -> np.ndarray:
@@ -79,8 +79,8 @@ def leverage_target_share(
 ) -> np.ndarray:
     """Unwind share phi for voluntary deleveraging and the hard leverage cap."""
     target = leverage0 * vol_ratio ** (-elasticity) * (1.0 + band)
-    voluntary = speed * np.clip(assets - target * equity, 0.0, None)
-    forced = np.clip(assets - max_leverage * equity, 0.0, None)
+    voluntary = speed * np.maximum(assets - target * equity, 0.0)
+    forced = np.maximum(assets - max_leverage * equity, 0.0)
     excess = np.where(equity > 0, np.maximum(voluntary, forced), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         phi = np.where(repo > 0, excess / repo, 0.0)

@@ -61,7 +61,7 @@ def borrower_addon(
             leverage_ratio / leverage0_ratio - 1.0,
             0.0,
         )
-    return leverage_sensitivity * np.clip(rel, 0.0, None) + loss_sensitivity * loss_frac
+    return leverage_sensitivity * np.maximum(rel, 0.0) + loss_sensitivity * loss_frac
 
 
 def repo_margin_due(
@@ -80,7 +80,7 @@ def repo_margin_due(
     key = borrower * nb + bucket
     need_e = np.where(secured, amount / (1.0 - haircut), 0.0)
     need = np.bincount(key, need_e, minlength=available_value.size)
-    short = np.clip(need - available_value.ravel(), 0.0, None)
+    short = np.maximum(need - available_value.ravel(), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(need > 0, short / need, 0.0)
     return np.where(secured, amount * frac[key], 0.0)

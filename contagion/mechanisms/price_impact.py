@@ -45,8 +45,8 @@ def dealer_room(
 ) -> np.ndarray:
     """Leverage-ratio headroom per dealer, USD bn (0 where slr is 0 or equity <= 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        cap = np.where(slr_frac > 0, np.clip(equity, 0.0, None) / slr_frac, 0.0)
-    return np.clip(cap * (1.0 + capacity_shock) - assets, 0.0, None)
+        cap = np.where(slr_frac > 0, np.maximum(equity, 0.0) / slr_frac, 0.0)
+    return np.maximum(cap * (1.0 + capacity_shock) - assets, 0.0)
 
 
 def utilisation(room: float, room_ref: float) -> float:

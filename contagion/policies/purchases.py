@@ -196,7 +196,7 @@ class SovereignFund(Purchases):
         s.external_cash_in += cost
         if self.config.funding == "existing_assets":
             # it sold other assets to investors: their cash pays for its purchases
-            cash = np.where(self.investors & ~s.defaulted, np.clip(s.cash, 0.0, None), 0.0)
+            cash = np.where(self.investors & ~s.defaulted, np.maximum(s.cash, 0.0), 0.0)
             total = cash.sum()
             drain = cash * min(1.0, cost / total) if total > 0 else cash
             s.cash -= drain

@@ -43,7 +43,7 @@ class SLRRelief(Policy):
         if self.config.exclude_treasuries:
             out += s.holdings_value()
         if self.config.exclude_reserves:
-            out += np.clip(s.cash, 0.0, None)
+            out += np.maximum(s.cash, 0.0)
         return np.where(run.is_dealer, out, 0.0)
 
     def end_day(self, run, log) -> None:
@@ -100,7 +100,7 @@ class MinimumHaircut(Policy):
             s.repo_amount, s.repo_haircut, r.borrower, r.bucket, ~s.repo_unsecured, available
         )
         owed = np.bincount(r.borrower, due, minlength=s.n)
-        pay = np.minimum(owed, np.clip(s.cash, 0.0, None))
+        pay = np.minimum(owed, np.maximum(s.cash, 0.0))
         frac = np.where(owed > 0, pay / np.maximum(owed, 1e-300), 0.0)
         paid = due * frac[r.borrower]
         s.repo_amount -= paid
