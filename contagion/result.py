@@ -31,8 +31,8 @@ class Result:
         basis per contract in price points and bp and its widening; swap rates and spreads;
         repo rate; volatility index; dealer utilisation; within-day iterations.
     institutions : DataFrame, long (``day``, ``institution``)
-        Equity, cash, assets, leverage, Treasury value, repo borrowed, IM posted, sales
-        (USD bn) and the default flag.
+        Equity, cash, assets, leverage, Treasury value, repo borrowed, IM posted, net futures
+        and swap notional (signed), sales (USD bn) and the default flag.
     events : DataFrame
         Margin calls, repo not rolled, sales by kind, redemptions, defaults with cause.
     flows : DataFrame
@@ -62,8 +62,12 @@ class Result:
         for name in FRAMES:
             frame = getattr(self, name)
             tmp = d / f".{name}.parquet.tmp"
-            frame.to_parquet(tmp)
-            os.replace(tmp, d / f"{name}.parquet")
+            try:
+                frame.to_parquet(tmp)
+                os.replace(tmp, d / f"{name}.parquet")
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             if csv:
                 atomic_write_text(d / f"{name}.csv", frame.to_csv())
         meta = {"summary": self.summary, "config": self.config}

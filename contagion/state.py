@@ -35,9 +35,25 @@ SEGMENT = {s: i for i, s in enumerate(REPO_SEGMENTS)}
 
 
 def price_from_yield(p0, duration, convexity, dy_bp):
-    """P = P_0 (1 - D dy + C dy^2 / 2), dy in bp (see :mod:`contagion.market`)."""
-    dy = np.asarray(dy_bp) * 1e-4
-    return p0 * (1.0 - duration * dy + 0.5 * convexity * dy * dy)
+    """Price per 100 face after a yield change ``dy_bp`` (bp): positive and monotone.
+
+    Near the initial yield it is the duration-convexity expansion
+    ``P = P0 (1 - D dy + C dy^2 / 2)`` (exact to second order). That polynomial turns up
+    at ``dy = D / C`` and, with ``C = 0``, reaches zero at ``dy = 1 / D``, so beyond
+    ``dy_s = min(D / C, 1 / D) / 2`` the price continues smoothly (value and slope match) as
+    ``P(dy_s) exp(-s (dy - dy_s))`` with ``s = -P'(dy_s) / P(dy_s)``, the local semi-
+    elasticity: positive and decreasing for any shock.
+    """
+    d = np.asarray(duration, dtype=np.float64)
+    c = np.asarray(convexity, dtype=np.float64)
+    dy = np.asarray(dy_bp, dtype=np.float64) * 1e-4
+    with np.errstate(divide="ignore"):
+        dy_s = 0.5 * np.minimum(np.where(c > 0, d / c, np.inf), 1.0 / d)
+    inner = np.minimum(dy, dy_s)
+    poly = 1.0 - d * inner + 0.5 * c * inner * inner
+    slope = (d - c * dy_s) / (1.0 - d * dy_s + 0.5 * c * dy_s * dy_s)
+    tail = np.exp(-slope * np.maximum(dy - dy_s, 0.0))
+    return p0 * poly * tail
 
 
 @dataclass

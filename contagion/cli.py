@@ -1,0 +1,376 @@
+"""The ``contagion`` command line: parse, load and validate, call the public API, write.
+
+Exit codes: 0 success; 2 invalid input (one message naming the file and field, no
+traceback); 1 internal error (a one-line message and the file holding the traceback, or
+the traceback itself with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import re
+import tempfile
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Network model of a US Treasury basis-trade unwind: run policy experiments and "
+    "write reports. `contagion run` with no arguments runs the main job.",
+)
+system_app = typer.Typer(no_args_is_help=True, help="Summarise, export or validate a system.")
+app.add_typer(system_app, name="system")
+
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DEFAULT_OUT = Path("contagion-report")
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary table.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out.")]
+
+
+@contextmanager
+def _guard(debug: bool = False) -> Iterator[None]:
+    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors."""
+    import yaml
+
+    from contagion.errors import InputError
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except InputError as err:
+        err_console.print(f"error: {err}", markup=False)
+        raise typer.Exit(2) from None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        err_console.print(f"error: {where}{err.strerror or err}", markup=False)
+        raise typer.Exit(2) from None
+    except yaml.YAMLError as err:
+        err_console.print(f"error: invalid YAML: {str(err).splitlines()[0]}", markup=False)
+        raise typer.Exit(2) from None
+    except Exception as err:
+        if debug:
+            raise
+        fd, log = tempfile.mkstemp(prefix="contagion-traceback-", suffix=".log")
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        first = str(err).splitlines()[0] if str(err) else ""
+        err_console.print(
+            f"internal error: {type(err).__name__}: {first} (traceback in {log}; rerun with "
+            "--debug to see it)",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+
+
+def _system(spec: str):
+    from contagion import examples
+    from contagion.io import load_system
+
+    return examples.load_bundled(spec) if spec in examples.BUNDLED else load_system(spec)
+
+
+def _scenario(spec: str):
+    from contagion import scenarios
+    from contagion.scenario import load_scenario
+
+    return scenarios.load(spec) if spec in scenarios.available() else load_scenario(spec)
+
+
+def _default_experiment():
+    from contagion.experiment import load_experiment
+
+    with as_file(files("contagion") / "data" / "experiments" / "default.yaml") as path:
+        return load_experiment(path)
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe numbers (NaN and infinities become null)."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, float | int) and not isinstance(x, bool):
+        return float(x) if math.isfinite(x) else None
+    return x
+
+
+def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_json) -> None:
+    """Write the report, then print the summary table (or JSON)."""
+    from contagion.report import write_report
+    from contagion.report.render import fmt, summary_table, yield_label
+
+    with _status(quiet or as_json, "Writing the report"):
+        html = write_report(
+            result, system, out, draws=draws, seed=seed, title=title, overwrite=overwrite
+        )
+    if as_json:
+        arms = result.metrics.join(result.effectiveness).to_dict(orient="index")
+        doc = {"out": str(Path(out)), "report": str(html), "arms": arms}
+        typer.echo(json.dumps(_clean(doc), indent=1))
+        return
+    if quiet:
+        return
+    y = yield_label(next(iter(result.results.values())).summary)
+    table = summary_table(result.metrics, result.effectiveness, y)
+    t = Table(title=f"Policy experiment ({len(table)} arms)", title_justify="left")
+    t.add_column("arm", no_wrap=True)
+    for c in table.columns:
+        t.add_column(c, justify="right", max_width=14)
+    for arm, row in table.iterrows():
+        t.add_row(str(arm), *(fmt(v, 0 if c == "Defaults" else 1) for c, v in row.items()))
+    out_console.print(t)
+    out_console.print(f"Report: {html}", markup=False)
+
+
+@contextmanager
+def _status(quiet: bool, message: str) -> Iterator[None]:
+    if quiet:
+        yield
+    else:
+        with err_console.status(message):
+            yield
+
+
+def _run_experiment(system, scenario, arms, *, draws, seed, quiet):
+    from contagion.experiment import experiment
+
+    n = len(arms) + (0 if "no_action" in arms else 1)
+    runs = n * (1 + draws)
+    with _status(quiet, f"Simulating {n} arms ({runs} runs incl. {draws} parameter draws)"):
+        return experiment(system, scenario, arms, draws=draws, rng=seed)
+
+
+@app.command()
+def run(
+    scenario: Annotated[
+        str | None, typer.Argument(help="Scenario YAML/JSON file or bundled name.")
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option("--system", help="System file/CSV folder or bundled name.")
+    ] = None,
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option("--policy", help="Policy YAML/JSON file; one arm per file (repeatable)."),
+    ] = None,
+    draws: Annotated[int, typer.Option("--draws", min=0, help="Parameter draws.")] = 0,
+    out: Out = DEFAULT_OUT,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:
+    """Run no action versus policy arms and write a report.
+
+    With no arguments this is the main job: the bundled stylised_us_2025 system under the
+    bundled basis_unwind scenario, no action versus the arms of the default experiment
+    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility).
+    """
+    from contagion.policies import load_policy
+    from contagion.report import prepare_directory
+
+    with _guard(debug):
+        prepare_directory(out, overwrite=overwrite)  # fail before simulating
+        cfg = _default_experiment()
+        sys_ = _system(system or cfg.system)
+        sc = _scenario(scenario or cfg.scenario)
+        if policy:
+            arms: dict[str, list] = {"no_action": []}
+            for path in policy:
+                pol = load_policy(path)
+                name = pol.name or path.stem
+                while name in arms:
+                    name += "_"
+                arms[name] = [pol]
+        else:
+            arms = dict(cfg.arms)
+        result = _run_experiment(sys_, sc, arms, draws=draws, seed=cfg.seed, quiet=quiet or as_json)
+        title = "Main job: basis-trade unwind policy experiment" if not (
+            scenario or system or policy
+        ) else "Policy experiment"  # fmt: skip
+        _finish(result, sys_, out, draws=draws, seed=cfg.seed, title=title,
+                overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
+
+
+@app.command("experiment")
+def experiment_cmd(
+    file: Annotated[Path, typer.Argument(help="Experiment YAML/JSON (system, scenario, arms).")],
+    draws: Annotated[
+        int | None, typer.Option("--draws", min=0, help="Parameter draws (overrides the file).")
+    ] = None,
+    out: Out = DEFAULT_OUT,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+    as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:
+    """Run an experiment file; system and scenario paths are relative to the file."""
+    from contagion import examples, scenarios
+    from contagion.experiment import load_experiment
+    from contagion.report import prepare_directory
+
+    with _guard(debug):
+        cfg = load_experiment(file)
+        prepare_directory(out, overwrite=overwrite)
+        base = file.parent
+        sys_ = _system(cfg.system if cfg.system in examples.BUNDLED else str(base / cfg.system))
+        sc = _scenario(
+            cfg.scenario if cfg.scenario in scenarios.available() else str(base / cfg.scenario)
+        )
+        n = cfg.draws if draws is None else draws
+        from contagion.experiment import experiment
+
+        q = quiet or as_json
+        with _status(q, f"Simulating {len(cfg.arms)} arms with {n} parameter draws"):
+            result = experiment(sys_, sc, cfg.arms, draws=n, rng=cfg.seed,
+                                uncertainty=cfg.uncertainty)  # fmt: skip
+        _finish(result, sys_, out, draws=n, seed=cfg.seed, title=f"Experiment {file.stem}",
+                overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
+
+
+@app.command()
+def report(
+    result_dir: Annotated[Path, typer.Argument(help="A directory written by run/experiment.")],
+    debug: Debug = False,
+) -> None:
+    """Re-render report.html and report.md from saved results (no simulation)."""
+    from contagion.report import render_report
+
+    with _guard(debug):
+        typer.echo(str(render_report(result_dir)))
+
+
+@app.command()
+def scenarios() -> None:
+    """List the bundled scenarios."""
+    from contagion import scenarios as sc
+
+    t = Table("scenario", "days", "description")
+    for name in sc.available():
+        s = sc.load(name)
+        t.add_row(name, str(s.days), s.description.split(". ")[0])
+    out_console.print(t)
+
+
+@app.command()
+def systems() -> None:
+    """List the bundled systems."""
+    from contagion import examples
+
+    t = Table("system", "institutions", "exposures", "description")
+    for name in examples.BUNDLED:
+        s = examples.load_bundled(name)
+        t.add_row(name, str(s.n_institutions), str(s.n_exposures), s.description.split(". ")[0])
+    out_console.print(t)
+
+
+@app.command()
+def policies() -> None:
+    """List the policy types and their settings."""
+    import typing
+
+    import contagion.policies as pol
+
+    docs = dict(re.findall(r"^``(\w+)``\s+(.+)$", pol.__doc__ or "", flags=re.M))
+    common = set(pol.PolicyConfig.model_fields) | {"type"}
+    t = Table("type", "tool", "settings")
+    for cls in typing.get_args(typing.get_args(pol.AnyPolicy)[0]):
+        kind = cls.model_fields["type"].default
+        fields = ", ".join(f for f in cls.model_fields if f not in common)
+        t.add_row(kind, docs.get(kind, ""), fields)
+    out_console.print(t)
+
+
+@system_app.command("summary")
+def system_summary(
+    system: Annotated[str, typer.Argument(help="System file/CSV folder or bundled name.")],
+    as_json: AsJson = False,
+    debug: Debug = False,
+) -> None:
+    """Headline figures of a system (sectors, repo, futures, leverage, concentration)."""
+    from contagion import views
+
+    with _guard(debug):
+        s = views.summary(_system(system))
+        if as_json:
+            typer.echo(json.dumps(_clean(s), indent=1))
+            return
+        t = Table("figure", "value")
+        for k, v in s.items():
+            t.add_row(k, f"{v:,.3f}" if isinstance(v, float) else str(v))
+        out_console.print(t)
+
+
+@system_app.command("export")
+def system_export(
+    system: Annotated[str, typer.Argument(help="System file/CSV folder or bundled name.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="graphml, json, yaml or csv (a folder).")
+    ] = "yaml",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")] = None,
+    overwrite: Overwrite = False,
+    debug: Debug = False,
+) -> None:
+    """Write a system as GraphML, JSON, YAML or a CSV folder."""
+    from contagion.errors import InputError, Problem
+    from contagion.io import save_system, to_csv
+
+    with _guard(debug):
+        if fmt not in ("graphml", "json", "yaml", "csv"):
+            raise InputError(Problem("option", "--format", "use graphml, json, yaml or csv"))
+        s = _system(system)
+        path = out or Path(f"{s.name}-csv" if fmt == "csv" else f"{s.name}.{fmt}")
+        if path.exists() and not overwrite:
+            raise InputError(Problem("output", "--out", "exists; pass --overwrite"), str(path))
+        if fmt == "csv":
+            to_csv(s, path)
+        else:
+            save_system(s, path if path.suffix == f".{fmt}" else path.with_suffix(f".{fmt}"))
+        typer.echo(str(path))
+
+
+@system_app.command("validate")
+def system_validate(
+    system: Annotated[str, typer.Argument(help="System file/CSV folder or bundled name.")],
+    debug: Debug = False,
+) -> None:
+    """Validate a system (schema, balance sheets, exposures); exit 2 listing every problem."""
+    with _guard(debug):
+        s = _system(system)
+        s.compile()
+        typer.echo(f"valid: {s.name} ({s.n_institutions} institutions, {s.n_exposures} exposures)")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def calibrate(ctx: typer.Context, debug: Debug = False) -> None:
+    """Fit the model to the calibration episodes (arguments go to calibration.fit.main)."""
+    with _guard(debug):
+        try:
+            fit = importlib.import_module("calibration.fit")
+        except ModuleNotFoundError as err:
+            if err.name not in ("calibration", "calibration.fit"):
+                raise
+            fit = None
+        if fit is None or not hasattr(fit, "main"):
+            err_console.print("error: calibration fit not available in this version")
+            raise typer.Exit(2)
+        code = fit.main(list(ctx.args))
+        raise typer.Exit(int(code or 0))
+
+
+def main() -> None:  # pragma: no cover - console entry alias
+    app()
