@@ -355,9 +355,23 @@ def system_validate(
         typer.echo(f"valid: {s.name} ({s.n_institutions} institutions, {s.n_exposures} exposures)")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def calibrate(ctx: typer.Context, debug: Debug = False) -> None:
-    """Fit the model to the calibration episodes (arguments go to calibration.fit.main)."""
+@app.command()
+def calibrate(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the fit report and parameter file (never the installed package).",
+        ),
+    ] = Path("calibration-fit"),
+    episode: Annotated[str, typer.Option("--episode", help="Episode to fit.")] = "march_2020",
+    quick: Annotated[bool, typer.Option("--quick", help="A smoke run, few evaluations.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Fit the free parameters to an episode (calls calibration.fit.main)."""
+    from contagion.errors import InputError, Problem
+
     with _guard(debug):
         try:
             fit = importlib.import_module("calibration.fit")
@@ -368,8 +382,11 @@ def calibrate(ctx: typer.Context, debug: Debug = False) -> None:
         if fit is None or not hasattr(fit, "main"):
             err_console.print("error: calibration fit not available in this version")
             raise typer.Exit(2)
-        code = fit.main(list(ctx.args))
-        raise typer.Exit(int(code or 0))
+        try:
+            report = fit.main(out_dir=out, episode=episode, quick=quick)
+        except ValueError as err:  # e.g. an episode that is not fitted
+            raise InputError(Problem("option", "--episode", str(err))) from None
+        typer.echo(str(report))
 
 
 def main() -> None:  # pragma: no cover - console entry alias

@@ -12,7 +12,7 @@ Effectiveness of an arm is measured against ``no_action`` (positive = better)::
     reduction_peak_basis_bp        peak basis widening over contracts
     reduction_fire_sale_usd_bn     forced plus liquidation sales
     reduction_defaults             number of defaults
-    reduction_losses_usd_bn        total equity losses
+    reduction_losses_usd_bn        equity losses outside the central bank
 
 and its cost as the central bank's balance sheet used (reserves created beyond no action),
 cash lent by facilities and budget spent; ``*_per_100bn`` scales each reduction by the
@@ -37,6 +37,7 @@ from contagion.scenario import ModelParams, Scenario
 from contagion.system import System
 
 BASELINE = "no_action"
+MIN_SIZE_USD_BN = 10.0  # below this an intervention has no meaningful per-100bn ratio
 
 # Plausible ranges (assumptions) of the free parameters; log-uniform for scale parameters.
 DEFAULT_UNCERTAINTY: dict[str, tuple[float, float, str]] = {
@@ -83,7 +84,10 @@ def headline(summary: Mapping[str, float]) -> dict[str, float]:
         "peak_basis_bp": max(basis) if basis else 0.0,
         "fire_sale_usd_bn": summary["fire_sale_volume_usd_bn"],
         "defaults": summary["defaults_count"],
-        "losses_usd_bn": summary["equity_loss_total_usd_bn"],
+        # private-sector losses: the central bank's own mark-to-market is a cost of its
+        # policy, not a loss the system bears
+        "losses_usd_bn": summary["equity_loss_total_usd_bn"]
+        - summary.get("equity_loss_central_bank_usd_bn", 0.0),
         "peak_repo_rate_pct": summary["peak_repo_rate_pct"],
         "peak_repo_rate_eligible_pct": summary["peak_repo_rate_eligible_pct"],
         "dealer_peak_utilisation_frac": summary["dealer_peak_utilisation_frac"],
@@ -112,6 +116,8 @@ def effectiveness(metrics: pd.DataFrame) -> pd.DataFrame:
     out["cost_budget_spent_usd_bn"] = metrics["budget_spent_usd_bn"]
     size = out[["cost_balance_sheet_usd_bn", "cost_cash_lent_usd_bn", "cost_budget_spent_usd_bn"]]
     scale = size.max(axis=1) / 100.0
+    # tools with no real size (SLR relief: only reserve noise) get no per-100bn figure
+    scale = scale.where(scale >= MIN_SIZE_USD_BN / 100.0, 0.0)
     for col in [c for c in out.columns if c.startswith("reduction_")]:
         out[f"{col}_per_100bn"] = np.where(
             scale > 0, out[col] / scale.where(scale > 0, 1.0), np.nan

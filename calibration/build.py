@@ -1,0 +1,869 @@
+"""Build a granular :class:`contagion.System` from a dated snapshot of public aggregates.
+
+:func:`build_system` turns one vintage (``calibration.load_snapshot``) into hundreds of hedge
+funds, ~25 primary dealers, MMFs, asset managers, two CCPs, the Fed and the other holders,
+reusing the vectorised approach and helpers of :mod:`contagion.synthetic` (truncated-Pareto
+sizes, gamma splits, the edge collector, rounding to 1e-6 USD bn). One ``seed`` gives one
+system; the sector aggregates listed in :func:`build_targets` are hit **exactly** (up to the
+1e-6 rounding) whatever the seed, only their distribution across institutions changes.
+
+Units: amounts in USD bn (Treasuries at par; every bucket is priced at par, 100 per 100
+face, because the snapshot's durations are par-bond durations), rates in percent, shares
+as fractions, volatility as a MOVE index level.
+
+How the snapshot maps to the network (row names of ``aggregates.csv``):
+
+* **Market.** Buckets 2y/5y/10y/30y with ``ust_outstanding_<b>``, ``yield_<b>_pct``,
+  ``ust_modified_duration_<b>_years``; convexity is the par-bond convexity at that yield.
+  Futures TU/FV/TY/US with CME IM rates ``futures_initial_margin_<b>_frac``; open interest
+  = ``futures_open_interest_<b>`` where published (``latest``), else the larger of the
+  leveraged-fund shorts and the asset-manager longs. Repo rate ``sofr_pct``, ON RRP rate,
+  policy rate = ``srf_min_bid_rate_pct`` (top of the FF range), ``move_index_level``.
+* **Hedge funds** (``n_hedge_funds``, default 300). Cash Treasury holdings =
+  ``hf_ust_holdings``, split into the cash-futures basis (``basis_trade_size``, placed
+  across buckets in proportion to the leveraged-fund futures shorts: the futures leg sits
+  where the CFTC shorts are), swap-spread trades (``swap_spread_trade_size``, paying fixed
+  at the swap CCP) and other relative value (the rest). Futures shorts per bucket =
+  ``lf_futures_short_<b>``: the basis funds short ``par x CF``, the rest (non-basis shorts,
+  conflict 10.1) is spread over other-RV books. Fund sizes are truncated-Pareto draws
+  raised to a power chosen so that the 50 largest funds by gross exposure (longs + futures
+  shorts + swap notional) hold exactly ``top50_share_gross_ust_exposure``.
+  Repo: the model's repo is Treasury-collateralised, so the modelled HF repo is
+  ``min(hf_repo_borrowing, MAX_REPO_TO_COLLATERAL x holdings)`` (Form PF counts repo on all
+  collateral: 1,465 > 1,080 of UST holdings in Feb 2020); the top 50 borrow exactly
+  ``top50_share_repo``; ``hf_repo_zero_haircut_share`` of the amount is at zero haircut,
+  the rest at ``hf_repo_haircut_positive_typical``; ``hf_sponsored_repo_borrowing`` is
+  sponsored (lent by MMFs through FICC), the rest bilateral from dealers.
+* **Dealers** (``primary_dealer_count``): UST inventory ``dealer_ust_inventory``, matched
+  book (reverse repo to funds, tri-party repo from MMFs up to the tri-party volume),
+  leverage-ratio requirement ``slr_requirement``, equity set so that their summed
+  leverage-ratio headroom equals ``dealer_capacity_usd_bn`` (the prior
+  ``dealer_ust_capacity``; a fitted parameter). They hold the futures shorts by which open
+  interest exceeds the hedge-fund shorts (inventory hedges).
+* **MMFs**: total ``mmf_assets`` (government and prime funds named apart), lending in
+  sponsored repo, tri-party repo and ``on_rrp`` at the Fed; the rest in bills.
+* **Asset managers** hold the futures longs ``am_futures_long_<b>``, receive fixed on the
+  funds' swaps, and a share of the cash Treasuries.
+* **The Fed**: total assets ``fed_total_assets`` (UST coupons + other), ON RRP and reserves
+  ``bank_reserves`` as liabilities.
+* **Other holders**: foreign official, foreign private, banks, insurers and pensions,
+  households: the rest of each bucket (a share stays outside the system). Insurers and
+  pensions hold the futures longs by which open interest exceeds the asset-manager longs.
+
+Numbers that are not in the snapshot are module constants, each with its source or the
+note that it is a modelling assumption (most are the documented placeholders of
+:mod:`contagion.synthetic`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from calibration.snapshot import Snapshot, load_snapshot
+from contagion import synthetic as syn
+from contagion.mechanisms.price_impact import dealer_room
+from contagion.schema import holdings_column
+from contagion.system import System
+
+__all__ = [
+    "BUCKETS",
+    "MAX_REPO_TO_COLLATERAL",
+    "build_system",
+    "build_tables",
+    "build_targets",
+    "measure_aggregates",
+    "with_dealer_capacity",
+]
+
+BUCKETS = syn.BUCKETS  # 2y, 5y, 10y, 30y (README: TU, FV, TY+UXY, US+WN)
+FUTURES_CODES = syn.FUTURES_CODES
+MATURITY_YEARS = syn.MATURITY_YEARS
+# Conversion factors and the cash-futures basis in price points are not in the fact base:
+# the documented placeholders of contagion.synthetic.
+CONVERSION_FACTOR = syn.CONVERSION_FACTOR
+BASIS_PRICE_POINTS = syn.BASIS_PRICE_POINTS
+SWAP_SPREAD_PCT = syn.SWAP_SPREAD_PCT  # swap rate - yield per bucket (synthetic placeholder)
+SWAP_IM_FRAC = syn.SWAP_IM_FRAC  # swap CCP IM rate per bucket (synthetic placeholder)
+# Bucket weights of the strategies other than the basis trade, of dealer inventories and of
+# the Fed's coupons: synthetic placeholders (the fact base has no maturity split of them).
+SWAP_SPREAD_BUCKET_WEIGHTS = syn.SWAP_SPREAD_BUCKET_WEIGHTS
+OTHER_RV_BUCKET_WEIGHTS = syn.OTHER_RV_BUCKET_WEIGHTS
+DEALER_BUCKET_WEIGHTS = syn.DEALER_BUCKET_WEIGHTS
+FED_BUCKET_WEIGHTS = syn.FED_HOLDINGS_PAR_USD_BN / syn.FED_HOLDINGS_PAR_USD_BN.sum()
+# SOMA coupons as a share of Fed assets: synthetic placeholder (3,900 of 6,100).
+FED_UST_SHARE = syn.FED_HOLDINGS_PAR_USD_BN.sum() / (
+    syn.FED_HOLDINGS_PAR_USD_BN.sum() + syn.FED_OTHER_ASSETS_USD_BN
+)
+FED_CAPITAL_USD_BN = syn.FED_CAPITAL_USD_BN
+# Assumption (README conflict notes): Form PF repo is on all collateral; the model's repo is
+# against Treasuries, so HF Treasury books are financed at most at 90% of collateral value
+# (a 10% equity + cash + IM cushion on average; the top funds run thinner, see the builder).
+MAX_REPO_TO_COLLATERAL = 0.9
+MAX_PHI = 0.98  # no fund borrows more than 98% of its collateral value (positive haircut 2%)
+HF_CASH_RANGE_FRAC = (0.003, 0.02)  # cash buffer / holdings value (synthetic's draw)
+HF_SIZE_TAIL_ALPHA = 1.2  # Pareto exponent of raw sizes (synthetic default)
+HF_SIZE_MAX_RATIO = 1000.0  # truncation of the raw Pareto (wide: the power fit shapes it)
+SWAP_SPREAD_FUND_FRAC = 0.4  # share of funds running swap-spread trades (synthetic default)
+REPO_EDGES_PER_FUND = 8  # two lenders per bucket
+# Dealers: total assets and cash are not in the fact base (synthetic placeholders).
+DEALER_TOTAL_ASSETS_MEAN_USD_BN = 400.0
+DEALER_CASH_FRAC = syn.DEALER_CASH_FRAC
+REPLEDGE_FRAC = 0.85  # share of dealers' collateral re-pledged in tri-party (synthetic)
+INTERDEALER_FRAC = 0.01
+INTERDEALER_PER_DEALER = 4
+LENDERS_PER_DEALER_BUCKET = 3
+MMF_CASH_FRAC = syn.MMF_CASH_FRAC
+MAX_MMF_REPO_SHARE = 0.7  # private repo lending / NAV per MMF at build (synthetic: 70%)
+AM_CASH_FRAC = syn.AM_CASH_FRAC
+OTHER_CASH_FRAC = syn.OTHER_CASH_FRAC
+# Asset managers hold 12.5% of AUM in Treasuries (synthetic: 75 of 600 per manager).
+AM_TREASURY_SHARE_OF_AUM = 75.0 / 600.0
+CCP_OWN_FUNDS_FRAC = 0.15  # synthetic default
+# Of each bucket's outstanding not held by funds, dealers and the Fed: a share stays outside
+# the modelled system (retail, state and local, ...), the rest is split across the holders
+# below. Assumption, not in the fact base (TIC / Z.1 orders of magnitude).
+UNMODELLED_SHARE = 0.10
+HOLDER_SHARES = {
+    "asset_managers": 0.20,
+    "foreign_official": 0.25,
+    "foreign_private": 0.15,
+    "banks": 0.15,
+    "insurers_pensions": 0.10,
+    "households_other": 0.15,
+}
+OTHER_HOLDERS = (
+    ("foreign_official", "Foreign official holders (FIMA)"),
+    ("foreign_private", "Foreign private holders"),
+    ("banks", "Banks' securities portfolios"),
+    ("insurers_pensions", "Insurers and pension funds"),
+    ("households_other", "Households and other holders"),
+)
+DEFAULTS = {"n_hedge_funds": 300, "n_mmfs": 20, "n_asset_managers": 20}
+
+_round, _floor = syn._round, syn._floor
+
+
+def _par_convexity(yield_pct: np.ndarray, maturity: np.ndarray) -> np.ndarray:
+    """Convexity (years^2) of a par bond with annual coupons at its yield (computed)."""
+    out = []
+    for y, m in zip(yield_pct / 100.0, maturity, strict=True):
+        t = np.arange(1, round(m) + 1, dtype=float)
+        cf = np.full_like(t, y)
+        cf[-1] += 1.0
+        df = (1 + y) ** -t
+        price = (cf * df).sum()
+        out.append(float((cf * df * t * (t + 1)).sum() / (price * (1 + y) ** 2)))
+    return np.round(np.array(out), 2)
+
+
+def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None = None) -> dict:
+    """The aggregates the built system must match (USD bn unless the name says otherwise).
+
+    Keys: ``hf_holdings_par`` (per bucket array and total), ``hf_repo``, ``hf_sponsored_repo``,
+    ``hf_zero_haircut_share``, ``top50_gross_share``, ``top50_repo_share``,
+    ``basis_par``, ``swap_notional``, ``lf_short`` / ``am_long`` / ``open_interest`` (per
+    bucket, face), ``dealer_inventory``, ``dealer_capacity``, ``mmf_assets``,
+    ``govt_mmf_assets``, ``prime_mmf_assets``, ``on_rrp``, ``fed_total_assets``,
+    ``bank_reserves``, ``outstanding`` (per bucket), ``n_dealers``.
+    """
+    snap = vintage if isinstance(vintage, Snapshot) else load_snapshot(vintage)
+    v, q = snap.value, set(snap.table["quantity"])
+    lf = np.array([v(f"lf_futures_short_{b}_usd_bn") for b in BUCKETS])
+    am = np.array([v(f"am_futures_long_{b}_usd_bn") for b in BUCKETS])
+    if all(f"futures_open_interest_{b}_usd_bn" in q for b in BUCKETS):
+        oi = np.array([v(f"futures_open_interest_{b}_usd_bn") for b in BUCKETS])
+    else:
+        oi = np.maximum(lf, am)
+    oi = np.maximum(oi, np.maximum(lf, am))
+    holdings = v("hf_ust_holdings_usd_bn")
+    return {
+        "vintage": snap.vintage,
+        "hf_holdings": holdings,
+        "hf_repo": min(v("hf_repo_borrowing_usd_bn"), MAX_REPO_TO_COLLATERAL * holdings),
+        "hf_repo_form_pf": v("hf_repo_borrowing_usd_bn"),
+        "hf_sponsored_repo": v("hf_sponsored_repo_borrowing_usd_bn"),
+        "hf_zero_haircut_share": v("hf_repo_zero_haircut_share_frac"),
+        "hf_positive_haircut": v("hf_repo_haircut_positive_typical_frac"),
+        "top50_gross_share": v("top50_share_gross_ust_exposure_frac"),
+        "top50_repo_share": v("top50_share_repo_frac"),
+        "basis_par": v("basis_trade_size_usd_bn"),
+        "swap_notional": v("swap_spread_trade_size_usd_bn"),
+        "lf_short": lf,
+        "am_long": am,
+        "open_interest": oi,
+        "dealer_inventory": v("dealer_ust_inventory_usd_bn"),
+        "dealer_capacity": (
+            v("dealer_ust_capacity_usd_bn")
+            if dealer_capacity_usd_bn is None
+            else float(dealer_capacity_usd_bn)
+        ),
+        "n_dealers": round(v("primary_dealer_count")),
+        "slr": v("slr_requirement_frac"),
+        "mmf_assets": v("mmf_assets_usd_bn"),
+        "govt_mmf_assets": v("govt_mmf_assets_usd_bn"),
+        "prime_mmf_assets": v("prime_mmf_assets_usd_bn"),
+        "on_rrp": v("on_rrp_usd_bn"),
+        "triparty": v("triparty_noncleared_repo_usd_bn")
+        + (v("triparty_gcf_repo_usd_bn") if "triparty_gcf_repo_usd_bn" in q else 0.0),
+        "triparty_haircut": v("triparty_treasury_haircut_frac"),
+        "fed_total_assets": v("fed_total_assets_usd_bn"),
+        "bank_reserves": v("bank_reserves_usd_bn"),
+        "outstanding": np.array([v(f"ust_outstanding_{b}_usd_bn") for b in BUCKETS]),
+        "yield_pct": np.array([v(f"yield_{b}_pct") for b in BUCKETS]),
+        "duration": np.array([v(f"ust_modified_duration_{b}_years") for b in BUCKETS]),
+        "im_frac": np.array([v(f"futures_initial_margin_{b}_frac") for b in BUCKETS]),
+        "repo_rate_pct": v("sofr_pct"),
+        "on_rrp_rate_pct": v("on_rrp_rate_pct"),
+        "policy_rate_pct": v("srf_min_bid_rate_pct"),
+        "move": v("move_index_level"),
+    }
+
+
+def _market(t: dict) -> dict:
+    fut_price = _round((100.0 - BASIS_PRICE_POINTS) / CONVERSION_FACTOR)
+    conv = _par_convexity(t["yield_pct"], MATURITY_YEARS)
+    return {
+        "buckets": [
+            {
+                "name": b,
+                "maturity_years": float(MATURITY_YEARS[k]),
+                "outstanding_usd_bn": float(t["outstanding"][k]),
+                "yield_pct": float(t["yield_pct"][k]),
+                "modified_duration_years": float(t["duration"][k]),
+                "convexity_years2": float(conv[k]),
+                "price": 100.0,
+            }
+            for k, b in enumerate(BUCKETS)
+        ],
+        "futures": [
+            {
+                "code": c,
+                "bucket": BUCKETS[k],
+                "conversion_factor": float(CONVERSION_FACTOR[k]),
+                "price": float(fut_price[k]),
+                "initial_margin_frac": float(t["im_frac"][k]),
+                "open_interest_usd_bn": float(t["open_interest"][k]),
+            }
+            for k, c in enumerate(FUTURES_CODES)
+        ],
+        "swap_rates_pct": {
+            b: float(np.round(t["yield_pct"][k] + SWAP_SPREAD_PCT[k], 4))
+            for k, b in enumerate(BUCKETS)
+        },
+        "repo_rate_pct": t["repo_rate_pct"],
+        "on_rrp_rate_pct": t["on_rrp_rate_pct"],
+        "policy_rate_pct": t["policy_rate_pct"],
+        "volatility_index": t["move"],
+    }
+
+
+def _split_by_share(
+    amount: np.ndarray, key: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flag edges so that flagged amounts are exactly ``share`` of the total.
+
+    Edges are taken in ``key`` order; the edge crossing the threshold is split in two.
+    Returns (row index into the input, amount, flag) of the new edge list.
+    """
+    order = np.argsort(key, kind="stable")
+    cum = np.cumsum(amount[order])
+    goal = share * cum[-1] if len(cum) else 0.0
+    k = int(np.searchsorted(cum, goal, side="left")) if len(cum) else 0
+    flag = np.zeros(len(amount), bool)
+    flag[order[:k]] = True
+    rows, amt = np.arange(len(amount)), amount.copy()
+    if k < len(order):
+        j = order[k]
+        before = cum[k - 1] if k else 0.0
+        part = _round(goal - before)
+        if 0 < part < amount[j]:
+            amt[j] = _round(amount[j] - part)
+            rows = np.append(rows, j)
+            amt = np.append(amt, part)
+            flag = np.append(flag, True)
+    return rows, amt, flag
+
+
+def _rebalance(
+    lender: np.ndarray, amount: np.ndarray, base: np.ndarray, cap: np.ndarray
+) -> np.ndarray:
+    """Move the largest edges of over-capacity lenders to the least-loaded ones (USD bn)."""
+    lender = lender.copy()
+    load = base + np.bincount(lender, amount, minlength=len(cap))
+    for _ in range(10 * len(lender)):
+        ratio = load / cap
+        worst = int(np.argmax(ratio))
+        if ratio[worst] <= 1.0:
+            return lender
+        mine = np.flatnonzero(lender == worst)
+        if not len(mine):
+            break
+        e = mine[np.argmax(amount[mine])]
+        best = int(np.argmax(cap - load))
+        if load[best] + amount[e] > cap[best]:
+            break
+        load[worst] -= amount[e]
+        load[best] += amount[e]
+        lender[e] = best
+    raise ValueError("MMFs cannot fund the repo assigned to them; use more MMFs")
+
+
+def _top_share(x: np.ndarray, k: int = 50) -> float:
+    return float(np.sort(x)[::-1][:k].sum() / x.sum())
+
+
+def build_tables(
+    vintage: str | Snapshot,
+    *,
+    seed: int = 0,
+    n_hedge_funds: int = DEFAULTS["n_hedge_funds"],
+    n_mmfs: int = DEFAULTS["n_mmfs"],
+    n_asset_managers: int = DEFAULTS["n_asset_managers"],
+    dealer_capacity_usd_bn: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
+    """(institutions, exposures, market document, targets) of a vintage; see the module doc.
+
+    Parameters
+    ----------
+    vintage : str or Snapshot
+        ``"2020-02"``, ``"2025-03"`` or ``"latest"``.
+    seed : int
+        Seed of ``np.random.default_rng``.
+    n_hedge_funds, n_mmfs, n_asset_managers : int
+        Counts (at least 60 hedge funds so the top-50 concentration is meaningful).
+    dealer_capacity_usd_bn : float, optional
+        Dealers' summed leverage-ratio headroom, USD bn (default: the snapshot prior).
+    """
+    t = build_targets(vintage, dealer_capacity_usd_bn)
+    if n_hedge_funds < 60:
+        raise ValueError(f"n_hedge_funds must be >= 60 (top-50 concentration), got {n_hedge_funds}")
+    if n_mmfs < 2 or n_asset_managers < 1:
+        raise ValueError("need n_mmfs >= 2 (government and prime) and n_asset_managers >= 1")
+    rng = np.random.default_rng(seed)
+    nh, nd, nm, na, no = n_hedge_funds, t["n_dealers"], n_mmfs, n_asset_managers, 5
+    nb = len(BUCKETS)
+    o_dl = nh
+    o_mmf = o_dl + nd
+    o_am = o_mmf + nm
+    i_ccp_fut, i_ccp_swap, i_fed = o_am + na, o_am + na + 1, o_am + na + 2
+    o_oth = i_fed + 1
+    n = o_oth + no
+    holdings = np.zeros((n, nb))
+    cash, other_assets, other_liab = np.zeros(n), np.zeros(n), np.zeros(n)
+    edges = syn._Edges()
+    cf = CONVERSION_FACTOR
+
+    # --- MMF sizes (needed to pick repo lenders) ------------------------------------------
+    gov_share = t["govt_mmf_assets"] / (t["govt_mmf_assets"] + t["prime_mmf_assets"])
+    n_gov = int(np.clip(round(nm * gov_share), 1, nm - 1))
+    is_gov = np.arange(nm) < n_gov
+    size_w = np.exp(1.0 * rng.standard_normal(nm))
+    nav = np.where(
+        is_gov,
+        t["govt_mmf_assets"] * size_w / size_w[is_gov].sum(),
+        t["prime_mmf_assets"] * size_w / size_w[~is_gov].sum(),
+    )
+    other_mmf = max(t["mmf_assets"] - t["govt_mmf_assets"] - t["prime_mmf_assets"], 0.0)
+    nav = nav + other_mmf * np.where(is_gov, 0.0, size_w) / size_w[~is_gov].sum()
+
+    # --- hedge-fund books: strategy cells, sizes, concentration ------------------------------
+    lf = t["lf_short"]
+    basis_w = lf / lf.sum()
+    basis_cells = t["basis_par"] * basis_w
+    swap_cells = t["swap_notional"] * SWAP_SPREAD_BUCKET_WEIGHTS  # par = notional at 100
+    other_total = t["hf_holdings"] - t["basis_par"] - t["swap_notional"]
+    if other_total < 0:
+        raise ValueError("basis + swap-spread trades exceed hedge-fund holdings")
+    other_cells = other_total * OTHER_RV_BUCKET_WEIGHTS
+    basis_fut = np.minimum(basis_cells * cf, lf)  # face of the basis funds' shorts
+    nonbasis_fut = lf - basis_fut
+    cells = np.stack([basis_cells, swap_cells, other_cells])  # (3, nb) par
+    raw_size = syn._truncated_pareto(rng, nh, HF_SIZE_TAIL_ALPHA, HF_SIZE_MAX_RATIO)
+    strat = rng.dirichlet(3.0 * np.array([0.6, 0.14, 0.26]), size=nh)
+    strat[rng.random(nh) >= SWAP_SPREAD_FUND_FRAC, 1] = 0.0
+    strat[:, 2] = np.maximum(strat[:, 2], 0.05)  # everyone runs some other RV (non-basis)
+    strat /= strat.sum(axis=1, keepdims=True)
+    weights = np.stack([basis_w, SWAP_SPREAD_BUCKET_WEIGHTS, OTHER_RV_BUCKET_WEIGHTS])  # (3, nb)
+    mix = rng.gamma(4.0 * np.broadcast_to(np.maximum(weights, 1e-3), (nh, 3, nb)))
+    mix /= mix.sum(axis=2, keepdims=True)
+
+    def books(power: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        size = raw_size**power
+        book = size[:, None, None] * strat[:, :, None] * mix
+        tot = book.sum(axis=0)
+        book = book * np.divide(cells, tot, out=np.zeros_like(tot), where=tot > 0)[None]
+        fut = (
+            book[:, 0]
+            * cf
+            * np.divide(basis_fut, basis_cells * cf, out=np.zeros(nb), where=basis_cells > 0)
+        )
+        share_o = np.divide(book[:, 2], other_cells, out=np.zeros_like(book[:, 2]),
+                            where=other_cells > 0)  # fmt: skip
+        fut = fut + share_o * nonbasis_fut
+        gross = book.sum(axis=(1, 2)) + fut.sum(axis=1) + book[:, 1].sum(axis=1)
+        return book, fut, gross, size
+
+    lo, hi = 0.05, 8.0
+    for _ in range(80):  # top-50 share of gross exposure rises with the power
+        mid = 0.5 * (lo + hi)
+        if _top_share(books(mid)[2]) < t["top50_gross_share"]:
+            lo = mid
+        else:
+            hi = mid
+    book, fut_face, gross, _ = books(0.5 * (lo + hi))
+    hf_par = _round(book.sum(axis=1))
+    holdings[:nh] = hf_par
+    value_b = hf_par  # price 100: value = par
+    swap_notional = _round(book[:, 1])
+    fut_face = _round(fut_face)
+    fut_im = _round(fut_face * t["im_frac"])
+    has = fut_face > 0
+    f_src, f_con = np.nonzero(has)
+    edges.add(
+        "futures", "fut-hf-", source=f_src, target=np.full(len(f_src), i_ccp_fut),
+        futures_contract=np.array(FUTURES_CODES, dtype=object)[f_con],
+        notional_usd_bn=-fut_face[has], initial_margin_usd_bn=fut_im[has],
+    )  # fmt: skip
+    swap_im = _round(swap_notional * SWAP_IM_FRAC)
+    has_s = swap_notional > 0
+    s_src, s_b = np.nonzero(has_s)
+    edges.add(
+        "swap", "swap-hf-", source=s_src, target=np.full(len(s_src), i_ccp_swap),
+        swap_tenor=np.array(BUCKETS, dtype=object)[s_b],
+        notional_usd_bn=-swap_notional[has_s], initial_margin_usd_bn=swap_im[has_s],
+    )  # fmt: skip
+    hf_im = (fut_im * has).sum(axis=1) + (swap_im * has_s).sum(axis=1)
+    cash[:nh] = _round(rng.uniform(*HF_CASH_RANGE_FRAC, nh) * value_b.sum(axis=1))
+
+    # --- hedge-fund repo: exact total, top-50 share, zero-haircut and sponsored shares ------
+    top = np.zeros(nh, bool)
+    top[np.argsort(gross)[::-1][:50]] = True
+    k = REPO_EDGES_PER_FUND
+    e_fund = np.repeat(np.arange(nh), k)
+    e_bucket = np.tile(np.arange(k) % nb, nh)
+    split = syn._group_shares(rng.gamma(2.0, size=len(e_fund)), e_fund * nb + e_bucket, nh * nb)
+    cap_e = split * value_b[e_fund, e_bucket]
+    cap_top = cap_e[top[e_fund]].sum()
+    cap_rest = cap_e[~top[e_fund]].sum()
+    r_total = t["hf_repo"]
+    phi_top = t["top50_repo_share"] * r_total / cap_top
+    phi_rest = (1.0 - t["top50_repo_share"]) * r_total / cap_rest
+    if max(phi_top, phi_rest) > MAX_PHI:
+        raise ValueError(
+            f"repo {r_total:.1f} with top-50 share {t['top50_repo_share']} needs "
+            f"{max(phi_top, phi_rest):.3f} of collateral value (> {MAX_PHI})"
+        )
+    amount = cap_e * np.where(top[e_fund], phi_top, phi_rest)
+    amount = _round(amount)
+    amount[-1] = _round(amount[-1] + r_total - amount.sum())  # rounding residual
+    rows, amount, sponsored = _split_by_share(
+        amount, rng.random(len(amount)), t["hf_sponsored_repo"] / r_total
+    )
+    e_fund, e_bucket = e_fund[rows], e_bucket[rows]
+    rows, amount, zero = _split_by_share(
+        amount, rng.random(len(amount)), t["hf_zero_haircut_share"]
+    )
+    e_fund, e_bucket, sponsored = e_fund[rows], e_bucket[rows], sponsored[rows]
+    haircut = np.where(zero, 0.0, t["hf_positive_haircut"])
+    n_e = len(amount)
+    dealer_w = np.exp(0.8 * rng.standard_normal(nd))
+    dw = dealer_w / dealer_w.sum()
+    mmf_w = nav / nav.sum()  # MMFs lend in proportion to their size
+    lender = np.where(
+        sponsored,
+        o_mmf + rng.choice(nm, size=n_e, p=mmf_w / mmf_w.sum()),
+        o_dl + rng.choice(nd, size=n_e, p=dw),
+    )
+    spread = np.where(sponsored, 0.05, np.round(rng.uniform(0.05, 0.20, n_e), 3))
+    tenor = np.where(
+        sponsored,
+        np.where(rng.random(n_e) < 0.8, 1.0, 30.0),
+        rng.choice(syn.HF_TENOR_DAYS, size=n_e, p=syn.HF_TENOR_PROB),
+    )
+    ok = amount > 0
+    spon_rows = np.flatnonzero(sponsored)
+    lender[spon_rows] = o_mmf + _rebalance(
+        lender[spon_rows] - o_mmf, amount[spon_rows], np.zeros(nm), 0.5 * MAX_MMF_REPO_SHARE * nav
+    )
+    edges.add(
+        "repo", "repo-hf-", mask=ok, source=lender, target=e_fund, amount_usd_bn=amount,
+        collateral_bucket=np.array(BUCKETS, dtype=object)[e_bucket], haircut_frac=haircut,
+        rate_pct=np.round(t["repo_rate_pct"] + spread, 4), tenor_days=tenor,
+        segment=np.where(sponsored, "sponsored", "bilateral").astype(object),
+    )  # fmt: skip
+    amount = np.where(ok, amount, 0.0)
+
+    # --- dealers ----------------------------------------------------------------------------
+    inventory = _round(t["dealer_inventory"] * dw[:, None] * DEALER_BUCKET_WEIGHTS)
+    holdings[o_dl:o_mmf] = inventory
+    from_dealer = ~sponsored & ok
+    d_idx = lender[from_dealer] - o_dl
+    received = np.bincount(
+        d_idx * nb + e_bucket[from_dealer],
+        amount[from_dealer] / (1.0 - haircut[from_dealer]),
+        minlength=nd * nb,
+    ).reshape(nd, nb)
+    reverse_repo = np.bincount(d_idx, amount[from_dealer], minlength=nd)
+    # futures shorts beyond the hedge funds' (open interest - LF shorts): dealers' hedges
+    d_fut = _round((t["open_interest"] - lf)[None, :] * dw[:, None])
+    d_fut_im = _round(d_fut * t["im_frac"])
+    has_d = d_fut > 0
+    dd, dc = np.nonzero(has_d)
+    edges.add(
+        "futures", "fut-dl-", source=o_dl + dd, target=np.full(len(dd), i_ccp_fut),
+        futures_contract=np.array(FUTURES_CODES, dtype=object)[dc],
+        notional_usd_bn=-d_fut[has_d], initial_margin_usd_bn=d_fut_im[has_d],
+    )  # fmt: skip
+    d_im = (d_fut_im * has_d).sum(axis=1)
+    ta_base = DEALER_TOTAL_ASSETS_MEAN_USD_BN * nd * dw
+    u_src = np.repeat(np.arange(nd), INTERDEALER_PER_DEALER)
+    u_dst = (u_src + rng.integers(1, nd, size=len(u_src))) % nd
+    u_amt = _round(
+        INTERDEALER_FRAC * ta_base[u_src] * rng.uniform(0.5, 1.5, len(u_src))
+        / INTERDEALER_PER_DEALER
+    )  # fmt: skip
+    edges.add("unsecured", "unsec-dl-", source=o_dl + u_src, target=o_dl + u_dst,
+              amount_usd_bn=u_amt)  # fmt: skip
+    unsec_claims = np.bincount(u_src, u_amt, minlength=nd)
+    unsec_debts = np.bincount(u_dst, u_amt, minlength=nd)
+    # tri-party: dealers re-pledge collateral to MMFs, up to the tri-party volume
+    coll = REPLEDGE_FRAC * (1.0 - t["triparty_haircut"]) * (received + inventory)
+    tri_total = min(t["triparty"], coll.sum())
+    borrow_db = coll * (tri_total / coll.sum())
+    m = LENDERS_PER_DEALER_BUCKET
+    t_group = np.repeat(np.arange(nd * nb), m)
+    t_split = syn._group_shares(rng.gamma(2.0, size=len(t_group)), t_group, nd * nb)
+    t_amt = _floor(borrow_db.ravel()[t_group] * t_split)
+    t_lender = rng.choice(nm, size=len(t_group), p=mmf_w / mmf_w.sum())
+    # rebalance: no MMF lends more than MAX_MMF_REPO_SHARE of its NAV in private repo
+    spon0 = sponsored & ok
+    base = np.bincount(lender[spon0] - o_mmf, amount[spon0], minlength=nm)
+    t_lender = _rebalance(t_lender, t_amt, base, MAX_MMF_REPO_SHARE * nav)
+    t_ok = t_amt > 0
+    edges.add(
+        "repo", "repo-tri-", mask=t_ok, source=o_mmf + t_lender, target=o_dl + t_group // nb,
+        amount_usd_bn=t_amt, collateral_bucket=np.array(BUCKETS, dtype=object)[t_group % nb],
+        haircut_frac=t["triparty_haircut"], rate_pct=round(t["repo_rate_pct"] - 0.02, 4),
+        tenor_days=1.0, segment="triparty",
+    )  # fmt: skip
+    dealer_borrowed = np.bincount(t_group[t_ok] // nb, t_amt[t_ok], minlength=nd)
+    mmf_lent = np.bincount(t_lender[t_ok], t_amt[t_ok], minlength=nm).astype(float)
+    non_other = inventory.sum(axis=1) + reverse_repo + unsec_claims + d_im
+    d_ta = np.maximum(ta_base, non_other / 0.6)
+    d_cash = _round(DEALER_CASH_FRAC * d_ta)
+    cash[o_dl:o_mmf] = d_cash
+    other_assets[o_dl:o_mmf] = np.maximum(_round(d_ta - d_cash - non_other), 0.0)
+    d_assets = d_cash + other_assets[o_dl:o_mmf] + non_other
+    # equity so that headroom E / slr - A sums to the capacity (per dealer pro rata to size)
+    equity_d = t["slr"] * (d_assets + t["dealer_capacity"] * dw)
+    other_liab[o_dl:o_mmf] = _round(d_assets - equity_d - dealer_borrowed - unsec_debts)
+
+    # --- MMFs ---------------------------------------------------------------------------------
+    spon = sponsored & ok
+    mmf_lent += np.bincount(lender[spon] - o_mmf, amount[spon], minlength=nm)
+    on_rrp = _round(t["on_rrp"] * nav / nav.sum())
+    rrp_bucket = np.arange(nm) % nb
+    edges.add(
+        "repo", "onrrp-", mask=on_rrp > 0, source=o_mmf + np.arange(nm),
+        target=np.full(nm, i_fed), amount_usd_bn=on_rrp,
+        collateral_bucket=np.array(BUCKETS, dtype=object)[rrp_bucket], haircut_frac=0.0,
+        rate_pct=t["on_rrp_rate_pct"], tenor_days=1.0, segment="central_bank",
+    )  # fmt: skip
+    repo_assets = mmf_lent + on_rrp
+    m_cash = _round(MMF_CASH_FRAC * nav)
+    if np.any(nav - m_cash - repo_assets < 0):
+        raise ValueError(f"an MMF lends more in repo than its assets: {nav} {repo_assets}")
+    cash[o_mmf:o_am] = m_cash
+    other_assets[o_mmf:o_am] = _round(nav - m_cash - repo_assets)
+    rrp_need = np.bincount(rrp_bucket, on_rrp, minlength=nb)
+
+    # --- the Fed ------------------------------------------------------------------------------
+    fed_par = _round(t["fed_total_assets"] * FED_UST_SHARE * FED_BUCKET_WEIGHTS)
+    fed_par = np.maximum(fed_par, syn._ceil(1.05 * rrp_need))
+    holdings[i_fed] = fed_par
+    other_assets[i_fed] = _round(t["fed_total_assets"] - fed_par.sum())
+    other_liab[i_fed] = _round(t["fed_total_assets"] - rrp_need.sum() - FED_CAPITAL_USD_BN)
+
+    # --- the rest of each bucket: asset managers and other holders ---------------------------
+    held = holdings.sum(axis=0)
+    resid = t["outstanding"] * (1.0 - UNMODELLED_SHARE) - held
+    if np.any(resid < 0):
+        bad = [BUCKETS[j] for j in np.flatnonzero(resid < 0)]
+        raise ValueError(f"funds, dealers and the Fed hold more than the outstanding in {bad}")
+    aw = np.exp(1.0 * rng.standard_normal(na))
+    aw /= aw.sum()
+
+    def allocate(total: np.ndarray) -> np.ndarray:
+        w = aw[:, None] * rng.gamma(2.0, size=(na, len(total)))
+        alloc = _round(total * w / w.sum(axis=0))
+        top_i = np.argmax(alloc, axis=0)
+        cols = np.arange(len(total))
+        alloc[top_i, cols] = _round(alloc[top_i, cols] + total - alloc.sum(axis=0))
+        return alloc
+
+    longs = allocate(t["am_long"])
+    l_im = _round(longs * t["im_frac"])
+    l_ok = longs > 0
+    a_src, a_con = np.nonzero(l_ok)
+    edges.add(
+        "futures", "fut-am-", source=o_am + a_src, target=np.full(len(a_src), i_ccp_fut),
+        futures_contract=np.array(FUTURES_CODES, dtype=object)[a_con],
+        notional_usd_bn=longs[l_ok], initial_margin_usd_bn=l_im[l_ok],
+    )  # fmt: skip
+    swap_total = (swap_notional * has_s).sum(axis=0)
+    recv = allocate(swap_total)
+    r_im = _round(recv * SWAP_IM_FRAC)
+    r_ok = recv > 0
+    r_src, r_b = np.nonzero(r_ok)
+    edges.add(
+        "swap", "swap-am-", source=o_am + r_src, target=np.full(len(r_src), i_ccp_swap),
+        swap_tenor=np.array(BUCKETS, dtype=object)[r_b],
+        notional_usd_bn=recv[r_ok], initial_margin_usd_bn=r_im[r_ok],
+    )  # fmt: skip
+    am_im = (l_im * l_ok).sum(axis=1) + (r_im * r_ok).sum(axis=1)
+    am_par = _round(HOLDER_SHARES["asset_managers"] * resid[None, :] * aw[:, None])
+    holdings[o_am:i_ccp_fut] = am_par
+    aum = am_par.sum(axis=1) / AM_TREASURY_SHARE_OF_AUM
+    a_cash = _round(AM_CASH_FRAC * aum)
+    cash[o_am:i_ccp_fut] = a_cash
+    other_assets[o_am:i_ccp_fut] = np.maximum(_round(aum - a_cash - am_par.sum(1) - am_im), 0.0)
+    # other holders; insurers and pensions hold the futures longs beyond the AM longs
+    for j, (key, _) in enumerate(OTHER_HOLDERS):
+        holdings[o_oth + j] = _round(HOLDER_SHARES[key] * resid)
+        cash[o_oth + j] = _round(OTHER_CASH_FRAC * holdings[o_oth + j].sum())
+    i_ins = o_oth + [k for k, _ in OTHER_HOLDERS].index("insurers_pensions")
+    extra_long = _round(t["open_interest"] - t["am_long"])
+    e_im = _round(extra_long * t["im_frac"])
+    e_ok = extra_long > 0
+    (e_con,) = np.nonzero(e_ok)
+    edges.add(
+        "futures", "fut-oth-", source=np.full(len(e_con), i_ins),
+        target=np.full(len(e_con), i_ccp_fut),
+        futures_contract=np.array(FUTURES_CODES, dtype=object)[e_con],
+        notional_usd_bn=extra_long[e_ok], initial_margin_usd_bn=e_im[e_ok],
+    )  # fmt: skip
+    cash[i_ins] = _round(cash[i_ins] + e_im[e_ok].sum())  # margin funded by equity
+
+    # --- CCPs ---------------------------------------------------------------------------------
+    fut_im_held = (fut_im * has).sum() + (d_fut_im * has_d).sum() + (l_im * l_ok).sum()
+    fut_im_held += e_im[e_ok].sum()
+    swap_im_held = (swap_im * has_s).sum() + (r_im * r_ok).sum()
+    cash[i_ccp_fut] = _round(fut_im_held * (1.0 + CCP_OWN_FUNDS_FRAC))
+    cash[i_ccp_swap] = _round(swap_im_held * (1.0 + CCP_OWN_FUNDS_FRAC))
+    # the hedge funds' IM is paid from their equity (cash was drawn on top of it)
+    del hf_im
+
+    # --- tables ---------------------------------------------------------------------------
+    gov_names = np.where(is_gov, "Government MMF", "Prime and other MMF").astype(object)
+    ids = np.concatenate(
+        [
+            syn._ids("hf-", nh),
+            syn._ids("dealer-", nd),
+            syn._ids("mmf-", nm),
+            syn._ids("am-", na),
+            np.array(["ccp_futures", "ccp_swaps", "fed"], dtype=object),
+            np.array([k for k, _ in OTHER_HOLDERS], dtype=object),
+        ]
+    )
+    names = np.full(n, "", dtype=object)
+    names[o_mmf:o_am] = gov_names
+    names[[i_ccp_fut, i_ccp_swap, i_fed]] = [
+        "Treasury futures CCP",
+        "Interest-rate swap CCP",
+        "Federal Reserve",
+    ]
+    names[o_oth:] = [nm_ for _, nm_ in OTHER_HOLDERS]
+    types = np.repeat(
+        np.array(
+            ["hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other"],
+            dtype=object,
+        ),
+        [nh, nd, nm, na, 2, 1, no],
+    )
+    inst = pd.DataFrame(
+        {
+            "id": pd.Series(ids, dtype=object),
+            "name": pd.Series(names, dtype=object),
+            "type": pd.Series(types, dtype=object),
+            "cash_usd_bn": cash,
+            "other_assets_usd_bn": other_assets,
+            "other_liabilities_usd_bn": other_liab,
+        }
+    )
+    inst.loc[o_dl : o_mmf - 1, "leverage_ratio_min_frac"] = t["slr"]
+    for b, name in enumerate(BUCKETS):
+        inst[holdings_column(name)] = holdings[:, b]
+    exp = edges.frame(ids)
+    # HF cash must also pay their IM: lift cash so that equity stays positive
+    return inst, exp, _market(t), t
+
+
+def _fill_behaviour(inst: pd.DataFrame) -> pd.DataFrame:
+    from contagion.schema import BEHAVIOUR_COLUMNS, INSTITUTION_SPEC
+
+    for col in BEHAVIOUR_COLUMNS:
+        default = inst["type"].map(lambda ty, c=col: INSTITUTION_SPEC[c].default_for(ty))
+        inst[col] = inst[col].fillna(default) if col in inst.columns else default
+    return inst
+
+
+@lru_cache(maxsize=16)
+def _cached(vintage: str, seed: int, nh: int, nm: int, na: int, cap: float | None):
+    inst, exp, market, t = build_tables(
+        vintage, seed=seed, n_hedge_funds=nh, n_mmfs=nm, n_asset_managers=na,
+        dealer_capacity_usd_bn=cap,
+    )  # fmt: skip
+    inst = _fill_behaviour(inst)
+    snap = load_snapshot(vintage)
+    meta = {
+        "builder": "calibration.build.build_system",
+        "vintage": vintage,
+        "as_of": snap.as_of.isoformat(),
+        "seed": seed,
+        "counts": {"n_hedge_funds": nh, "n_mmfs": nm, "n_asset_managers": na},
+        "dealer_capacity_usd_bn": t["dealer_capacity"],
+        "hf_repo_modelled_usd_bn": t["hf_repo"],
+        "hf_repo_form_pf_usd_bn": t["hf_repo_form_pf"],
+        "assumptions": int((snap.table["quality"] == "assumption").sum()),
+    }
+    system = System(
+        inst, exp, market, name=f"us_treasury_{vintage}",
+        description=(
+            f"Granular US Treasury system built from the {vintage} calibration snapshot "
+            f"(as of {snap.as_of}), seed {seed}; see calibration.build."
+        ),
+        metadata=meta,
+    )  # fmt: skip
+    return system
+
+
+def build_system(
+    vintage: str,
+    seed: int = 0,
+    *,
+    n_hedge_funds: int = DEFAULTS["n_hedge_funds"],
+    n_mmfs: int = DEFAULTS["n_mmfs"],
+    n_asset_managers: int = DEFAULTS["n_asset_managers"],
+    dealer_capacity_usd_bn: float | None = None,
+) -> System:
+    """A validated :class:`~contagion.System` of a snapshot vintage (deterministic per seed).
+
+    Parameters
+    ----------
+    vintage : str
+        ``"2020-02"``, ``"2025-03"`` or ``"latest"``.
+    seed : int
+        One seed gives one system; aggregates do not depend on it.
+    n_hedge_funds, n_mmfs, n_asset_managers : int
+        Counts (defaults 300, 20, 20); dealers are ``primary_dealer_count``.
+    dealer_capacity_usd_bn : float, optional
+        Summed dealer leverage-ratio headroom, USD bn (default: the snapshot prior
+        ``dealer_ust_capacity_usd_bn``; calibration fits it).
+
+    Examples
+    --------
+    >>> s = build_system("2020-02", seed=1, n_hedge_funds=80)
+    >>> round(measure_aggregates(s)["hf_holdings"], 3)
+    1080.0
+    """
+    cap = None if dealer_capacity_usd_bn is None else float(dealer_capacity_usd_bn)
+    return _cached(vintage, int(seed), int(n_hedge_funds), int(n_mmfs), int(n_asset_managers),
+                   cap)  # fmt: skip
+
+
+def with_dealer_capacity(system: System, capacity_usd_bn: float) -> System:
+    """A copy of ``system`` whose dealers' summed leverage-ratio headroom is ``capacity``.
+
+    Equity is unchanged; each dealer's leverage-ratio requirement becomes
+    ``E_d / (A_d + K x w_d)`` with ``w_d`` its share of the current headroom. USD bn.
+    """
+    inst, exp = system.to_tables()
+    cs = system.compile()
+    a, liab = cs.balance_sheet()
+    is_d = (inst["type"] == "dealer").to_numpy()
+    slr = inst["leverage_ratio_min_frac"].to_numpy(dtype=float)
+    room = dealer_room(a - liab, a, slr, 0.0)
+    w = room[is_d] / room[is_d].sum()
+    new = slr.copy()
+    new[is_d] = (a - liab)[is_d] / (a[is_d] + capacity_usd_bn * w)
+    inst["leverage_ratio_min_frac"] = new
+    inst = inst.drop(columns=["equity_usd_bn"])
+    meta = {**system.metadata, "dealer_capacity_usd_bn": float(capacity_usd_bn)}
+    return System(inst, exp, system.market, name=system.name,
+                  description=system.description, metadata=meta)  # fmt: skip
+
+
+def measure_aggregates(system: System) -> dict[str, Any]:
+    """Aggregates of a built system, in the units and keys of :func:`build_targets`."""
+    inst, exp = system.to_tables()
+    cs = system.compile()
+    ty = inst["type"].to_numpy()
+    hf = ty == "hedge_fund"
+    par = inst[[holdings_column(b) for b in BUCKETS]].to_numpy(float)
+    ids_hf = set(inst["id"][hf])
+    repo = exp[exp["kind"] == "repo"]
+    hf_repo = repo[repo["target"].isin(ids_hf)]
+    fut = exp[exp["kind"] == "futures"]
+    swp = exp[exp["kind"] == "swap"]
+    by_type = dict(zip(inst["id"], inst["type"], strict=True))
+    fut_t = fut.assign(t=fut["source"].map(by_type))
+    code_bucket = {c: BUCKETS[k] for k, c in enumerate(FUTURES_CODES)}
+
+    def per_bucket(frame: pd.DataFrame, sign: float) -> np.ndarray:
+        s = frame.groupby(frame["futures_contract"].map(code_bucket))["notional_usd_bn"].sum()
+        return np.array([sign * s.get(b, 0.0) for b in BUCKETS])
+
+    gross = pd.Series(par[hf].sum(axis=1), index=inst["id"][hf].to_numpy())
+    short = pd.concat([fut, swp])
+    short = short[short["source"].isin(ids_hf)]
+    gross = gross.add(short.groupby("source")["notional_usd_bn"].sum().abs(), fill_value=0.0)
+    repo_by = hf_repo.groupby("target")["amount_usd_bn"].sum()
+    a, liab = cs.balance_sheet()
+    is_d = ty == "dealer"
+    room = dealer_room(a - liab, a, inst["leverage_ratio_min_frac"].to_numpy(float), 0.0)
+    mmf = ty == "mmf"
+    names = inst["name"].to_numpy()
+    eq = a - liab
+    lev = (hf_repo.groupby("target")["amount_usd_bn"].sum() / pd.Series(eq[hf],
+           index=inst["id"][hf].to_numpy())).dropna()  # fmt: skip
+    top_ids = gross.sort_values(ascending=False).index[:50]
+    fed = ty == "central_bank"
+    return {
+        "hf_holdings": float(par[hf].sum()),
+        "hf_holdings_by_bucket": par[hf].sum(axis=0),
+        "hf_repo": float(hf_repo["amount_usd_bn"].sum()),
+        "hf_sponsored_repo": float(
+            hf_repo.loc[hf_repo["segment"] == "sponsored", "amount_usd_bn"].sum()
+        ),
+        "hf_zero_haircut_share": float(
+            hf_repo.loc[hf_repo["haircut_frac"] == 0, "amount_usd_bn"].sum()
+            / hf_repo["amount_usd_bn"].sum()
+        ),
+        "top50_gross_share": float(
+            gross.sort_values(ascending=False).iloc[:50].sum() / gross.sum()
+        ),
+        "top50_repo_share": float(repo_by.reindex(top_ids).fillna(0).sum() / repo_by.sum()),
+        "swap_notional": float(-swp.loc[swp["source"].isin(ids_hf), "notional_usd_bn"].sum()),
+        "lf_short": per_bucket(fut_t[fut_t["t"] == "hedge_fund"], -1.0),
+        "am_long": per_bucket(fut_t[fut_t["t"] == "asset_manager"], 1.0),
+        "open_interest": per_bucket(fut[fut["notional_usd_bn"] > 0], 1.0),
+        "futures_net": per_bucket(fut, 1.0),
+        "dealer_inventory": float(par[is_d].sum()),
+        "dealer_capacity": float(room[is_d].sum()),
+        "n_dealers": int(is_d.sum()),
+        "n_hedge_funds": int(hf.sum()),
+        "mmf_assets": float(a[mmf].sum()),
+        "govt_mmf_assets": float(a[mmf & (names == "Government MMF")].sum()),
+        "on_rrp": float(repo.loc[repo["segment"] == "central_bank", "amount_usd_bn"].sum()),
+        "fed_total_assets": float(a[fed].sum()),
+        "outstanding": np.array([b.outstanding_usd_bn for b in system.market.buckets]),
+        "held_share": par.sum(axis=0)
+        / np.array([b.outstanding_usd_bn for b in system.market.buckets]),
+        "hf_repo_leverage_median": float(lev.median()),
+        "hf_repo_leverage_top50_median": float(lev.reindex(top_ids).median()),
+        "hf_equity": float(eq[hf].sum()),
+    }

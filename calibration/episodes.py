@@ -1,0 +1,437 @@
+"""Episode scenarios from data: (system, scenario, policies) for March 2020 and April 2025.
+
+:func:`episode` builds the pre-shock system from the episode's vintage
+(:func:`calibration.build.build_system`) and turns the episode's ``input`` rows
+(:func:`calibration.load_episode`) into a daily :class:`contagion.Scenario` and the policy
+configs that replay what the Fed did. Targets (``role == "target"``) are never read here;
+they are used only by :mod:`calibration.fit`. April 2025 is out of sample: its file holds
+inputs only and the fitted parameters come from March 2020.
+
+Day ``k`` of a simulation (1-based, ``Result.markets`` row ``k``) is the k-th US business
+day from the episode's first day (weekends skipped; holidays are not removed, an assumption
+worth at most one day of drift).
+
+How the inputs become paths (units: MOVE index level, bp, USD bn, fractions of NAV):
+
+* **Volatility**: the MOVE index, linearly interpolated between the dated ``move_index_level``
+  rows; where the episode gives only a peak level without a day, the peak is put on the
+  VIX record day (``vix_level``) and held for ``PEAK_HOLD_DAYS`` (assumption); after the
+  last dated MOVE point it decays linearly toward ``DECAY_TO_SHARE`` of the way back to the
+  pre-shock level by the last day (assumption: no MOVE row after the peak). April 2025 has
+  a dated MOVE peak (Apr 8) and a VIX path afterwards: MOVE follows the VIX ratio.
+* **Rate cuts** (``fed_funds_target_change_bp``): a fundamental yield shock on the cut day,
+  bucket ``b`` moving by ``cut x min(1, CUT_HORIZON_YEARS / maturity_b)`` (assumption: a
+  cut expected to last about a year moves a par yield by the share of its life it covers).
+  The engine has no policy-rate state; see the fit report.
+* **Foreign sales** (``foreign_net_sales_ust``, March total): exogenous sales by the
+  ``other`` holders, spread over the episode's stress days in proportion to excess
+  volatility, split across buckets like their holdings.
+* **Mutual-fund sales** (``bond_mutual_fund_ust_sales``): asset-manager redemptions sized so
+  that, with the engine's dash-for-cash waterfall (Treasuries sold ``p`` times their
+  weight, ``ModelParams.treasury_sale_preference``), they sell that amount of Treasuries.
+* **MMF flows** (``prime_mmf_flow``): outflows from MMFs as a share of the sector's NAV
+  (the engine applies one outflow rate to all MMFs; government inflows are not modelled).
+* **Policies as they happened** (``with_fed=True``): Treasury purchases (announcement,
+  daily pace rows, reserve-management purchases) as one QE schedule split across buckets
+  like the outstanding; the repo operations as a standing facility for dealers from the
+  first offer date with the offered amounts as its limit; SLR relief from its flag date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from calibration.build import (
+    BUCKETS,
+    MATURITY_YEARS,
+    build_system,
+    build_targets,
+    with_dealer_capacity,
+)
+from calibration.snapshot import load_episode
+from contagion.policies import QEConfig, SLRReliefConfig, StandingRepoConfig
+from contagion.policies.base import Policy, PolicyConfig
+from contagion.scenario import Scenario
+from contagion.system import System
+
+__all__ = [
+    "EPISODES",
+    "FITTED_NAMES",
+    "Probe",
+    "ProbeConfig",
+    "apply_params",
+    "counterfactual_no_fed",
+    "episode",
+    "episode_calendar",
+]
+
+#: Episode -> (vintage, first day, last day). April 2025 runs on the 2025-03 vintage.
+EPISODES = {
+    "march_2020": ("2020-02", "2020-03-02", "2020-04-30"),
+    "april_2025": ("2025-03", "2025-04-01", "2025-04-30"),
+}
+FIT_VINTAGE = "2020-02"  # the vintage the parameters are fitted on
+PEAK_HOLD_DAYS = 3  # assumption: MOVE stays at its March 2020 peak for three days
+DECAY_TO_SHARE = 0.5  # assumption: by the last day MOVE has come half-way back
+CUT_HORIZON_YEARS = 1.0  # assumption: see the module docstring
+STRESS_START = {"march_2020": "2020-03-09"}  # dash-for-cash selling starts (fact base 9b.1)
+STRESS_END = {"march_2020": "2020-03-31"}  # March totals (the input rows are March flows)
+
+#: Fitted parameters: name -> where it lives. ``model``: :class:`contagion.ModelParams`;
+#: ``hf``/``am``: institution behaviour columns; ``system``: a builder argument.
+FITTED_NAMES: dict[str, str] = {
+    "impact_bp_per_usd_bn": "model",
+    "impact_convexity": "model",
+    "im_vol_elasticity": "model",
+    "haircut_vol_sensitivity_frac": "model",
+    "repo_rate_convexity": "model",
+    "leverage_vol_elasticity": "hf",
+    "redemption_sensitivity_ratio": "am",
+    "dealer_capacity_usd_bn": "system",
+}
+# MMF flow-performance sensitivity = this share of the asset managers' (schema defaults
+# 1.0 and 2.0: the ratio is kept when the AM value is fitted).
+MMF_TO_AM_REDEMPTION_SENSITIVITY = 0.5
+
+
+class ProbeConfig(PolicyConfig):
+    """A no-op policy that records hedge-fund positions every day (for the fit)."""
+
+    type: Literal["probe"] = "probe"
+
+    def build(self) -> Policy:
+        return Probe(self)
+
+
+class Probe(Policy):
+    """Records, per day (index 0 = initial): HF long par per fund, HF short notional per
+    fund (futures + swaps), HF repo per fund, HF futures shorts per contract, USD bn."""
+
+    def start(self, run) -> None:
+        super().start(run)
+        self.hf = np.flatnonzero(run.mask["hedge_fund"])
+        self.long, self.short, self.repo, self.fut = [], [], [], []
+        self._snap(run)
+
+    def _snap(self, run) -> None:
+        s, n = run.s, run.s.n
+        self.long.append(s.par[self.hf].sum(axis=1))
+        neg = np.clip(-s.notional, 0.0, None)
+        self.short.append(np.bincount(s.m_source, neg, minlength=n)[self.hf])
+        self.repo.append(np.bincount(s.repo.borrower, s.repo_amount, minlength=n)[self.hf])
+        is_hf = np.zeros(n, bool)
+        is_hf[self.hf] = True
+        m = ~s.is_swap & is_hf[s.m_source]
+        self.fut.append(
+            np.bincount(s.m_instrument[m], neg[m], minlength=len(run.s.cs.market.futures_codes))
+        )
+
+    def end_day(self, run, log) -> None:
+        self._snap(run)
+
+    def frames(self) -> dict[str, np.ndarray]:
+        """Arrays (days + 1, n_hedge_funds) of long par, short notional, repo; futures by
+        contract (days + 1, n_contracts). USD bn."""
+        return {
+            "long": np.array(self.long),
+            "short": np.array(self.short),
+            "repo": np.array(self.repo),
+            "fut": np.array(self.fut),
+        }
+
+
+def episode_calendar(name: str) -> pd.DatetimeIndex:
+    """Business days of the episode; position ``k - 1`` is simulated day ``k``."""
+    _, start, end = EPISODES[name]
+    return pd.bdate_range(start, end)
+
+
+def day_of(name: str, date: str | dt.date) -> int:
+    """Simulated day (1-based) of the first business day on or after ``date``."""
+    cal = episode_calendar(name)
+    k = int(cal.searchsorted(pd.Timestamp(date)))
+    return min(k, len(cal) - 1) + 1
+
+
+def _inputs(name: str) -> pd.DataFrame:
+    ep = load_episode(name)
+    return ep[ep["role"] == "input"]
+
+
+def _rows(ep: pd.DataFrame, var: str) -> pd.DataFrame:
+    return ep[ep["variable"] == var].sort_values("date")
+
+
+def _vol_path(name: str, ep: pd.DataFrame, move0: float) -> np.ndarray:
+    """MOVE level per simulated day / the vintage's MOVE (dimensionless)."""
+    cal = episode_calendar(name)
+    n = len(cal)
+    move = _rows(ep, "move_index_level")
+    vix = _rows(ep, "vix_level")
+    x, y = [], []
+    for d, v in zip(move["date"], move["value"], strict=True):
+        x.append(day_of(name, d) if pd.Timestamp(d) >= cal[0] else 0)
+        y.append(float(v))
+    if name == "march_2020":
+        # the peak row carries a month-end date (day not given): place it on the VIX record
+        peak_day = day_of(name, vix.loc[vix["value"].idxmax(), "date"])
+        x[-1] = peak_day
+        x.append(peak_day + PEAK_HOLD_DAYS)
+        y.append(y[-1])
+        x.append(n)
+        y.append(y[0] + DECAY_TO_SHARE * (y[-1] - y[0]))
+    else:
+        # after the dated MOVE peak, MOVE follows the VIX ratio, then decays
+        peak_day, peak = x[-1], y[-1]
+        vix_at_peak = float(vix.loc[vix["date"] == move["date"].iloc[-1], "value"].iloc[0])
+        for d, v in zip(vix["date"], vix["value"], strict=True):
+            k = day_of(name, d)
+            if k > peak_day:
+                x.append(k)
+                y.append(peak * float(v) / vix_at_peak)
+        x.append(n)
+        y.append(y[0] + DECAY_TO_SHARE * (y[-1] - y[0]))
+    days = np.arange(1, n + 1)
+    return np.interp(days, x, y) / move0
+
+
+def _stress_weights(name: str, vol: np.ndarray) -> np.ndarray:
+    """Weights over days (sum 1) for the month's flows: excess volatility in the window."""
+    k0, k1 = day_of(name, STRESS_START[name]), day_of(name, STRESS_END[name])
+    w = np.zeros(len(vol))
+    w[k0 - 1 : k1] = np.clip(vol[k0 - 1 : k1] - 1.0, 1e-6, None)
+    return w / w.sum()
+
+
+def _march_policies(ep: pd.DataFrame, system: System) -> list[PolicyConfig]:
+    name = "march_2020"
+    cal = episode_calendar(name)
+    n = len(cal)
+    out_b = np.array([b.outstanding_usd_bn for b in system.market.buckets])
+    split = out_b / out_b.sum()
+    pace = np.zeros(n)
+    # announcement to the first pace row: 775 bought Mar 15-31 (qe_ust_purchased_cum) minus
+    # the paced days up to Mar 31, spread evenly (derived)
+    ann = _rows(ep, "qe_ust_announced_usd_bn")
+    rows = _rows(ep, "qe_ust_purchase_pace_usd_bn_per_day")
+    start = day_of(name, ann["date"].iloc[0])
+    first_pace = day_of(name, rows["date"].iloc[0])
+    for d, v in zip(rows["date"], rows["value"], strict=True):
+        pace[day_of(name, d) - 1 :] = float(v)
+    cum = float(_rows(ep, "qe_ust_purchased_cum_usd_bn")["value"].iloc[0])
+    end_march = day_of(name, "2020-03-31")
+    paced = pace[first_pace - 1 : end_march].sum()
+    pace[start - 1 : first_pace - 1] = max(cum - paced, 0.0) / max(first_pace - start, 1)
+    # reserve-management purchases: a monthly amount from their start for a month
+    rmp = _rows(ep, "fed_rmp_purchase_pace_usd_bn")
+    if len(rmp):
+        k = day_of(name, rmp["date"].iloc[0])
+        month = min(22, n - k + 1)  # ~22 business days a month
+        pace[k - 1 : k - 1 + month] += float(rmp["value"].iloc[0]) / 22.0
+    first = int(np.flatnonzero(pace > 0)[0]) + 1
+    sched = {b: [round(float(p * split[j]), 6) for p in pace[first - 1 :]]
+             for j, b in enumerate(BUCKETS)}  # fmt: skip
+    policies: list[PolicyConfig] = [
+        QEConfig(
+            name="fed_purchases",
+            trigger={"start_day": first},
+            schedule_usd_bn=sched,
+            budget_usd_bn=float(pace.sum()) + 1.0,
+        )
+    ]
+    # repo operations: term offers then daily ON offers; one facility, limit = the offers
+    offered = float(_rows(ep, "fed_repo_offered_usd_bn")["value"].sum())
+    on = _rows(ep, "fed_on_repo_offered_usd_bn")
+    offered += float(on["value"].max()) if len(on) else 0.0
+    cuts = _rows(ep, "fed_funds_target_change_bp")
+    k_repo = day_of(name, _rows(ep, "fed_repo_offered_usd_bn")["date"].iloc[0])
+    cut_before = float(cuts.loc[cuts["date"] <= cal[k_repo - 1].date(), "value"].sum())
+    policies.append(
+        StandingRepoConfig(
+            name="fed_repo_operations",
+            trigger={"start_day": k_repo},
+            aggregate_limit_usd_bn=offered,
+            min_bid_spread_bp=cut_before,  # policy rate after the cuts so far (bp)
+            eligible=["dealer"],
+        )
+    )
+    slr = _rows(ep, "slr_ust_exclusion_flag")
+    if len(slr):
+        policies.append(
+            SLRReliefConfig(
+                name="slr_relief", trigger={"start_day": day_of(name, slr["date"].iloc[0])}
+            )
+        )
+    return policies
+
+
+def _april_policies(ep: pd.DataFrame, system: System) -> list[PolicyConfig]:
+    lim = _rows(ep, "srf_aggregate_limit_usd_bn")
+    rate = _rows(ep, "srf_min_bid_rate_pct")
+    spread = (float(rate["value"].iloc[0]) - system.market.policy_rate_pct) * 100.0
+    return [
+        StandingRepoConfig(
+            name="srf",
+            aggregate_limit_usd_bn=float(lim["value"].iloc[0]),
+            min_bid_spread_bp=spread,
+            eligible=["dealer"],
+        )
+    ]
+
+
+def apply_params(
+    system: System, scenario: Scenario, params: dict[str, float] | None
+) -> tuple[System, Scenario]:
+    """Put fitted parameters where they live (see :data:`FITTED_NAMES`); returns copies.
+
+    ``redemption_sensitivity_ratio`` sets the asset managers' value and the MMFs' at
+    :data:`MMF_TO_AM_REDEMPTION_SENSITIVITY` of it; ``dealer_capacity_usd_bn`` (USD bn,
+    fitted on the 2020-02 vintage) rescales the dealers' leverage-ratio headroom
+    (:func:`with_dealer_capacity`); on another vintage the fitted / prior ratio is applied
+    to that vintage's prior ``dealer_ust_capacity_usd_bn``.
+    """
+    if not params:
+        return system, scenario
+    unknown = set(params) - set(FITTED_NAMES)
+    if unknown:
+        raise KeyError(f"unknown parameters {sorted(unknown)}; known: {sorted(FITTED_NAMES)}")
+    model = {k: float(v) for k, v in params.items() if FITTED_NAMES[k] == "model"}
+    if model:
+        scenario = scenario.with_params(**model)
+    if "dealer_capacity_usd_bn" in params:
+        cap = float(params["dealer_capacity_usd_bn"])
+        vintage = system.metadata.get("vintage", FIT_VINTAGE)
+        if vintage != FIT_VINTAGE:  # fitted on 2020: carry the ratio to the vintage's prior
+            cap *= (
+                build_targets(vintage)["dealer_capacity"]
+                / build_targets(FIT_VINTAGE)["dealer_capacity"]
+            )
+        system = with_dealer_capacity(system, cap)
+    cols = {k: v for k, v in params.items() if FITTED_NAMES[k] in ("hf", "am")}
+    if cols:
+        inst, exp = system.to_tables()
+        ty = inst["type"]
+        if "leverage_vol_elasticity" in cols:
+            inst.loc[ty == "hedge_fund", "leverage_vol_elasticity"] = cols[
+                "leverage_vol_elasticity"
+            ]
+        if "redemption_sensitivity_ratio" in cols:
+            r = float(cols["redemption_sensitivity_ratio"])
+            inst.loc[ty == "asset_manager", "redemption_sensitivity_ratio"] = r
+            inst.loc[ty == "mmf", "redemption_sensitivity_ratio"] = (
+                MMF_TO_AM_REDEMPTION_SENSITIVITY * r
+            )
+        system = System(
+            inst.drop(columns=["equity_usd_bn"]), exp, system.market, name=system.name,
+            description=system.description, metadata={**system.metadata, "params": dict(params)},
+        )  # fmt: skip
+    return system, scenario
+
+
+def _resolve_params(params: Any) -> dict[str, float] | None:
+    if params == "fitted":
+        from calibration.fit import fitted_params
+
+        try:
+            return fitted_params()
+        except FileNotFoundError:
+            return None
+    return params
+
+
+def episode(
+    name: str,
+    *,
+    seed: int = 0,
+    params: dict[str, float] | Literal["fitted"] | None = "fitted",
+    with_fed: bool = True,
+    probe: bool = False,
+    n_hedge_funds: int = 300,
+) -> tuple[System, Scenario, list]:
+    """(system, scenario, policies) of an episode, from its vintage and ``input`` rows.
+
+    Parameters
+    ----------
+    name : str
+        ``"march_2020"`` (fit episode) or ``"april_2025"`` (out of sample).
+    seed : int
+        Builder seed.
+    params : dict, "fitted" or None
+        Parameter values (:data:`FITTED_NAMES`); ``"fitted"`` uses the shipped file
+        (:func:`calibration.fitted_params`), None the model defaults.
+    with_fed : bool
+        March 2020 only: False drops the Fed's actions (purchases, repo operations, SLR
+        relief and the rate cuts): the counterfactual.
+    probe : bool
+        Append a :class:`ProbeConfig` recorder (used by the fit).
+    n_hedge_funds : int
+        Hedge funds in the built system.
+    """
+    if name not in EPISODES:
+        raise KeyError(
+            f"episode {name!r} is not modelled; available: {sorted(EPISODES)} "
+            "(sept_2019 is a funding-only episode and is not fitted)"
+        )
+    vintage, _, _ = EPISODES[name]
+    system = build_system(vintage, seed=seed, n_hedge_funds=n_hedge_funds)
+    ep = _inputs(name)
+    cal = episode_calendar(name)
+    n = len(cal)
+    move0 = system.market.volatility_index
+    vol = _vol_path(name, ep, move0)
+    doc: dict[str, Any] = {
+        "name": name,
+        "days": n,
+        "description": f"{name} from the {vintage} vintage and its input rows "
+        f"({cal[0].date()} to {cal[-1].date()}); calibration.episodes.",
+        "volatility_multiplier": [round(float(v), 6) for v in vol],
+    }
+    cuts = _rows(ep, "fed_funds_target_change_bp")
+    if with_fed and len(cuts):
+        shock = np.zeros((n, len(BUCKETS)))
+        passthrough = np.minimum(1.0, CUT_HORIZON_YEARS / MATURITY_YEARS)
+        for d, v in zip(cuts["date"], cuts["value"], strict=True):
+            shock[day_of(name, d) - 1] += float(v) * passthrough
+        doc["rate_shock_bp"] = {b: [round(float(x), 6) for x in shock[:, j]]
+                                for j, b in enumerate(BUCKETS)}  # fmt: skip
+    if name == "march_2020":
+        w = _stress_weights(name, vol)
+        inst = system.institutions
+        other = (inst["type"] == "other").to_numpy()
+        par = inst[[f"ust_{b}_par_usd_bn" for b in BUCKETS]].to_numpy(float)
+        o_split = par[other].sum(axis=0) / par[other].sum()
+        foreign = float(_rows(ep, "foreign_net_sales_ust_usd_bn")["value"].sum())
+        doc["exogenous_sales_usd_bn"] = {
+            b: [round(float(foreign * o_split[j] * x), 6) for x in w] for j, b in enumerate(BUCKETS)
+        }
+        am = (inst["type"] == "asset_manager").to_numpy()
+        ust = par[am].sum()  # par = value at 100
+        oth = inst.loc[am, "other_assets_usd_bn"].sum()
+        nav = float(system.compile().equity()[am].sum())
+        p = Scenario().params.treasury_sale_preference
+        mf = float(_rows(ep, "bond_mutual_fund_ust_sales_usd_bn")["value"].sum())
+        redemption = mf * (oth + p * ust) / (p * ust)
+        doc["am_redemption_frac"] = [round(float(redemption / nav * x), 8) for x in w]
+        mmf = (inst["type"] == "mmf").to_numpy()
+        mmf_nav = float(system.compile().equity()[mmf].sum())
+        prime = -float(_rows(ep, "prime_mmf_flow_usd_bn")["value"].sum())
+        doc["mmf_outflow_frac"] = [round(float(prime / mmf_nav * x), 8) for x in w]
+        policies = _march_policies(ep, system) if with_fed else []
+    else:
+        policies = _april_policies(ep, system)
+    scenario = Scenario.model_validate(doc)
+    system, scenario = apply_params(system, scenario, _resolve_params(params))
+    if probe:
+        policies = [*policies, ProbeConfig(name="probe")]
+    return system, scenario, policies
+
+
+def counterfactual_no_fed(
+    *, seed: int = 0, params: Any = "fitted", probe: bool = False
+) -> tuple[System, Scenario, list]:
+    """March 2020 without the Fed: no purchases, repo operations, SLR relief or rate cuts."""
+    return episode("march_2020", seed=seed, params=params, with_fed=False, probe=probe)

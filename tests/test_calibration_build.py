@@ -1,0 +1,98 @@
+"""The granular system built from a snapshot: aggregates, determinism, capacity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calibration.build import (
+    build_system,
+    build_tables,
+    build_targets,
+    measure_aggregates,
+    with_dealer_capacity,
+)
+from calibration.snapshot import load_snapshot
+
+VINTAGES = ["2020-02", "2025-03", "latest"]
+N_HF = 100  # small builds keep the tests fast; aggregates do not depend on the count
+# Tolerances: amounts are rounded to 1e-6 USD bn per exposure (a few thousand exposures),
+# so USD-bn totals match within 1e-3; shares are exact up to the bisection (1e-6).
+ABS_USD_BN = 1e-3
+ABS_SHARE = 1e-5
+
+
+@pytest.fixture(scope="module", params=VINTAGES)
+def built(request):
+    v = request.param
+    system = build_system(v, seed=3, n_hedge_funds=N_HF)
+    return v, system, measure_aggregates(system), build_targets(v)
+
+
+def test_aggregates_match_snapshot(built):
+    _v, _system, got, want = built
+    for key in ("hf_holdings", "hf_repo", "hf_sponsored_repo", "swap_notional",
+                "dealer_inventory", "dealer_capacity", "mmf_assets", "govt_mmf_assets",
+                "on_rrp", "fed_total_assets"):  # fmt: skip
+        assert got[key] == pytest.approx(want[key], abs=ABS_USD_BN), key
+    for key in ("hf_zero_haircut_share", "top50_gross_share", "top50_repo_share"):
+        assert got[key] == pytest.approx(want[key], abs=ABS_SHARE), key
+    for key in ("lf_short", "am_long", "open_interest", "outstanding"):
+        np.testing.assert_allclose(got[key], want[key], atol=ABS_USD_BN, err_msg=key)
+    np.testing.assert_allclose(got["futures_net"], 0.0, atol=ABS_USD_BN)
+    assert got["n_dealers"] == want["n_dealers"]
+    assert got["n_hedge_funds"] == N_HF
+    assert np.all(got["held_share"] <= 1.0)
+
+
+def test_snapshot_values_are_used_directly(built):
+    v, _, _got, want = built
+    snap = load_snapshot(v)
+    assert want["hf_holdings"] == snap.value("hf_ust_holdings_usd_bn")
+    assert want["top50_repo_share"] == snap.value("top50_share_repo_frac")
+    # modelled repo is Treasury-collateralised: Form PF repo capped by collateral
+    assert want["hf_repo"] <= snap.value("hf_repo_borrowing_usd_bn")
+
+
+def test_market_from_snapshot(built):
+    _v, system, _, want = built
+    m = system.market
+    assert m.volatility_index == want["move"]
+    assert [b.yield_pct for b in m.buckets] == list(want["yield_pct"])
+    assert [f.initial_margin_frac for f in m.futures] == list(want["im_frac"])
+    assert m.repo_rate_pct == want["repo_rate_pct"]
+
+
+def test_leverage_distribution_is_heavy_tailed(built):
+    _, system, got, _ = built
+    # top funds run far more repo leverage than the median fund (published: up to 50x)
+    assert got["hf_repo_leverage_top50_median"] > 1.5 * got["hf_repo_leverage_median"]
+    assert 5.0 < got["hf_repo_leverage_top50_median"] < 100.0
+    inst = system.institutions
+    assert (inst.loc[inst["type"] != "central_bank", "equity_usd_bn"] >= -1e-6).all()
+
+
+def test_deterministic_per_seed():
+    a = build_tables("2020-02", seed=7, n_hedge_funds=N_HF)
+    b = build_tables("2020-02", seed=7, n_hedge_funds=N_HF)
+    pd.testing.assert_frame_equal(a[0], b[0])
+    pd.testing.assert_frame_equal(a[1], b[1])
+    assert a[2] == b[2]
+    c = build_tables("2020-02", seed=8, n_hedge_funds=N_HF)
+    assert not a[0]["cash_usd_bn"].equals(c[0]["cash_usd_bn"])
+    s1 = build_system("2020-02", seed=8, n_hedge_funds=N_HF)
+    s2 = build_system("2020-02", seed=7, n_hedge_funds=N_HF)
+    assert measure_aggregates(s1)["hf_repo"] == pytest.approx(measure_aggregates(s2)["hf_repo"])
+
+
+def test_with_dealer_capacity():
+    s = build_system("2020-02", seed=1, n_hedge_funds=N_HF)
+    s2 = with_dealer_capacity(s, 222.0)
+    assert measure_aggregates(s2)["dealer_capacity"] == pytest.approx(222.0, abs=1e-6)
+    np.testing.assert_allclose(s2.institutions["equity_usd_bn"], s.institutions["equity_usd_bn"])
+
+
+def test_needs_enough_funds():
+    with pytest.raises(ValueError, match="n_hedge_funds"):
+        build_tables("2020-02", n_hedge_funds=10)

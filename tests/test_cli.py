@@ -1,0 +1,275 @@
+"""The command line: every command through CliRunner, good and bad input, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import contagion
+from contagion import cli
+from contagion.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def fragile_scenario(path: Path, **changes) -> Path:
+    """basis_unwind with a steep price impact, so the toy system has defaults."""
+    doc = contagion.scenarios.load("basis_unwind").model_dump(mode="json")
+    doc["params"]["impact_bp_per_usd_bn"] = 0.3
+    doc.update(name="fragile unwind", **changes)
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("inputs")
+    qe = d / "qe.yaml"
+    qe.write_text("type: qe\nname: qe_small\nreactive_share: 0.5\nbudget_usd_bn: 50\n")
+    slr = d / "slr.yaml"
+    slr.write_text("type: slr_relief\n")
+    return {"scenario": fragile_scenario(d / "fragile.yaml"), "qe": qe, "slr": slr, "dir": d}
+
+
+@pytest.fixture(scope="module")
+def toy_run(files, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("run") / "report"
+    r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
+               "--policy", files["slr"], "--out", out, "--json")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    return out, json.loads(r.stdout)
+
+
+def assert_input_error(r, *needles: str) -> None:
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    for n in needles:
+        assert n in r.output, r.output
+
+
+def test_run_writes_a_report_with_one_arm_per_policy_file(toy_run):
+    out, doc = toy_run
+    assert list(doc["arms"]) == ["no_action", "qe_small", "slr"]  # name, else file stem
+    assert doc["arms"]["no_action"]["defaults"] >= 1  # the fragile scenario bites
+    assert doc["arms"]["qe_small"]["budget_spent_usd_bn"] > 0
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+    folders = sorted(p.name for p in (out / "arms").iterdir())
+    assert folders == ["00-no_action", "01-qe_small", "02-slr"]
+    for f in folders:
+        assert (out / "arms" / f / "markets.parquet").is_file()
+        assert (out / "arms" / f / "markets.csv").is_file()
+    metrics = pd.read_csv(out / "metrics.csv", index_col="arm")
+    assert metrics.loc["qe_small", "peak_yield_bp"] == pytest.approx(
+        doc["arms"]["qe_small"]["peak_yield_bp"]
+    )
+    assert (out / "effectiveness.parquet").is_file()
+
+
+def test_run_prints_a_summary_table(files, tmp_path):
+    r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
+               "--out", tmp_path / "r")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "qe_small" in r.stdout and "no_action" in r.stdout
+    assert "Report:" in r.stdout
+
+
+def test_main_job_without_arguments(tmp_path):
+    out = tmp_path / "main"
+    r = invoke("run", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    arms = doc["arms"]
+    assert {"no_action", "qe_500bn", "srf_500bn", "swf_500bn", "slr_relief"} <= set(arms)
+    assert any("basis_facility" in a for a in arms)
+    # comparable sizes: every purchase tool spends at most its USD 500 bn budget
+    for a in ("qe_500bn", "swf_500bn"):
+        assert 0 < arms[a]["budget_spent_usd_bn"] <= 500 + 1e-6
+    meta = json.loads((out / "arms" / "00-no_action" / "metadata.json").read_text())
+    assert meta["config"]["system"]["name"] == "stylised_us_2025"
+    assert meta["config"]["scenario"]["name"] == "basis_unwind"
+
+
+def test_refuses_to_overwrite_unless_asked(files, tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    args = ("run", files["scenario"], "--system", "toy_basis_trade", "--out", out, "--quiet")
+    assert_input_error(invoke(*args), "--overwrite", str(out))
+    assert not (out / "report.html").exists()
+    r = invoke(*args, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == ""  # --quiet
+    assert (out / "report.html").is_file() and (out / "keep.txt").is_file()
+
+
+def test_scenario_with_negative_days_names_the_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ndays: -1\n")
+    assert_input_error(invoke("run", bad, "--system", "toy_basis_trade", "--out", tmp_path / "o"),
+                       "days", str(bad))  # fmt: skip
+    assert not (tmp_path / "o" / "report.html").exists()
+
+
+def test_policy_with_unknown_type_names_the_field(files, tmp_path):
+    bad = tmp_path / "pol.yaml"
+    bad.write_text("type: helicopter_money\nbudget_usd_bn: 10\n")
+    r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", bad,
+               "--out", tmp_path / "o")  # fmt: skip
+    assert_input_error(r, "type", "helicopter_money", str(bad))
+
+
+def test_missing_file(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    assert_input_error(invoke("run", missing, "--out", tmp_path / "o"), "not found", str(missing))
+
+
+def test_non_yaml_files(tmp_path):
+    binary = tmp_path / "image.yaml"
+    binary.write_bytes(bytes(range(256)))
+    assert_input_error(invoke("run", binary, "--out", tmp_path / "o"), "UTF-8", str(binary))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("days: [1, 2\nname: x\n")
+    assert_input_error(invoke("run", broken, "--out", tmp_path / "o"), "line", str(broken))
+    prose = tmp_path / "prose.yaml"
+    prose.write_text("just some words\n")
+    assert_input_error(invoke("run", prose, "--out", tmp_path / "o"), str(prose))
+
+
+def test_unknown_bundled_system_lists_the_available_ones(tmp_path):
+    r = invoke("run", "--system", "no_such_system", "--out", tmp_path / "o")
+    assert_input_error(r, "no_such_system")
+
+
+def test_experiment_file_with_draws(files, tmp_path):
+    exp = files["dir"] / "exp.yaml"
+    exp.write_text(
+        "system: toy_basis_trade\nscenario: fragile.yaml\nseed: 7\ndraws: 1\n"
+        "arms:\n  qe:\n    - {type: qe, reactive_share: 0.5, budget_usd_bn: 50}\n"
+    )
+    out = tmp_path / "exp"
+    r = invoke("experiment", exp, "--draws", "2", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(r.stdout)["arms"]) == {"no_action", "qe"}
+    draws = pd.read_csv(out / "draws.csv")
+    assert sorted(draws["draw"].unique()) == [0, 1]  # --draws overrides the file's 1
+    assert json.loads((out / "experiment.json").read_text())["seed"] == 7
+    assert 'id="uncertainty"' in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_experiment_with_a_bad_arm_names_the_arm_and_field(tmp_path):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("arms:\n  big_qe:\n    - {type: qe, budget_usd_bn: -5}\n")
+    assert_input_error(invoke("experiment", exp, "--out", tmp_path / "o"), "big_qe",
+                       "budget_usd_bn")  # fmt: skip
+
+
+def test_report_rerenders_the_same_html(toy_run):
+    out, _ = toy_run
+    before = (out / "report.html").read_bytes()
+    (out / "report.html").unlink()
+    r = invoke("report", out)
+    assert r.exit_code == 0, r.output
+    assert (out / "report.html").read_bytes() == before
+
+
+def test_report_on_a_folder_without_results(tmp_path):
+    assert_input_error(invoke("report", tmp_path), "experiment.json")
+    assert_input_error(invoke("report", tmp_path / "absent"), "not a directory")
+
+
+def test_system_summary_json():
+    r = invoke("system", "summary", "toy_basis_trade", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["n_institutions"] == 10
+    assert doc["hedge_fund.repo_borrowed_usd_bn"] == pytest.approx(169.0)
+    table = invoke("system", "summary", "toy_basis_trade")
+    assert table.exit_code == 0 and "n_institutions" in table.stdout
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "json", "yaml", "csv"])
+def test_system_export_round_trips(tmp_path, fmt):
+    path = tmp_path / ("toy" if fmt == "csv" else f"toy.{fmt}")
+    r = invoke("system", "export", "toy_basis_trade", "--format", fmt, "--out", path)
+    assert r.exit_code == 0, r.output
+    back = contagion.load_system(path)
+    toy = contagion.examples.toy_basis_trade()
+    assert back.n_institutions == toy.n_institutions and back.n_exposures == toy.n_exposures
+    again = invoke("system", "export", "toy_basis_trade", "--format", fmt, "--out", path)
+    assert_input_error(again, "--overwrite")
+    assert invoke("system", "export", "toy_basis_trade", "--format", "xlsx").exit_code == 2
+
+
+def test_system_validate(tmp_path):
+    good = tmp_path / "toy.yaml"
+    contagion.save_system(contagion.examples.toy_basis_trade(), good)
+    r = invoke("system", "validate", good)
+    assert r.exit_code == 0 and "valid" in r.stdout
+    doc = yaml.safe_load(good.read_text())
+    doc["institutions"][0]["cash_usd_bn"] = "lots"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    assert_input_error(invoke("system", "validate", bad), "cash_usd_bn", str(bad))
+
+
+def test_listings():
+    r = invoke("scenarios")
+    assert r.exit_code == 0 and "basis_unwind" in r.stdout and "volatility_spike" in r.stdout
+    r = invoke("systems")
+    assert r.exit_code == 0 and "toy_basis_trade" in r.stdout and "stylised_us_2025" in r.stdout
+    r = invoke("policies")
+    assert r.exit_code == 0
+    for kind in contagion.policies.POLICY_TYPES:
+        assert kind in r.stdout
+
+
+def test_calibrate_without_a_fit_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "calibration.fit", types.ModuleType("calibration.fit"))
+    assert_input_error(invoke("calibrate"), "calibration fit not available in this version")
+
+
+def test_calibrate_calls_fit_main_with_its_options(monkeypatch, tmp_path):
+    seen = []
+
+    def main(out_dir=None, episode="march_2020", quick=False):
+        if episode != "march_2020":
+            raise ValueError(f"{episode!r} is not a fit episode")
+        seen.append((out_dir, episode, quick))
+        return Path(out_dir) / "calibration_report.md"
+
+    fit = types.ModuleType("calibration.fit")
+    fit.main = main
+    monkeypatch.setitem(sys.modules, "calibration.fit", fit)
+    r = invoke("calibrate", "--out", tmp_path, "--quick")
+    assert r.exit_code == 0, r.output
+    assert seen == [(tmp_path, "march_2020", True)]
+    assert "calibration_report.md" in r.stdout
+    assert_input_error(invoke("calibrate", "--episode", "april_2025"), "--episode", "april_2025")
+
+
+def test_internal_error_is_one_line_with_a_logged_traceback(monkeypatch, tmp_path):
+    def boom(spec):
+        raise RuntimeError("engine exploded\nsecond line")
+
+    monkeypatch.setattr(cli, "_system", boom)
+    r = invoke("system", "summary", "toy_basis_trade")
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output
+    assert "RuntimeError: engine exploded" in r.stderr
+    assert "second line" not in r.stderr
+    log = Path(r.stderr.split("traceback in ")[1].split(";")[0])
+    assert "engine exploded" in log.read_text()
+    log.unlink()
+    r = invoke("system", "summary", "toy_basis_trade", "--debug")
+    assert isinstance(r.exception, RuntimeError)

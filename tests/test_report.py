@@ -1,0 +1,162 @@
+"""Reports: rendered from saved results, deterministic, escaped, complete, self-contained."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import contagion
+from contagion.errors import InputError
+from contagion.experiment import experiment
+from contagion.policies import QEConfig, SLRReliefConfig
+from contagion.report import arm_folder, load_saved, render_report, write_report
+from contagion.report import figures as rf
+from contagion.report.render import verdict
+
+HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
+SECTIONS = ("summary", "scenario", "paths", "contagion", "losses", "effectiveness",
+            "provenance", "configuration")  # fmt: skip
+
+
+def hostile_system() -> contagion.System:
+    toy = contagion.examples.toy_basis_trade()
+    inst = toy.institutions.copy()
+    inst.loc[inst["id"] == "hf_alpha", "name"] = HOSTILE
+    return contagion.System(
+        inst, toy.exposures, toy.market, name="toy_hostile",
+        description=f"toy with a hostile name {HOSTILE}",
+        metadata={"status": "test", "sources": [HOSTILE], "vintage": "2025-03"},
+    )  # fmt: skip
+
+
+def fragile_scenario(name: str = "fragile") -> contagion.Scenario:
+    sc = contagion.scenarios.load("basis_unwind").with_params(impact_bp_per_usd_bn=0.3)
+    return sc.model_copy(update={"name": name, "description": f"desc {HOSTILE}"})
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory) -> Path:
+    system = hostile_system()
+    arms = {
+        HOSTILE: [QEConfig(name="qe", reactive_share=0.5, budget_usd_bn=50)],
+        "slr": [SLRReliefConfig()],
+    }
+    res = experiment(system, fragile_scenario(HOSTILE), arms, draws=2, rng=3)
+    out = tmp_path_factory.mktemp("rep") / "report"
+    write_report(res, system, out, draws=2, seed=3)
+    return out
+
+
+@pytest.fixture(scope="module")
+def html(report_dir) -> str:
+    return (report_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_rerender_from_saved_files_is_identical(report_dir):
+    html1 = (report_dir / "report.html").read_bytes()
+    md1 = (report_dir / "report.md").read_bytes()
+    (report_dir / "report.html").unlink()
+    path = render_report(report_dir)
+    assert path == report_dir / "report.html"
+    assert path.read_bytes() == html1
+    assert (report_dir / "report.md").read_bytes() == md1
+
+
+def test_hostile_strings_are_escaped(html, report_dir):
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the name is shown, escaped
+    assert "&#34;quoted&#34;" in html or "&quot;quoted&quot;" in html
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in md
+    # the hostile arm got a safe folder and keeps its name in experiment.json
+    saved = load_saved(report_dir)
+    assert HOSTILE in saved.results
+    assert all(re.fullmatch(r"arms/\d\d-[A-Za-z0-9_.-]+", a["folder"])
+               for a in saved.info["arms"])  # fmt: skip
+
+
+def test_all_sections_present(html):
+    for s in (*SECTIONS, "uncertainty"):
+        assert f'<section id="{s}">' in html, s
+    for heading in ("Executive summary", "Time paths", "The contagion path",
+                    "Calibration provenance", "Configuration"):  # fmt: skip
+        assert heading in html
+    assert "2025-03" in html  # the data vintage from the metadata
+    assert contagion.__version__ in html
+
+
+def test_figures_are_embedded_and_nothing_is_fetched(html):
+    imgs = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert len(imgs) >= 10
+    assert all(src.startswith("data:image/svg+xml;base64,") for src in imgs)
+    svg = base64.b64decode(imgs[0].split(",", 1)[1]).decode("utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert not re.search(r'(src|href)="(?!data:|#)', html)
+    for banned in ("<link", "@import", "url(", "http://", "https://"):
+        assert banned not in html
+
+
+def test_defaults_are_listed_with_day_and_cause(report_dir, html):
+    saved = load_saved(report_dir)
+    ev = saved.results["no_action"].events
+    dflt = ev[ev["event"] == "default"]
+    assert len(dflt) >= 1
+    first = dflt.iloc[0]
+    section = html.split('<section id="contagion">')[1].split("</section>")[0]
+    assert first["institution"] in section and first["cause"] in section
+    assert "No institution defaulted" not in section
+
+
+def test_summary_table_numbers_match_the_metrics(report_dir, html):
+    m = pd.read_parquet(report_dir / "metrics.parquet")
+    assert f"{m.loc['no_action', 'peak_yield_bp']:,.1f}" in html
+    assert f"{m.loc['no_action', 'fire_sale_usd_bn']:,.1f}" in html
+
+
+def test_missing_results_are_an_input_error(tmp_path):
+    with pytest.raises(InputError, match=r"experiment\.json"):
+        render_report(tmp_path)
+
+
+def test_arm_folder_is_safe():
+    assert arm_folder(3, "../../etc/passwd") == "03-etc_passwd"
+    assert arm_folder(0, "<>") == "00-arm"
+    assert arm_folder(1, "qe_500bn") == "01-qe_500bn"
+
+
+def test_verdict_ranks_by_reduction_per_100bn_and_sets_free_tools_apart():
+    metrics = pd.DataFrame(
+        {"peak_yield_bp": [60.0, 40.0, 50.0, 30.0], "peak_basis_bp": [10.0, 5, 6, 4],
+         "fire_sale_usd_bn": [500.0, 300, 400, 200], "defaults": [2.0, 1, 2, 0],
+         "losses_usd_bn": [100.0, 80, 90, 70]},
+        index=pd.Index(["no_action", "big", "small", "free"], name="arm"),
+    )  # fmt: skip
+    eff = pd.DataFrame(index=metrics.index)
+    for c in ("peak_yield_bp", "fire_sale_usd_bn", "peak_basis_bp"):
+        eff[f"reduction_{c}"] = metrics.loc["no_action", c] - metrics[c]
+    eff["cost_balance_sheet_usd_bn"] = [0.0, 400.0, 50.0, 1.0]
+    eff["cost_cash_lent_usd_bn"] = 0.0
+    eff["cost_budget_spent_usd_bn"] = 0.0
+    eff["reduction_peak_yield_bp_per_100bn"] = eff["reduction_peak_yield_bp"] / (
+        eff["cost_balance_sheet_usd_bn"].replace(0, np.nan) / 100
+    )
+    text = " ".join(verdict(metrics, eff, pd.DataFrame(columns=["arm", "metric"]), "10y"))
+    # small: 10 bp for 50 bn = 20 bp per 100 bn beats big: 20 bp for 400 bn = 5
+    assert "Per USD 100 bn deployed, small reduced the peak 10y dislocation most" in text
+    assert "free reduced the peak by 30.0 bp" in text  # no balance sheet: absolute only
+    assert "largest absolute reduction of the peak 10y yield change is free's" in text
+    assert "fewest under free (0)" in text
+
+
+def test_svg_is_deterministic():
+    markets = {"no_action": pd.DataFrame({"x": [0.0, 1.0, 3.0]}), HOSTILE: pd.DataFrame(
+        {"x": [0.0, 0.5, 1.0]})}  # fmt: skip
+    a = rf.to_svg(rf.time_paths(markets, [("x", "x")], "bp"))
+    b = rf.to_svg(rf.time_paths(markets, [("x", "x")], "bp"))
+    assert a == b
+    assert "<script" not in a  # labels are drawn as paths, not text
