@@ -500,7 +500,7 @@ class Run:
         cash = np.maximum(s.cash, 0.0)
         # buying V needs max(h V, V - pool) of own cash (h: the financing haircut)
         h = self.p.pool_haircut_frac
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
             cash_limit = np.where(pool_d > 0, cash / h if h > 0 else np.inf, cash)
         buy_cap = np.minimum(room, np.minimum(cash + pool_d, cash_limit))
         self.pool_plan = pool_d
@@ -1003,8 +1003,10 @@ class Run:
         demand, supply = self._funding_utilisation()
         d0, s0 = self.repo_market0
         if self.ch.repo_market and supply > 0:
-            x = demand / supply
-            x0 = d0 / s0 if s0 > 0 else 0.0
+            with np.errstate(over="ignore"):
+                x = demand / supply
+            with np.errstate(over="ignore"):
+                x0 = d0 / s0 if s0 > 0 else 0.0
             s.repo_rate_pct = rm.repo_rate(
                 x,
                 x0,

@@ -208,6 +208,8 @@ class Recorder:
 
     def _categorical(self, idx: np.ndarray, labels) -> pd.Categorical:
         """Labels of integer codes as a categorical (cheap to build, store and compare)."""
+        if not len(idx):  # parquet keeps no categories for an empty column
+            return pd.Categorical.from_codes(idx, categories=pd.Index([], dtype=str))
         labels = pd.Index(np.asarray(labels, dtype=object).astype(str))
         return pd.Categorical.from_codes(idx, categories=labels)
 

@@ -86,7 +86,7 @@ class Result:
                 Problem("result directory", "(files)", f"missing {', '.join(missing)}"), str(d)
             )
         meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
-        frames = {n: pd.read_parquet(d / f"{n}.parquet") for n in FRAMES}
+        frames = {n: _restore(pd.read_parquet(d / f"{n}.parquet")) for n in FRAMES}
         return cls(**frames, summary=meta["summary"], config=meta["config"])
 
     def equals(self, other: Result) -> bool:
@@ -96,3 +96,12 @@ class Result:
             and self.summary == other.summary
             and self.config == other.config
         )
+
+
+def _restore(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet drops the (string) categories of an empty categorical column; put them back."""
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) == 0:
+            frame[col] = pd.Categorical([], categories=pd.Index([], dtype=str))
+    return frame

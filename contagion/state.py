@@ -20,6 +20,8 @@ import numpy as np
 from contagion.compiled import CompiledSystem, balance_sheet
 from contagion.schema import INSTITUTION_TYPES, REPO_SEGMENTS
 
+MIN_PRICE_FRAC = 1e-9  # floor on price / initial price
+
 PNL_CHANNELS = (
     "variation_margin",  # futures and swaps marked to market (paid as VM)
     "bond_fundamental",  # cash bonds marked to the fundamental rate shock
@@ -52,8 +54,10 @@ def price_from_yield(p0, duration, convexity, dy_bp):
     inner = np.minimum(dy, dy_s)
     poly = 1.0 - d * inner + 0.5 * c * inner * inner
     slope = (d - c * dy_s) / (1.0 - d * dy_s + 0.5 * c * dy_s * dy_s)
-    tail = np.exp(-slope * np.maximum(dy - dy_s, 0.0))
-    return p0 * poly * tail
+    with np.errstate(under="ignore"):
+        tail = np.exp(-slope * np.maximum(dy - dy_s, 0.0))
+    # a bond is never worth nothing: the floor keeps collateral arithmetic finite
+    return p0 * np.maximum(poly * tail, MIN_PRICE_FRAC)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import calibration
+import contagion
 from calibration.episodes import day_of, episode_calendar
 from calibration.snapshot import load_episode
 from contagion import simulate
@@ -31,7 +32,6 @@ GOLDEN_METRICS = (
 CASES = {
     "march_2020": dict(name="march_2020"),
     "april_2025": dict(name="april_2025"),
-    "march_2020_no_fed": dict(name="march_2020", with_fed=False),
 }
 
 
@@ -118,12 +118,15 @@ def test_golden_episode(case):
 
 
 def test_fed_lowers_march_stress():
-    g = _golden().pivot(index="metric", columns="episode", values="value")
-    assert (
-        g.loc["peak_yield_change_10y_bp", "march_2020_no_fed"]
-        >= g.loc["peak_yield_change_10y_bp", "march_2020"] - 1e-9
-    )
-    assert np.isfinite(g.to_numpy()).all()
+    # Without the Fed's actions the same episode is at least as stressed. Only the direction
+    # is tested: at the shipped fit (impact convexity 3.5) the no-Fed run amplifies impact up
+    # to (1 - 0.9)^-3.5 ~ 3,000x and its levels are not meaningful (see the fit report).
+    with_fed = _run("march_2020")
+    system, scenario, policies = calibration.episode(name="march_2020", with_fed=False)
+    without = contagion.simulate(system, scenario, policies).summary
+    assert without["peak_yield_change_10y_bp"] >= with_fed["peak_yield_change_10y_bp"] - 1e-9
+    assert without["defaults_count"] >= with_fed["defaults_count"]
+    assert np.isfinite(list(without.values())).all()
 
 
 if __name__ == "__main__":  # regenerate the golden file (after a deliberate change)
