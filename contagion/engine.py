@@ -1017,6 +1017,7 @@ class Run:
                 convexity=p.repo_rate_convexity,
                 cap=p.funding_utilisation_cap_frac,
             )
+            s.repo_rate_pct = min(s.repo_rate_pct, p.max_repo_rate_pct)
             if x > 1.0 and self.ch.funding_runs:
                 r = s.repo
                 mmf_on = self.is_mmf[r.lender] & (r.segment != hc.CENTRAL_BANK) & ~s.repo_unsecured

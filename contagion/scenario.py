@@ -125,6 +125,13 @@ class ModelParams(_Frozen):
     repo_rate_convexity: Finite = Field(
         1.5, ge=0, le=10, description="eta in r = r_rrp + s_0 * ((1 - x_0) / (1 - x))^eta."
     )
+    max_repo_rate_pct: Finite = Field(
+        50.0,
+        gt=0,
+        le=1000,
+        description="Ceiling on the GC repo rate, percent (September "
+        "2019 peaked near 10% intraday).",
+    )
     funding_utilisation_cap_frac: Finite = Field(
         0.99, gt=0, lt=1, description="Funding utilisation x where the rate curve is capped."
     )
@@ -308,16 +315,28 @@ class Scenario(_Frozen):
         return out
 
     def with_params(self, **changes: Any) -> Scenario:
-        """A copy with some model parameters changed (validated)."""
+        """A copy with some model parameters changed (validated; InputError names the field)."""
         return self.model_copy(
-            update={"params": ModelParams.model_validate({**self.params.model_dump(), **changes})}
+            update={"params": _validated(ModelParams, self.params, changes, "params")}
         )
 
     def with_channels(self, **changes: bool) -> Scenario:
-        """A copy with some channels switched."""
+        """A copy with some channels switched (validated)."""
         return self.model_copy(
-            update={"channels": Channels.model_validate({**self.channels.model_dump(), **changes})}
+            update={"channels": _validated(Channels, self.channels, changes, "channels")}
         )
+
+
+def _validated(model, current, changes: dict, where: str):
+    try:
+        return model.model_validate({**current.model_dump(), **changes})
+    except ValidationError as err:
+        raise InputError(
+            [
+                Problem("scenario", ".".join([where, *(str(x) for x in e["loc"])]), e["msg"])
+                for e in err.errors()
+            ]
+        ) from None
 
 
 def scenario_from_dict(doc: Any, *, source: str | None = None) -> Scenario:

@@ -68,7 +68,7 @@ def check_invariants(run, day: int | None = None) -> None:
         )
     a, liab = s.balance()
     gap = np.abs((a - liab) - s.tracked_equity())
-    bad = gap > _tol(a) * 10
+    bad = gap > _tol(a + liab) * 10
     if bad.any():
         i = int(np.argmax(np.where(bad, gap, -1)))
         raise InvariantError(
