@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 # The main job: default policy experiment on the bundled calibrated system, writing a report.
 run: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall .
-	$(BIN)/contagion run
+	$(BIN)/contagion run --out contagion-report --overwrite
 
 # The test suite: lint and format check, then pytest (tests/test_install.py checks the
 # non-editable install from outside the source tree).
