@@ -11,6 +11,7 @@ import importlib
 import json
 import math
 import re
+import sys
 import tempfile
 import traceback
 from collections.abc import Iterator
@@ -32,7 +33,8 @@ app = typer.Typer(
 system_app = typer.Typer(no_args_is_help=True, help="Summarise, export or validate a system.")
 app.add_typer(system_app, name="system")
 
-out_console = Console(highlight=False)
+# a pipe or a CI log has no width: use one wide enough for the summary table
+out_console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DEFAULT_OUT = Path("contagion-report")
