@@ -852,6 +852,7 @@ class Run:
         # lenders and haircut setters act on yesterday's close (marked, consistent books)
         close_leverage = s.leverage()
         close_loss = s.loss_frac()
+        s.thaw()  # from here on the day changes the books
         # 1. shocks
         s.y_fund_bp += self.rate_shock[t]
         s.impact_bp *= 1.0 - p.impact_decay_frac
@@ -1033,6 +1034,7 @@ class Run:
             paid = log.redemptions_paid
             self.last_return = np.where(self.nav_prev > 0, (nav + paid) / self.nav_prev - 1.0, 0.0)
         self.nav_prev = nav
+        s.freeze()  # the closing books, shared by the invariants, the recorder and tomorrow
 
 
 def simulate(system: System, scenario: Scenario, policies=(), *, rng=None):

@@ -187,8 +187,21 @@ class State:
     def holdings_value(self) -> np.ndarray:
         return self.par @ (self.price / 100.0)
 
+    closing: tuple[np.ndarray, np.ndarray] | None = None
+
+    def freeze(self) -> None:
+        """Compute the day's closing balance sheets once; reads share them until ``thaw``."""
+        self.closing = None
+        self.closing = self.balance()
+
+    def thaw(self) -> None:
+        """The state is about to change: drop the closing balance sheets."""
+        self.closing = None
+
     def balance(self) -> tuple[np.ndarray, np.ndarray]:
         """(assets, liabilities) per institution at current prices, USD bn."""
+        if self.closing is not None:
+            return self.closing
         r, u = self.repo, self.cs.unsecured
         assets, liabilities = balance_sheet(
             n=self.n,
