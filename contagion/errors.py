@@ -50,6 +50,28 @@ class InputError(ContagionError, ValueError):
         """The field of the first problem (for callers that report one)."""
         return self.problems[0].field if self.problems else None
 
+    @classmethod
+    def from_validation(
+        cls,
+        err,
+        location: str,
+        source: str | None = None,
+        *,
+        prefix: tuple[str, ...] = (),
+        skip: int = 0,
+        empty: str = "(top level)",
+    ) -> InputError:
+        """Convert a pydantic ``ValidationError``: one problem per error, field = its path.
+
+        ``prefix`` is prepended to each path and its first ``skip`` parts dropped (e.g. the
+        discriminator tag of a union).
+        """
+        problems = []
+        for e in err.errors():
+            parts = [*prefix, *(str(x) for x in e["loc"][skip:])]
+            problems.append(Problem(location, ".".join(parts) or empty, e["msg"]))
+        return cls(problems, source)
+
     def with_source(self, source: str) -> InputError:
         """The same problems, attributed to ``source`` (a file path or table name)."""
         return InputError(self.problems, source=source)

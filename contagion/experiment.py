@@ -279,13 +279,7 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate(doc)
     except ValidationError as err:
-        raise InputError(
-            [
-                Problem("experiment", ".".join(str(x) for x in e["loc"]) or "(top level)", e["msg"])
-                for e in err.errors()
-            ],
-            str(path),
-        ) from None
+        raise InputError.from_validation(err, "experiment", str(path)) from None
 
 
 def run_experiment(

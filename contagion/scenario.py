@@ -331,12 +331,7 @@ def _validated(model, current, changes: dict, where: str):
     try:
         return model.model_validate({**current.model_dump(), **changes})
     except ValidationError as err:
-        raise InputError(
-            [
-                Problem("scenario", ".".join([where, *(str(x) for x in e["loc"])]), e["msg"])
-                for e in err.errors()
-            ]
-        ) from None
+        raise InputError.from_validation(err, "scenario", prefix=(where,)) from None
 
 
 def scenario_from_dict(doc: Any, *, source: str | None = None) -> Scenario:
@@ -344,17 +339,7 @@ def scenario_from_dict(doc: Any, *, source: str | None = None) -> Scenario:
     try:
         return Scenario.model_validate(doc)
     except ValidationError as err:
-        raise InputError(
-            [
-                Problem(
-                    "scenario",
-                    ".".join(str(x) for x in e["loc"]) or "(top level)",
-                    e["msg"],
-                )
-                for e in err.errors()
-            ],
-            source,
-        ) from None
+        raise InputError.from_validation(err, "scenario", source) from None
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:

@@ -183,16 +183,7 @@ def _validate_market(market: Mapping[str, Any]) -> Market:
     try:
         return Market.model_validate(market)
     except ValidationError as err:
-        raise InputError(
-            [
-                Problem(
-                    "market",
-                    ".".join(str(x) for x in e["loc"]) or "market",
-                    e["msg"],
-                )
-                for e in err.errors()
-            ]
-        ) from None
+        raise InputError.from_validation(err, "market", empty="market") from None
 
 
 def _compile(inst: pd.DataFrame, exp: pd.DataFrame, market: Market) -> CompiledSystem:

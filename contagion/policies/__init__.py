@@ -74,13 +74,7 @@ def policy_from_dict(doc: Any, *, source: str | None = None) -> PolicyConfig:
     try:
         return _ADAPTER.validate_python(doc)
     except ValidationError as err:
-        raise InputError(
-            [
-                Problem("policy", ".".join(str(x) for x in e["loc"][1:]) or "(policy)", e["msg"])
-                for e in err.errors()
-            ],
-            source,
-        ) from None
+        raise InputError.from_validation(err, "policy", source, skip=1, empty="(policy)") from None
 
 
 def load_policy(path: str | os.PathLike) -> PolicyConfig:
