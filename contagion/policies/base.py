@@ -23,6 +23,7 @@ hook               when and what
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,9 @@ class PolicyConfig(_Frozen):
     trigger: Trigger = Field(default_factory=Trigger)
     duration_days: int | None = Field(None, ge=1, le=3650, description="None: to the end.")
 
-    def build(self) -> Policy:  # pragma: no cover - each config overrides
-        raise NotImplementedError
+    @abstractmethod
+    def build(self) -> Policy:
+        """The runtime policy for this config (every concrete config defines it)."""
 
 
 class Policy:
