@@ -32,13 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from contagion.clearing import eisenberg_noe
-from contagion.mechanisms import defaults as df_
 from contagion.mechanisms import deleveraging as dl
 from contagion.mechanisms import haircuts as hc
 from contagion.mechanisms import margin as mg
 from contagion.mechanisms import price_impact as pi
 from contagion.mechanisms import repo_market as rm
+from contagion.resolution import DefaultResolution
 from contagion.scenario import Scenario
 from contagion.schema import INSTITUTION_TYPES
 from contagion.state import State, price_from_yield
@@ -70,8 +69,12 @@ class DayLog:
     defaults: list[dict[str, Any]] = field(default_factory=list)
 
 
-class Run:
-    """One simulation: a :class:`State`, a scenario and policies (use :func:`simulate`)."""
+class Run(DefaultResolution):
+    """One simulation: a :class:`State`, a scenario and policies (use :func:`simulate`).
+
+    Steps 1-7 and 9 are methods here; step 8 (defaults) comes from
+    :class:`contagion.resolution.DefaultResolution`.
+    """
 
     def __init__(self, system: System, scenario: Scenario, policies=(), rng=None) -> None:
         self.system = system
@@ -623,218 +626,6 @@ class Run:
             for pol in self.policies:
                 rest = rest - pol.finance(self, rest, bought)
         s.cash -= cost
-
-    # --- step 8: defaults -------------------------------------------------------------------------
-    def defaults(self, still_owed: np.ndarray, log: DayLog, *, clearing_defaults=None) -> bool:
-        """Flag and resolve new defaults; returns True if any."""
-        if not self.ch.defaults:
-            return False
-        s = self.s
-        tol = max(self.p.tolerance_usd_bn, 1e-9)
-        if not (self.books_changed or clearing_defaults is not None or still_owed.any()):
-            return False  # nothing moved since the last check: no new default possible
-        self.books_changed = False
-        a, liab = s.balance()
-        equity = a - liab
-        insolvent = equity < -1e-7 * np.maximum(1.0, np.abs(s.assets0))
-        sellable = s.par.sum(axis=1) > tol
-        has_lending = (
-            np.bincount(
-                s.repo.lender,
-                np.where(s.repo_unsecured, 0.0, s.repo_amount - s.repo_recall),
-                minlength=s.n,
-            )
-            > tol
-        )
-        has_futures = np.bincount(s.m_source, np.abs(s.notional), minlength=s.n) > tol
-        illiquid = (
-            (still_owed > tol)
-            & ~sellable
-            & ~(has_lending & self.can["recall"])
-            & ~(has_futures & self.can["unwind"])
-        )
-        new = self.defaultable & ~s.defaulted & (insolvent | illiquid)
-        if clearing_defaults is not None:
-            new |= self.defaultable & ~s.defaulted & clearing_defaults
-        if not new.any():
-            return False
-        idx = np.flatnonzero(new)
-        cause = np.where(insolvent[idx], "insolvency", "liquidity").astype(object)
-        if clearing_defaults is not None:
-            cause = np.where(clearing_defaults[idx], "clearing", cause)
-        log.defaults.append(
-            {
-                "day": np.full(len(idx), s.day + 1),
-                "index": idx,
-                "cause": cause,
-                "assets_usd_bn": s.assets0[idx],
-                "equity_usd_bn": equity[idx],
-            }
-        )
-        s.defaulted |= new
-        s.default_day[new] = s.day + 1
-        self._resolve(new)
-        return True
-
-    def _resolve(self, new: np.ndarray) -> None:
-        s, n = self.s, self.s.n
-        r = s.repo
-        price = s.price / 100.0
-        nb = s.par.shape[1]
-        # 1. lenders seize collateral from the defaulted borrower, up to the loan's value
-        e = np.flatnonzero(new[r.borrower] & ~s.repo_unsecured & (s.repo_amount > 0))
-        if len(e):
-            need_par = s.repo_amount[e] / (1.0 - s.repo_haircut[e]) / price[r.bucket[e]]
-            key = r.borrower[e] * nb + r.bucket[e]
-            tot = np.bincount(key, need_par, minlength=n * nb)
-            own = s.par.ravel()
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(tot[key] > 0, need_par / tot[key], 0.0)
-            seized = np.minimum(own[key] * share, s.repo_amount[e] / price[r.bucket[e]])
-            np.subtract.at(s.par, (r.borrower[e], r.bucket[e]), seized)
-            np.add.at(s.par, (r.lender[e], r.bucket[e]), seized)
-            np.add.at(self.to_liquidate, (r.lender[e], r.bucket[e]), seized)
-            s.repo_amount[e] -= seized * price[r.bucket[e]]
-            s.repo_amount[e] = np.where(s.repo_amount[e] > 1e-12, s.repo_amount[e], 0.0)
-            s.repo_unsecured[e] = True
-            s.repo_recall[e] = 0.0
-            self.repo_margin[e] = 0.0
-        # 2. a defaulted lender's loans are terminated: borrowers repay to the estate
-        lent = new[r.lender] & ~s.repo_unsecured
-        s.repo_recall = np.where(lent, s.repo_amount, s.repo_recall)
-        # 3. the estate sells everything it still holds; redemptions are suspended
-        self.to_liquidate[new] += s.par[new]
-        self.redemption_due[new] = 0.0
-        # 4. CCP waterfall on the defaulter's futures and swaps
-        k = np.flatnonzero(new[s.m_source] & ((s.notional != 0) | (s.vm_due > 0)))
-        if len(k):
-            req = np.abs(s.notional[k]) * s.im_base_rate[k] * s.im_multiplier
-            # unpaid VM and unpaid assessments are the CCP's receivables from the defaulter
-            cost, _, uncovered, returned = df_.close_out(
-                s.vm_due[k] + s.assess_due[k], req, s.im_posted[k], self.p.ccp_close_out_cost_frac
-            )
-            src, tgt = s.m_source[k], s.m_target[k]
-            # IM covers unpaid VM (a receivable of the CCP) and the close-out cost (paid out)
-            s.cash += np.bincount(src, returned, minlength=n)
-            s.cash -= np.bincount(tgt, returned + cost, minlength=n)
-            s.external_cash_in -= float(cost.sum())
-            s.pnl["default_losses"] -= np.bincount(src, cost, minlength=n)
-            s.pnl["shortfall_passed_on"] += np.bincount(src, uncovered, minlength=n)
-            s.pnl["default_losses"] -= np.bincount(tgt, uncovered, minlength=n)
-            s.im_posted[k] = 0.0
-            s.vm_due[k] = 0.0
-            s.im_due[k] = 0.0
-            s.assess_due[k] = 0.0
-            closed = np.zeros_like(s.notional)
-            closed[k] = s.notional[k]
-            s.ext_notional += self._per_book(closed)  # the outside side takes them over
-            s.notional[k] = 0.0
-            self._mutualise()
-        # 5. the estate sells its other (illiquid) assets to outside buyers at book value
-        s.cash[new] += s.other_assets[new]
-        s.external_cash_in += float(s.other_assets[new].sum())
-        s.other_assets[new] = 0.0
-
-    def _mutualise(self) -> None:
-        """Assess surviving members when a CCP's own resources are exhausted."""
-        s = self.s
-        eq = s.equity()
-        for c in s.ccp_rows:
-            if eq[c] >= 0:
-                continue
-            members = (s.m_target == c) & ~s.defaulted[s.m_source]
-            add = df_.mutualise(-eq[c], np.where(members, s.im_posted, 0.0))
-            s.assess_due += add
-            s.pnl["default_losses"] -= np.bincount(s.m_source, add, minlength=s.n)
-            s.pnl["default_losses"][c] += add.sum()
-
-    def clearing(self, log: DayLog) -> bool:
-        """Clear the unsecured debts of defaulted estates (Eisenberg-Noe); True if any paid.
-
-        Only estates pay now: a solvent institution's unsecured debts are not due, so an
-        estate's claims on solvent debtors stay on its books (collected at maturity) and its
-        clearing value is its cash. Losses then hit creditors' equity the same day, and the
-        insolvency check of the next round catches any creditor they push under.
-        """
-        import scipy.sparse as sp
-
-        s, n = self.s, self.s.n
-        r, u = s.repo, s.cs.unsecured
-        if not s.defaulted.any():
-            return False
-        d = s.defaulted
-        ur = s.repo_unsecured & (s.repo_amount > 0) & d[r.borrower]
-        sink, pool = n, n + 1  # creditors outside the system; the MMFs' financing pool
-        est = np.flatnonzero(d)
-        pool_debtors = np.flatnonzero((s.pool_borrowed > 0) & d)
-        on_u = d[u.debtor]
-        rows = np.concatenate([u.debtor[on_u], r.borrower[ur], pool_debtors, est])
-        cols = np.concatenate(
-            [
-                u.creditor[on_u],
-                r.lender[ur],
-                np.full(len(pool_debtors), pool),
-                np.full(len(est), sink),
-            ]
-        )
-        vals = np.concatenate(
-            [
-                s.unsec_amount[on_u],
-                s.repo_amount[ur],
-                s.pool_borrowed[pool_debtors],
-                s.other_liabilities[est],
-            ]
-        )
-        if not (vals > 0).any():
-            return False
-        liabilities = sp.csr_array((vals, (rows, cols)), shape=(n + 2, n + 2))
-        liabilities.sum_duplicates()
-        ext = np.concatenate([np.where(d, np.maximum(s.cash, 0.0), 0.0), [0.0, 0.0]])
-        res = eisenberg_noe(liabilities, ext)
-        self._settle_claims(d, res.recovery_rate[:n], ur)
-        return True
-
-    def _settle_claims(self, settle, rec, ur) -> None:
-        """Pay creditors of settled estates their recovery in cash; write off the rest."""
-        s, n = self.s, self.s.n
-        self.books_changed = True
-        r, u = s.repo, s.cs.unsecured
-
-        def pay(debtor, creditor, amount):
-            on = settle[debtor]
-            amt = np.where(on, amount, 0.0)
-            got = amt * rec[debtor]
-            lost = amt - got
-            s.cash -= np.bincount(debtor, got, minlength=n)
-            s.cash += np.bincount(creditor, got, minlength=n)
-            s.pnl["default_losses"] -= np.bincount(creditor, lost, minlength=n)
-            s.pnl["shortfall_passed_on"] += np.bincount(debtor, lost, minlength=n)
-            return on
-
-        on = pay(u.debtor, u.creditor, s.unsec_amount)
-        s.unsec_amount = np.where(on, 0.0, s.unsec_amount)
-        idx = np.flatnonzero(ur)
-        on = pay(r.borrower[idx], r.lender[idx], s.repo_amount[idx])
-        s.repo_amount[idx] = np.where(on, 0.0, s.repo_amount[idx])
-        # the MMFs' financing pool: recoveries shared pro rata to what each MMF lent
-        owed_pool = np.where(settle, s.pool_borrowed, 0.0)
-        if owed_pool.any():
-            got = owed_pool * rec
-            lent = s.pool_lent
-            w = lent / lent.sum() if lent.sum() > 0 else lent
-            s.cash -= got
-            s.cash += got.sum() * w
-            s.pnl["default_losses"] -= (owed_pool - got).sum() * w
-            s.pnl["shortfall_passed_on"] += owed_pool - got
-            s.pool_lent = np.maximum(lent - owed_pool.sum() * w, 0.0)
-            s.pool_borrowed = np.where(settle, 0.0, s.pool_borrowed)
-        ext_owed = np.where(settle, s.other_liabilities, 0.0)
-        got = ext_owed * rec
-        s.cash -= got
-        s.external_cash_in -= float(got.sum())
-        s.pnl["shortfall_passed_on"] += ext_owed - got
-        self.loss_outside += float((ext_owed - got).sum())
-        s.other_liabilities = np.where(settle, 0.0, s.other_liabilities)
 
     # --- the day ---------------------------------------------------------------------------
     def start_day(self, t: int) -> DayLog:
