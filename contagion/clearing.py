@@ -84,7 +84,10 @@ class ClearingResult:
     equity: np.ndarray
 
 
-def _as_float_vector(x: Any, name: str, n: int) -> np.ndarray:
+def _as_float_vector(
+    x: Any, name: str, n: int, *, matrix: str = "liabilities", nonnegative: bool = True
+) -> np.ndarray:
+    """A finite float64 vector of length ``n`` (the side of the ``matrix`` argument)."""
     try:
         v = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -93,11 +96,11 @@ def _as_float_vector(x: Any, name: str, n: int) -> np.ndarray:
         raise ValueError(f"{name} must be one-dimensional, got shape {v.shape}")
     if v.shape[0] != n:
         raise ValueError(
-            f"{name} has length {v.shape[0]} but liabilities is {n} x {n}: shape mismatch"
+            f"{name} has length {v.shape[0]} but {matrix} is {n} x {n}: shape mismatch"
         )
     if not np.all(np.isfinite(v)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if np.any(v < 0):
+    if nonnegative and np.any(v < 0):
         raise ValueError(f"{name} must be non-negative (found negative entries)")
     return v
 

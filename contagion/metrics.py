@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from contagion.clearing import _validate_matrix
+from contagion.clearing import _as_float_vector, _validate_matrix
 
 __all__ = ["DebtRankResult", "debtrank"]
 
@@ -72,19 +72,7 @@ class DebtRankResult:
 
 
 def _vector(x: Any, name: str, n: int) -> np.ndarray:
-    try:
-        v = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric vector: {exc}") from exc
-    if v.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {v.shape}")
-    if v.shape[0] != n:
-        raise ValueError(
-            f"{name} has length {v.shape[0]} but exposures is {n} x {n}: shape mismatch"
-        )
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return v
+    return _as_float_vector(x, name, n, matrix="exposures", nonnegative=False)
 
 
 def debtrank(
