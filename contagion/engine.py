@@ -230,21 +230,21 @@ class Run(DefaultResolution):
             s.marked_fut_price = s.fut_price.copy()
             s.marked_swap_bp = s.y_fund_bp.copy()
             gain = np.maximum(vm, 0.0)
-            s.cash += np.bincount(s.m_source, gain, minlength=n)
-            s.cash -= np.bincount(s.m_target, gain, minlength=n)
+            s.cash += s.by_source(gain)
+            s.cash -= s.by_target(gain)
             s.vm_due += np.maximum(-vm, 0.0)
-            s.pnl["variation_margin"] += np.bincount(s.m_source, vm, minlength=n)
-            s.pnl["variation_margin"] -= np.bincount(s.m_target, vm, minlength=n)
+            s.pnl["variation_margin"] += s.by_source(vm)
+            s.pnl["variation_margin"] -= s.by_target(vm)
             # the external side of each CCP book settles in cash with the outside world
             ccp_ext = np.bincount(s.ccp_rows, ext_vm, minlength=n)
             s.cash -= ccp_ext
             s.pnl["variation_margin"] -= ccp_ext
             s.external_cash_in -= float(ext_vm.sum())
-            log.vm_paid += np.bincount(s.m_source, np.maximum(-vm, 0.0), minlength=n)
+            log.vm_paid += s.by_source(np.maximum(-vm, 0.0))
 
     def mark_requirements(self, log: DayLog) -> None:
         """IM calls and releases at the current multiplier; repo margin calls."""
-        s, n = self.s, self.s.n
+        s, _n = self.s, self.s.n
         if self.ch.initial_margin:
             gap = mg.initial_margin_gap(
                 s.notional, s.im_base_rate, s.im_posted, s.im_due, s.im_multiplier
@@ -253,9 +253,9 @@ class Run(DefaultResolution):
             s.im_due += call
             release = np.minimum(np.maximum(-gap, 0.0), s.im_posted)
             s.im_posted -= release
-            s.cash += np.bincount(s.m_source, release, minlength=n)
-            s.cash -= np.bincount(s.m_target, release, minlength=n)
-            log.im_called += np.bincount(s.m_source, call, minlength=n)
+            s.cash += s.by_source(release)
+            s.cash -= s.by_target(release)
+            log.im_called += s.by_source(call)
         self._repo_margin(log)
 
     def _external_vm(self, d_fut: np.ndarray, d_swap: np.ndarray) -> np.ndarray:
@@ -280,23 +280,18 @@ class Run(DefaultResolution):
         else:
             due = np.zeros_like(s.repo_amount)
         new = np.maximum(due - getattr(self, "repo_margin", np.zeros_like(due)), 0.0)
-        log.repo_margin_called += np.bincount(r.borrower, new, minlength=s.n)
+        log.repo_margin_called += s.by_borrower(new)
         self.repo_margin = due
 
     # --- step 4: pay what is due --------------------------------------------------------------
     def owed(self) -> np.ndarray:
         """Everything each institution must pay now (repo, VM, IM, assessments, redemptions)."""
-        s, n = self.s, self.s.n
-        r = s.repo
+        s, _n = self.s, self.s.n
         repo_due = np.where(
             s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
         )
         m_due = s.vm_due + s.im_due + s.assess_due
-        return (
-            np.bincount(r.borrower, repo_due, minlength=n)
-            + np.bincount(s.m_source, m_due, minlength=n)
-            + self.redemption_due
-        )
+        return s.by_borrower(repo_due) + s.by_source(m_due) + self.redemption_due
 
     def pay(self, log: DayLog) -> np.ndarray:
         """Pay dues from cash (pro rata across a payer's dues); returns what is still owed.
@@ -304,7 +299,7 @@ class Run(DefaultResolution):
         Standing facilities (policies' ``lend``) first lend to eligible institutions whose
         cash falls short.
         """
-        s, n = self.s, self.s.n
+        s, _n = self.s, self.s.n
         r = s.repo
         for pol in self.policies:
             pol.lend(self, self.owed() - np.maximum(s.cash, 0.0))
@@ -312,11 +307,7 @@ class Run(DefaultResolution):
             s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
         )
         m_due = s.vm_due + s.im_due + s.assess_due
-        owed = (
-            np.bincount(r.borrower, repo_due, minlength=n)
-            + np.bincount(s.m_source, m_due, minlength=n)
-            + self.redemption_due
-        )
+        owed = s.by_borrower(repo_due) + s.by_source(m_due) + self.redemption_due
         if not owed.any():
             return owed  # nothing due: a quiet round
         self.books_changed = True
@@ -328,8 +319,8 @@ class Run(DefaultResolution):
         s.repo_amount -= paid
         s.repo_recall = np.maximum(s.repo_recall - paid, 0.0)
         self.repo_margin = np.maximum(self.repo_margin - paid, 0.0)
-        s.cash -= np.bincount(r.borrower, paid, minlength=n)
-        s.cash += np.bincount(r.lender, paid, minlength=n)
+        s.cash -= s.by_borrower(paid)
+        s.cash += s.by_lender(paid)
         # margined: VM, IM, assessments
         f = frac[s.m_source]
         im_paid = s.im_due * f
@@ -338,8 +329,8 @@ class Run(DefaultResolution):
         s.im_due *= 1.0 - f
         s.assess_due *= 1.0 - f
         m_paid = m_due * f
-        s.cash -= np.bincount(s.m_source, m_paid, minlength=n)
-        s.cash += np.bincount(s.m_target, m_paid, minlength=n)
+        s.cash -= s.by_source(m_paid)
+        s.cash += s.by_target(m_paid)
         # redemptions leave the system
         red = self.redemption_due * frac
         self.redemption_due -= red
@@ -372,13 +363,10 @@ class Run(DefaultResolution):
         need = self._recall(need)
         # 3. unwind
         held = s.par - free * frac_free[:, None]
-        r = s.repo
         repo_due = np.where(
             s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
         )
-        scalable = np.bincount(s.m_source, s.im_due, minlength=n) + np.bincount(
-            r.borrower, repo_due, minlength=n
-        )
+        scalable = s.by_source(s.im_due) + s.by_borrower(repo_due)
         u_yield = held @ price - s.repo_borrowed() + s.im_posted_by() + scalable
         phi_need = np.where(self.can["unwind"], dl.unwind_share(need, u_yield), 0.0)
         phi_vol = np.zeros(n)
@@ -452,7 +440,7 @@ class Run(DefaultResolution):
         open_amt = np.where(lenders, np.maximum(s.repo_amount - s.repo_recall, 0.0), 0.0)
         cb = r.segment == hc.CENTRAL_BANK
         for part in (cb, ~cb):
-            avail = np.bincount(r.lender, np.where(part, open_amt, 0.0), minlength=s.n)
+            avail = s.by_lender(np.where(part, open_amt, 0.0))
             frac, need = dl.split_need(need, avail)
             s.repo_recall += np.where(part, open_amt * frac[r.lender], 0.0)
         return need
@@ -573,22 +561,22 @@ class Run(DefaultResolution):
         # repay repo from the sale: phi of each loan, as far as the borrower's cash allows
         r = s.repo
         want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
-        want_tot = np.bincount(r.borrower, want, minlength=n)
+        want_tot = s.by_borrower(want)
         with np.errstate(divide="ignore", invalid="ignore"):
             f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)
         rep = want * f[r.borrower]
         s.repo_amount -= rep
         s.repo_recall = np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0)
-        s.cash -= np.bincount(r.borrower, rep, minlength=n)
-        s.cash += np.bincount(r.lender, rep, minlength=n)
+        s.cash -= s.by_borrower(rep)
+        s.cash += s.by_lender(rep)
         # close futures and swaps with the outside world; release IM on the closed part
         if close.any():
             rel = s.im_posted * close
             s.im_posted -= rel
             s.im_due *= 1.0 - close
             s.im_due *= 1.0 - close
-            s.cash += np.bincount(s.m_source, rel, minlength=n)
-            s.cash -= np.bincount(s.m_target, rel, minlength=n)
+            s.cash += s.by_source(rel)
+            s.cash -= s.by_target(rel)
             s.ext_notional += self._per_book(-flow)
             s.notional = s.notional * (1.0 - close)
 
@@ -663,8 +651,8 @@ class Run(DefaultResolution):
         rate = np.where(r.segment == hc.CENTRAL_BANK, r.rate_pct, market_rate + s.repo_spread_pct)
         interest = np.where(s.repo_unsecured, 0.0, s.repo_amount * rate / 100.0 / p.day_count_days)
         s.repo_amount += interest
-        s.pnl["funding_cost"] -= np.bincount(r.borrower, interest, minlength=n)
-        s.pnl["funding_cost"] += np.bincount(r.lender, interest, minlength=n)
+        s.pnl["funding_cost"] -= s.by_borrower(interest)
+        s.pnl["funding_cost"] += s.by_lender(interest)
         pool_int = s.repo_rate_pct / 100.0 / p.day_count_days
         s.pnl["funding_cost"] -= s.pool_borrowed * pool_int
         s.pnl["funding_cost"] += s.pool_lent * pool_int
@@ -712,9 +700,7 @@ class Run(DefaultResolution):
                 beh["lender_max_borrower_leverage_ratio"][r.lender],
                 beh["lender_max_borrower_loss_frac"][r.lender],
             )
-            log.repo_recalled += np.bincount(
-                r.borrower, np.where(runs, s.repo_amount, 0.0), minlength=n
-            )
+            log.repo_recalled += s.by_borrower(np.where(runs, s.repo_amount, 0.0))
             s.repo_recall = np.where(runs, s.repo_amount, s.repo_recall)
         rationed = np.minimum(self.rationed, s.repo_amount)
         s.repo_recall = np.maximum(s.repo_recall, rationed)

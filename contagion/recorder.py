@@ -152,12 +152,8 @@ class Recorder:
             "treasury_value_usd_bn": s.holdings_value(),
             "repo_borrowed_usd_bn": s.repo_borrowed(),
             "im_posted_usd_bn": s.im_posted_by(),
-            "futures_net_usd_bn": np.bincount(
-                s.m_source, np.where(s.is_swap, 0.0, s.notional), minlength=s.n
-            ),
-            "swap_net_usd_bn": np.bincount(
-                s.m_source, np.where(s.is_swap, s.notional, 0.0), minlength=s.n
-            ),
+            "futures_net_usd_bn": s.by_source(np.where(s.is_swap, 0.0, s.notional)),
+            "swap_net_usd_bn": s.by_source(np.where(s.is_swap, s.notional, 0.0)),
             "sales_usd_bn": (sum(getattr(log, k) for k in SALE_KINDS) if log else np.zeros(s.n)),
             "defaulted": s.defaulted.copy(),
         }

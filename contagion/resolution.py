@@ -60,7 +60,7 @@ class DefaultResolution:
             )
             > tol
         )
-        has_futures = np.bincount(s.m_source, np.abs(s.notional), minlength=s.n) > tol
+        has_futures = s.by_source(np.abs(s.notional)) > tol
         illiquid = (
             (still_owed > tol)
             & ~sellable
@@ -159,7 +159,7 @@ class DefaultResolution:
             members = (s.m_target == c) & ~s.defaulted[s.m_source]
             add = df_.mutualise(-eq[c], np.where(members, s.im_posted, 0.0))
             s.assess_due += add
-            s.pnl["default_losses"] -= np.bincount(s.m_source, add, minlength=s.n)
+            s.pnl["default_losses"] -= s.by_source(add)
             s.pnl["default_losses"][c] += add.sum()
 
     def clearing(self, log: DayLog) -> bool:

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
-from contagion.compiled import CompiledSystem, balance_sheet
+from contagion.compiled import CompiledSystem
 from contagion.schema import INSTITUTION_TYPES, REPO_SEGMENTS
 
 MIN_PRICE_FRAC = 1e-9  # floor on price / initial price
@@ -172,9 +173,41 @@ class State:
         self.repo_rate_pct = m.repo_rate_pct
         self.vol = m.volatility_index
         self.external_par_out = np.zeros(nb)
+        self._build_incidence()
         a, liab = self.balance()
         self.assets0 = a
         self.equity0 = a - liab
+
+    # --- sums over edges (sparse incidence: one pass each, faster than bincount) --------
+    def _build_incidence(self) -> None:
+        n, r, u = self.n, self.repo, self.cs.unsecured
+
+        def inc(idx: np.ndarray) -> sp.csr_array:
+            k = len(idx)
+            return sp.csr_array((np.ones(k), (idx, np.arange(k))), shape=(n, k))
+
+        self._inc = {
+            "borrower": inc(r.borrower),
+            "lender": inc(r.lender),
+            "source": inc(self.m_source),
+            "target": inc(self.m_target),
+            "creditor": inc(u.creditor),
+            "debtor": inc(u.debtor),
+        }
+
+    def by_borrower(self, x: np.ndarray) -> np.ndarray:
+        """Sum a per-repo-edge array by borrower (``bincount(borrower, x)``)."""
+        return self._inc["borrower"] @ x
+
+    def by_lender(self, x: np.ndarray) -> np.ndarray:
+        return self._inc["lender"] @ x
+
+    def by_source(self, x: np.ndarray) -> np.ndarray:
+        """Sum a per-margined-edge array by source (member or party)."""
+        return self._inc["source"] @ x
+
+    def by_target(self, x: np.ndarray) -> np.ndarray:
+        return self._inc["target"] @ x
 
     # --- derived quantities -----------------------------------------------------------
     @property
@@ -199,24 +232,33 @@ class State:
         self.closing = None
 
     def balance(self) -> tuple[np.ndarray, np.ndarray]:
-        """(assets, liabilities) per institution at current prices, USD bn."""
+        """(assets, liabilities) per institution at current prices, USD bn.
+
+        The layout of :func:`contagion.compiled.balance_sheet`, plus unpaid VM and CCP
+        assessments (receivables of the target, debts of the source) and MMF financing.
+        """
         if self.closing is not None:
             return self.closing
-        r, u = self.repo, self.cs.unsecured
-        assets, liabilities = balance_sheet(
-            n=self.n,
-            cash=self.cash,
-            holdings_value=self.holdings_value(),
-            other_assets=self.other_assets,
-            other_liabilities=self.other_liabilities,
-            repo=(r.lender, r.borrower, self.repo_amount),
-            margin=(self.m_source, self.m_target, self.im_posted),
-            unsecured=(u.creditor, u.debtor, self.unsec_amount),
-        )
-        # unpaid VM and CCP assessments: receivables of the target, debts of the source
+        inc = self._inc
         dues = self.vm_due + self.assess_due
-        assets += np.bincount(self.m_target, dues, minlength=self.n) + self.pool_lent
-        liabilities += np.bincount(self.m_source, dues, minlength=self.n) + self.pool_borrowed
+        assets = (
+            self.cash
+            + self.holdings_value()
+            + self.other_assets
+            + self.pool_lent
+            + inc["lender"] @ self.repo_amount
+            + inc["source"] @ self.im_posted
+            + inc["creditor"] @ self.unsec_amount
+            + inc["target"] @ dues
+        )
+        liabilities = (
+            self.other_liabilities
+            + self.pool_borrowed
+            + inc["borrower"] @ self.repo_amount
+            + inc["target"] @ self.im_posted
+            + inc["debtor"] @ self.unsec_amount
+            + inc["source"] @ dues
+        )
         return assets, liabilities
 
     def equity(self) -> np.ndarray:
@@ -228,11 +270,10 @@ class State:
         return self.equity0 + sum(self.pnl.values()) - self.capital_flows
 
     def repo_borrowed(self) -> np.ndarray:
-        r = self.repo
-        return np.bincount(r.borrower, self.repo_amount, minlength=self.n)
+        return self.by_borrower(self.repo_amount)
 
     def im_posted_by(self) -> np.ndarray:
-        return np.bincount(self.m_source, self.im_posted, minlength=self.n)
+        return self.by_source(self.im_posted)
 
     def pledged_value(self) -> tuple[np.ndarray, np.ndarray]:
         """Collateral value needed (as borrower) and received (as lender), (n, n_buckets).
@@ -289,6 +330,7 @@ class State:
         self.repo_spread_pct = np.concatenate(
             [self.repo_spread_pct, rate_pct - self.cs.market.repo_rate_pct]
         )
+        self._build_incidence()
         return np.arange(start, start + k)
 
     def loss_frac(self) -> np.ndarray:

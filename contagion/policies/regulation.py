@@ -99,13 +99,13 @@ class MinimumHaircut(Policy):
         due = hc.repo_margin_due(
             s.repo_amount, s.repo_haircut, r.borrower, r.bucket, ~s.repo_unsecured, available
         )
-        owed = np.bincount(r.borrower, due, minlength=s.n)
+        owed = s.by_borrower(due)
         pay = np.minimum(owed, np.maximum(s.cash, 0.0))
         frac = np.where(owed > 0, pay / np.maximum(owed, 1e-300), 0.0)
         paid = due * frac[r.borrower]
         s.repo_amount -= paid
-        s.cash -= np.bincount(r.borrower, paid, minlength=s.n)
-        s.cash += np.bincount(r.lender, paid, minlength=s.n)
+        s.cash -= s.by_borrower(paid)
+        s.cash += s.by_lender(paid)
         need_left = owed - pay
         price = s.price / 100.0
         u = s.par @ price - s.repo_borrowed() + s.im_posted_by() + need_left
@@ -120,13 +120,13 @@ class MinimumHaircut(Policy):
         s.external_cash_in += float(value.sum())
         rep = s.repo_amount * phi[r.borrower]
         s.repo_amount -= rep
-        s.cash -= np.bincount(r.borrower, rep, minlength=s.n)
-        s.cash += np.bincount(r.lender, rep, minlength=s.n)
+        s.cash -= s.by_borrower(rep)
+        s.cash += s.by_lender(rep)
         close = phi[s.m_source]
         rel = s.im_posted * close
         s.im_posted -= rel
-        s.cash += np.bincount(s.m_source, rel, minlength=s.n)
-        s.cash -= np.bincount(s.m_target, rel, minlength=s.n)
+        s.cash += s.by_source(rel)
+        s.cash -= s.by_target(rel)
         key = np.searchsorted(s.ccp_rows, s.m_target)
         n_fut = len(s.cs.market.futures_codes)
         col = np.where(s.is_swap, n_fut + s.m_instrument, s.m_instrument)
@@ -159,8 +159,8 @@ class CentralClearing(Policy):
             return np.zeros(s.n)
         r = s.repo
         private = r.segment != hc.CENTRAL_BANK
-        lent = np.bincount(r.lender, np.where(private, s.repo_amount, 0.0), minlength=s.n)
-        borrowed = np.bincount(r.borrower, np.where(private, s.repo_amount, 0.0), minlength=s.n)
+        lent = s.by_lender(np.where(private, s.repo_amount, 0.0))
+        borrowed = s.by_borrower(np.where(private, s.repo_amount, 0.0))
         return np.where(run.is_dealer, self.config.netting_frac * np.minimum(lent, borrowed), 0.0)
 
     def end_day(self, run, log) -> None:
