@@ -12,7 +12,32 @@ Formats (all round-trip losslessly through the normalised tables):
 * GraphML (scalar attributes only: the market and metadata are stored as JSON strings);
 * node-link JSON (``networkx.node_link_data(G, edges="edges")``).
 
-YAML is read with ``yaml.safe_load`` only. Files are written atomically (temp file + rename).
+YAML is read with PyYAML's ``SafeLoader`` only (no python tags). Files are written
+atomically (temp file + rename).
+
+Errors (hostile or malformed input)
+-----------------------------------
+Every loader here (:func:`load_system`, :func:`from_dict`, :func:`from_csv`,
+:func:`from_graphml`, :func:`from_node_link`, :func:`from_networkx`, :func:`read_document`
+and, through it, ``load_scenario``, ``load_policy`` and ``load_experiment``) raises only
+:class:`~contagion.errors.InputError` (a ``ValueError``) for bad input; its message names the
+file (or table) and the location and field. Parser exceptions (YAML, JSON, XML, CSV),
+``UnicodeDecodeError``, ``RecursionError`` (too deeply nested documents) and
+``OverflowError`` (integers beyond the float range, such as ``10**400``) are converted, never
+leaked. Nothing is written while loading. Limits:
+
+* files larger than :data:`MAX_FILE_BYTES` are refused before they are read; files must be
+  UTF-8 (a UTF-8 byte-order mark is accepted; UTF-16 and Latin-1 are refused);
+* YAML anchors/aliases ("billion laughs"): a document is refused when its aliases expand it
+  to more than :data:`MAX_ALIAS_EXPANSION` times the nodes written in the file once it
+  exceeds :data:`MAX_EXPANDED_NODES` nodes, or when an alias refers to a node containing
+  itself (a recursive document). The check runs on the composed node graph, before any
+  Python object is built, so it costs time linear in the file size;
+* YAML mappings and JSON objects with a duplicate key are refused (PyYAML and ``json``
+  would silently keep the last value);
+* nesting deeper than Python's recursion limit is refused;
+* GraphML is parsed by the standard library's expat, which refuses external entities and
+  entity-expansion amplification.
 """
 
 from __future__ import annotations
@@ -28,13 +53,18 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import ValidationError
 
-from contagion.errors import InputError, Problem
+from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
+from contagion.market import Market
 from contagion.schema import EXPOSURE_COLUMNS, EXPOSURE_SPEC, INSTITUTION_SPEC, Column
 from contagion.system import System
+from contagion.validation import coerced_booleans
 
 DOC_KEYS = {"name", "description", "metadata", "market", "institutions", "exposures"}
 MAX_FILE_BYTES = 2_000_000_000
+MAX_EXPANDED_NODES = 100_000  # YAML documents this small may use aliases freely
+MAX_ALIAS_EXPANSION = 10  # beyond it, aliases may multiply the written nodes at most this much
 
 
 # --- plain documents --------------------------------------------------------------------
@@ -69,10 +99,10 @@ def from_dict(doc: Mapping[str, Any], *, source: str | None = None) -> System:
     for key in ("institutions", "exposures"):
         if key in doc and not isinstance(doc[key], list):
             problems.append(Problem("document", key, "must be a list of records"))
-    if "metadata" in doc and not isinstance(doc["metadata"], Mapping):
-        problems.append(Problem("document", "metadata", "must be a mapping"))
+    problems += _label_problems("document", doc)
     if problems:
         raise InputError(problems, source)
+    market = _market(doc["market"], source)
     inst = _frame("institutions", doc["institutions"], source)
     exp = _frame("exposures", doc.get("exposures") or [], source)
     if exp.empty:
@@ -80,7 +110,7 @@ def from_dict(doc: Mapping[str, Any], *, source: str | None = None) -> System:
     return System(
         inst,
         exp,
-        doc["market"],
+        market,
         name=str(doc.get("name", "system")),
         description=str(doc.get("description", "")),
         metadata=doc.get("metadata") or {},
@@ -88,13 +118,63 @@ def from_dict(doc: Mapping[str, Any], *, source: str | None = None) -> System:
     )
 
 
-def _frame(table: str, records: list, source: str | None) -> pd.DataFrame:
-    bad = [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
-    if bad:
+def _market(raw: Any, source: str | None) -> Market:
+    """Validate a market document; booleans where numbers go are refused (pydantic is lax)."""
+    if isinstance(raw, Market):
+        return raw
+    try:
+        market = Market.model_validate(raw)
+    except ValidationError as err:
+        raise InputError.from_validation(err, "market", source, empty="market") from None
+    bools = coerced_booleans(raw, market.model_dump())
+    if bools:
         raise InputError(
-            [Problem(f"{table} record {i}", "(record)", "must be a mapping") for i in bad],
-            source,
+            [Problem("market", f, "must be a number, not a boolean") for f in bools], source
         )
+    return market
+
+
+def _label_problems(where: str, doc: Mapping[str, Any]) -> list[Problem]:
+    """``name`` and ``description`` must be text (or a number); ``metadata`` a JSON-able map."""
+    problems = []
+    for key in ("name", "description"):
+        v = doc.get(key)
+        if key in doc and (isinstance(v, bool) or not isinstance(v, str | int | float)):
+            problems.append(Problem(where, key, f"must be a string, got {type(v).__name__}"))
+    if "metadata" in doc:
+        meta = doc["metadata"]
+        if meta is not None and not isinstance(meta, Mapping):
+            problems.append(Problem(where, "metadata", "must be a mapping"))
+        elif meta:
+            try:
+                json.dumps(meta)
+            except (TypeError, ValueError, RecursionError) as err:
+                problems.append(
+                    Problem(
+                        where,
+                        "metadata",
+                        f"must hold only JSON values (text, numbers, lists, mappings): {err} "
+                        "(quote dates and other special values in YAML)",
+                    )
+                )
+    return problems
+
+
+def _frame(table: str, records: list, source: str | None) -> pd.DataFrame:
+    problems = [
+        Problem(f"{table} record {i}", "(record)", f"must be a mapping, got {type(r).__name__}")
+        for i, r in enumerate(records)
+        if not isinstance(r, Mapping)
+    ]
+    problems += [
+        Problem(f"{table} record {i}", repr(k), "field names must be strings")
+        for i, r in enumerate(records)
+        if isinstance(r, Mapping)
+        for k in r
+        if not isinstance(k, str)
+    ]
+    if problems:
+        raise InputError(problems[:MAX_PROBLEMS_SHOWN], source)
     if not records:
         return pd.DataFrame()
     df = pd.DataFrame.from_records(records)
@@ -164,19 +244,117 @@ def _read_text(path: Path) -> str:
 
 
 def read_document(path: str | os.PathLike) -> Any:
-    """Parse a YAML (``safe_load``) or JSON file with clear errors."""
+    """Parse a YAML (safe loader) or JSON file with clear errors (limits: module docstring)."""
     path = Path(path)
     text = _read_text(path)
+    if text.startswith("\ufeff"):  # a UTF-8 byte-order mark
+        text = text[1:]
     if not text.strip():
         raise InputError(Problem("file", "(content)", "file is empty"), str(path))
     try:
         if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return json.loads(text, object_pairs_hook=_json_object)
+        return _load_yaml(text)
+    except InputError as err:
+        raise err.with_source(str(path)) from None
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(syntax)"
+        where = (
+            f"line {mark.line + 1}" if mark is not None else f"line {getattr(err, 'lineno', '?')}"
+        )
         raise InputError(Problem(where, "(syntax)", str(err).splitlines()[0]), str(path)) from None
+    except RecursionError:
+        raise InputError(
+            Problem("document", "(nesting)", "nested too deeply to be read"), str(path)
+        ) from None
+    except (ValueError, OverflowError, TypeError) as err:  # e.g. int with > 4300 digits
+        raise InputError(
+            Problem("document", "(value)", f"unreadable value: {err}"), str(path)
+        ) from None
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise InputError(Problem("document", k, "duplicate key in a JSON object"))
+        out[k] = v
+    return out
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with a check of the composed node graph before construction."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_nodes(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_nodes(root: yaml.Node) -> None:
+    """Refuse alias bombs, recursive aliases and duplicate mapping keys (iterative walk)."""
+    size: dict[int, int] = {}  # id(node) -> nodes after expanding aliases
+    open_: set[int] = set()  # nodes on the current path
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        kids = _yaml_children(node)
+        if done:
+            open_.discard(nid)
+            size[nid] = 1 + sum(size[id(k)] for k in kids)
+            continue
+        if nid in size:
+            continue
+        if nid in open_:
+            raise InputError(
+                Problem(_yaml_line(node), "(alias)", "an alias refers to a node containing it")
+            )
+        if isinstance(node, yaml.MappingNode):
+            seen: set[tuple[str, str]] = set()
+            for k, _ in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    key = (k.tag, k.value)
+                    if key in seen and k.value != "<<":
+                        raise InputError(Problem(_yaml_line(k), k.value, "duplicate key"))
+                    seen.add(key)
+        open_.add(nid)
+        stack.append((node, True))
+        for k in kids:
+            if id(k) in open_:
+                raise InputError(
+                    Problem(_yaml_line(k), "(alias)", "an alias refers to a node containing it")
+                )
+            if id(k) not in size:
+                stack.append((k, False))
+    written, expanded = len(size), size[id(root)]
+    if expanded > max(MAX_EXPANDED_NODES, MAX_ALIAS_EXPANSION * written):
+        raise InputError(
+            Problem(
+                "document",
+                "(aliases)",
+                f"YAML aliases expand {written} written nodes to {expanded} (limit: "
+                f"{MAX_ALIAS_EXPANSION}x once over {MAX_EXPANDED_NODES}); refusing a "
+                "possible 'billion laughs' document",
+            )
+        )
+
+
+def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _yaml_line(node: yaml.Node) -> str:
+    mark = node.start_mark
+    return f"line {mark.line + 1}" if mark is not None else "document"
 
 
 def _default_mode() -> int:
@@ -208,7 +386,7 @@ def load_system(path: str | os.PathLike) -> System:
     if path.suffix.lower() == ".graphml":
         return from_graphml(path)
     doc = read_document(path)
-    if isinstance(doc, Mapping) and "nodes" in doc and "edges" in doc:
+    if isinstance(doc, Mapping) and "nodes" in doc and "institutions" not in doc:
         return from_node_link(doc, source=str(path))
     return from_dict(doc, source=str(path))
 
@@ -247,14 +425,19 @@ def from_csv(directory: str | os.PathLike) -> System:
     d = Path(directory)
     head = read_document(d / "system.yaml")
     if not isinstance(head, Mapping):
-        raise InputError(Problem("document", "(top level)", "must be a mapping"), str(d))
+        raise InputError(
+            Problem("document", "(top level)", "must be a mapping"), str(d / "system.yaml")
+        )
+    problems = _label_problems("system.yaml", head)
+    if problems:
+        raise InputError(problems, str(d / "system.yaml"))
     inst = _read_csv(d / "institutions.csv", {"id": str, "name": str, "type": str})
     exp_types = {c.name: str for c in EXPOSURE_COLUMNS if c.dtype != "float"}
     exp = _read_csv(d / "exposures.csv", exp_types)
     return System(
         inst,
         exp,
-        head.get("market", {}),
+        _market(head.get("market", {}), str(d / "system.yaml")),
         name=str(head.get("name", "system")),
         description=str(head.get("description", "")),
         metadata=head.get("metadata") or {},
@@ -265,8 +448,10 @@ def from_csv(directory: str | os.PathLike) -> System:
 def _read_csv(path: Path, dtypes: dict[str, type]) -> pd.DataFrame:
     _read_text(path)  # clear errors for missing / non-UTF-8 files
     try:
-        return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        return pd.read_csv(
+            path, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as err:
         raise InputError(Problem("file", "(csv)", str(err).splitlines()[0]), str(path)) from None
 
 
@@ -298,6 +483,9 @@ def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> Syste
     market = gattr.get("market")
     if market is None:
         raise InputError(Problem("graph", "market", "graph attribute is missing"), source)
+    problems = _label_problems("graph", gattr)
+    if problems:
+        raise InputError(problems, source)
     # Attributes a node or edge omits take their schema defaults, as in documents.
     inst = _frame(
         "institutions", [{"id": str(n), **attrs} for n, attrs in graph.nodes(data=True)], source
@@ -319,7 +507,7 @@ def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> Syste
     return System(
         inst,
         exp,
-        market,
+        _market(market, source),
         name=str(gattr.get("name", "system")),
         description=str(gattr.get("description", "")),
         metadata=gattr.get("metadata") or {},
@@ -384,8 +572,53 @@ def to_node_link(system: System) -> dict[str, Any]:
 
 def from_node_link(doc: Mapping[str, Any], *, source: str | None = None) -> System:
     """Build a system from a node-link document written by :func:`to_node_link`."""
+    _check_node_link(doc, source)
     try:
         g = nx.node_link_graph(doc, directed=True, multigraph=True, edges="edges")
-    except (KeyError, TypeError, nx.NetworkXError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, nx.NetworkXError) as err:
         raise InputError(Problem("node-link", "(structure)", f"invalid: {err}"), source) from None
     return from_networkx(g, source=source)
+
+
+def _check_node_link(doc: Any, source: str | None) -> None:
+    """Structure of a node-link document: networkx merges duplicates and invents nodes."""
+    if not isinstance(doc, Mapping):
+        raise InputError(Problem("node-link", "(top level)", "must be a mapping"), source)
+    problems = []
+    for key in ("nodes", "edges"):
+        if key not in doc:
+            problems.append(Problem("node-link", key, "required key is missing"))
+        elif not isinstance(doc[key], list):
+            problems.append(Problem("node-link", key, "must be a list of records"))
+    if "graph" in doc and not isinstance(doc["graph"], Mapping):
+        problems.append(Problem("node-link", "graph", "must be a mapping"))
+    if problems:
+        raise InputError(problems, source)
+    ids: set = set()
+    for i, rec in enumerate(doc["nodes"]):
+        if not isinstance(rec, Mapping):
+            problems.append(Problem(f"nodes record {i}", "(record)", "must be a mapping"))
+        elif "id" not in rec or not isinstance(rec["id"], str | int):
+            problems.append(Problem(f"nodes record {i}", "id", "must be a string"))
+        elif str(rec["id"]) in ids:
+            problems.append(Problem(f"nodes record {i}", "id", f"duplicate id {rec['id']!r}"))
+        else:
+            ids.add(str(rec["id"]))
+    keys: set = set()
+    for i, rec in enumerate(doc["edges"]):
+        if not isinstance(rec, Mapping):
+            problems.append(Problem(f"edges record {i}", "(record)", "must be a mapping"))
+            continue
+        for end in ("source", "target"):
+            v = rec.get(end)
+            if not isinstance(v, str | int) or str(v) not in ids:
+                problems.append(Problem(f"edges record {i}", end, f"unknown institution {v!r}"))
+        k = rec.get("key")
+        if k is not None and not isinstance(k, str | int):
+            problems.append(Problem(f"edges record {i}", "key", "must be a string"))
+        elif isinstance(k, str) and k in keys:
+            problems.append(Problem(f"edges record {i}", "key", f"duplicate exposure id {k!r}"))
+        elif isinstance(k, str):
+            keys.add(k)
+    if problems:
+        raise InputError(problems[:MAX_PROBLEMS_SHOWN], source)

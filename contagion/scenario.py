@@ -336,10 +336,18 @@ def _validated(model, current, changes: dict, where: str):
 
 def scenario_from_dict(doc: Any, *, source: str | None = None) -> Scenario:
     """Validate a scenario document with clear errors naming the field."""
+    from contagion.validation import coerced_booleans
+
     try:
-        return Scenario.model_validate(doc)
+        scenario = Scenario.model_validate(doc)
     except ValidationError as err:
         raise InputError.from_validation(err, "scenario", source) from None
+    bools = coerced_booleans(doc, scenario.model_dump())
+    if bools:
+        raise InputError(
+            [Problem("scenario", f, "must be a number, not a boolean") for f in bools], source
+        )
+    return scenario
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:

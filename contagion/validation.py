@@ -4,11 +4,12 @@ Each function returns the normalised table (every schema column present, default
 dtypes fixed, inapplicable exposure fields set to their neutral value) or raises
 :class:`~contagion.errors.InputError` listing every problem with its row, id and field.
 Checks are column-wise numpy passes; messages are only built for the offending rows.
+Amounts (``*_usd_bn``) must be finite and at most :data:`MAX_AMOUNT_USD_BN` in size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from contagion.schema import (
 )
 
 EQUITY_COLUMN = "equity_usd_bn"
+# Any table amount beyond this (USD 10^18) is a data error; it also keeps sums of amounts
+# far from float overflow (1e308) in the balance-sheet checks and the engine.
+MAX_AMOUNT_USD_BN = 1e9
 
 
 def _where(table: str, ids: pd.Series, rows: Iterable[int]) -> list[str]:
@@ -47,12 +51,62 @@ def _as_float(
     if pd.api.types.is_bool_dtype(values):
         _flag(problems, table, ids, np.ones(len(values), bool), col, lambda r: "must be a number")
         return np.zeros(len(values))
-    numeric = pd.to_numeric(values, errors="coerce")
+    if values.dtype == object or pd.api.types.is_complex_dtype(values):
+        # booleans, complex numbers and bytes would convert silently (True -> 1.0) or warn
+        values = values.astype(object)
+        odd = values.map(_not_a_real_number).to_numpy(dtype=bool)
+        if odd.any():
+            vals = values.to_numpy()
+            _flag(problems, table, ids, odd, col, lambda r: f"must be a number, got {vals[r]!r}")
+            values = values.where(~odd, None)
+    try:
+        numeric = pd.to_numeric(values, errors="coerce")
+    except OverflowError:  # a Python int beyond the float range (e.g. 10**400 from YAML)
+        numeric = pd.to_numeric(values.map(_clip_huge_int), errors="coerce")
     bad = numeric.isna() & values.notna()
     if bad.any():
         vals = values.to_numpy()
         _flag(problems, table, ids, bad, col, lambda r: f"must be a number, got {vals[r]!r}")
     return numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _not_a_real_number(v) -> bool:
+    return isinstance(v, bool | np.bool_ | complex | np.complexfloating | bytes)
+
+
+def _clip_huge_int(v):
+    """Integers too large for a float become +-inf (then flagged as not finite)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        try:
+            float(v)
+        except OverflowError:
+            return float("inf") if v > 0 else float("-inf")
+    return v
+
+
+def coerced_booleans(raw, validated, path: tuple[str, ...] = ()) -> list[str]:
+    """Paths where a boolean in a raw document became a number or text after validation.
+
+    pydantic's lax mode turns ``true`` into ``1.0``; a boolean where a number goes is a
+    wrong type in every contagion document (compare the ``model_dump`` of the result).
+    """
+    if isinstance(raw, bool):
+        return [] if isinstance(validated, bool) else [".".join(path) or "(top level)"]
+    if isinstance(raw, Mapping) and isinstance(validated, Mapping):
+        return [
+            p
+            for k, v in raw.items()
+            if isinstance(k, str) and k in validated
+            for p in coerced_booleans(v, validated[k], (*path, k))
+        ]
+    if isinstance(raw, list | tuple) and isinstance(validated, list | tuple):
+        if len(raw) == len(validated):
+            return [
+                p
+                for i, (r, v) in enumerate(zip(raw, validated, strict=True))
+                for p in coerced_booleans(r, v, (*path, str(i)))
+            ]
+    return []
 
 
 def _check_bounds(problems, table, ids, x: np.ndarray, spec: Column, active: np.ndarray) -> None:
@@ -67,6 +121,16 @@ def _check_bounds(problems, table, ids, x: np.ndarray, spec: Column, active: np.
             lambda r: f"must be a finite number, got {x[r]}",
         )
         ok = active & np.isfinite(x)
+        if spec.name.endswith("_usd_bn"):
+            _flag(
+                problems,
+                table,
+                ids,
+                ok & (np.abs(x) > MAX_AMOUNT_USD_BN),
+                spec.name,
+                lambda r: f"|amount| must be <= {MAX_AMOUNT_USD_BN:g} USD bn, got {x[r]:g}",
+            )
+            ok = ok & (np.abs(x) <= MAX_AMOUNT_USD_BN)
         if spec.min is not None:
             _flag(
                 problems,
@@ -90,7 +154,8 @@ def _check_bounds(problems, table, ids, x: np.ndarray, spec: Column, active: np.
 
 
 def _string_column(values: pd.Series) -> pd.Series:
-    return values.astype(object).where(values.notna(), "").astype(str)
+    # map(str), not astype(str): numpy would decode bytes (UnicodeDecodeError)
+    return values.astype(object).where(values.notna(), "").map(str).astype(object)
 
 
 _CONTROL = r"[\x00-\x1f\x7f]"

@@ -20,6 +20,7 @@ object that :func:`contagion.simulate` takes.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Annotated, Any
 
@@ -72,9 +73,42 @@ def policy_from_dict(doc: Any, *, source: str | None = None) -> PolicyConfig:
             source,
         )
     try:
-        return _ADAPTER.validate_python(doc)
+        config = _ADAPTER.validate_python(doc)
     except ValidationError as err:
         raise InputError.from_validation(err, "policy", source, skip=1, empty="(policy)") from None
+    from contagion.validation import coerced_booleans
+
+    dumped = config.model_dump()
+    problems = [
+        Problem("policy", f, "must be a number, not a boolean")
+        for f in coerced_booleans(doc, dumped)
+    ]
+    problems += _amount_problems(dumped, ())
+    if problems:
+        raise InputError(problems, source)
+    return config
+
+
+def _amount_problems(value: Any, path: tuple[str, ...]) -> list[Problem]:
+    """Numbers nested in schedules and price limits: finite; amounts (``_usd_bn``) >= 0.
+
+    The config models leave some nested numbers (``schedule_usd_bn``, ``max_price``)
+    unbounded; a NaN, an infinity or a negative purchase would otherwise reach the engine.
+    """
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _amount_problems(v, (*path, str(k)))]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in _amount_problems(v, (*path, str(i)))]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return []
+    field = ".".join(path)
+    if not math.isfinite(value):
+        return [Problem("policy", field, f"must be a finite number, got {value}")]
+    if value < 0 and any(part.endswith("_usd_bn") for part in path):
+        return [Problem("policy", field, f"must be >= 0 (USD bn), got {value}")]
+    if value <= 0 and path[:1] == ("max_price",):
+        return [Problem("policy", field, f"must be > 0 (per 100 face), got {value}")]
+    return []
 
 
 def load_policy(path: str | os.PathLike) -> PolicyConfig:

@@ -1,0 +1,332 @@
+"""Hostile inputs: every malformed file or document gives a clear ``InputError``.
+
+Two parts:
+
+* the corpus in ``tests/fuzz/`` (one defect per file, see its README and ``expected.csv``):
+  each file makes its loader raise :class:`contagion.InputError` naming the file and the
+  expected field or location, within a time bound, without writing anything;
+* hypothesis fuzzers: random mutations of valid system, scenario and policy documents
+  (dropped keys, wrong types, NaN / inf / huge / negative numbers, renamed ids, random
+  bytes) either load or raise ``InputError``; any other exception is a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import contagion
+from contagion.experiment import load_experiment
+from contagion.policies import load_policy, policy_from_dict
+from contagion.scenario import scenario_from_dict
+
+CORPUS = Path(__file__).parent / "fuzz"
+LOADERS = {
+    "systems": contagion.load_system,
+    "scenarios": contagion.load_scenario,
+    "policies": load_policy,
+    "experiments": load_experiment,
+}
+SECONDS = 10.0  # per file; the slowest (deep YAML nesting) takes about 1 s alone
+
+# Defects the loaders cannot yet report properly because the fix belongs in a file this
+# suite's author could not edit (contagion/experiment.py). strict: fixing them flips these.
+KNOWN = {
+    "experiments/arm_bad_budget.yaml": "load_experiment drops the file name from arm errors",
+    "experiments/arm_unknown_policy_type.yaml": "load_experiment drops the file name",
+    "experiments/arm_policy_not_mapping.yaml": "load_experiment drops the file name",
+    "experiments/arm_not_list.yaml": "load_experiment iterates a non-list arm: TypeError",
+    "experiments/uncertainty_unknown_param.yaml": "uncertainty is checked only at run time",
+    "experiments/uncertainty_nan.yaml": "uncertainty is checked only at run time",
+    "experiments/draws_boolean.yaml": "ExperimentConfig.draws accepts true as 1 (pydantic lax)",
+}
+
+
+def _manifest() -> list[tuple[str, str, str]]:
+    with open(CORPUS / "expected.csv", newline="", encoding="utf-8") as fh:
+        return [(r["path"], r["expect"], r["defect"]) for r in csv.DictReader(fh)]
+
+
+MANIFEST = _manifest()
+
+
+def _params():
+    for rel, expect, _defect in MANIFEST:
+        marks = [pytest.mark.xfail(strict=True, reason=KNOWN[rel])] if rel in KNOWN else []
+        yield pytest.param(rel, expect, id=rel, marks=marks)
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
+    }
+
+
+def test_manifest_covers_the_corpus() -> None:
+    listed = {rel for rel, _, _ in MANIFEST}
+    entries = {f"{folder}/{p.name}" for folder in LOADERS for p in (CORPUS / folder).iterdir()}
+    assert listed == entries
+    assert len(MANIFEST) >= 100
+    assert set(KNOWN) <= listed
+
+
+@pytest.mark.parametrize(
+    ("rel", "loader"),
+    [
+        ("valid/system.yaml", contagion.load_system),
+        ("valid/system.json", contagion.load_system),
+        ("valid/node_link.json", contagion.load_system),
+        ("valid/csv", contagion.load_system),
+        ("valid/scenario.yaml", contagion.load_scenario),
+        ("valid/policy.yaml", load_policy),
+        ("valid/experiment.yaml", load_experiment),
+    ],
+)
+def test_the_corpus_is_derived_from_valid_documents(rel: str, loader) -> None:
+    loader(CORPUS / rel)
+
+
+@pytest.mark.parametrize(("rel", "expect"), list(_params()))
+def test_malformed_file_gives_a_clear_error(
+    rel: str, expect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = CORPUS / rel
+    loader = LOADERS[rel.split("/")[0]]
+    before = _snapshot(CORPUS)
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    with pytest.raises(contagion.InputError) as info:
+        loader(path)
+    elapsed = time.perf_counter() - start
+    err = info.value
+    message = str(err)
+    assert isinstance(err, ValueError)
+    assert path.name in message, message
+    assert expect in message, message
+    assert err.problems and all(p.field for p in err.problems)
+    assert "Traceback" not in message
+    assert elapsed < SECONDS, f"{rel} took {elapsed:.2f} s"
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert _snapshot(CORPUS) == before
+
+
+@pytest.mark.parametrize("rel", ["systems/billion_laughs.yaml", "scenarios/billion_laughs.yaml"])
+def test_alias_bomb_is_refused_before_expansion(rel: str) -> None:
+    """The alias check runs on the composed node graph: no expansion, little memory."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(contagion.InputError, match="aliases"):
+            LOADERS[rel.split("/")[0]](CORPUS / rel)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_moderate_alias_use_is_allowed(tmp_path: Path) -> None:
+    """Anchors and merge keys in a normal document (far below the limit) still load."""
+    text = (CORPUS / "valid/system.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "  - {id: dealer, type: dealer, cash_usd_bn: 20}",
+        "  - &d {id: dealer, type: dealer, cash_usd_bn: 20}\n  - {<<: *d, id: dealer2}",
+    )
+    p = tmp_path / "aliases.yaml"
+    p.write_text(text, encoding="utf-8")
+    assert contagion.load_system(p).n_institutions == 4
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    for name in ("system.yaml", "system.json"):
+        p = tmp_path / name
+        p.write_bytes(b"\xef\xbb\xbf" + (CORPUS / "valid" / name).read_bytes())
+        assert contagion.load_system(p).n_institutions == 3
+
+
+# --- System from DataFrames ------------------------------------------------------------------
+VALID_DOC: dict[str, Any] = json.loads((CORPUS / "valid/system.json").read_text("utf-8"))
+ODD_CELLS = [
+    "lots", [1, 2], {"a": 1}, True, None, float("nan"), float("inf"), -1.0, 10**400,
+    -(10**400), 1e308, b"\xff", complex(1, 1), object(), (), "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ODD_CELLS, ids=repr)
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("institutions", "id"),
+        ("institutions", "type"),
+        ("institutions", "cash_usd_bn"),
+        ("institutions", "ust_10y_par_usd_bn"),
+        ("institutions", "max_leverage_ratio"),
+        ("exposures", "kind"),
+        ("exposures", "target"),
+        ("exposures", "amount_usd_bn"),
+        ("exposures", "collateral_bucket"),
+        ("exposures", "notional_usd_bn"),
+    ],
+)
+def test_system_from_dataframes_with_odd_cells(table: str, column: str, value: Any) -> None:
+    inst = pd.DataFrame(VALID_DOC["institutions"])
+    exp = pd.DataFrame(VALID_DOC["exposures"])
+    df = inst if table == "institutions" else exp
+    df[column] = df[column].astype(object) if column in df else 2.0
+    df[column] = df[column].astype(object)
+    df.at[1, column] = value
+    _loads_or_input_error(lambda: contagion.System(inst, exp, VALID_DOC["market"]))
+
+
+# --- hypothesis fuzzers --------------------------------------------------------------------------
+TOY: dict[str, Any] = contagion.to_dict(contagion.examples.toy_basis_trade())
+SCENARIO: dict[str, Any] = json.loads(
+    json.dumps(contagion.scenarios.load("basis_unwind").model_dump(mode="json"))
+)
+POLICIES: list[dict[str, Any]] = [
+    {"type": "qe", "budget_usd_bn": 500, "reactive_share": 0.5,
+     "schedule_usd_bn": {"10y": [10.0, 20.0]}, "max_price": {"10y": 101.0},
+     "trigger": {"start_day": 2, "metric": "basis_widening_TY_bp", "threshold": 5.0}},
+    {"type": "srf", "aggregate_limit_usd_bn": 500, "eligible": ["dealer", "hedge_fund"],
+     "min_bid_spread_bp": 0, "stigma_premium_bp": 5},
+    {"type": "swf", "budget_usd_bn": 100, "funding": "new_issuance", "issuance_bucket": "30y"},
+    {"type": "min_haircut", "floor_frac": 0.02, "segments": ["bilateral"]},
+    {"type": "apc_margin", "max_daily_increase_frac": 0.1, "cap_multiplier": 2.0},
+    {"type": "basis_facility", "budget_usd_bn": 500, "contracts": ["TY"]},
+]  # fmt: skip
+
+ODD_VALUES = st.one_of(
+    st.sampled_from(
+        [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 10**400, -(10**400),
+         2**63, -1, -1.0, 0, True, False, None, "", "lots", "NaN", "1e309", [], {}, [1.0],
+         {"a": 1}, "10y", "hf_alpha", "\x00", "é" * 3]
+    ),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.text(max_size=8),
+)  # fmt: skip
+
+
+def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path (tuple of keys / indices) to a node of a JSON-like document."""
+    out = [prefix]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _get(doc: Any, path: tuple) -> Any:
+    for k in path:
+        doc = doc[k]
+    return doc
+
+
+@st.composite
+def mutated(draw, base: Any, max_mutations: int = 3) -> Any:
+    """A copy of ``base`` with a few random mutations."""
+    doc = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, max_mutations))):
+        paths = _paths(doc)
+        path = draw(st.sampled_from(paths))
+        op = draw(st.sampled_from(["drop", "replace", "replace", "rename", "extra", "scale"]))
+        if not path:
+            if op == "replace":
+                return draw(ODD_VALUES)
+            continue
+        parent, key = _get(doc, path[:-1]), path[-1]
+        if op == "drop":
+            del parent[key]
+        elif op == "replace":
+            parent[key] = draw(ODD_VALUES)
+        elif op == "rename" and isinstance(parent[key], str):
+            parent[key] = draw(st.sampled_from(["", "nobody", "hf_alpha", "dealer_a", "ccp"]))
+        elif op == "extra" and isinstance(parent, dict):
+            parent[draw(st.sampled_from(["extra", "id", "1", "type"]))] = draw(ODD_VALUES)
+        elif op == "scale" and isinstance(parent[key], int | float):
+            factor = draw(st.sampled_from([-1, 0, 1e300, 1e-300, 10**400]))
+            try:
+                parent[key] = parent[key] * factor
+            except OverflowError:  # float * 10**400
+                parent[key] = 10**400
+    return doc
+
+
+def _loads_or_input_error(load) -> Any:
+    try:
+        return load()
+    except contagion.InputError as err:
+        assert str(err)
+        assert err.problems
+        return None
+
+
+FUZZ = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
+@FUZZ
+@given(doc=mutated(TOY))
+def test_fuzz_system_documents(doc: Any) -> None:
+    system = _loads_or_input_error(lambda: contagion.from_dict(doc, source="fuzz.yaml"))
+    if system is not None:  # a valid system round-trips and can be saved
+        json.dumps(contagion.to_dict(system))
+
+
+@FUZZ
+@given(doc=mutated(TOY, max_mutations=1), fmt=st.sampled_from(["yaml", "json", "node_link"]))
+def test_fuzz_system_files(doc: Any, fmt: str, tmp_path_factory) -> None:
+    import yaml
+
+    path = tmp_path_factory.mktemp("fuzz") / f"system.{'yaml' if fmt == 'yaml' else 'json'}"
+    if fmt == "node_link":
+        try:
+            doc = contagion.to_node_link(contagion.from_dict(doc))
+        except contagion.InputError:
+            return
+    text = yaml.safe_dump(doc) if fmt == "yaml" else json.dumps(doc, default=str)
+    path.write_text(text, encoding="utf-8")
+    _loads_or_input_error(lambda: contagion.load_system(path))
+
+
+@FUZZ
+@given(data=st.binary(max_size=200), keep=st.integers(0, 2000), suffix=st.sampled_from(
+    [".yaml", ".json", ".graphml"]
+))  # fmt: skip
+def test_fuzz_random_bytes(data: bytes, keep: int, suffix: str, tmp_path_factory) -> None:
+    """Random bytes, alone or spliced into a valid file."""
+    valid = CORPUS / "valid" / ("system.json" if suffix == ".json" else "system.yaml")
+    head = valid.read_bytes()[:keep] if suffix != ".graphml" else b""
+    path = tmp_path_factory.mktemp("bytes") / f"doc{suffix}"
+    path.write_bytes(head + data)
+    _loads_or_input_error(lambda: contagion.load_system(path))
+
+
+@FUZZ
+@given(doc=mutated(SCENARIO))
+def test_fuzz_scenario_documents(doc: Any) -> None:
+    sc = _loads_or_input_error(lambda: scenario_from_dict(doc, source="fuzz.yaml"))
+    if sc is not None:
+        for name in ("volatility_multiplier", "am_redemption_frac"):
+            assert all(math.isfinite(x) for x in sc.path(name))
+
+
+@FUZZ
+@given(doc=st.sampled_from(POLICIES).flatmap(mutated))
+def test_fuzz_policy_documents(doc: Any) -> None:
+    cfg = _loads_or_input_error(lambda: policy_from_dict(doc, source="fuzz.yaml"))
+    if cfg is not None:
+        cfg.build()
