@@ -18,9 +18,18 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+FiniteFloat = Annotated[
+    float, Field(allow_inf_nan=False, strict=False), BeforeValidator(lambda v: _no_bool(v))
+]
+
+
+def _no_bool(v):
+    """A YAML ``true`` is not a volatility of 1: booleans are not numbers here."""
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not a boolean")
+    return v
 
 
 class _Frozen(BaseModel):
@@ -32,11 +41,11 @@ class Bucket(_Frozen):
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$", description="e.g. '10y'")
     maturity_years: FiniteFloat = Field(gt=0, description="Representative maturity, years.")
-    outstanding_usd_bn: FiniteFloat = Field(ge=0, description="Par outstanding, USD bn.")
+    outstanding_usd_bn: FiniteFloat = Field(ge=0, le=1e9, description="Par outstanding, USD bn.")
     yield_pct: FiniteFloat = Field(ge=-5, le=50, description="Yield, percent.")
     modified_duration_years: FiniteFloat = Field(gt=0, le=40, description="Years.")
     convexity_years2: FiniteFloat = Field(default=0.0, ge=0, description="Years squared.")
-    price: FiniteFloat = Field(default=100.0, gt=0, description="Per 100 face.")
+    price: FiniteFloat = Field(default=100.0, gt=0, le=1e4, description="Per 100 face.")
 
 
 class FuturesContract(_Frozen):
@@ -45,7 +54,7 @@ class FuturesContract(_Frozen):
     code: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_]+$", description="e.g. 'TY'")
     bucket: str = Field(description="Bucket of the cheapest-to-deliver bond.")
     conversion_factor: FiniteFloat = Field(gt=0, le=2)
-    price: FiniteFloat = Field(gt=0, description="Futures price per 100 face.")
+    price: FiniteFloat = Field(gt=0, le=1e4, description="Futures price per 100 face.")
     initial_margin_frac: FiniteFloat = Field(
         gt=0, lt=1, description="CCP initial margin rate at the base volatility, fraction."
     )

@@ -57,6 +57,7 @@ class ModelParams(_Frozen):
     impact_bp_per_usd_bn: Finite = Field(
         0.01,
         ge=0,
+        le=10.0,
         description="Cash yield impact per USD bn of net sales at zero dealer "
         "utilisation, bp (lambda in dy = lambda * q * g(u)).",
     )
@@ -76,6 +77,7 @@ class ModelParams(_Frozen):
     futures_impact_bp_per_usd_bn: Finite = Field(
         0.02,
         ge=0,
+        le=10.0,
         description="Futures implied-yield impact per USD bn of net futures "
         "buying, bp (buying lowers the implied yield: futures richen).",
     )
@@ -188,9 +190,9 @@ class ModelParams(_Frozen):
         "below this share of the day's sales so far (dues left over are paid the next day).",
     )
     tolerance_usd_bn: Finite = Field(
-        1e-6, gt=0, description="Sales, dues and payments below this are zero, USD bn."
+        1e-6, gt=0, le=1.0, description="Sales, dues and payments below this are zero, USD bn."
     )
-    day_count_days: Finite = Field(360.0, gt=0, description="Money-market day count.")
+    day_count_days: Finite = Field(360.0, gt=0, le=366.0, description="Money-market day count.")
 
 
 _LEVEL_PATHS = {

@@ -96,6 +96,7 @@ class System:
             if source:
                 raise err.with_source(source) from None
             raise
+        _check_labels(name, description, metadata, source)
         inst[EQUITY_COLUMN] = equity
         self._institutions = inst
         self._exposures = exp
@@ -175,6 +176,23 @@ class System:
         from contagion.views import sector_aggregates
 
         return sector_aggregates(self)
+
+
+def _check_labels(name: Any, description: Any, metadata: Any, source: str | None) -> None:
+    """Name and description are strings; metadata must survive a JSON save."""
+    import json
+
+    problems = [
+        Problem("system", field, "must be a string")
+        for field, value in (("name", name), ("description", description))
+        if not isinstance(value, str)
+    ]
+    try:
+        json.dumps(dict(metadata or {}), allow_nan=False)
+    except (TypeError, ValueError) as err:
+        problems.append(Problem("system", "metadata", f"must be plain JSON data ({err})"))
+    if problems:
+        raise InputError(problems, source)
 
 
 def _validate_market(market: Mapping[str, Any]) -> Market:

@@ -33,7 +33,7 @@ from contagion.testing import check_invariants
 MAX_DAYS = 6
 # practical ranges for parameters without an upper (or a useful lower) bound
 UPPER = {"impact_bp_per_usd_bn": 2.0, "futures_impact_bp_per_usd_bn": 1.0, "max_iterations": 60}
-RANGE = {"tolerance_usd_bn": (1e-12, 1e-4), "day_count_days": (250.0, 400.0)}
+RANGE = {"tolerance_usd_bn": (1e-12, 1e-4), "day_count_days": (250.0, 366.0)}
 
 PROPERTY = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

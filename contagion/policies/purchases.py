@@ -21,18 +21,19 @@ price impact. They differ in who pays and what that does to the system:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
 
 from contagion.policies.base import Policy, PolicyConfig
 
-Amounts = dict[str, list[float]]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PositivePrice = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class PurchaseFields(PolicyConfig):
-    schedule_usd_bn: dict[str, list[float]] = Field(
+    schedule_usd_bn: dict[str, list[NonNegative]] = Field(
         default_factory=dict,
         description="Purchases per bucket per active day (USD bn market value); day 0 of the "
         "list is the first active day.",
@@ -42,7 +43,7 @@ class PurchaseFields(PolicyConfig):
     )
     buckets: list[str] | None = Field(None, description="Buckets for reactive buying (all).")
     budget_usd_bn: float = Field(gt=0, allow_inf_nan=False, description="Total spend cap.")
-    max_price: dict[str, float] = Field(
+    max_price: dict[str, PositivePrice] = Field(
         default_factory=dict, description="Do not buy a bucket priced above this (per 100)."
     )
 
