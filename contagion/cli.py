@@ -148,13 +148,78 @@ def _status(quiet: bool, message: str) -> Iterator[None]:
             yield
 
 
-def _run_experiment(system, scenario, arms, *, draws, seed, quiet):
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Run the draws in N local processes (joblib)."),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler", help="Run the draws on an existing Dask cluster (tcp://host:8786)."
+    ),
+]
+Checkpoint = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        help="Write finished chunks of draws to DIR; a rerun skips them (resume).",
+    ),
+]
+
+
+def _one_backend(workers: int | None, scheduler: str | None) -> None:
+    """``--workers`` and ``--scheduler`` exclude each other (exit 2)."""
+    from contagion.errors import InputError, Problem
+
+    if workers is not None and scheduler is not None:
+        raise InputError(
+            Problem(
+                "option",
+                "--scheduler",
+                "--workers and --scheduler are mutually exclusive: use --workers N for local "
+                "processes or --scheduler ADDRESS for an existing Dask cluster",
+            )
+        )
+
+
+def _run_experiment(
+    system, scenario, arms, *, draws, seed, quiet, uncertainty=None, workers=None,
+    scheduler=None, checkpoint=None, message=None,
+):  # fmt: skip
+    """Run an experiment; a progress bar across the draws (a spinner without draws)."""
     from contagion.experiment import experiment
 
+    _one_backend(workers, scheduler)
     n = len(arms) + (0 if "no_action" in arms else 1)
     runs = n * (1 + draws)
-    with _status(quiet, f"Simulating {n} arms ({runs} runs incl. {draws} parameter draws)"):
-        return experiment(system, scenario, arms, draws=draws, rng=seed)
+    message = message or f"Simulating {n} arms ({runs} runs incl. {draws} parameter draws)"
+    options = {
+        "draws": draws, "rng": seed, "uncertainty": uncertainty, "workers": workers,
+        "scheduler": scheduler, "checkpoint_dir": checkpoint,
+    }  # fmt: skip
+    if quiet or not draws:
+        with _status(quiet, message):
+            return experiment(system, scenario, arms, **options)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("draws"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=err_console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(message, total=draws)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return experiment(system, scenario, arms, progress=progress, **options)
 
 
 @app.command()
@@ -170,6 +235,9 @@ def run(
         typer.Option("--policy", help="Policy YAML/JSON file; one arm per file (repeatable)."),
     ] = None,
     draws: Annotated[int, typer.Option("--draws", min=0, help="Parameter draws.")] = 0,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    checkpoint: Checkpoint = None,
     out: Out = DEFAULT_OUT,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -186,6 +254,7 @@ def run(
     from contagion.report import prepare_directory
 
     with _guard(debug):
+        _one_backend(workers, scheduler)
         prepare_directory(out, overwrite=overwrite)  # fail before simulating
         cfg = _default_experiment()
         sys_ = _system(system or cfg.system)
@@ -200,7 +269,9 @@ def run(
                 arms[name] = [pol]
         else:
             arms = dict(cfg.arms)
-        result = _run_experiment(sys_, sc, arms, draws=draws, seed=cfg.seed, quiet=quiet or as_json)
+        result = _run_experiment(sys_, sc, arms, draws=draws, seed=cfg.seed,
+                                 quiet=quiet or as_json, workers=workers,
+                                 scheduler=scheduler, checkpoint=checkpoint)  # fmt: skip
         title = "Main job: basis-trade unwind policy experiment" if not (
             scenario or system or policy
         ) else "Policy experiment"  # fmt: skip
@@ -214,6 +285,9 @@ def experiment_cmd(
     draws: Annotated[
         int | None, typer.Option("--draws", min=0, help="Parameter draws (overrides the file).")
     ] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    checkpoint: Checkpoint = None,
     out: Out = DEFAULT_OUT,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
@@ -226,6 +300,7 @@ def experiment_cmd(
     from contagion.report import prepare_directory
 
     with _guard(debug):
+        _one_backend(workers, scheduler)
         cfg = load_experiment(file)
         prepare_directory(out, overwrite=overwrite)
         base = file.parent
@@ -234,12 +309,12 @@ def experiment_cmd(
             cfg.scenario if cfg.scenario in scenarios.available() else str(base / cfg.scenario)
         )
         n = cfg.draws if draws is None else draws
-        from contagion.experiment import experiment
-
-        q = quiet or as_json
-        with _status(q, f"Simulating {len(cfg.arms)} arms with {n} parameter draws"):
-            result = experiment(sys_, sc, cfg.arms, draws=n, rng=cfg.seed,
-                                uncertainty=cfg.uncertainty)  # fmt: skip
+        result = _run_experiment(
+            sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,
+            uncertainty=cfg.uncertainty, workers=workers, scheduler=scheduler,
+            checkpoint=checkpoint,
+            message=f"Simulating {len(cfg.arms)} arms with {n} parameter draws",
+        )  # fmt: skip
         _finish(result, sys_, out, draws=n, seed=cfg.seed, title=f"Experiment {file.stem}",
                 overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
 

@@ -21,8 +21,10 @@ intervention size (the largest of the three costs) in units of USD 100 bn.
 
 from __future__ import annotations
 
+import contextlib
+import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +127,17 @@ def effectiveness(metrics: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _seed_sequence(rng) -> np.random.SeedSequence:
+    """A SeedSequence from an int (numpy ints too), a SeedSequence, or None (fresh entropy)."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if rng is None or isinstance(rng, numbers.Integral):
+        return np.random.SeedSequence(None if rng is None else int(rng))
+    raise InputError(
+        Problem("experiment", "seed", f"must be an integer or None, got {type(rng).__name__}")
+    )
+
+
 def draw_parameters(
     n: int, uncertainty: Mapping[str, tuple[float, float, str]] | None, rng
 ) -> list[dict[str, float]]:
@@ -152,11 +165,7 @@ def draw_parameters(
             )
         if kind == "loguniform" and lo <= 0:
             raise InputError(Problem("uncertainty", name, "loguniform needs low > 0"))
-    seed = (
-        rng
-        if isinstance(rng, np.random.SeedSequence)
-        else np.random.SeedSequence(rng if isinstance(rng, int | None) else None)
-    )
+    seed = _seed_sequence(rng)
     out = []
     for child in seed.spawn(n):
         g = np.random.default_rng(child)
@@ -201,6 +210,12 @@ def experiment(
     draws: int = 0,
     rng=None,
     uncertainty: Mapping[str, tuple[float, float, str]] | None = None,
+    backend: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: Callable[[int, int], object] | None = None,
+    chunk_size: int | None = None,
 ) -> ExperimentResult:
     """Run paired policy arms on the same shocks (and parameter draws).
 
@@ -212,15 +227,34 @@ def experiment(
     draws : int
         Number of parameter draws (0: only the point run).
     rng : int, SeedSequence or None
-        Seed of the parameter draws.
+        Seed of the parameter draws; draw ``d`` uses child ``d`` whatever the backend.
     uncertainty : mapping name -> (low, high, "uniform" | "loguniform"), optional
         Ranges of :class:`~contagion.ModelParams` to draw (default :data:`DEFAULT_UNCERTAINTY`).
+    backend : None, "serial", "processes" or "dask"
+        Where the draws run (see :mod:`contagion.backends`); None: ``dask`` with a
+        ``scheduler``, ``processes`` (joblib) with ``workers > 1``, else ``serial``.
+    workers : int, optional
+        Local worker processes (joblib, or a Dask LocalCluster on 127.0.0.1).
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``).
+    checkpoint_dir : path, optional
+        Write each finished chunk of draws there (parquet) and skip the chunks already
+        there on a rerun of the same experiment; a directory of another experiment raises
+        :class:`~contagion.InputError`. Without a seed, the first run's entropy is kept
+        in the directory and reused.
+    progress : callable(done, total), optional
+        Called with the number of finished draws: once before the draws start (counting
+        those found in the checkpoint) and after each chunk.
+    chunk_size : int, optional
+        Draws per task (default :func:`contagion.backends.chunk_size`).
     """
+    from contagion import backends
     from contagion.engine import simulate
 
     arms = {name: [_policy(p, name) for p in pols] for name, pols in arms.items()}
     if BASELINE not in arms:
         arms = {BASELINE: [], **arms}
+    executor = backends.make_executor(backend, workers, scheduler)
     results, rows, scenarios = {}, {}, {}
     for name, pols in arms.items():
         res = simulate(system, scenario, pols)
@@ -229,18 +263,64 @@ def experiment(
         scenarios[name] = scenario
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(HEADLINE)]
     metrics.index.name = "arm"
-    long = []
-    for d, params in enumerate(draw_parameters(draws, uncertainty, rng) if draws else []):
-        sc = scenario.with_params(**params)
-        for name, pols in arms.items():
-            h = headline(simulate(system, sc, pols).summary)
-            long += [{"arm": name, "draw": d, "metric": k, "value": v} for k, v in h.items()]
-            long += [
-                {"arm": name, "draw": d, "metric": f"param:{k}", "value": v}
-                for k, v in params.items()
-            ]
-    draws_frame = pd.DataFrame(long, columns=["arm", "draw", "metric", "value"])
+    long: list[backends.Row] = []
+    if draws:
+        long = _draws(
+            backends, executor, system, scenario, arms, draws, rng, uncertainty,
+            checkpoint_dir, progress, chunk_size,
+        )  # fmt: skip
+    draws_frame = pd.DataFrame(long, columns=backends.COLUMNS)
     return ExperimentResult(metrics, effectiveness(metrics), draws_frame, results, scenarios)
+
+
+def _draws(
+    backends, executor, system, scenario, arms, draws, rng, uncertainty, checkpoint_dir,
+    progress, size,
+) -> list:  # fmt: skip
+    """The long rows of every draw, chunk by chunk, resuming from a checkpoint."""
+    if size is None:
+        size = backends.chunk_size(draws)
+    elif isinstance(size, bool) or int(size) != size or size < 1:
+        raise InputError(Problem("option", "chunk_size", "must be a whole number >= 1"))
+    checkpoint = None
+    meta: dict[str, Any] = {}
+    if checkpoint_dir is not None:
+        checkpoint = backends.Checkpoint(checkpoint_dir)
+        key = backends.seed_key(rng)
+        if key is None:  # unseeded: keep the first run's entropy so a rerun can resume
+            old = checkpoint.read_meta()
+            entropy = (old or {}).get("entropy") or str(np.random.SeedSequence().entropy)
+            rng = np.random.SeedSequence(int(entropy))
+            key, meta = "unseeded", {"entropy": entropy}
+    params = draw_parameters(draws, uncertainty, rng)
+    chunks = backends.plan(params, size)
+    done: dict[int, list] = {}
+    if checkpoint is not None:
+        checkpoint.open(
+            backends.config_hash(system, scenario, arms, key, draws, uncertainty, size),
+            draws=draws, chunk_size=size, **meta,
+        )  # fmt: skip
+        for chunk in chunks:
+            found = checkpoint.load(chunk, list(arms))
+            if found is not None:
+                done[chunk.first] = found
+    by_first = {c.first: c for c in chunks}
+    finished = sum(by_first[f].last - f + 1 for f in done)
+    if progress is not None:
+        progress(finished, draws)
+    todo = [c for c in chunks if c.first not in done]
+    if todo:
+        work = backends.Work(system, scenario, arms)
+        # closed at once if interrupted: workers stop, a local cluster shuts down
+        with contextlib.closing(executor.run(work, todo)) as finishing:
+            for first, rows in finishing:
+                if checkpoint is not None:
+                    checkpoint.save(by_first[first], rows)
+                done[first] = rows
+                finished += by_first[first].last - first + 1
+                if progress is not None:
+                    progress(finished, draws)
+    return [row for c in chunks for row in done[c.first]]
 
 
 def _policy(p, arm: str) -> PolicyConfig:
@@ -272,20 +352,32 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
     from contagion.io import read_document
 
     doc = read_document(path)
-    if isinstance(doc, Mapping) and isinstance(doc.get("arms"), Mapping):
-        for arm, pols in doc["arms"].items():
-            for p in pols or []:
-                _policy(p, arm)  # clear errors naming the arm
     try:
-        return ExperimentConfig.model_validate(doc)
+        if isinstance(doc, Mapping) and isinstance(doc.get("arms"), Mapping):
+            for arm, pols in doc["arms"].items():
+                if isinstance(pols, list):  # anything else: pydantic names the arm below
+                    for p in pols:
+                        _policy(p, arm)  # clear errors naming the arm and field
+        if isinstance(doc, Mapping) and isinstance(doc.get("draws"), bool):
+            raise InputError(Problem("experiment", "draws", "must be a whole number"))
+        config = ExperimentConfig.model_validate(doc)
+        if config.uncertainty:
+            draw_parameters(0, config.uncertainty, 0)  # check names and ranges now
     except ValidationError as err:
         raise InputError.from_validation(err, "experiment", str(path)) from None
+    except InputError as err:
+        raise err.with_source(str(path)) from None
+    return config
 
 
 def run_experiment(
-    config: ExperimentConfig, *, base_dir: str | os.PathLike = "."
+    config: ExperimentConfig, *, base_dir: str | os.PathLike = ".", **options: Any
 ) -> ExperimentResult:
-    """Resolve a config's system and scenario (bundled names or paths) and run it."""
+    """Resolve a config's system and scenario (bundled names or paths) and run it.
+
+    ``options`` go to :func:`experiment` (``backend``, ``workers``, ``scheduler``,
+    ``checkpoint_dir``, ``progress``, ``chunk_size``).
+    """
     from pathlib import Path
 
     from contagion import examples, scenarios
@@ -310,4 +402,5 @@ def run_experiment(
         draws=config.draws,
         rng=config.seed,
         uncertainty=config.uncertainty,
+        **options,
     )

@@ -1,0 +1,372 @@
+"""Where the parameter draws of an experiment run, and how finished draws are kept.
+
+The unit of work is one draw: every arm of that draw (so arms stay paired) on the scenario
+with that draw's parameters, giving the long rows ``(arm, draw, metric, value)``. Draws
+are grouped in chunks (:func:`chunk_size`: at most :data:`CHUNK_SIZE` draws, fewer for
+small experiments) to amortise the per-task overhead. Executors:
+
+``serial``      in this process, chunk after chunk (the default);
+``processes``   local worker processes through ``joblib.Parallel`` (loky backend);
+``dask``        a ``dask.distributed.LocalCluster`` of ``workers`` single-threaded
+                processes bound to loopback (``127.0.0.1``, no dashboard), or an existing
+                cluster by scheduler address (``tcp://host:8786``); its workers need the
+                same ``contagion`` version installed.
+
+The system, scenario and arms are pickled once into a payload. Dask scatters it to every
+worker once; joblib sends it along with each chunk (about 0.4 MB for the stylised system,
+negligible against a chunk's simulations). Either way a worker process unpickles it once
+and caches it by its hash. The parameters of draw ``d`` come from child ``d`` of the seed
+and are computed in the calling process, so results do not depend on the executor.
+
+:class:`Checkpoint` writes each finished chunk atomically to
+``DIR/draws-<first>-<last>.parquet``; ``DIR/checkpoint.json`` holds a hash of the
+experiment (system, scenario, arms, seed, draws, uncertainty, chunk size, version) so a
+rerun skips finished chunks and a different experiment is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import pickle
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from contagion.errors import InputError, Problem
+
+BACKENDS = ("serial", "processes", "dask")
+CHUNK_SIZE = 50  # draws per task at most
+MIN_CHUNKS = 20  # small experiments get smaller chunks (progress, parallelism)
+COLUMNS = ["arm", "draw", "metric", "value"]
+CONNECT_TIMEOUT = "10s"  # to an existing scheduler
+
+Row = tuple[str, int, str, float]
+Draw = tuple[int, dict[str, float]]  # (draw index, parameters)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Draws ``first..last`` (inclusive) with their parameters."""
+
+    first: int
+    last: int
+    draws: tuple[Draw, ...]
+
+    @property
+    def name(self) -> str:
+        return f"draws-{self.first}-{self.last}.parquet"
+
+
+@dataclass(frozen=True)
+class Work:
+    """What every task needs: shipped to each worker once."""
+
+    system: Any
+    scenario: Any
+    arms: dict[str, list]
+
+
+def chunk_size(draws: int) -> int:
+    """Draws per chunk: at most :data:`CHUNK_SIZE`, at least :data:`MIN_CHUNKS` chunks."""
+    return max(1, min(CHUNK_SIZE, math.ceil(draws / MIN_CHUNKS)))
+
+
+def plan(params: Sequence[dict[str, float]], size: int) -> list[Chunk]:
+    """Split the draws (``params[d]`` is draw ``d``) into chunks of ``size``."""
+    return [
+        Chunk(i, min(i + size, len(params)) - 1, tuple(enumerate(params[i : i + size], i)))
+        for i in range(0, len(params), size)
+    ]
+
+
+def run_draws(work: Work, draws: Sequence[Draw]) -> list[Row]:
+    """Long rows of some draws: every arm's headline metrics, then the draw's parameters."""
+    from contagion.engine import simulate
+    from contagion.experiment import headline
+
+    rows: list[Row] = []
+    for d, params in draws:
+        sc = work.scenario.with_params(**params)
+        for name, pols in work.arms.items():
+            h = headline(simulate(work.system, sc, pols).summary)
+            rows += [(name, d, k, v) for k, v in h.items()]
+            rows += [(name, d, f"param:{k}", v) for k, v in params.items()]
+    return rows
+
+
+_WORK: dict[str, Work] = {}  # per process: the last payload, by its hash
+
+
+def _run_payload(token: str, payload: bytes, chunk: Chunk) -> tuple[int, list[Row]]:
+    work = _WORK.get(token)
+    if work is None:
+        _WORK.clear()
+        work = _WORK[token] = pickle.loads(payload)
+    return chunk.first, run_draws(work, chunk.draws)
+
+
+def _version() -> str:
+    from contagion import __version__
+
+    return __version__
+
+
+# --- executors ---------------------------------------------------------------------------
+class Executor(ABC):
+    """Runs chunks of draws; yields ``(chunk.first, rows)`` as chunks finish (any order)."""
+
+    @abstractmethod
+    def run(self, work: Work, chunks: Sequence[Chunk]) -> Iterator[tuple[int, list[Row]]]: ...
+
+
+class SerialExecutor(Executor):
+    """In this process, in order."""
+
+    def run(self, work, chunks):
+        for chunk in chunks:
+            yield chunk.first, run_draws(work, chunk.draws)
+
+
+class JoblibExecutor(Executor):
+    """Local worker processes through ``joblib.Parallel`` (loky)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, work, chunks):
+        from joblib import Parallel, delayed
+
+        payload = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
+        token = hashlib.sha256(payload).hexdigest()
+        parallel = Parallel(
+            n_jobs=self.workers, backend="loky", return_as="generator_unordered", batch_size=1
+        )
+        results = parallel(delayed(_run_payload)(token, payload, c) for c in chunks)
+        try:
+            # not `yield from`: GeneratorExit must not be thrown into joblib's generator
+            for item in results:  # noqa: UP028
+                yield item
+        finally:
+            with warnings.catch_warnings():
+                # an interrupted sweep drops the remaining tasks on purpose; joblib warns
+                # that they were "cancelled" or "executed but not used": that is the intent
+                warnings.filterwarnings(
+                    "ignore", r".*adjusting the input task\s+iterator", UserWarning
+                )
+                results.close()
+
+
+class DaskExecutor(Executor):
+    """A Dask LocalCluster on loopback (``workers``) or an existing cluster (``scheduler``)."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[Any]:
+        from dask.distributed import Client, LocalCluster
+
+        if self.scheduler is None:
+            with (
+                LocalCluster(
+                    n_workers=self.workers or os.cpu_count() or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                ) as cluster,
+                Client(cluster, set_as_default=False) as client,
+            ):
+                yield client
+            return
+        try:
+            client = Client(self.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise InputError(
+                Problem("option", "scheduler", f"cannot connect to {self.scheduler}: {err}")
+            ) from None
+        with client:
+            mine = _version()
+            theirs = {v for v in client.run(_version).values()}
+            if theirs - {mine}:
+                raise InputError(
+                    Problem(
+                        "option",
+                        "scheduler",
+                        f"workers run contagion {', '.join(sorted(theirs))}; this is {mine} "
+                        "(results would not be comparable)",
+                    )
+                )
+            yield client
+
+    def run(self, work, chunks):
+        from dask.distributed import as_completed
+
+        payload = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
+        token = hashlib.sha256(payload).hexdigest()
+        with self.client() as client:
+            shared = client.scatter(payload, broadcast=True, hash=False)
+            futures = [
+                client.submit(
+                    _run_payload, token, shared, c, pure=False, key=f"{token[:12]}-{c.name}"
+                )
+                for c in chunks
+            ]
+            try:
+                for future in as_completed(futures, loop=client.loop):
+                    yield future.result()
+            finally:
+                client.cancel(futures)
+
+
+def make_executor(
+    backend: str | None = None, workers: int | None = None, scheduler: str | None = None
+) -> Executor:
+    """The executor for the options: ``backend`` None picks ``dask`` with a scheduler,
+    ``processes`` with more than one worker, ``serial`` otherwise."""
+    if workers is not None and (
+        isinstance(workers, bool) or int(workers) != workers or workers < 1
+    ):
+        raise InputError(Problem("option", "workers", "must be a whole number >= 1"))
+    if backend is None:
+        backend = "dask" if scheduler else "processes" if (workers or 1) > 1 else "serial"
+    if backend not in BACKENDS:
+        raise InputError(Problem("option", "backend", f"use one of {', '.join(BACKENDS)}"))
+    if scheduler is not None and backend != "dask":
+        raise InputError(Problem("option", "scheduler", "needs the dask backend"))
+    if scheduler is not None and workers is not None:
+        raise InputError(
+            Problem("option", "scheduler", "use either workers (a local cluster) or scheduler")
+        )
+    if backend == "serial":
+        return SerialExecutor()
+    if backend == "processes":
+        return JoblibExecutor(workers or os.cpu_count() or 1)
+    return DaskExecutor(workers=workers, scheduler=scheduler)
+
+
+# --- checkpoints -------------------------------------------------------------------------
+def config_hash(
+    system, scenario, arms: Mapping[str, Sequence], seed: Any, draws: int, uncertainty, size: int
+) -> str:
+    """Hash of everything that determines the draws frame."""
+    from contagion.io import to_dict
+
+    doc = {
+        "format": 1,
+        "version": _version(),
+        "system": to_dict(system),
+        "scenario": scenario.model_dump(mode="json"),
+        "arms": {
+            name: [{"class": type(p).__name__, **p.model_dump(mode="json")} for p in pols]
+            for name, pols in arms.items()
+        },
+        "seed": seed,
+        "draws": draws,
+        "uncertainty": None
+        if uncertainty is None
+        else {k: list(v) for k, v in uncertainty.items()},
+        "chunk_size": size,
+    }
+    text = json.dumps(doc, sort_keys=True, default=str, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seed_key(rng) -> Any:
+    """A JSON-able description of a seed (None when it is not reproducible)."""
+    if isinstance(rng, np.random.SeedSequence):
+        return {
+            "entropy": str(rng.entropy),
+            "spawn_key": list(rng.spawn_key),
+            "children": rng.n_children_spawned,
+        }
+    if isinstance(rng, int) and not isinstance(rng, bool):
+        return rng
+    return None
+
+
+class Checkpoint:
+    """A directory of finished chunks of one experiment."""
+
+    META = "checkpoint.json"
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.dir = Path(directory)
+
+    def _problem(self, reason: str) -> InputError:
+        return InputError(Problem("checkpoint", str(self.dir), reason))
+
+    def read_meta(self) -> dict[str, Any] | None:
+        path = self.dir / self.META
+        if not path.exists():
+            return None
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or "config_hash" not in meta:
+                raise ValueError("no config_hash")
+        except (OSError, ValueError) as err:
+            raise self._problem(f"{self.META} is unreadable ({err}); use a new directory") from None
+        return meta
+
+    def open(self, config: str, **meta: Any) -> None:
+        """Start or resume: refuse a directory holding another experiment's draws."""
+        if self.dir.exists() and not self.dir.is_dir():
+            raise self._problem("is a file, not a directory")
+        old = self.read_meta()
+        if old is not None:
+            if old["config_hash"] != config:
+                raise self._problem(
+                    "holds draws of a different experiment (system, scenario, arms, seed, "
+                    "draws, uncertainty or version differ); use a new directory or delete it"
+                )
+            return
+        if self.dir.exists() and any(self.dir.glob("draws-*.parquet")):
+            raise self._problem(f"holds draws but no {self.META}; use a new directory")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._atomic(self.dir / self.META, lambda p: p.write_text(
+            json.dumps({"config_hash": config, **meta}, indent=1), encoding="utf-8"
+        ))  # fmt: skip
+
+    def load(self, chunk: Chunk, arms: Sequence[str]) -> list[Row] | None:
+        """The rows of a finished chunk, or None (missing or not this chunk's draws)."""
+        path = self.dir / chunk.name
+        if not path.exists():
+            return None
+        try:
+            df = pd.read_parquet(path)
+        except Exception:  # a damaged file is recomputed
+            return None
+        if (
+            list(df.columns) != COLUMNS
+            or set(df["draw"]) != set(range(chunk.first, chunk.last + 1))
+            or set(df["arm"]) != set(arms)
+        ):
+            return None
+        return [
+            (str(a), int(d), str(m), float(v))
+            for a, d, m, v in zip(df["arm"], df["draw"], df["metric"], df["value"], strict=True)
+        ]
+
+    def save(self, chunk: Chunk, rows: list[Row]) -> None:
+        frame = pd.DataFrame(rows, columns=COLUMNS)
+        self._atomic(self.dir / chunk.name, lambda p: frame.to_parquet(p, index=False))
+
+    @staticmethod
+    def _atomic(path: Path, write) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
