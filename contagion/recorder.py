@@ -4,8 +4,12 @@ Recording is columnar: each day appends a few arrays; frames are built once at t
 Basis conventions (price points per 100 face and yield bp)::
 
     basis_pts_c        = P_b - CF_c * F_c
-    basis_bp_c         = basis_pts_c / (D_b * P_b * 1e-4)
-    basis_widening_bp  = basis_bp_c,0 - basis_bp_c     (> 0: cash cheapened against futures)
+    basis_widening_bp  = impact_b - impact^F_c    (> 0: cash cheapened against futures)
+    basis_bp_c         = basis_pts_c,0 / (D_b P_b,0 1e-4) - basis_widening_bp
+
+The widening is the spread between the cash and the futures-implied yield moves (both
+take the same fundamental shock), so it stays exact in yield space however far prices
+fall; the level in bp starts from the initial basis converted at the initial price.
     swap_spread_bp_b   = (s_b - y_b) * 100
 """
 
@@ -96,11 +100,14 @@ class Recorder:
         self.spread0 = (m.swap_rate_pct - m.yield_pct) * 100
 
     def _basis(self, s):
+        """(basis in price points, basis in bp, widening in bp) per contract."""
         m = s.cs.market
         fb = m.futures_bucket
         pts = s.price[fb] - m.conversion_factor * s.fut_price
-        bp = pts / (m.modified_duration_years[fb] * s.price[fb] * 1e-4)
-        return pts, bp
+        widening = s.impact_bp[fb] - s.fut_impact_bp
+        if not hasattr(self, "basis0"):  # the initial level, converted at initial prices
+            return pts, pts / (m.modified_duration_years[fb] * s.price[fb] * 1e-4), widening
+        return pts, self.basis0 - widening, widening
 
     def _snapshot(self, day: int, log=None) -> None:
         run, s = self.run, self.run.s
@@ -116,13 +123,13 @@ class Recorder:
             row[f"swap_rate_{b}_pct"] = swap[j]
             row[f"swap_spread_{b}_bp"] = (swap[j] - y[j]) * 100
             row[f"swap_spread_change_{b}_bp"] = (swap[j] - y[j]) * 100 - self.spread0[j]
-        pts, bp = self._basis(s)
+        pts, bp, widening = self._basis(s)
         for k, c in enumerate(m.futures_codes):
             row[f"futures_price_{c}"] = s.fut_price[k]
             row[f"futures_impact_{c}_bp"] = s.fut_impact_bp[k]
             row[f"basis_{c}_pts"] = pts[k]
             row[f"basis_{c}_bp"] = bp[k]
-            row[f"basis_widening_{c}_bp"] = self.basis0[k] - bp[k]
+            row[f"basis_widening_{c}_bp"] = widening[k]
         row["repo_rate_pct"] = s.repo_rate_pct
         row["repo_rate_eligible_pct"] = min(s.repo_rate_pct, run.rate_cap)
         row["volatility_index"] = s.vol
