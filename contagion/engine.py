@@ -117,8 +117,6 @@ class Run(DefaultResolution):
         self.slr = cs.behaviour["leverage_ratio_min_frac"]
         a, liab = s.balance()
         self.room_ref = float(pi.dealer_room(a - liab, a, self.slr, 0.0)[self.is_dealer].sum())
-        self.dealer_inventory0 = s.par.copy()
-        self.pool_rate_spread = 0.0
         self.nav_prev = s.tracked_equity()
         self.last_return = np.zeros(s.n)
         self.repo_market0 = self._funding_utilisation()
