@@ -7,14 +7,35 @@ from collections.abc import Sequence
 
 import pandas as pd
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from contagion import Market, System
 from contagion.examples import toy_basis_trade
 
+# Hypothesis profiles. "ci" (the default) is what `make test` runs; "soak" is the long run on
+# demand, thousands of examples per property and no deadline:
+#   .venv/bin/python -m pytest tests/test_engine_properties.py --hypothesis-profile=soak
+#   CONTAGION_HYPOTHESIS_PROFILE=soak .venv/bin/python -m pytest -q
+# (the option wins over the variable; HYPOTHESIS_PROFILE is still read as a fallback).
+SOAK_EXAMPLES = 5000
 settings.register_profile("ci", max_examples=50, deadline=None)
 settings.register_profile("dev", max_examples=10, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.register_profile(
+    "soak",
+    max_examples=SOAK_EXAMPLES,
+    deadline=None,
+    print_blob=True,  # a failure prints the @reproduce_failure blob
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(
+    os.environ.get("CONTAGION_HYPOTHESIS_PROFILE") or os.environ.get("HYPOTHESIS_PROFILE", "ci")
+)
+
+
+def profile_examples(ci: int) -> int:
+    """``max_examples`` for a test that needs more than the profile's default in CI:
+    ``ci`` under the CI profile, the profile's own (larger) number under soak."""
+    return max(ci, settings().max_examples)
 
 
 def pytest_addoption(parser):

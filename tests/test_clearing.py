@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import profile_examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -206,7 +207,7 @@ def systems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     return L, e
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=profile_examples(150), deadline=None)
 @given(systems())
 def test_property_against_picard(system: tuple[np.ndarray, np.ndarray]) -> None:
     L, e = system
