@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -73,6 +74,11 @@ def test_hostile_strings_are_escaped(html, report_dir):
     assert "&#34;quoted&#34;" in html or "&quot;quoted&quot;" in html
     md = (report_dir / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in md
+    # the JSON blocks of the Markdown are valid JSON, not HTML entities
+    blocks = re.findall(r"```json\n(.*?)\n```", md, flags=re.S)
+    assert blocks and all("&#34;" not in b for b in blocks)
+    meta = json.loads(blocks[0])
+    assert meta["sources"] == [HOSTILE]
     # the hostile arm got a safe folder and keeps its name in experiment.json
     saved = load_saved(report_dir)
     assert HOSTILE in saved.results

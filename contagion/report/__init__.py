@@ -11,6 +11,8 @@ gives the same HTML byte for byte. Layout of a report directory::
     metrics.parquet/.csv            arm x headline metric (point run)
     effectiveness.parquet/.csv      arm x reduction and cost vs no_action
     draws.parquet/.csv              arm x draw x metric (parameter draws; may be empty)
+    sensitivity.parquet/.csv        arm x metric x parameter Sobol' indices (only when run;
+                                    the design is described in experiment.json)
     system/              the system (institutions.csv, exposures.csv, system.yaml)
     arms/NN-<arm>/       each arm's Result.save(..., csv=True)
 
@@ -38,6 +40,7 @@ from contagion.system import System
 
 FORMAT_VERSION = 1
 TABLES = ("metrics", "effectiveness", "draws")
+SENSITIVITY = "sensitivity"  # optional table: Sobol' indices
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class SavedExperiment:
     results: dict[str, Result]
     system: System
     info: dict[str, Any]
+    sensitivity: pd.DataFrame | None = None
 
 
 def arm_folder(index: int, name: str) -> str:
@@ -104,6 +108,18 @@ def save_experiment(
         "seed": seed,
         "version": __version__,
     }
+    sens = getattr(result, "sensitivity", None)
+    if sens is not None:
+        info["sensitivity"] = json.loads(json.dumps(sens.attrs, default=str))
+        frame = sens.reset_index(drop=True)
+        frame.attrs = {}
+        tmp = d / f".{SENSITIVITY}.parquet.tmp"
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, d / f"{SENSITIVITY}.parquet")
+        atomic_write_text(d / f"{SENSITIVITY}.csv", frame.to_csv(index=False))
+    else:  # an overwritten report must not show an earlier run's indices
+        for ext in ("parquet", "csv"):
+            (d / f"{SENSITIVITY}.{ext}").unlink(missing_ok=True)
     atomic_write_text(d / "experiment.json", json.dumps(info, indent=1, sort_keys=True))
     return d
 
@@ -141,7 +157,15 @@ def load_saved(directory: str | os.PathLike) -> SavedExperiment:
             )
         results[name] = Result.load(path)
     tables = {t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}
-    return SavedExperiment(**tables, results=results, system=load_system(d / "system"), info=info)
+    sens = None
+    if info.get("sensitivity") is not None:
+        path = d / f"{SENSITIVITY}.parquet"
+        if not path.exists():
+            raise InputError(Problem("result directory", "(files)", f"missing {path.name}"), str(d))
+        sens = pd.read_parquet(path)
+    return SavedExperiment(
+        **tables, results=results, system=load_system(d / "system"), info=info, sensitivity=sens
+    )
 
 
 def write_report(

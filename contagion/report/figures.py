@@ -265,6 +265,55 @@ def draw_bands(draws: pd.DataFrame, metrics: Sequence[tuple[str, str]]) -> Figur
     return fig
 
 
+def sensitivity_bars(table: pd.DataFrame, titles: Mapping[str, str] | None = None) -> Figure:
+    """Sobol' indices per parameter, one panel per metric, arms side by side.
+
+    ``table``: the tidy frame of :func:`contagion.sensitivity.sensitivity`. Per arm and
+    parameter a light bar is the total index ST (whisker: its confidence half-width) and a
+    dark inner bar the first-order index S1; the gap between them is interactions.
+    """
+    from matplotlib.patches import Patch
+
+    titles = titles or {}
+    metrics = list(dict.fromkeys(table["metric"]))
+    arms = list(dict.fromkeys(table["arm"]))
+    params = list(dict.fromkeys(table["parameter"]))
+    colours = arm_colours(arms)
+    slot = 0.84 / len(arms)
+    ncols = min(3, len(metrics))
+    rows = int(np.ceil(len(metrics) / ncols))
+    fig = _figure(14 if ncols > 1 else 7.5, rows * (0.9 + 0.13 * len(params) * len(arms)) + 0.9)
+    axes = _grid(fig, len(metrics), ncols)
+    base = np.arange(len(params), dtype=float)
+    for k, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
+        sub = table[table["metric"] == metric]
+        for i, arm in enumerate(arms):
+            s = sub[sub["arm"] == arm].set_index("parameter").reindex(params)
+            y = base - 0.42 + slot * (i + 0.5)
+            colour = colours[arm]
+            ax.barh(y, s["ST"].fillna(0.0), height=0.92 * slot, facecolor=mpl.colors.to_rgba(
+                colour, 0.25), edgecolor=colour, linewidth=0.8, xerr=s["ST_conf"].fillna(0.0),
+                error_kw={"lw": 0.8, "ecolor": colour})  # fmt: skip
+            ax.barh(y, s["S1"].fillna(0.0), height=0.45 * slot, color=colour)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(base, params if k % ncols == 0 else [""] * len(params))
+        ax.set_ylim(len(params) - 0.5, -0.5)
+        ax.set_xlabel("Sobol index (share of variance)")
+        ax.set_title(titles.get(metric, metric))
+        constant = sub["note"].astype(str).str.startswith("constant")
+        if len(sub) and constant.all():
+            ax.set_xlim(0, 1)
+            ax.text(0.5, 0.5, "constant in every arm:\nno variance to apportion",
+                    transform=ax.transAxes, ha="center", va="center", color="#555555")  # fmt: skip
+    handles = [Patch(color=colours[a], label=a) for a in arms] + [
+        Patch(facecolor="#e4e4e4", edgecolor="#444444", label="total ST (whisker: interval)"),
+        Patch(facecolor="#444444", label="first-order S1"),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 5),
+               frameon=False)  # fmt: skip
+    return fig
+
+
 def _sector_layout(types: pd.Series, size: pd.Series) -> dict[str, tuple[float, float]]:
     """Positions by sector: leaf sectors on an outer ring, dealers inside, hubs centred."""
     pos: dict[str, tuple[float, float]] = {}
@@ -379,7 +428,7 @@ def report_figures(saved, ctx: dict, scen_paths: pd.DataFrame) -> dict[str, Any]
                 [
                     ("repo_rate_pct", "repo rate (%)"),
                     ("repo_rate_eligible_pct", "repo rate, facility-eligible (%)"),
-                    ("dealer_utilisation_frac", "dealer utilisation (share of room)"),
+                    ("dealer_peak_utilisation_frac", "dealer utilisation, daily peak (share)"),
                     ("volatility_index", "volatility index"),
                 ],
                 "",
@@ -417,6 +466,11 @@ def report_figures(saved, ctx: dict, scen_paths: pd.DataFrame) -> dict[str, Any]
                     ("losses_usd_bn", "losses (USD bn)"),
                 ],
             ),
+        )
+    if getattr(saved, "sensitivity", None) is not None and len(saved.sensitivity):
+        specs["sensitivity"] = (
+            "Sobol sensitivity indices by metric (total ST light, first-order S1 dark)",
+            sensitivity_bars(saved.sensitivity, ctx.get("sensitivity_titles")),
         )
     out = {}
     for key, (title, fig) in specs.items():

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from contagion.experiment import BASELINE
 from contagion.io import atomic_write_text
@@ -60,6 +61,11 @@ def fmt(x: Any, digits: int = 1) -> str:
     return text.removeprefix("-") if not text.strip("-0.,") else text  # no "-0.0"
 
 
+_JSON_FENCE_ESCAPES = str.maketrans(
+    {"`": "\\u0060", "<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+)
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("contagion.report", "templates"),
@@ -70,8 +76,12 @@ def _env() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["fmt"] = fmt
-    env.tests["textual"] = lambda v: not re.fullmatch(r"[-–+0-9.,\s\[\]]+", str(v))
+    env.tests["textual"] = lambda v: not re.fullmatch(r"[-–+±0-9.,\s\[\]]+", str(v))
     env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    # JSON inside a Markdown code fence: no HTML entities (a fence shows them literally);
+    # the characters that could close the fence or read as HTML in a lax renderer are
+    # written as JSON escapes, which keeps the JSON valid and equal
+    env.filters["fence"] = lambda s: Markup(str(s).translate(_JSON_FENCE_ESCAPES))
     return env
 
 
@@ -284,6 +294,97 @@ def draw_table(draws: pd.DataFrame, y: str) -> pd.DataFrame:
     return out
 
 
+def sensitivity_titles(y: str = "10y") -> dict[str, str]:
+    """Readable names of the headline metrics in the sensitivity section."""
+    return {
+        "peak_yield_bp": f"peak {y} yield change (bp)",
+        "peak_basis_bp": "peak basis widening (bp)",
+        "fire_sale_usd_bn": "fire-sale volume (USD bn)",
+        "defaults": "number of defaults",
+        "losses_usd_bn": "equity losses (USD bn)",
+    }
+
+
+def _index(value: float, conf: float) -> str:
+    return f"{fmt(value, 2)} ± {fmt(conf, 2)}"
+
+
+def sensitivity_tables(table: pd.DataFrame, titles: dict[str, str]) -> list[dict[str, Any]]:
+    """Per metric: parameter x (arm S1, arm ST), each "index ± half-width"."""
+    arms = list(dict.fromkeys(table["arm"]))
+    out = []
+    for metric in dict.fromkeys(table["metric"]):
+        sub = table[table["metric"] == metric]
+        cols: dict[str, pd.Series] = {}
+        for arm in arms:
+            s = sub[sub["arm"] == arm].set_index("parameter")
+            cols[f"{arm}: S1"] = pd.Series(
+                [_index(a, b) for a, b in zip(s["S1"], s["S1_conf"], strict=True)], s.index
+            )
+            cols[f"{arm}: ST"] = pd.Series(
+                [_index(a, b) for a, b in zip(s["ST"], s["ST_conf"], strict=True)], s.index
+            )
+        frame = pd.DataFrame(cols)
+        frame.index.name = "parameter"
+        out.append({"title": titles.get(metric, metric), "table": _table(frame)})
+    return out
+
+
+def sensitivity_notes(table: pd.DataFrame, titles: dict[str, str]) -> list[str]:
+    """One line per (metric, note), naming the arms it applies to."""
+    noted = table[table["note"].astype(str) != ""]
+    out = []
+    for (metric, note), sub in noted.groupby(["metric", "note"], sort=False):
+        arms = ", ".join(dict.fromkeys(sub["arm"]))
+        out.append(f"{titles.get(metric, metric)} under {arms}: {note}.")
+    return out
+
+
+def sensitivity_findings(table: pd.DataFrame, titles: dict[str, str]) -> list[str]:
+    """Which parameter drives each metric (largest total index), arm by arm."""
+    out = []
+    for metric in dict.fromkeys(table["metric"]):
+        varies = ~table["note"].astype(str).str.startswith(("constant", "non-finite"))
+        sub = table[(table["metric"] == metric) & varies]
+        name = titles.get(metric, metric)
+        if sub.empty:
+            out.append(f"The {name} is the same at every parameter point in every arm.")
+            continue
+        top = sub.loc[sub.groupby("arm", sort=False)["ST"].idxmax()]
+        params = list(dict.fromkeys(top["parameter"]))
+        if len(params) == 1:
+            lo, hi = top["ST"].min(), top["ST"].max()
+            span = fmt(lo, 2) if fmt(lo, 2) == fmt(hi, 2) else f"{fmt(lo, 2)} to {fmt(hi, 2)}"
+            out.append(
+                f"The {name} is driven most by {params[0]} in every arm where it varies "
+                f"(total index {span})."
+            )
+        else:
+            each = [f"{r.parameter} under {r.arm} (ST {fmt(r.ST, 2)})" for r in top.itertuples()]
+            out.append(f"The {name} is driven most by " + "; ".join(each) + ".")
+    return out
+
+
+def sensitivity_design(info: dict[str, Any], table: pd.DataFrame) -> str:
+    """One sentence describing the Sobol' design from ``experiment.json``."""
+    params = info.get("parameters") or {}
+    k = len(params) or table["parameter"].nunique()
+    n, points, runs = info.get("base_samples"), info.get("points"), info.get("runs")
+    level = info.get("conf_level")
+    parts = [f"Sobol indices of {k} uncertain parameters"]
+    if n:
+        parts.append(f"from a Saltelli design of base size {n} ({points} parameter points)")
+    if runs:
+        parts.append(f"each run in every arm ({runs} runs)")
+    text = ", ".join(parts) + "."
+    if level and info.get("num_resamples"):
+        text += (
+            f" ± gives the {fmt(100 * level, 0)}% bootstrap half-width "
+            f"({info['num_resamples']} resamples)."
+        )
+    return text
+
+
 def _table(df: pd.DataFrame, digits: dict[str, int] | None = None) -> dict[str, Any]:
     """Columns and formatted rows for the templates (index becomes the first column)."""
     digits = digits or {}
@@ -397,7 +498,8 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
     }
     scen_paths = scenario_table(scenario, list(saved.system.market.bucket_names))
     shown = scen_paths.T.rename_axis("path")
-    frac = shown.index.str.endswith("_frac")
+    # a scenario with no shock paths has an empty (non-string) index
+    frac = shown.index.astype(str).str.endswith("_frac")
     shown.loc[frac] *= 100  # fractions shown in percent
     shown.index = [
         f"{i.removesuffix('_frac')} (%)" if f else i for i, f in zip(shown.index, frac, strict=True)
@@ -406,6 +508,23 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
     ctx["scenario_table"]["columns"] = ["path"] + [f"d{d}" for d in scen_paths.index]
     if len(saved.draws):
         ctx["draws_table"] = _table(draw_table(saved.draws, y), {})
+    sens = saved.sensitivity
+    if sens is not None and len(sens):
+        titles = sensitivity_titles(y)
+        info = saved.info.get("sensitivity") or {}
+        ctx["sensitivity_titles"] = titles
+        ctx["sensitivity"] = {
+            "design": sensitivity_design(info, sens),
+            "ranges": [
+                f"{name}: {fmt(lo, 4)} to {fmt(hi, 4)} ({kind})"
+                for name in dict.fromkeys(sens["parameter"])
+                if name in (info.get("parameters") or {})
+                for lo, hi, kind in [info["parameters"][name]]
+            ],
+            "findings": sensitivity_findings(sens, titles),
+            "notes": sensitivity_notes(sens, titles),
+            "tables": sensitivity_tables(sens, titles),
+        }
     ctx["figures"] = figures.report_figures(saved, ctx, scen_paths)
     return ctx
 
