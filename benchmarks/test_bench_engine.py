@@ -18,8 +18,10 @@ higher peak).
 and fits the log-log slope of seconds per day against nodes + edges (target: about 1).
 
 Run with ``make bench``, or as a script, ``python benchmarks/test_bench_engine.py
-[sizes...]``, which runs each case in a fresh subprocess, prints a table of seconds and
-peak memory, and the fitted exponent.
+[--repeat N] [sizes...]``, which runs each case in a fresh subprocess (the best of ``N``
+with ``--repeat``), prints a table of seconds and peak memory, and the fitted exponent.
+The system and the scenario are built before the clock starts; the timed run includes
+the first-call costs of a fresh process.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def measure_memory(size: int | str, name: str) -> dict[str, float]:
 
 def _bench(benchmark, size: int | str, name: str) -> None:
     system(size)  # build outside the timing
+    scenario(name)
     result = benchmark.pedantic(run, args=(size, name), rounds=ROUNDS[size], iterations=1)
     benchmark.extra_info.update(describe(size, result))
     benchmark.extra_info["seconds_per_day"] = benchmark.stats.stats.min / DAYS
@@ -168,7 +171,8 @@ def test_day_cost_scaling(benchmark) -> None:
 # --- script mode ----------------------------------------------------------------------------
 def _one(size: int | str, name: str) -> dict[str, object]:
     """Time one run and measure its peak RSS above the built system (fresh process)."""
-    system(size)
+    system(size)  # inputs are built outside the timing, as in the pytest cases
+    scenario(name)
     base = _maxrss_mb()
     try:
         t0 = time.perf_counter()
@@ -194,6 +198,11 @@ def main(argv: list[str]) -> None:
         size = argv[1] if argv[1] == "stylised" else int(argv[1])
         print(json.dumps(_one(size, argv[2])))
         return
+    repeat = 1
+    if "--repeat" in argv:  # best of N fresh processes per case (for a noisy machine)
+        i = argv.index("--repeat")
+        repeat = int(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
     sizes = [int(a) for a in argv] or list(SCALING_SIZES)
     header = (
         f"{'system':>10} {'scenario':>16} {'institutions':>12} {'exposures':>10} "
@@ -203,13 +212,16 @@ def main(argv: list[str]) -> None:
     fit: dict[str, list[float]] = {"x": [], "y": []}
     for size in ["stylised", *sizes]:
         for name in SCENARIOS:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", str(size), name],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
+            runs = []
+            for _ in range(repeat):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", str(size), name],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            r = min(runs, key=lambda x: x.get("seconds", np.inf))
             lead = f"{size!s:>10} {name:>16} {r['n_institutions']:>12,} {r['n_exposures']:>10,}"
             if "error" in r:
                 print(f"{lead}  raised InvariantError: {r['error']}")

@@ -50,23 +50,23 @@ class DefaultResolution:
         self.books_changed = False
         a, liab = s.balance()
         equity = a - liab
-        insolvent = equity < -1e-7 * np.maximum(1.0, np.abs(s.assets0))
-        sellable = s.par.sum(axis=1) > tol
-        has_lending = (
-            np.bincount(
-                s.repo.lender,
-                np.where(s.repo_unsecured, 0.0, s.repo_amount - s.repo_recall),
-                minlength=s.n,
+        floor = self.__dict__.get("_insolvency_floor")
+        if floor is None:  # (assets0 is fixed)
+            floor = self._insolvency_floor = -1e-7 * np.maximum(1.0, np.abs(s.assets0))
+        insolvent = equity < floor
+        # illiquid: owes, and has nothing to sell, recall or unwind (each test only when
+        # someone is still a candidate)
+        illiquid = still_owed > tol
+        if illiquid.any():
+            illiquid &= ~(s.par.sum(axis=1) > tol)  # nothing to sell
+        if illiquid.any():
+            has_lending = s.by_lender(
+                np.where(s.repo_unsecured, 0.0, s.repo_amount - s.repo_recall)
             )
-            > tol
-        )
-        has_futures = s.by_source(np.abs(s.notional)) > tol
-        illiquid = (
-            (still_owed > tol)
-            & ~sellable
-            & ~(has_lending & self.can["recall"])
-            & ~(has_futures & self.can["unwind"])
-        )
+            illiquid &= ~((has_lending > tol) & self.can["recall"])
+        if illiquid.any():
+            has_futures = s._edge_sum("abs_notional") > tol
+            illiquid &= ~(has_futures & self.can["unwind"])
         new = self.defaultable & ~s.defaulted & (insolvent | illiquid)
         if clearing_defaults is not None:
             new |= self.defaultable & ~s.defaulted & clearing_defaults
@@ -92,6 +92,7 @@ class DefaultResolution:
 
     def _resolve(self, new: np.ndarray) -> None:
         s, n = self.s, self.s.n
+        s.edges_moved()
         r = s.repo
         price = s.price / 100.0
         nb = s.par.shape[1]
@@ -143,7 +144,9 @@ class DefaultResolution:
             closed[k] = s.notional[k]
             s.ext_notional += self._per_book(closed)  # the outside side takes them over
             s.notional[k] = 0.0
+            s.edges_moved()
             self._mutualise()
+        s.edges_moved()
         # 5. the estate sells its other (illiquid) assets to outside buyers at book value
         s.cash[new] += s.other_assets[new]
         s.external_cash_in += float(s.other_assets[new].sum())
@@ -159,6 +162,7 @@ class DefaultResolution:
             members = (s.m_target == c) & ~s.defaulted[s.m_source]
             add = df_.mutualise(-eq[c], np.where(members, s.im_posted, 0.0))
             s.assess_due += add
+            s.edges_moved()
             s.pnl["default_losses"] -= s.by_source(add)
             s.pnl["default_losses"][c] += add.sum()
 
@@ -212,6 +216,7 @@ class DefaultResolution:
         """Pay creditors of settled estates their recovery in cash; write off the rest."""
         s, n = self.s, self.s.n
         self.books_changed = True
+        s.edges_moved()
         r, u = s.repo, s.cs.unsecured
 
         def pay(debtor, creditor, amount):
@@ -249,3 +254,4 @@ class DefaultResolution:
         s.pnl["shortfall_passed_on"] += ext_owed - got
         self.loss_outside += float((ext_owed - got).sum())
         s.other_liabilities = np.where(settle, 0.0, s.other_liabilities)
+        s.edges_moved()

@@ -71,16 +71,27 @@ def repo_margin_due(
     bucket: np.ndarray,
     secured: np.ndarray,
     available_value: np.ndarray,
+    need: np.ndarray | None = None,
+    key: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cash each borrower must repay on each edge to restore collateral cover, USD bn.
 
     ``available_value`` is (n, n_buckets): own bonds plus collateral received, at market.
+    ``need``, if given, is the collateral value required per (borrower, bucket), the same
+    shape (as from :meth:`contagion.state.State.pledged_value`); otherwise computed here.
+    ``key``, if given, is ``borrower * n_buckets + bucket`` per edge.
     """
     nb = available_value.shape[1]
-    key = borrower * nb + bucket
-    need_e = np.where(secured, amount / (1.0 - haircut), 0.0)
-    need = np.bincount(key, need_e, minlength=available_value.size)
+    if key is None:
+        key = borrower * nb + bucket
+    if need is None:
+        need_e = np.where(secured, amount / (1.0 - haircut), 0.0)
+        need = np.bincount(key, need_e, minlength=available_value.size)
+    else:
+        need = need.ravel()
     short = np.maximum(need - available_value.ravel(), 0.0)
+    if not short.any():
+        return np.zeros_like(amount, dtype=np.float64)  # every cover holds: nothing due
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(need > 0, short / need, 0.0)
     return np.where(secured, amount * frac[key], 0.0)
@@ -102,8 +113,19 @@ def refuse_to_roll(
     )
 
 
-def maturing_today(tenor_days: np.ndarray, day: int, segment: np.ndarray) -> np.ndarray:
+def maturing_today(
+    tenor_days: np.ndarray, day: int, segment: np.ndarray, *, period: np.ndarray | None = None
+) -> np.ndarray:
     """Edges maturing (and so up for rolling) on ``day``: overnight every day, a term repo
-    every ``ceil(tenor)`` days; central-bank facilities are not run on."""
+    every ``ceil(tenor)`` days; central-bank facilities are not run on. ``period``: the
+    edges' :func:`_roll_period`, if already computed."""
+    if period is None:
+        period = _roll_period(tenor_days, segment)
+    return (day + 1) % period == 0
+
+
+def _roll_period(tenor_days: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Days between rolls per edge, ``ceil(tenor)`` (at least 1); 2**62 for central-bank
+    facilities, which never come up for rolling in a simulation."""
     period = np.maximum(np.ceil(tenor_days), 1.0).astype(np.int64)
-    return ((day + 1) % period == 0) & (segment != CENTRAL_BANK)
+    return np.where(segment != CENTRAL_BANK, period, np.int64(2**62))

@@ -37,8 +37,23 @@ def variation_margin(
     d_fut_price: np.ndarray,
     d_swap_bp: np.ndarray,
     duration: np.ndarray,
+    *,
+    n_futures: int | None = None,
 ) -> np.ndarray:
-    """VM gain to the source of each margined edge, USD bn (negative: the source pays)."""
+    """VM gain to the source of each margined edge, USD bn (negative: the source pays).
+
+    ``n_futures``: when the edges are the futures followed by the swaps (as in
+    :class:`contagion.state.State`), their number; each kind is then computed on its own
+    slice, and skipped when its price change is zero everywhere.
+    """
+    if n_futures is not None:
+        out = np.zeros(len(notional))
+        f, w = slice(0, n_futures), slice(n_futures, None)
+        if len(d_fut_price) and d_fut_price.any():
+            out[f] = notional[f] * d_fut_price[instrument[f]] / 100.0
+        if d_swap_bp.any():
+            out[w] = -notional[w] * duration[instrument[w]] * d_swap_bp[instrument[w]] * 1e-4
+        return out
     fut = np.where(is_swap, 0, instrument)
     swp = np.where(is_swap, instrument, 0)
     vm_fut = notional * d_fut_price[fut] / 100.0 if len(d_fut_price) else 0.0 * notional

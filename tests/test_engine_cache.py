@@ -1,0 +1,92 @@
+"""The engine's speed-ups compute exactly what the plain formulas do (same floats)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import contagion as c
+from contagion import examples, scenarios, state
+from contagion.policies import QEConfig, StandingRepoConfig
+from contagion.synthetic import counts_for, generate_system
+
+
+@pytest.mark.parametrize("n", [5, 30_000])
+@pytest.mark.parametrize("layout", ["sorted", "two_runs", "scattered"])
+def test_incidence_sums_are_bincount(n, layout):
+    rng = np.random.default_rng(7)
+    k = 3 * n
+    idx = rng.integers(0, n, k)
+    if layout == "sorted":
+        idx = np.sort(idx)
+    elif layout == "two_runs":
+        idx = np.concatenate([np.sort(idx[: k // 2]), np.sort(idx[k // 2 :])])
+    inc = state.Incidence(idx, n)
+    x = rng.normal(size=k)
+    assert np.array_equal(inc @ x, np.bincount(idx, x, minlength=n))  # same order of sums
+    assert np.array_equal(inc @ np.zeros(k), np.zeros(n))
+    assert np.array_equal(inc @ (x > 0), np.bincount(idx, (x > 0).astype(float), minlength=n))
+    with pytest.raises(ValueError):
+        inc @ np.ones(k + 1)
+
+
+def test_price_curve_is_price_from_yield():
+    d = np.array([1.9, 4.5, 8.0, 17.0, 3.0])
+    cvx = np.array([0.05, 0.3, 0.8, 4.0, 0.0])
+    p0 = np.array([99.0, 100.0, 101.5, 98.0, 100.0])
+    curve = state.PriceCurve(p0, d, cvx)
+    for dy in (np.zeros(5), np.full(5, 35.0), np.array([-500.0, 3e3, 1e5, 2.5e4, 1e7])):
+        assert np.array_equal(curve(dy), state.price_from_yield(p0, d, cvx, dy))
+
+
+def _checked_sums(monkeypatch) -> list[int]:
+    """Make every cached sum over edges compare itself with a fresh one."""
+    seen = [0]
+    plain = state.State._edge_sum
+
+    def checked(self, key):
+        out = plain(self, key)
+        cache, self.edge_cache = self.edge_cache, None
+        try:
+            fresh = plain(self, key)
+        finally:
+            self.edge_cache = cache
+        assert np.array_equal(out, fresh), f"stale cached sum {key!r} on day {self.day}"
+        seen[0] += 1
+        return out
+
+    monkeypatch.setattr(state.State, "_edge_sum", checked)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "policies",
+    [
+        [],
+        [QEConfig(name="qe", reactive_share=0.5, budget_usd_bn=500)],
+        [StandingRepoConfig(name="srf", aggregate_limit_usd_bn=500)],
+    ],
+    ids=["no_action", "qe", "srf"],
+)
+def test_cached_balance_sheets_are_fresh(monkeypatch, policies):
+    seen = _checked_sums(monkeypatch)
+    res = c.simulate(examples.stylised_us_2025(), scenarios.load("basis_unwind"), policies)
+    assert seen[0] > 100
+    assert len(res.markets) == 21
+
+
+def test_cached_balance_sheets_are_fresh_through_defaults(monkeypatch):
+    seen = _checked_sums(monkeypatch)
+    system = generate_system(seed=12345, exposures_per_fund=12, **counts_for(1000))
+    res = c.simulate(system, scenarios.load("basis_unwind"))
+    assert res.summary["defaults_count"] > 0  # resolution and clearing ran
+    assert seen[0] > 100
+
+
+def test_sparse_pay_and_settle_match_whole_arrays(monkeypatch):
+    # large systems pay and repay only on the active edges; force that path on a small one
+    system = generate_system(seed=12345, exposures_per_fund=12, **counts_for(1000))
+    sc = scenarios.load("basis_unwind")
+    whole = c.simulate(system, sc)
+    monkeypatch.setattr(c.engine.Run, "SPARSE_MIN_EDGES", 0)
+    assert c.simulate(system, sc).equals(whole)
