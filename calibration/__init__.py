@@ -28,7 +28,9 @@ from calibration.snapshot import (
 )
 
 
-def calibrated_system(vintage: str = "latest", seed: int = 0, **kwargs: Any):
+def calibrated_system(
+    vintage: str = "latest", seed: int = 0, params_file: Any = None, **kwargs: Any
+):
     """The ``latest`` (by default) system with the fitted institution-level parameters and
     dealer capacity applied (:func:`calibration.episodes.apply_params`).
 
@@ -38,9 +40,73 @@ def calibrated_system(vintage: str = "latest", seed: int = 0, **kwargs: Any):
     from contagion.scenario import Scenario
 
     system = build_system(vintage, seed=seed, **kwargs)
-    params = {k: v for k, v in fitted_params().items() if FITTED_NAMES[k] != "model"}
+    fitted = fitted_params(params_file)
+    params = {k: v for k, v in fitted.items() if FITTED_NAMES[k] != "model"}
     system, _ = apply_params(system, Scenario(), params)
     return system
+
+
+#: Name of the bundled calibrated system (``contagion.examples.calibrated_us_2025``).
+CALIBRATED_NAME = "calibrated_us_2025"
+
+
+def bundled_calibrated_document(seed: int = 0, params_file: Any = None) -> dict:
+    """The bundled calibrated system as a document (``contagion.io.to_dict``): the
+    ``latest`` vintage with the fitted parameters, and the fitted model-level parameters in
+    ``metadata.model_params`` so that runs on it can use them
+    (``contagion.examples.model_params``; ``model_params: system`` in an experiment)."""
+    from calibration.episodes import FITTED_NAMES, FIXED_MODEL_PARAMS
+    from contagion.io import to_dict
+
+    system = calibrated_system("latest", seed=seed, params_file=params_file)
+    fitted = load_fitted(params_file)
+    doc = to_dict(system)
+    doc["name"] = CALIBRATED_NAME
+    doc["description"] = (
+        "US Treasury system built from the latest public-data vintage "
+        f"({system.metadata.get('as_of')}) by calibration.build_system(seed={seed}), with the "
+        f"parameters fitted to March 2020 on {fitted['fit_date']} (calibration.fit)."
+    )
+    doc["metadata"] = {
+        **doc.get("metadata", {}),
+        "calibrated": True,
+        "fit_date": fitted["fit_date"],
+        "fit_episode": fitted["episode"],
+        "model_params": {
+            **FIXED_MODEL_PARAMS,
+            **{
+                k: float(v)
+                for k, v in fitted_params(params_file).items()
+                if FITTED_NAMES[k] == "model"
+            },
+        },
+    }
+    return doc
+
+
+def write_bundled_calibrated(path: Any = None, seed: int = 0, params_file: Any = None):
+    """Write the calibrated system from a fitted-parameter file (default: the shipped one) to
+    ``path`` (default: the bundled package data file) as JSON, one record per line (a
+    YAML file of this size takes seconds to parse; JSON milliseconds, and it stays diffable).
+    """
+    import json
+    from pathlib import Path
+
+    from contagion.io import atomic_write_text
+
+    if path is None:
+        path = Path(__file__).parents[1] / "contagion" / "data" / "systems"
+        path = path / f"{CALIBRATED_NAME}.json"
+    doc = bundled_calibrated_document(seed, params_file)
+    parts = []
+    for key, value in doc.items():
+        if isinstance(value, list):
+            rows = ",\n".join(json.dumps(r, sort_keys=True) for r in value)
+            parts.append(f"{json.dumps(key)}: [\n{rows}\n]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value, indent=1, sort_keys=True)}")
+    atomic_write_text(path, "{\n" + ",\n".join(parts) + "\n}\n")
+    return Path(path)
 
 
 def scenario_params(**overrides: float):
@@ -49,19 +115,23 @@ def scenario_params(**overrides: float):
     Use as ``Scenario(..., params=calibration.scenario_params())`` or
     ``scenario.model_copy(update={"params": calibration.scenario_params()})``.
     """
-    from calibration.episodes import FITTED_NAMES
+    from calibration.episodes import FITTED_NAMES, FIXED_MODEL_PARAMS
     from contagion.scenario import ModelParams
 
     fitted = {k: v for k, v in fitted_params().items() if FITTED_NAMES[k] == "model"}
-    return ModelParams.model_validate({**ModelParams().model_dump(), **fitted, **overrides})
+    return ModelParams.model_validate(
+        {**ModelParams().model_dump(), **FIXED_MODEL_PARAMS, **fitted, **overrides}
+    )
 
 
 __all__ = [
+    "CALIBRATED_NAME",
     "Snapshot",
     "SnapshotError",
     "available_episodes",
     "available_vintages",
     "build_system",
+    "bundled_calibrated_document",
     "calibrated_system",
     "counterfactual_no_fed",
     "episode",
@@ -70,4 +140,5 @@ __all__ = [
     "load_fitted",
     "load_snapshot",
     "scenario_params",
+    "write_bundled_calibrated",
 ]

@@ -43,6 +43,8 @@ from calibration.build import build_targets
 from calibration.episodes import (
     EPISODES,
     FITTED_NAMES,
+    FIXED_MODEL_PARAMS,
+    FIXED_MODEL_PARAMS_SOURCE,
     ProbeConfig,
     apply_params,
     day_of,
@@ -105,8 +107,20 @@ _DCAP = build_targets("2020-02")  # the dealer-capacity prior and its snapshot r
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("impact_bp_per_usd_bn", 0.005, 1.0, 0.1, "bp per USD bn", log=True,
               note="start: D'Amico-King stock effect ~30 bp per 300 bn (fact base 6.8)"),
-    Parameter("impact_convexity", 0.0, 5.0, 1.0, "dimensionless",
-              note="start: ModelParams default"),
+    Parameter("impact_convexity", 0.0, 2.0, 1.0, "dimensionless",
+              note="start: ModelParams default; high: g(u_cap) = 10^kappa <= 100, an order "
+                   "of magnitude above the ~12x bid-ask and 10% depth of March 2020 (4.9, "
+                   "4.11)"),
+    Parameter("impact_decay_frac", 0.0, 0.3, 0.05, "frac per day",
+              note="start: assumption (outside capital returns within weeks: half-life "
+                   "~14 days); 0 = permanent impact"),
+    Parameter("outside_demand_usd_bn_per_bp", 0.0, 20.0, 2.0, "USD bn per bp",
+              note="start: assumption (a fifth of the ~10 USD bn per bp whole-market "
+                   "demand slope implied by D'Amico-King, fact base 6.8: value buyers "
+                   "outside the dealers in a stress); bounds the impact at 1/beta"),
+    Parameter("futures_pass_through_frac", 0.0, 1.0, 0.8, "fraction",
+              note="start: assumption (futures follow most of the cash move; the basis "
+                   "widened by tens of bp, not by the whole 60-70 bp, gap 10.8)"),
     Parameter("im_vol_elasticity", 0.0, 2.0, 0.5, "dimensionless",
               note="start: ModelParams default (IM rose less than volatility, 3.5)"),
     Parameter("haircut_vol_sensitivity_frac", 0.0, 0.1, 0.01, "frac per unit vol rise",
@@ -115,8 +129,11 @@ PARAMETERS: tuple[Parameter, ...] = (
               note="start: ModelParams default"),
     Parameter("leverage_vol_elasticity", 0.0, 3.0, 0.5, "dimensionless",
               note="start: schema default for hedge funds"),
-    Parameter("redemption_sensitivity_ratio", 0.0, 20.0, 2.0, "NAV share per unit loss",
-              note="start: schema default for asset managers (MMFs get half)"),
+    Parameter("redemption_sensitivity_ratio", 0.0, 3.0, 1.0, "NAV share per unit loss",
+              note="start and bounds: assumption from the flow-performance literature on "
+                   "bond funds (outflows of the order of, not many times, the loss: "
+                   "Goldstein, Jiang & Ng 2017, JFE); the engine applies it to each day's "
+                   "return, so a high value turns a bad day into a run (MMFs get half)"),
     Parameter("dealer_capacity_usd_bn", 75.0, 300.0, 150.0, "USD bn",
               note="start and bounds: snapshot prior dealer_ust_capacity_usd_bn (75-300)"),
 )  # fmt: skip
@@ -149,6 +166,12 @@ def _tv(var: str, date: str | None = None) -> float:
     return float(rows["value"].iloc[0])
 
 
+def _iv(var: str) -> float:
+    """An episode input row's value (used only as a bound of a target, never fitted)."""
+    ep = load_episode("march_2020")
+    return float(ep.loc[(ep["variable"] == var) & (ep["role"] == "input"), "value"].sum())
+
+
 def _d(date: str) -> int:
     return day_of("march_2020", date)
 
@@ -172,7 +195,7 @@ class Run:
         return self.y10(date) - self.y10("2020-03-09")
 
     def g(self, day: int | None = None) -> float:
-        u = self.m["dealer_utilisation_frac"].to_numpy()
+        u = self.m["dealer_peak_utilisation_frac"].to_numpy()
         kappa = self.params["impact_convexity"]
         cap = self.params["utilisation_cap_frac"]
         uu = u.max() if day is None else u[day]
@@ -202,6 +225,12 @@ class Run:
         p = self.m["price_30y"].to_numpy()
         return float(((p[2:] / p[:-2]) - 1.0).min() * 100.0)
 
+    def sales(self, seller_type: str, date: str = "2020-03-31") -> float:
+        """Cumulative Treasury sales (par, USD bn) by ``seller_type`` to the close of ``date``."""
+        f = self.r.flows
+        f = f[(f["seller_type"] == seller_type) & (f["day"] <= _d(date))]
+        return float(f["par_usd_bn"].sum())
+
     def takeup(self, *dates: str) -> float:
         u = self.r.policy_usage
         u = u[(u["policy"] == "fed_repo_operations") & (u["item"] == "outstanding")]
@@ -215,10 +244,10 @@ def _pct(a: float, b: float) -> float:
 
 def _targets() -> tuple[Target, ...]:
     y9 = _tv("yield_10y_pct", "2020-03-09")
-    src_y = "9b.1; rows 4.2-4.7 (10y rise over the 0.51% of Mar 9, conflict 10.6)"
+    src_y = "9b.1; FRED DGS10 closes (rise over the 0.54% close of Mar 9; conflict 10.6)"
     out: list[Target] = []
-    for date in ("2020-03-10", "2020-03-12", "2020-03-13", "2020-03-19", "2020-03-30",
-                 "2020-04-08"):  # fmt: skip
+    for date in ("2020-03-10", "2020-03-12", "2020-03-13", "2020-03-18", "2020-03-19",
+                 "2020-03-30", "2020-04-08"):  # fmt: skip
         out.append(
             Target(
                 f"10y rise since Mar 9, {date[5:]}",
@@ -297,6 +326,11 @@ def _targets() -> tuple[Target, ...]:
                + _tv("fed_term_repo_takeup_usd_bn", "2020-03-13"), 60.0, 0.5, "USD bn",
                "9b.7; row 4.42 (tens of bn, not hundreds)",
                lambda r: r.takeup("2020-03-12", "2020-03-13")),
+        Target("asset-manager Treasury sales, March", 0.5 * (
+                   _iv("bond_mutual_fund_ust_sales_usd_bn")
+                   + _iv("mutual_fund_ust_sales_q1_usd_bn")), 80.0, 1.0, "USD bn",
+               "9b.5; row 4.30 (ICI 101 for bond funds in March to Z.1 ~260 for 2020Q1: "
+               "the midpoint, scale covers both)", lambda r: r.sales("asset_manager")),
         Target("hedge-fund defaults (de-lever, do not collapse)", 0.0, 3.0, 1.0, "count",
                "9b.4 (a model with hundreds of defaults is off target)",
                lambda r: float(r.r.summary["defaults_hedge_fund_count"])),
@@ -427,7 +461,7 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
                 start, best = z, f
     sol = least_squares(
         fun, start, bounds=(0.0, 1.0), method="trf", diff_step=0.02, x_scale=1.0,
-        max_nfev=max_nfev or (1 if quick else 40), xtol=1e-4, ftol=1e-5,
+        max_nfev=max_nfev or (1 if quick else 80), xtol=1e-4, ftol=1e-5,
     )  # fmt: skip
     params = _params_from_z(sol.x)
     ev = evaluate(params, seed=seed, n_hedge_funds=n_hedge_funds)
@@ -583,6 +617,9 @@ def write_report(out: dict, path: Path, doc: dict) -> Path:
     ])  # fmt: skip
     oos = out_of_sample(out["params"])
     cf = counterfactual(out["params"])
+    fixed = ", ".join(
+        f"`{k}` = {v:g} ({FIXED_MODEL_PARAMS_SOURCE[k]})" for k, v in FIXED_MODEL_PARAMS.items()
+    )
     weighted = tab[tab["weight"] > 0]
     within = int((np.abs(ev.residuals[tab["weight"].to_numpy() > 0]) <= 1.0).sum())
     label = "QUICK (smoke) FIT: not a converged calibration. " if out["quick"] else ""
@@ -596,6 +633,7 @@ def write_report(out: dict, path: Path, doc: dict) -> Path:
   `calibration.build_system(seed={doc['seed']}, n_hedge_funds={doc['n_hedge_funds']})`;
   scenario and policies from the episode's `input` rows (`calibration.episodes`).
 - Method: {doc['method']}; prior std {PRIOR_SCALE} of each parameter's range.
+- Fixed, not fitted (set from data): {fixed}.
 - Objective (sum of squared scaled residuals + priors): {ev.objective:.4f};
   {out['nfev']} objective evaluations, {out['runtime_s']:.0f} s; solver: {out['message']}
 - Moments within their stated tolerance (|residual| <= 1): {within} of {len(weighted)}
@@ -630,7 +668,28 @@ prior (otherwise the estimate is close to its start and the std error is the pri
 - `repo_rate_convexity` has no March 2020 repo-rate target (the September 2019 episode,
   which would identify it, is not fitted): the prior decides it.
 - `redemption_sensitivity_ratio` adds endogenous redemptions on top of the exogenous
-  mutual-fund and MMF flows; weakly identified through yields.
+  mutual-fund and MMF flows; identified by the asset managers' March sales (101 bn ICI
+  bond-fund survey to ~260 bn Z.1 2020Q1) and through yields.
+- `futures_pass_through_frac` (the share of the cash impact that futures follow) is
+  identified by the basis moments against the yield rise: with it at 0 every basis point of
+  cash impact widens the basis one for one, which wipes out the hedge funds long before
+  the 10y has risen 40 bp; the basis widening target is itself an assumption (3-30 bp,
+  gap 10.8 of the fact base), so this parameter inherits that uncertainty.
+- `outside_demand_usd_bn_per_bp` (value buyers outside the dealers) bounds the impact per
+  USD bn at 1/beta once dealers are full; March 2020 identifies it only through the
+  peak of the yield rise with the dealers at capacity, so it is correlated with
+  `impact_convexity` and `dealer_capacity_usd_bn` (see the correlations below); it matters
+  most for stresses beyond March 2020 (the no-Fed counterfactual, the main job).
+- `impact_decay_frac` (transient impact) is identified by the fall of yields after the
+  Fed's purchases (Mar 30, Apr 8) against the peak; the fit puts it near zero: once the
+  purchases start, the model's yields fall through the purchases' own impact.
+- What the model does not produce: a rate move shared by swaps/OIS. Swap rates take only
+  the fundamental shock (the rate cuts), so the model attributes the whole 10y rise to
+  dislocation and moves swap spreads one for one with it; He, Nagel & Song (2022) measure
+  the Treasury-OIS spread rising sharply in March 2020, but part of the 60-70 bp rise was
+  shared by OIS, which this fit cannot separate without a swap-rate target (none in the
+  fact base). The yield targets are FRED DGS10/DGS30 daily closes (conflict 10.6
+  resolved; `calibration/data/README.md`).
 
 ## April 2025: out of sample (no targets stored; inputs only)
 
@@ -658,7 +717,9 @@ No purchases, repo operations, SLR relief or rate cuts (same system, inputs, par
 
 def main(out_dir: str | Path | None = None, episode: str = "march_2020",
          quick: bool = False) -> Path:  # fmt: skip
-    """Re-run the fit; write ``fitted_params.yaml`` and ``calibration_report.md``.
+    """Re-run the fit; write ``fitted_params.yaml``, ``calibration_report.md`` and the
+    calibrated system ``calibrated_us_2025.json`` (into ``contagion/data/systems`` when
+    writing to the package's own data directory).
 
     Parameters
     ----------
@@ -685,4 +746,11 @@ def main(out_dir: str | Path | None = None, episode: str = "march_2020",
         + yaml.safe_dump(doc, sort_keys=False),
         encoding="utf-8",
     )
-    return write_report(out, out_dir / REPORT_FILE, doc)
+    report = write_report(out, out_dir / REPORT_FILE, doc)
+    from calibration import CALIBRATED_NAME, write_bundled_calibrated
+
+    # the calibrated system of the main job, with these parameters (into the package when
+    # the package's own data directory is the target)
+    system_path = None if out_dir == _data_dir() else out_dir / f"{CALIBRATED_NAME}.json"
+    write_bundled_calibrated(system_path, params_file=out_dir / PARAMS_FILE)
+    return report

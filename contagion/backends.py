@@ -8,9 +8,9 @@ small experiments) to amortise the per-task overhead. Executors:
 ``serial``      in this process, chunk after chunk (the default);
 ``processes``   local worker processes through ``joblib.Parallel`` (loky backend);
 ``dask``        a ``dask.distributed.LocalCluster`` of ``workers`` single-threaded
-                processes bound to loopback (``127.0.0.1``, no dashboard), or an existing
-                cluster by scheduler address (``tcp://host:8786``); its workers need the
-                same ``contagion`` version installed.
+                processes bound to loopback (``127.0.0.1``; its HTTP endpoint on a free
+                loopback port), or an existing cluster by scheduler address
+                (``tcp://host:8786``); its workers need the same ``contagion`` version.
 
 The system, scenario and arms are pickled once into a payload. Dask scatters it to every
 worker once; joblib sends it along with each chunk (about 0.4 MB for the stylised system,
@@ -184,7 +184,9 @@ class DaskExecutor(Executor):
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    # None would still try port 8787 (a warning, an error under pytest,
+                    # when another cluster has it): a free port on loopback instead
+                    dashboard_address="127.0.0.1:0",
                 ) as cluster,
                 Client(cluster, set_as_default=False) as client,
             ):

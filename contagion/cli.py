@@ -123,6 +123,8 @@ def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_jso
     if as_json:
         arms = result.metrics.join(result.effectiveness).to_dict(orient="index")
         doc = {"out": str(Path(out)), "report": str(html), "arms": arms}
+        if getattr(result, "sensitivity", None) is not None:
+            doc["sensitivity"] = str(Path(out) / "sensitivity.csv")
         typer.echo(json.dumps(_clean(doc), indent=1))
         return
     if quiet:
@@ -184,7 +186,7 @@ def _one_backend(workers: int | None, scheduler: str | None) -> None:
 
 def _run_experiment(
     system, scenario, arms, *, draws, seed, quiet, uncertainty=None, workers=None,
-    scheduler=None, checkpoint=None, message=None,
+    scheduler=None, checkpoint=None, message=None, sampling="random",
 ):  # fmt: skip
     """Run an experiment; a progress bar across the draws (a spinner without draws)."""
     from contagion.experiment import experiment
@@ -195,7 +197,7 @@ def _run_experiment(
     message = message or f"Simulating {n} arms ({runs} runs incl. {draws} parameter draws)"
     options = {
         "draws": draws, "rng": seed, "uncertainty": uncertainty, "workers": workers,
-        "scheduler": scheduler, "checkpoint_dir": checkpoint,
+        "scheduler": scheduler, "checkpoint_dir": checkpoint, "sampling": sampling,
     }  # fmt: skip
     if quiet or not draws:
         with _status(quiet, message):
@@ -222,6 +224,35 @@ def _run_experiment(
         return experiment(system, scenario, arms, progress=progress, **options)
 
 
+def _run_sensitivity(cfg, system, scenario, result, *, quiet, workers, scheduler, checkpoint):
+    """Attach the Sobol' indices of ``cfg.sensitivity`` (a progress bar across the points)."""
+    from contagion.sensitivity import run_sensitivity
+
+    sens = cfg.sensitivity
+    k = len(cfg.uncertainty) if cfg.uncertainty is not None else None
+    if k is None:
+        from contagion.experiment import DEFAULT_UNCERTAINTY
+
+        k = len(DEFAULT_UNCERTAINTY)
+    points = sens.base_samples * (k + 2)
+    message = f"Sobol' sensitivity: {points} parameter points x {len(result.metrics)} arms"
+    options = {"workers": workers, "scheduler": scheduler, "checkpoint_dir": checkpoint}
+    if quiet:
+        return run_sensitivity(cfg, system, scenario, result, **options)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("points"), console=err_console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(message, total=points)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run_sensitivity(cfg, system, scenario, result, progress=progress, **options)
+
+
 @app.command()
 def run(
     scenario: Annotated[
@@ -246,10 +277,13 @@ def run(
 ) -> None:
     """Run no action versus policy arms and write a report.
 
-    With no arguments this is the main job: the bundled stylised_us_2025 system under the
+    With no arguments this is the main job: the bundled calibrated_us_2025 system under the
     bundled basis_unwind scenario, no action versus the arms of the default experiment
-    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility).
+    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility). A calibrated system
+    runs with its fitted model parameters wherever the scenario does not set its own.
     """
+    from contagion import examples
+    from contagion.experiment import with_model_params
     from contagion.policies import load_policy
     from contagion.report import prepare_directory
 
@@ -259,6 +293,8 @@ def run(
         cfg = _default_experiment()
         sys_ = _system(system or cfg.system)
         sc = _scenario(scenario or cfg.scenario)
+        if examples.model_params(sys_):  # a calibrated system runs with its parameters
+            sc = with_model_params(sc, sys_, "system")
         if policy:
             arms: dict[str, list] = {"no_action": []}
             for path in policy:
@@ -294,27 +330,31 @@ def experiment_cmd(
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
-    """Run an experiment file; system and scenario paths are relative to the file."""
-    from contagion import examples, scenarios
-    from contagion.experiment import load_experiment
+    """Run an experiment file; system and scenario paths are relative to the file (and
+    must stay inside its directory unless absolute)."""
+    from contagion.experiment import load_experiment, with_model_params
+    from contagion.paths import experiment_inputs
     from contagion.report import prepare_directory
 
     with _guard(debug):
         _one_backend(workers, scheduler)
         cfg = load_experiment(file)
         prepare_directory(out, overwrite=overwrite)
-        base = file.parent
-        sys_ = _system(cfg.system if cfg.system in examples.BUNDLED else str(base / cfg.system))
-        sc = _scenario(
-            cfg.scenario if cfg.scenario in scenarios.available() else str(base / cfg.scenario)
-        )
+        sys_file, sc_file = experiment_inputs(cfg, file.parent, source=str(file))
+        sys_ = _system(cfg.system if sys_file is None else str(sys_file))
+        sc = _scenario(cfg.scenario if sc_file is None else str(sc_file))
+        sc = with_model_params(sc, sys_, cfg.model_params)
         n = cfg.draws if draws is None else draws
         result = _run_experiment(
             sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,
             uncertainty=cfg.uncertainty, workers=workers, scheduler=scheduler,
-            checkpoint=checkpoint,
+            checkpoint=checkpoint, sampling=cfg.sampling,
             message=f"Simulating {len(cfg.arms)} arms with {n} parameter draws",
         )  # fmt: skip
+        if cfg.sensitivity is not None:  # written beside the results as sensitivity.csv
+            result = _run_sensitivity(cfg, sys_, sc, result, quiet=quiet or as_json,
+                                      workers=workers, scheduler=scheduler,
+                                      checkpoint=checkpoint)  # fmt: skip
         _finish(result, sys_, out, draws=n, seed=cfg.seed, title=f"Experiment {file.stem}",
                 overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
 

@@ -37,11 +37,14 @@ from contagion.mechanisms import haircuts as hc
 from contagion.mechanisms import margin as mg
 from contagion.mechanisms import price_impact as pi
 from contagion.mechanisms import repo_market as rm
+from contagion.policies import build
+from contagion.recorder import Recorder
 from contagion.resolution import DefaultResolution
 from contagion.scenario import Scenario
 from contagion.schema import INSTITUTION_TYPES
-from contagion.state import State, price_from_yield
+from contagion.state import PriceCurve, State
 from contagion.system import System
+from contagion.testing import check_invariants
 
 DEFAULTABLE = ("hedge_fund", "dealer", "mmf", "asset_manager", "other", "sovereign_fund")
 UNLIMITED_CASH = ("central_bank", "ccp")
@@ -109,7 +112,7 @@ class Run(DefaultResolution):
         self.instr_col = np.where(
             self.s.is_swap, self.n_fut + self.s.m_instrument, self.s.m_instrument
         )
-        for pol in self.policies:
+        for pol in self._each_policy():
             pol.start(self)
         s = self.s
         lev0 = s.leverage()
@@ -117,6 +120,12 @@ class Run(DefaultResolution):
         self.slr = cs.behaviour["leverage_ratio_min_frac"]
         a, liab = s.balance()
         self.room_ref = float(pi.dealer_room(a - liab, a, self.slr, 0.0)[self.is_dealer].sum())
+        # (D_b / D_ref)^epsilon: yield impact per USD bn by bucket (price_impact docstring)
+        self.impact_duration_scale = pi.duration_scale(
+            s.cs.market.modified_duration_years,
+            elasticity=self.p.impact_duration_elasticity,
+            reference_years=self.p.impact_reference_duration_years,
+        )
         self.nav_prev = s.tracked_equity()
         self.last_return = np.zeros(s.n)
         self.repo_market0 = self._funding_utilisation()
@@ -135,12 +144,50 @@ class Run(DefaultResolution):
         self.par_total0 = s.par.sum(axis=0) + s.external_par_out
         self.cash_total0 = float(s.cash.sum()) - s.external_cash_in
         self.utilisation = 0.0
+        self.peak_utilisation = 0.0  # the day's highest u, clearing rounds included
         self.repo_margin = np.zeros_like(s.repo_amount)
         self.redemption_due = np.zeros(s.n)
         self.redemption_share = np.zeros(s.n)
         self.to_liquidate = np.zeros_like(s.par)
+        s.edge_cache = {}  # sums over edges cached between book moves (see State.balance)
 
     # --- helpers --------------------------------------------------------------------------
+    def _each_policy(self):
+        """The policies, each called with the edge-sum cache off (a policy may move any
+        book); the cache is emptied afterwards. Nothing to do without policies."""
+        return self._policy_calls() if self.policies else ()
+
+    def _policy_calls(self):
+        s = self.s
+        cache, s.edge_cache = s.edge_cache, None
+        try:
+            yield from self.policies
+        finally:
+            if cache is not None:
+                cache.clear()
+            s.edge_cache = cache
+
+    def _topology(self, name: str, build):
+        """A constant of the repo topology, built once (again if policies add edges)."""
+        cache = self.__dict__.setdefault("_topo", {})
+        hit = cache.get(name)
+        if hit is None or hit[0] is not self.s.repo:
+            hit = cache[name] = (self.s.repo, build())
+        return hit[1]
+
+    def _sold(self, sell: np.ndarray) -> np.ndarray:
+        """Par sold per bucket, ``sell.sum(axis=0)``, summed once per round's sales."""
+        hit = self.__dict__.get("_sold_memo")
+        if hit is None or hit[0] is not sell:
+            hit = self._sold_memo = (sell, sell.sum(axis=0))
+        return hit[1]
+
+    def _any_order(self) -> bool:
+        for pol in self._each_policy():
+            if pol.has_order(self):
+                return True
+        return False
+
     def _ccp_book(self) -> np.ndarray:
         s = self.s
         return s.ext_notional + self._per_book(s.notional)
@@ -148,22 +195,27 @@ class Run(DefaultResolution):
     def _per_book(self, values: np.ndarray) -> np.ndarray:
         """Sum a per-margined-edge array into (CCP row, instrument) cells."""
         shape = self.s.ext_notional.shape
-        key = self.ccp_key * shape[1] + self.instr_col
+        key = self.__dict__.get("_book_key")
+        if key is None:
+            key = self._book_key = self.ccp_key * shape[1] + self.instr_col
         return np.bincount(key, values, minlength=shape[0] * shape[1]).reshape(shape)
 
     def _exposure_relief(self, assets: np.ndarray) -> np.ndarray:
         """Assets policies exclude from dealers' leverage exposure (SLR relief, netting)."""
         relief = np.zeros(self.s.n)
-        for pol in self.policies:
+        for pol in self._each_policy():
             relief = relief + pol.exposure_relief(self, assets)
         return np.clip(relief, 0.0, assets)
 
     def _funding_utilisation(self) -> tuple[float, float]:
         s = self.s
         r = s.repo
-        mmf_lend = self.is_mmf[r.lender] & (r.segment != hc.CENTRAL_BANK)
+        mmf_lend = self._topology(
+            "mmf_lend",
+            lambda: np.flatnonzero(self.is_mmf[r.lender] & (r.segment != hc.CENTRAL_BANK)),
+        )
         demand = float(s.repo_amount[mmf_lend].sum() + s.pool_lent.sum())
-        nav = s.tracked_equity()[self.is_mmf]
+        nav = s.tracked_equity(self.is_mmf)
         supply = rm.mmf_capacity(
             nav,
             capacity_frac=self.p.mmf_repo_capacity_frac,
@@ -176,24 +228,26 @@ class Run(DefaultResolution):
         supply = supply * (1.0 - self.pullback) + self.p.dealer_reserve_lending_frac * excess
         return demand, supply
 
+    def _price_curves(self) -> tuple[PriceCurve, PriceCurve]:
+        """Cash and futures price curves (price_from_yield with the constants kept)."""
+        curves = self.__dict__.get("_curves")
+        if curves is None:
+            m = self.s.cs.market
+            fb = m.futures_bucket
+            curves = self._curves = (
+                PriceCurve(m.price, m.modified_duration_years, m.convexity_years2),
+                PriceCurve(m.futures_price, m.modified_duration_years[fb], m.convexity_years2[fb]),
+            )
+        return curves
+
     def _set_prices(self) -> None:
-        s, m = self.s, self.s.cs.market
-        s.price = price_from_yield(
-            m.price, m.modified_duration_years, m.convexity_years2, s.y_fund_bp + s.impact_bp
-        )
-        fb = m.futures_bucket
-        s.fut_price = price_from_yield(
-            m.futures_price,
-            m.modified_duration_years[fb],
-            m.convexity_years2[fb],
-            s.y_fund_bp[fb] + s.fut_impact_bp,
-        )
+        s = self.s
+        cash, fut = self._price_curves()
+        s.price = cash(s.y_fund_bp + s.impact_bp)
+        s.fut_price = fut(s.y_fund_bp[s.cs.market.futures_bucket] + s.fut_impact_bp)
 
     def _fund_price(self) -> np.ndarray:
-        m = self.s.cs.market
-        return price_from_yield(
-            m.price, m.modified_duration_years, m.convexity_years2, self.s.y_fund_bp
-        )
+        return self._price_curves()[0](self.s.y_fund_bp)
 
     # --- step 3: mark to market -----------------------------------------------------------
     def mark(self, log: DayLog) -> None:
@@ -205,32 +259,47 @@ class Run(DefaultResolution):
         """Bond P&L by channel and VM through the CCPs for prices moved since the last mark."""
         s, n = self.s, self.s.n
         self.books_changed = True
-        fund = self._fund_price()
         d_total = (s.price - s.marked_price) / 100.0
-        d_fund = (fund - s.marked_fund_price) / 100.0
-        s.pnl["bond_fundamental"] += s.par @ d_fund
-        s.pnl["fire_sale"] += s.par @ (d_total - d_fund)
-        s.marked_price, s.marked_fund_price = s.price.copy(), fund
-        # variation margin
-        if self.ch.variation_margin:
+        marked_y = self.__dict__.get("_fund_marked_at")
+        if marked_y is not None and np.array_equal(marked_y, s.y_fund_bp):
+            # no fundamental move since the last mark: d_fund = 0, nothing to book there
+            s.pnl["fire_sale"] += s.par @ d_total
+            s.marked_price = s.price.copy()
+        else:
+            fund = self._fund_price()
+            d_fund = (fund - s.marked_fund_price) / 100.0
+            s.pnl["bond_fundamental"] += s.par @ d_fund
+            s.pnl["fire_sale"] += s.par @ (d_total - d_fund)
+            s.marked_price, s.marked_fund_price = s.price.copy(), fund
+            self._fund_marked_at = s.y_fund_bp.copy()
+        # variation margin (nothing to pay when no futures price or swap rate moved)
+        d_fut = s.fut_price - s.marked_fut_price
+        d_swap = s.y_fund_bp - s.marked_swap_bp
+        if self.ch.variation_margin and (d_fut.any() or d_swap.any()):
             m = s.cs.market
+            nfe = self.__dict__.get("_n_fut_edges")
+            if nfe is None:  # futures edges first, then swaps (State's layout)
+                nfe = int(np.count_nonzero(~s.is_swap))
+                ordered = not s.is_swap[:nfe].any() and bool(s.is_swap[nfe:].all())
+                nfe = self._n_fut_edges = nfe if ordered else -1
             vm = mg.variation_margin(
                 s.notional,
                 s.is_swap,
                 s.m_instrument,
-                s.fut_price - s.marked_fut_price,
-                s.y_fund_bp - s.marked_swap_bp,
+                d_fut,
+                d_swap,
                 m.modified_duration_years,
+                n_futures=nfe if nfe >= 0 else None,
             )
-            ext_vm = self._external_vm(
-                s.fut_price - s.marked_fut_price, s.y_fund_bp - s.marked_swap_bp
-            )
+            ext_vm = self._external_vm(d_fut, d_swap)
             s.marked_fut_price = s.fut_price.copy()
             s.marked_swap_bp = s.y_fund_bp.copy()
             gain = np.maximum(vm, 0.0)
+            loss = np.maximum(-vm, 0.0)
             s.cash += s.by_source(gain)
             s.cash -= s.by_target(gain)
-            s.vm_due += np.maximum(-vm, 0.0)
+            s.vm_due += loss
+            s.edges_moved("dues")
             s.pnl["variation_margin"] += s.by_source(vm)
             s.pnl["variation_margin"] -= s.by_target(vm)
             # the external side of each CCP book settles in cash with the outside world
@@ -238,7 +307,10 @@ class Run(DefaultResolution):
             s.cash -= ccp_ext
             s.pnl["variation_margin"] -= ccp_ext
             s.external_cash_in -= float(ext_vm.sum())
-            log.vm_paid += s.by_source(np.maximum(-vm, 0.0))
+            log.vm_paid += s.by_source(loss)
+        elif self.ch.variation_margin:
+            s.marked_fut_price = s.fut_price.copy()
+            s.marked_swap_bp = s.y_fund_bp.copy()
 
     def mark_requirements(self, log: DayLog) -> None:
         """IM calls and releases at the current multiplier; repo margin calls."""
@@ -251,6 +323,7 @@ class Run(DefaultResolution):
             s.im_due += call
             release = np.minimum(np.maximum(-gap, 0.0), s.im_posted)
             s.im_posted -= release
+            s.edges_moved("im_posted")
             s.cash += s.by_source(release)
             s.cash -= s.by_target(release)
             log.im_called += s.by_source(call)
@@ -270,14 +343,22 @@ class Run(DefaultResolution):
         s = self.s
         r = s.repo
         if self.ch.haircuts:
-            _, got = s.pledged_value()
+            need, got = s.pledged_value()
             available = s.par * (s.price / 100.0) + got
             due = hc.repo_margin_due(
-                s.repo_amount, s.repo_haircut, r.borrower, r.bucket, ~s.repo_unsecured, available
+                s.repo_amount,
+                s.repo_haircut,
+                r.borrower,
+                r.bucket,
+                ~s.repo_unsecured,
+                available,
+                need=need,
+                key=self._topology("cell", lambda: r.borrower * need.shape[1] + r.bucket),
             )
         else:
             due = np.zeros_like(s.repo_amount)
-        new = np.maximum(due - getattr(self, "repo_margin", np.zeros_like(due)), 0.0)
+        before = self.__dict__.get("repo_margin")
+        new = np.maximum(due - (np.zeros_like(due) if before is None else before), 0.0)
         log.repo_margin_called += s.by_borrower(new)
         self.repo_margin = due
 
@@ -297,9 +378,9 @@ class Run(DefaultResolution):
         Standing facilities (policies' ``lend``) first lend to eligible institutions whose
         cash falls short.
         """
-        s, _n = self.s, self.s.n
+        s = self.s
         r = s.repo
-        for pol in self.policies:
+        for pol in self._each_policy():
             pol.lend(self, self.owed() - np.maximum(s.cash, 0.0))
         repo_due = np.where(
             s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
@@ -309,26 +390,31 @@ class Run(DefaultResolution):
         if not owed.any():
             return owed  # nothing due: a quiet round
         self.books_changed = True
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # over: a subnormal due makes cash / owed overflow to inf, which min(1, .) maps to 1
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             frac = np.where(owed > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / owed), 1.0)
         frac = np.where(self.unlimited, 1.0, frac)
-        # repo
-        paid = repo_due * frac[r.borrower]
-        s.repo_amount -= paid
-        s.repo_recall = np.maximum(s.repo_recall - paid, 0.0)
-        self.repo_margin = np.maximum(self.repo_margin - paid, 0.0)
-        s.cash -= s.by_borrower(paid)
-        s.cash += s.by_lender(paid)
-        # margined: VM, IM, assessments
-        f = frac[s.m_source]
-        im_paid = s.im_due * f
-        s.im_posted += im_paid
-        s.vm_due *= 1.0 - f
-        s.im_due *= 1.0 - f
-        s.assess_due *= 1.0 - f
-        m_paid = m_due * f
-        s.cash -= s.by_source(m_paid)
-        s.cash += s.by_target(m_paid)
+        if len(repo_due) + len(m_due) < self.SPARSE_MIN_EDGES:  # small: whole arrays
+            paid = repo_due * frac[r.borrower]
+            s.repo_amount -= paid
+            s.edges_moved("repo_amount")
+            s.repo_recall = np.maximum(s.repo_recall - paid, 0.0)
+            self.repo_margin = np.maximum(self.repo_margin - paid, 0.0)
+            s.cash -= s.by_borrower(paid)
+            s.cash += s.by_lender(paid)
+            if m_due.any():
+                f = frac[s.m_source]
+                s.im_posted += s.im_due * f
+                keep = 1.0 - f
+                s.vm_due *= keep
+                s.im_due *= keep
+                s.assess_due *= keep
+                s.edges_moved("im_posted", "dues")
+                m_paid = m_due * f
+                s.cash -= s.by_source(m_paid)
+                s.cash += s.by_target(m_paid)
+        else:
+            self._pay_sparse(repo_due, m_due, frac)
         # redemptions leave the system
         red = self.redemption_due * frac
         self.redemption_due -= red
@@ -337,6 +423,36 @@ class Run(DefaultResolution):
         s.external_cash_in -= float(red.sum())
         log.redemptions_paid += red
         return owed * (1.0 - frac)
+
+    SPARSE_MIN_EDGES = 300_000  # from here on pay and settle touch only the active edges
+
+    def _pay_sparse(self, repo_due: np.ndarray, m_due: np.ndarray, frac: np.ndarray) -> None:
+        """``pay`` on large systems: only edges with something due (dues are >= 0, so the
+        others do not move); the same arithmetic and order of sums as on whole arrays."""
+        s, n = self.s, self.s.n
+        r = s.repo
+        e = np.flatnonzero(repo_due)
+        if len(e):
+            paid = repo_due[e] * frac[r.borrower[e]]
+            s.repo_amount[e] -= paid
+            s.edges_moved("repo_amount")
+            s.repo_recall[e] = np.maximum(s.repo_recall[e] - paid, 0.0)
+            self.repo_margin[e] = np.maximum(self.repo_margin[e] - paid, 0.0)
+            s.cash -= np.bincount(r.borrower[e], paid, minlength=n)
+            s.cash += np.bincount(r.lender[e], paid, minlength=n)
+        k = np.flatnonzero(m_due)
+        if len(k):
+            src = s.m_source[k]
+            f = frac[src]
+            s.im_posted[k] += s.im_due[k] * f
+            keep = 1.0 - f
+            s.vm_due[k] *= keep
+            s.im_due[k] *= keep
+            s.assess_due[k] *= keep
+            s.edges_moved("im_posted", "dues")
+            m_paid = m_due[k] * f
+            s.cash -= np.bincount(src, m_paid, minlength=n)
+            s.cash += np.bincount(s.m_target[k], m_paid, minlength=n)
 
     # --- step 4: plan sales ---------------------------------------------------------------
     def plan(self, still_owed: np.ndarray, first: bool, log: DayLog):
@@ -349,24 +465,30 @@ class Run(DefaultResolution):
             nothing = np.zeros(n)
             return np.zeros_like(s.par), nothing, np.zeros_like(s.notional)
         price = s.price / 100.0
-        free = s.free_par()
-        free_value = free @ price
-        # 0. funds sell other assets alongside Treasuries (Treasuries preferred: dash for cash)
-        need = self._sell_other_assets(need, free_value)
-        # 1. sell free bonds
-        cap = np.where(self.can["sell_free"], free_value, 0.0)
-        frac_free, need = dl.split_need(need, cap)
-        sell = free * frac_free[:, None]
-        # 2. recall loans (dealers, MMFs): ON RRP first, then private repo
-        need = self._recall(need)
+        if need.any():
+            free = s.free_par()
+            free_value = free @ price
+            # 0. funds sell other assets alongside Treasuries (Treasuries preferred)
+            need = self._sell_other_assets(need, free_value)
+            # 1. sell free bonds
+            cap = np.where(self.can["sell_free"], free_value, 0.0)
+            frac_free, need = dl.split_need(need, cap)
+            sell = free * frac_free[:, None]
+            # 2. recall loans (dealers, MMFs): ON RRP first, then private repo
+            need = self._recall(need)
+        else:  # nothing owed (first round or estates to liquidate): steps 0-3 do nothing
+            sell = np.zeros_like(s.par)
         # 3. unwind
-        held = s.par - free * frac_free[:, None]
-        repo_due = np.where(
-            s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
-        )
-        scalable = s.by_source(s.im_due) + s.by_borrower(repo_due)
-        u_yield = held @ price - s.repo_borrowed() + s.im_posted_by() + scalable
-        phi_need = np.where(self.can["unwind"], dl.unwind_share(need, u_yield), 0.0)
+        if need.any():
+            held = s.par - free * frac_free[:, None]
+            repo_due = np.where(
+                s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + self.repo_margin)
+            )
+            scalable = s.by_source(s.im_due) + s.by_borrower(repo_due)
+            u_yield = held @ price - s.repo_borrowed() + s.im_posted_by() + scalable
+            phi_need = np.where(self.can["unwind"], dl.unwind_share(need, u_yield), 0.0)
+        else:  # phi = need / U = 0
+            phi_need = np.zeros(n)
         phi_vol = np.zeros(n)
         if first and self.ch.deleveraging:
             a, liab = s.balance()
@@ -407,9 +529,13 @@ class Run(DefaultResolution):
         # futures: unwinds close phi of every position; asset managers cut longs
         close = phi[s.m_source]
         if first and self.ch.redemptions:
-            am = self.mask["asset_manager"][s.m_source]
-            cut = s.cs.behaviour["futures_cut_frac"][s.m_source] * self.redemption_share[s.m_source]
-            close = np.where(am & (s.notional > 0), np.maximum(close, cut), close)
+            am = self.__dict__.get("_am_edges")  # asset managers' futures and swaps
+            if am is None:
+                am = self._am_edges = np.flatnonzero(self.mask["asset_manager"][s.m_source])
+            src = s.m_source[am]
+            cut = s.cs.behaviour["futures_cut_frac"][src] * self.redemption_share[src]
+            was = close[am]
+            close[am] = np.where(s.notional[am] > 0, np.maximum(was, cut), was)
         return sell, phi, np.clip(close, 0.0, 1.0)
 
     def _sell_other_assets(self, need: np.ndarray, treasury_value: np.ndarray) -> np.ndarray:
@@ -434,13 +560,17 @@ class Run(DefaultResolution):
     def _recall(self, need: np.ndarray) -> np.ndarray:
         s = self.s
         r = s.repo
-        lenders = self.can["recall"][r.lender] & ~s.repo_unsecured
+        if not need.any():
+            return need  # nothing to raise: no recall
+        can = self._topology("can_recall", lambda: self.can["recall"][r.lender])
+        lenders = can & ~s.repo_unsecured
         open_amt = np.where(lenders, np.maximum(s.repo_amount - s.repo_recall, 0.0), 0.0)
-        cb = r.segment == hc.CENTRAL_BANK
+        cb = self._topology("cb", lambda: r.segment == hc.CENTRAL_BANK)
         for part in (cb, ~cb):
             avail = s.by_lender(np.where(part, open_amt, 0.0))
             frac, need = dl.split_need(need, avail)
-            s.repo_recall += np.where(part, open_amt * frac[r.lender], 0.0)
+            if frac.any():
+                s.repo_recall += np.where(part, open_amt * frac[r.lender], 0.0)
         return need
 
     def _exogenous_sales(self) -> np.ndarray:
@@ -464,10 +594,10 @@ class Run(DefaultResolution):
         """Clear cash and futures markets; returns (par bought by dealers, futures flows)."""
         s = self.s
         price0 = s.price / 100.0
-        sold = sell.sum(axis=0)
+        sold = self._sold(sell)
         bids = np.zeros(len(self.buckets))
         supply = np.zeros(len(self.buckets))
-        for pol in self.policies:
+        for pol in self._each_policy():
             bids += pol.bid(self, sold)
             supply += pol.supply(self)
         self.policy_bids, self.policy_supply = bids, supply
@@ -482,7 +612,7 @@ class Run(DefaultResolution):
         )
         pool_d = self._pool_available(room)
         facility_d = np.zeros(s.n)
-        for pol in self.policies:
+        for pol in self._each_policy():
             facility_d = facility_d + pol.financing_capacity(self, room)
         self.facility_plan = facility_d
         pool_d = pool_d + facility_d
@@ -498,11 +628,20 @@ class Run(DefaultResolution):
         room_after = float((room - absorbed_value).sum())
         u = pi.utilisation(room_after, self.room_ref)
         self.utilisation = u
+        self.peak_utilisation = max(self.peak_utilisation, u)
         if self.ch.price_impact:
             g = pi.impact_factor(
                 u, convexity=self.p.impact_convexity, cap=self.p.utilisation_cap_frac
             )
-            s.impact_bp += pi.cash_impact_bp(q_value, lam=self.p.impact_bp_per_usd_bn, g=g)
+            dy = pi.cash_impact_bp(
+                q_value,
+                lam=self.p.impact_bp_per_usd_bn * self.impact_duration_scale,
+                g=g,
+                outside_demand=self.p.outside_demand_usd_bn_per_bp,
+            )
+            s.impact_bp += dy
+            if self.p.futures_pass_through_frac and self.n_fut:
+                s.fut_impact_bp += self.p.futures_pass_through_frac * dy[s.cs.market.futures_bucket]
         # futures order flow: closing a short is buying
         flow = -s.notional * close
         if self.ch.futures_impact and self.n_fut:
@@ -511,7 +650,7 @@ class Run(DefaultResolution):
                 np.where(s.is_swap, 0.0, flow),
                 minlength=self.n_fut,
             )
-            for pol in self.policies:
+            for pol in self._each_policy():
                 fut_flow = fut_flow + pol.futures_flow(self, fut_flow)
             s.fut_impact_bp += pi.futures_impact_bp(
                 fut_flow, lam=self.p.futures_impact_bp_per_usd_bn
@@ -523,7 +662,7 @@ class Run(DefaultResolution):
         """Transfer bonds and cash at the new prices; repay repo; close futures and swaps."""
         s, n = self.s, self.s.n
         price = s.price / 100.0
-        sold = sell.sum(axis=0)
+        sold = self._sold(sell)
         bids_par = self.policy_bids
         # sellers
         s.par -= sell
@@ -554,29 +693,47 @@ class Run(DefaultResolution):
         s.external_cash_in += float(outside @ price)
         log.bought_outside += outside
         # policies pay for what they bought (after dealers have drawn their financing)
-        for pol in self.policies:
+        for pol in self._each_policy():
             log.policy_bought += pol.settle(self, sold, price)
         # repay repo from the sale: phi of each loan, as far as the borrower's cash allows
         r = s.repo
-        want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
-        want_tot = s.by_borrower(want)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)
-        rep = want * f[r.borrower]
-        s.repo_amount -= rep
-        s.repo_recall = np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0)
-        s.cash -= s.by_borrower(rep)
-        s.cash += s.by_lender(rep)
+        if not phi.any():  # no unwind: nothing to repay
+            s.repo_recall = np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0)
+        elif len(s.repo_amount) + len(s.notional) < self.SPARSE_MIN_EDGES:  # whole arrays
+            want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
+            want_tot = s.by_borrower(want)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)
+            rep = want * f[r.borrower]
+            s.repo_amount -= rep
+            s.edges_moved("repo_amount")
+            s.repo_recall = np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0)
+            s.cash -= s.by_borrower(rep)
+            s.cash += s.by_lender(rep)
+        else:  # only the unwinders' secured loans (the others repay nothing)
+            e = np.flatnonzero((phi[r.borrower] > 0) & ~s.repo_unsecured)
+            borrower = r.borrower[e]
+            want = s.repo_amount[e] * phi[borrower]
+            want_tot = np.bincount(borrower, want, minlength=n)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)
+            rep = want * f[borrower]
+            s.repo_amount[e] -= rep
+            s.edges_moved("repo_amount")
+            s.repo_recall = np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0)
+            s.cash -= np.bincount(borrower, rep, minlength=n)
+            s.cash += np.bincount(r.lender[e], rep, minlength=n)
         # close futures and swaps with the outside world; release IM on the closed part
         if close.any():
             rel = s.im_posted * close
             s.im_posted -= rel
-            s.im_due *= 1.0 - close
-            s.im_due *= 1.0 - close
+            s.edges_moved("im_posted")
+            s.im_due *= 1.0 - close  # the closed share's IM call lapses with it
             s.cash += s.by_source(rel)
             s.cash -= s.by_target(rel)
             s.ext_notional += self._per_book(-flow)
             s.notional = s.notional * (1.0 - close)
+            s.edges_moved("notional")
 
     def _pool_available(self, weights: np.ndarray) -> np.ndarray:
         """New MMF financing each dealer could get: spare MMF capacity pro rata to room."""
@@ -609,7 +766,7 @@ class Run(DefaultResolution):
             s.pool_borrowed += borrow
         rest = np.maximum(np.minimum(self.facility_plan, want - borrow), 0.0)
         if rest.any():
-            for pol in self.policies:
+            for pol in self._each_policy():
                 rest = rest - pol.finance(self, rest, bought)
         s.cash -= cost
 
@@ -617,6 +774,7 @@ class Run(DefaultResolution):
     def start_day(self, t: int) -> DayLog:
         s, n, p = self.s, self.s.n, self.p
         s.day = t
+        self.peak_utilisation = 0.0
         nb = len(self.buckets)
         log = DayLog(
             *(np.zeros(n) for _ in range(9)),
@@ -646,9 +804,11 @@ class Run(DefaultResolution):
             min(s.repo_rate_pct, self.rate_cap),
             s.repo_rate_pct,
         )
-        rate = np.where(r.segment == hc.CENTRAL_BANK, r.rate_pct, market_rate + s.repo_spread_pct)
+        cb = self._topology("cb", lambda: r.segment == hc.CENTRAL_BANK)
+        rate = np.where(cb, r.rate_pct, market_rate + s.repo_spread_pct)
         interest = np.where(s.repo_unsecured, 0.0, s.repo_amount * rate / 100.0 / p.day_count_days)
         s.repo_amount += interest
+        s.edges_moved("repo_amount")
         s.pnl["funding_cost"] -= s.by_borrower(interest)
         s.pnl["funding_cost"] += s.by_lender(interest)
         pool_int = s.repo_rate_pct / 100.0 / p.day_count_days
@@ -664,7 +824,7 @@ class Run(DefaultResolution):
             apc_buffer_frac=p.im_apc_buffer_frac,
             addon_frac=float(self.sc.path("initial_margin_addon_frac")[t]),
         )
-        for pol in self.policies:
+        for pol in self._each_policy():
             pol.adjust(self)
         if self.ch.haircuts:
             addon = hc.borrower_addon(
@@ -689,14 +849,22 @@ class Run(DefaultResolution):
         if self.ch.funding_runs:
             lev = close_leverage
             beh = s.cs.behaviour
-            maturing = hc.maturing_today(r.tenor_days, t, r.segment) & ~s.repo_unsecured
+            period = self._topology("roll_period", lambda: hc._roll_period(r.tenor_days, r.segment))
+            maturing = hc.maturing_today(r.tenor_days, t, r.segment, period=period)
+            maturing &= ~s.repo_unsecured
+            max_lev = self._topology(
+                "lender_max_lev", lambda: beh["lender_max_borrower_leverage_ratio"][r.lender]
+            )
+            max_loss = self._topology(
+                "lender_max_loss", lambda: beh["lender_max_borrower_loss_frac"][r.lender]
+            )
             runs = hc.refuse_to_roll(
                 maturing,
                 lev[r.borrower],
                 close_loss[r.borrower],
                 s.defaulted[r.borrower],
-                beh["lender_max_borrower_leverage_ratio"][r.lender],
-                beh["lender_max_borrower_loss_frac"][r.lender],
+                max_lev,
+                max_loss,
             )
             log.repo_recalled += s.by_borrower(np.where(runs, s.repo_amount, 0.0))
             s.repo_recall = np.where(runs, s.repo_amount, s.repo_recall)
@@ -742,10 +910,7 @@ class Run(DefaultResolution):
             sell, phi, close = self.plan(owed, first, log)
             first = False
             active = (
-                sell.sum() > p.tolerance_usd_bn
-                or phi.any()
-                or close.any()
-                or any(pol.has_order(self) for pol in self.policies)
+                sell.sum() > p.tolerance_usd_bn or phi.any() or close.any() or self._any_order()
             )
             if active:
                 absorbed, flow = self.clear(sell, close, log)
@@ -753,7 +918,7 @@ class Run(DefaultResolution):
                 self.settle(sell, phi, close, absorbed, flow, log)
                 self.mark_requirements(log)  # on the positions after the trades
                 self.books_changed = True
-                traded = float(sell.sum(axis=0) @ self.s.price) / 100.0
+                traded = float(self._sold(sell) @ self.s.price) / 100.0
                 day_sales += traded
                 converged = traded <= p.convergence_frac * day_sales
                 if not (converged and not self.defaults(self.owed(), log)):
@@ -776,6 +941,7 @@ class Run(DefaultResolution):
         self.utilisation = pi.utilisation(
             float(room[self.is_dealer & ~s.defaulted].sum()), self.room_ref
         )
+        self.peak_utilisation = max(self.peak_utilisation, self.utilisation)
         demand, supply = self._funding_utilisation()
         d0, s0 = self.repo_market0
         if self.ch.repo_market and supply > 0:
@@ -801,7 +967,7 @@ class Run(DefaultResolution):
                 tot = float(s.repo_amount[mmf_on].sum())
                 if tot > 0:
                     self.rationed = np.where(mmf_on, s.repo_amount * min(1.0, excess / tot), 0.0)
-        for pol in self.policies:
+        for pol in self._each_policy():
             pol.end_day(self, log)
         nav = s.tracked_equity()
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -823,10 +989,6 @@ def simulate(system: System, scenario: Scenario, policies=(), *, rng=None):
     rng : numpy Generator, int or None
         Randomness for stochastic policies or parameters; the core engine is deterministic.
     """
-    from contagion.policies import build
-    from contagion.recorder import Recorder
-    from contagion.testing import check_invariants
-
     run = Run(system, scenario, build(policies), np.random.default_rng(rng))
     run.seed = rng if isinstance(rng, int) else None
     rec = Recorder(run)

@@ -2,9 +2,13 @@
 
 :func:`experiment` runs every arm (a list of policies; ``no_action`` is the empty list and
 is added if missing) on the same scenario. With ``draws > 0`` it also draws uncertain model
-parameters (:data:`DEFAULT_UNCERTAINTY`, or the caller's ranges) once per draw from a seeded
-``numpy.random.SeedSequence``; every arm of a draw uses the same parameters, so arms are
-paired and their differences are policy effects, not noise.
+parameters (:data:`DEFAULT_UNCERTAINTY`, or the caller's ranges) in the calling process,
+whatever the backend: ``sampling="random"`` gives draw ``d`` child ``d`` of a seeded
+``numpy.random.SeedSequence``; ``"sobol"`` (scrambled Sobol') and ``"lhs"`` (Latin
+hypercube) take the rows of one seeded ``scipy.stats.qmc`` design. Unit-cube points are
+mapped through each distribution's ``ppf`` (:func:`unit_to_parameters`). Every arm of a
+draw uses the same parameters, so arms are paired and their differences are policy
+effects, not noise. Sobol' sensitivity indices: :mod:`contagion.sensitivity`.
 
 Effectiveness of an arm is measured against ``no_action`` (positive = better)::
 
@@ -22,15 +26,18 @@ intervention size (the largest of the three costs) in units of USD 100 bn.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import numbers
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contagion.errors import InputError, Problem
 from contagion.policies import AnyPolicy, PolicyConfig, policy_from_dict
@@ -138,24 +145,27 @@ def _seed_sequence(rng) -> np.random.SeedSequence:
     )
 
 
-def draw_parameters(
-    n: int, uncertainty: Mapping[str, tuple[float, float, str]] | None, rng
-) -> list[dict[str, float]]:
-    """``n`` parameter draws; draw ``d`` uses child ``d`` of the seed (order-independent)."""
-    unc = DEFAULT_UNCERTAINTY if uncertainty is None else dict(uncertainty)
+SAMPLING = ("random", "sobol", "lhs")
+KINDS = ("uniform", "loguniform")
+
+
+def check_uncertainty(
+    uncertainty: Mapping[str, tuple[float, float, str]], *, model_params: bool = True
+) -> None:
+    """Raise :class:`~contagion.InputError` naming the parameter if a range is invalid.
+
+    ``model_params``: names must be fields of :class:`~contagion.ModelParams`.
+    """
     fields = ModelParams.model_fields
-    for name, spec in unc.items():
-        if name not in fields:
+    for name, spec in uncertainty.items():
+        if model_params and name not in fields:
             raise InputError(
                 Problem(
                     "uncertainty", name, f"unknown model parameter; allowed: {', '.join(fields)}"
                 )
             )
         lo, hi, kind = spec
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi) or kind not in (
-            "uniform",
-            "loguniform",
-        ):
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi) or kind not in KINDS:
             raise InputError(
                 Problem(
                     "uncertainty",
@@ -165,20 +175,78 @@ def draw_parameters(
             )
         if kind == "loguniform" and lo <= 0:
             raise InputError(Problem("uncertainty", name, "loguniform needs low > 0"))
+
+
+def _distribution(lo: float, hi: float, kind: str):
+    """The frozen ``scipy.stats`` distribution of one range."""
+    from scipy import stats
+
+    if kind == "loguniform":
+        return stats.loguniform(lo, hi)
+    return stats.uniform(loc=lo, scale=hi - lo)
+
+
+def unit_to_parameters(
+    points: np.ndarray, uncertainty: Mapping[str, tuple[float, float, str]]
+) -> list[dict[str, float]]:
+    """Map unit-cube points (rows; one column per parameter, in ``uncertainty`` order)
+    through each distribution's ``ppf``; a range with ``low == high`` is that constant."""
+    u = np.asarray(points, dtype=float).reshape(len(points), len(uncertainty))
+    columns = {}
+    for j, (name, (lo, hi, kind)) in enumerate(uncertainty.items()):
+        if lo == hi:
+            columns[name] = np.full(len(u), float(lo))
+        else:
+            columns[name] = np.clip(_distribution(lo, hi, kind).ppf(u[:, j]), lo, hi)
+    return [{k: float(v[i]) for k, v in columns.items()} for i in range(len(u))]
+
+
+def _qmc(engine, d: int, seed: np.random.SeedSequence):
+    """A scrambled ``scipy.stats.qmc`` engine seeded from ``seed`` (``rng=`` or ``seed=``)."""
+    gen = np.random.default_rng(seed)
+    try:
+        return engine(d=d, scramble=True, rng=gen)
+    except TypeError:  # scipy < 1.15
+        return engine(d=d, scramble=True, seed=gen)
+
+
+def unit_points(n: int, d: int, rng, sampling: str = "random") -> np.ndarray:
+    """``n`` x ``d`` points in the unit cube.
+
+    ``random``: row ``r`` from child ``r`` of the seed (order-independent); ``sobol``: the
+    first ``n`` points of a scrambled Sobol' sequence (balanced when ``n`` is a power of
+    2; a prefix of a longer run with the same seed); ``lhs``: a Latin hypercube of ``n``.
+    """
+    from scipy.stats import qmc
+
+    if sampling not in SAMPLING:
+        raise InputError(Problem("experiment", "sampling", f"use one of {', '.join(SAMPLING)}"))
     seed = _seed_sequence(rng)
-    out = []
-    for child in seed.spawn(n):
-        g = np.random.default_rng(child)
-        d = {}
-        for name, (lo, hi, kind) in unc.items():
-            u = g.random()
-            d[name] = (
-                float(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))))
-                if kind == "loguniform"
-                else float(lo + u * (hi - lo))
-            )
-        out.append(d)
-    return out
+    if sampling == "random":
+        out = np.empty((n, d))
+        for r, child in enumerate(seed.spawn(n)):
+            out[r] = np.random.default_rng(child).random(d)
+        return out
+    if n == 0 or d == 0:
+        return np.empty((n, d))
+    if sampling == "sobol":
+        with warnings.catch_warnings():
+            # documented: balance needs a power of 2; any n is allowed
+            warnings.filterwarnings("ignore", "The balance properties", UserWarning)
+            return _qmc(qmc.Sobol, d, seed).random(n)
+    return _qmc(qmc.LatinHypercube, d, seed).random(n)
+
+
+def draw_parameters(
+    n: int,
+    uncertainty: Mapping[str, tuple[float, float, str]] | None,
+    rng,
+    sampling: str = "random",
+) -> list[dict[str, float]]:
+    """``n`` parameter draws, computed here whatever the backend (see :func:`unit_points`)."""
+    unc = DEFAULT_UNCERTAINTY if uncertainty is None else dict(uncertainty)
+    check_uncertainty(unc)
+    return unit_to_parameters(unit_points(n, len(unc), rng, sampling), unc)
 
 
 @dataclass(frozen=True)
@@ -188,7 +256,8 @@ class ExperimentResult:
     ``metrics``: arm x headline metric (the point run with the scenario's parameters);
     ``effectiveness``: arm x reduction/cost vs ``no_action``; ``draws``: long frame (arm,
     draw, metric, value) when parameters were drawn; ``results``: the point-run Result of
-    each arm; ``scenarios``: the scenario each arm ran (identical shocks by construction).
+    each arm; ``scenarios``: the scenario each arm ran (identical shocks by construction);
+    ``sensitivity``: Sobol' indices (:func:`contagion.sensitivity.sensitivity`), if run.
     """
 
     metrics: pd.DataFrame
@@ -196,6 +265,7 @@ class ExperimentResult:
     draws: pd.DataFrame
     results: dict[str, Result]
     scenarios: dict[str, Scenario] = field(repr=False)
+    sensitivity: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy arm x metric frame: headline metrics joined with effectiveness and cost."""
@@ -216,6 +286,8 @@ def experiment(
     checkpoint_dir: str | os.PathLike | None = None,
     progress: Callable[[int, int], object] | None = None,
     chunk_size: int | None = None,
+    sampling: str = "random",
+    parameters: Sequence[Mapping[str, float]] | None = None,
 ) -> ExperimentResult:
     """Run paired policy arms on the same shocks (and parameter draws).
 
@@ -247,6 +319,12 @@ def experiment(
         those found in the checkpoint) and after each chunk.
     chunk_size : int, optional
         Draws per task (default :func:`contagion.backends.chunk_size`).
+    sampling : "random", "sobol" or "lhs"
+        How the draws cover the parameter ranges (see :func:`unit_points`).
+    parameters : list of {name: value}, optional
+        Explicit draws (e.g. a Sobol' design of :mod:`contagion.sensitivity`): draw ``d``
+        runs with ``parameters[d]``; ``draws``, ``rng``, ``uncertainty`` and ``sampling``
+        are then not used.
     """
     from contagion import backends
     from contagion.engine import simulate
@@ -264,10 +342,20 @@ def experiment(
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(HEADLINE)]
     metrics.index.name = "arm"
     long: list[backends.Row] = []
+    if sampling not in SAMPLING:
+        raise InputError(Problem("experiment", "sampling", f"use one of {', '.join(SAMPLING)}"))
+    if parameters is not None:
+        parameters = [{str(k): float(v) for k, v in p.items()} for p in parameters]
+        unknown = sorted({k for p in parameters for k in p} - set(ModelParams.model_fields))
+        if unknown:
+            raise InputError(
+                Problem("experiment", "parameters", f"unknown model parameters {unknown}")
+            )
+        draws, sampling = len(parameters), "explicit"
     if draws:
         long = _draws(
             backends, executor, system, scenario, arms, draws, rng, uncertainty,
-            checkpoint_dir, progress, chunk_size,
+            checkpoint_dir, progress, chunk_size, sampling, parameters,
         )  # fmt: skip
     draws_frame = pd.DataFrame(long, columns=backends.COLUMNS)
     return ExperimentResult(metrics, effectiveness(metrics), draws_frame, results, scenarios)
@@ -275,7 +363,7 @@ def experiment(
 
 def _draws(
     backends, executor, system, scenario, arms, draws, rng, uncertainty, checkpoint_dir,
-    progress, size,
+    progress, size, sampling="random", parameters=None,
 ) -> list:  # fmt: skip
     """The long rows of every draw, chunk by chunk, resuming from a checkpoint."""
     if size is None:
@@ -292,7 +380,14 @@ def _draws(
             entropy = (old or {}).get("entropy") or str(np.random.SeedSequence().entropy)
             rng = np.random.SeedSequence(int(entropy))
             key, meta = "unseeded", {"entropy": entropy}
-    params = draw_parameters(draws, uncertainty, rng)
+        if parameters is not None:  # the draws themselves identify the experiment
+            text = json.dumps(parameters, sort_keys=True).encode()
+            key, uncertainty = {"parameters": hashlib.sha256(text).hexdigest()}, None
+        elif sampling != "random":  # (random keeps the hash it always had)
+            key = {"seed": key, "sampling": sampling}
+    params = (
+        parameters if parameters is not None else draw_parameters(draws, uncertainty, rng, sampling)
+    )
     chunks = backends.plan(params, size)
     done: dict[int, list] = {}
     if checkpoint is not None:
@@ -334,6 +429,42 @@ def _policy(p, arm: str) -> PolicyConfig:
         ) from None
 
 
+SENSITIVITY_METRICS = ("peak_yield_bp", "fire_sale_usd_bn", "defaults")
+
+
+class SensitivityConfig(BaseModel):
+    """The ``sensitivity:`` block of an experiment: Sobol' indices of headline metrics.
+
+    ``base_samples`` N (a power of 2) gives N (k + 2) parameter points for k uncertain
+    parameters, each run in every arm (see :mod:`contagion.sensitivity`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["sobol"] = "sobol"
+    base_samples: int = Field(64, ge=2, le=2**16, description="N, a power of 2.")
+    metrics: tuple[str, ...] = Field(SENSITIVITY_METRICS, min_length=1)
+    num_resamples: int = Field(100, ge=10, le=10_000, description="Bootstrap resamples.")
+    conf_level: float = Field(0.95, gt=0, lt=1, description="Of the confidence intervals.")
+
+    @field_validator("base_samples")
+    @classmethod
+    def _power_of_two(cls, n: int) -> int:
+        if n & (n - 1):
+            raise ValueError(f"must be a power of 2 (e.g. 16, 64, 256), got {n}")
+        return n
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, metrics: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in metrics if m not in HEADLINE]
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}; allowed: {', '.join(HEADLINE)}")
+        if len(set(metrics)) != len(metrics):
+            raise ValueError("lists a metric twice")
+        return metrics
+
+
 class ExperimentConfig(BaseModel):
     """An experiment declared in YAML: system and scenario (bundled name or file), arms."""
 
@@ -345,11 +476,53 @@ class ExperimentConfig(BaseModel):
     draws: int = Field(0, ge=0, le=1_000_000)
     seed: int | None = None
     uncertainty: dict[str, tuple[float, float, str]] | None = None
+    sampling: Literal["random", "sobol", "lhs"] = "random"
+    sensitivity: SensitivityConfig | None = None
+    model_params: Literal["system"] | dict[str, float] | None = Field(
+        None,
+        description="Model parameters for every arm: 'system' takes the system's calibrated "
+        "ones (metadata.model_params, e.g. calibrated_us_2025); a mapping overrides the "
+        "scenario's; None keeps the scenario's.",
+    )
+
+
+def with_model_params(
+    scenario: Scenario, system: System, model_params: str | Mapping[str, float] | None
+) -> Scenario:
+    """``scenario`` with the model parameters an experiment asks for (see
+    :attr:`ExperimentConfig.model_params`). With ``"system"`` the system's calibrated values
+    fill in every parameter the scenario does not set itself (a scenario file's explicit
+    ``params`` win); InputError if the system carries none."""
+    if model_params is None:
+        return scenario
+    if model_params == "system":
+        from contagion.examples import model_params as calibrated
+
+        params = calibrated(system)
+        if not params:
+            raise InputError(
+                Problem(
+                    "experiment",
+                    "model_params",
+                    f"'system' asks for the calibrated parameters of system {system.name!r}, "
+                    "which carries none in metadata.model_params",
+                )
+            )
+        explicit = scenario.params.model_fields_set
+        return scenario.with_params(**{k: v for k, v in params.items() if k not in explicit})
+    return scenario.with_params(**dict(model_params))
 
 
 def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
-    """Load and validate an experiment file (policy errors name the arm and field)."""
+    """Load and validate an experiment file (policy errors name the arm and field).
+
+    A relative ``system`` or ``scenario`` path must stay inside the file's directory
+    (:mod:`contagion.paths`).
+    """
+    from pathlib import Path
+
     from contagion.io import read_document
+    from contagion.paths import experiment_inputs
 
     doc = read_document(path)
     try:
@@ -361,8 +534,23 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
         if isinstance(doc, Mapping) and isinstance(doc.get("draws"), bool):
             raise InputError(Problem("experiment", "draws", "must be a whole number"))
         config = ExperimentConfig.model_validate(doc)
+        experiment_inputs(config, Path(path).parent)  # paths may not leave the directory
+        if isinstance(config.model_params, dict):
+            try:  # names and ranges checked now
+                Scenario().with_params(**config.model_params)
+            except InputError as err:
+                raise InputError(
+                    [
+                        Problem("experiment", "model_params." + q.field.split(".")[-1], q.reason)
+                        for q in err.problems
+                    ]
+                ) from None
         if config.uncertainty:
             draw_parameters(0, config.uncertainty, 0)  # check names and ranges now
+        if config.sensitivity is not None:
+            from contagion.sensitivity import check_design
+
+            check_design(config.uncertainty, config.sensitivity.base_samples)
     except ValidationError as err:
         raise InputError.from_validation(err, "experiment", str(path)) from None
     except InputError as err:
@@ -376,31 +564,41 @@ def run_experiment(
     """Resolve a config's system and scenario (bundled names or paths) and run it.
 
     ``options`` go to :func:`experiment` (``backend``, ``workers``, ``scheduler``,
-    ``checkpoint_dir``, ``progress``, ``chunk_size``).
+    ``checkpoint_dir``, ``progress``, ``chunk_size``). With a ``sensitivity`` block the
+    Sobol' indices are computed too (:func:`contagion.sensitivity.run_sensitivity`, with the
+    same options; its checkpoint in ``checkpoint_dir/sensitivity``) and attached.
     """
     from pathlib import Path
 
     from contagion import examples, scenarios
     from contagion.io import load_system
+    from contagion.paths import config_path
     from contagion.scenario import load_scenario
 
     base = Path(base_dir)
     system = (
         examples.load_bundled(config.system)
         if config.system in examples.BUNDLED
-        else load_system(base / config.system)
+        else load_system(config_path(base, config.system, field="system"))
     )
     scenario = (
         scenarios.load(config.scenario)
         if config.scenario in scenarios.available()
-        else load_scenario(base / config.scenario)
+        else load_scenario(config_path(base, config.scenario, field="scenario"))
     )
-    return experiment(
+    scenario = with_model_params(scenario, system, config.model_params)
+    result = experiment(
         system,
         scenario,
         config.arms,
         draws=config.draws,
         rng=config.seed,
         uncertainty=config.uncertainty,
+        sampling=config.sampling,
         **options,
     )
+    if config.sensitivity is None:
+        return result
+    from contagion.sensitivity import run_sensitivity
+
+    return run_sensitivity(config, system, scenario, result, **options)

@@ -11,15 +11,21 @@ The widening is the spread between the cash and the futures-implied yield moves 
 take the same fundamental shock), so it stays exact in yield space however far prices
 fall; the level in bp starts from the initial basis converted at the initial price.
     swap_spread_bp_b   = (s_b - y_b) * 100
+
+Numerical bounds: ``Result.summary`` counts, for each bound in :data:`BOUNDS`, the simulated
+days (1..days) on whose close it binds, and ``bounds_hit_count`` how many distinct bounds
+bound at least once (0: no clamp shaped the result).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pandas as pd
 
 from contagion.schema import INSTITUTION_TYPES
-from contagion.state import PNL_CHANNELS
+from contagion.state import MIN_PRICE_FRAC, PNL_CHANNELS
 
 SALE_KINDS = ("forced_sales", "voluntary_sales", "liquidation_sales", "exogenous_sales")
 EVENT_NAMES = {
@@ -32,6 +38,25 @@ EVENT_NAMES = {
     "liquidation_sales": "liquidation_sale",
     "exogenous_sales": "exogenous_sale",
     "redemptions_paid": "redemption",
+}
+
+# Summary key -> the bound it counts (days at the close of which it binds; floats).
+BOUNDS = {
+    "iteration_bound_hit_days": "the within-day rounds reached ModelParams.max_iterations "
+    "(the fixed point was cut off; what is still due is paid the next day)",
+    "repo_rate_cap_hit_days": "the GC repo rate is at its ceiling ModelParams.max_repo_rate_pct",
+    "funding_utilisation_cap_hit_days": "MMF funding utilisation x = demand / supply reached "
+    "ModelParams.funding_utilisation_cap_frac (the repo-rate curve is flat beyond it; no "
+    "supply at all with demand counts too)",
+    "dealer_utilisation_cap_hit_days": "the day's peak dealer utilisation u (any clearing "
+    "round or the close) reached "
+    "ModelParams.utilisation_cap_frac (the impact factor g(u) stops growing; with price "
+    "impact on)",
+    "dealer_room_exhausted_days": "dealers have no leverage room left (u = 1, the clip of "
+    "price_impact.utilisation; also when no dealer had room to start with)",
+    "haircut_cap_hit_days": "a live repo haircut is at ModelParams.max_haircut_frac",
+    "price_floor_hit_days": "a cash bond or futures price is at the floor of "
+    "state.price_from_yield (MIN_PRICE_FRAC x its initial price)",
 }
 
 
@@ -63,6 +88,7 @@ def metric_names(market) -> list[str]:
         "volatility_index",
         "im_multiplier",
         "dealer_utilisation_frac",
+        "dealer_peak_utilisation_frac",
         "hedge_fund_haircut_frac",
         "cb_reserves_created_usd_bn",
         "iterations",
@@ -79,7 +105,65 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ints(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+    return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """A frame of these columns; a list of arrays is one column, concatenated. The float
+    columns are concatenated into one 2-D block the frame takes over as is (no copies)."""
+    floats = [k for k, v in columns.items() if isinstance(v, list) and v and v[0].dtype.kind == "f"]
+    if floats:
+        rows = sum(len(a) for a in columns[floats[0]])
+        block = np.empty((len(floats), rows))
+        for j, k in enumerate(floats):
+            np.concatenate(columns[k], out=block[j])
+        frame = pd.DataFrame(block.T, columns=floats, copy=False)
+    else:
+        frame = pd.DataFrame()
+    for pos, (k, v) in enumerate(columns.items()):
+        if k not in floats:
+            frame.insert(pos, k, np.concatenate(v) if isinstance(v, list) else v)
+    return frame
+
+
+def _strings(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``labels[codes]`` as a ``str`` column, taken in Arrow (no Python string per row)."""
+    dtype = pd.Series([""]).astype(str).dtype
+    try:
+        import pyarrow as pa
+
+        values = pa.array([str(x) for x in labels], pa.large_string()).take(pa.array(codes))
+        out = pd.Series(values, dtype=dtype)
+    except (ImportError, TypeError, ValueError):  # pragma: no cover - without pyarrow
+        return pd.Series(pd.Categorical.from_codes(codes, categories=labels)).astype(str)
+    return out
+
+
+_DTYPES: dict = {}  # labels -> CategoricalDtype (see _category_dtype)
+
+
+def _category_dtype(labels) -> pd.CategoricalDtype:
+    """The categorical dtype of ``labels`` as ``str`` categories, built once per label set
+    (an array of ids is keyed by identity, so it must not be changed in place)."""
+    key = id(labels) if isinstance(labels, np.ndarray) else tuple(labels)
+    hit = _DTYPES.get(key)
+    if hit is not None and (hit[0] is labels or not isinstance(labels, np.ndarray)):
+        return hit[1]
+    if len(_DTYPES) > 256:
+        _DTYPES.clear()
+    dtype = pd.CategoricalDtype(pd.Index(np.asarray(labels, dtype=object).astype(str)))
+    _DTYPES[key] = (labels, dtype)
+    return dtype
+
+
+@functools.cache
+def _empty_template(cols: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    return _text(_empty(list(cols), numeric))
+
+
+def _empty_text(cols: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """``_text(_empty(cols, numeric))``, built once (a copy each time)."""
+    return _empty_template(cols, numeric).copy()
 
 
 def _empty(cols: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
@@ -94,6 +178,7 @@ class Recorder:
         self.market_rows: list[dict[str, float]] = []
         self.inst: dict[str, list[np.ndarray]] = {}
         self.logs = []
+        self.bound_rows: list[dict[str, bool]] = []  # days 1.., keys of BOUNDS but the first
         m = run.s.cs.market
         self.basis0 = self._basis(run.s)[1]
         self.yield0 = m.yield_pct.copy()
@@ -135,6 +220,7 @@ class Recorder:
         row["volatility_index"] = s.vol
         row["im_multiplier"] = s.im_multiplier if day else 1.0
         row["dealer_utilisation_frac"] = run.utilisation
+        row["dealer_peak_utilisation_frac"] = run.peak_utilisation
         hf = run.mask["hedge_fund"][s.repo.borrower]
         amt = s.repo_amount[hf]
         row["hedge_fund_haircut_frac"] = (
@@ -174,6 +260,29 @@ class Recorder:
     def record_day(self, log) -> None:
         self.logs.append(log)
         self._snapshot(self.run.s.day + 1, log)
+        self.bound_rows.append(self._bounds())
+
+    def _bounds(self) -> dict[str, bool]:
+        """Which bounds of :data:`BOUNDS` bind at today's close (read from the frozen state)."""
+        run, s, p = self.run, self.run.s, self.run.p
+        m = s.cs.market
+        demand, supply = run._funding_utilisation()  # what end_day priced the repo rate on
+        floor = 1.0 + 1e-9
+        live = (s.repo_amount > p.tolerance_usd_bn) & ~s.repo_unsecured
+        return {
+            "repo_rate_cap_hit_days": s.repo_rate_pct >= p.max_repo_rate_pct,
+            "funding_utilisation_cap_hit_days": bool(run.ch.repo_market)
+            and demand > 0
+            and demand >= p.funding_utilisation_cap_frac * supply,
+            "dealer_utilisation_cap_hit_days": bool(run.ch.price_impact)
+            and run.peak_utilisation >= p.utilisation_cap_frac,
+            "dealer_room_exhausted_days": run.peak_utilisation >= 1.0,
+            "haircut_cap_hit_days": bool((live & (s.repo_haircut >= p.max_haircut_frac)).any()),
+            "price_floor_hit_days": bool(
+                (s.price <= m.price * MIN_PRICE_FRAC * floor).any()
+                or (s.fut_price <= m.futures_price * MIN_PRICE_FRAC * floor).any()
+            ),
+        }
 
     # --- frames -------------------------------------------------------------------------
     def result(self):
@@ -184,24 +293,26 @@ class Recorder:
         markets = pd.DataFrame(self.market_rows).set_index("day")
         days = np.arange(len(self.market_rows))
         n = s.n
-        institutions = pd.DataFrame(
+        institutions = _frame(
             {
                 "day": np.repeat(days, n),
                 "institution": self._categorical(np.tile(np.arange(n), len(days)), s.cs.ids),
                 "type": self._categorical(
                     np.tile(s.cs.type_code.astype(np.int64), len(days)), INSTITUTION_TYPES
                 ),
-                **{k: np.concatenate(v) for k, v in self.inst.items()},
+                **self.inst,
             }
         )
         usage = [row for pol in run.policies for row in pol.usage]
         cols = ["day", "policy", "item", "institution", "value_usd_bn"]
         policy_usage = (
-            pd.DataFrame(usage, columns=cols) if usage else _empty(cols, ("day", "value_usd_bn"))
+            _text(pd.DataFrame(usage, columns=cols))
+            if usage
+            else _empty_text(tuple(cols), ("day", "value_usd_bn"))
         )
         return Result(
             markets=markets,
-            policy_usage=_text(policy_usage),
+            policy_usage=policy_usage,
             institutions=institutions,
             events=self._events(),
             flows=self._flows(),
@@ -213,54 +324,65 @@ class Recorder:
         """Labels of integer codes as a categorical (cheap to build, store and compare)."""
         if not len(idx):  # parquet keeps no categories for an empty column
             return pd.Categorical.from_codes(idx, categories=pd.Index([], dtype=str))
-        labels = pd.Index(np.asarray(labels, dtype=object).astype(str))
-        return pd.Categorical.from_codes(idx, categories=labels)
+        return pd.Categorical.from_codes(idx, dtype=_category_dtype(labels), validate=False)
 
     def _events(self) -> pd.DataFrame:
         """One row per institution, day and event kind with a non-zero amount; built once."""
         s = self.run.s
         kinds = [*EVENT_NAMES, "default"]
-        days, who, kind, amount = [], [], [], []
-        for d, log in enumerate(self.logs, start=1):
-            for k, attr in enumerate(EVENT_NAMES):
-                x = getattr(log, attr)
-                idx = np.flatnonzero(x > 1e-9)
+        n_kinds = len(EVENT_NAMES)
+        # defaults by day: one dict of arrays per round with new defaults
+        by_day: dict[int, list[dict]] = {}
+        for log in self.logs:
+            for dfl in log.defaults:
+                for d in np.unique(dfl["day"]):
+                    on = dfl["day"] == d
+                    by_day.setdefault(int(d), []).append({k: v[on] for k, v in dfl.items()})
+        causes = [dfl["cause"] for parts in by_day.values() for dfl in parts]
+        labels = np.unique(np.concatenate([np.array([""]), *causes]).astype(str))
+        # rows by day, event kind and institution (codes: the order of the categories); each
+        # day's events come kind after kind, its defaults (the last kind) by institution
+        days, who, kind, amount, cause = [], [], [], [], []
+        for d in sorted(set(range(1, len(self.logs) + 1)) | set(by_day)):
+            if d <= len(self.logs):
+                log = self.logs[d - 1]
+                x = np.stack([getattr(log, attr) for attr in EVENT_NAMES])  # (kinds, n)
+                k, idx = np.nonzero(x > 1e-9)  # kind-major, each kind by institution
                 days.append(np.full(len(idx), d))
                 who.append(idx)
-                kind.append(np.full(len(idx), k))
-                amount.append(x[idx])
-        cause = [np.full(sum(len(w) for w in who), "", dtype=object)]
-        for log in self.logs:
-            for dfl in log.defaults:  # one dict of arrays per round with new defaults
-                days.append(dfl["day"])
-                who.append(dfl["index"])
-                kind.append(np.full(len(dfl["index"]), len(EVENT_NAMES)))
-                amount.append(dfl["assets_usd_bn"])
-                cause.append(dfl["cause"])
-        who_a = np.concatenate(who) if who else np.zeros(0, np.int64)
-        out = pd.DataFrame(
+                kind.append(k)
+                amount.append(x[k, idx])
+                cause.append(np.zeros(len(idx), np.int64))  # "": no cause
+            if d in by_day:
+                parts = by_day[d]
+                idx = np.concatenate([dfl["index"] for dfl in parts])
+                first = np.argsort(idx, kind="stable")
+                days.append(np.full(len(idx), d))
+                who.append(idx[first])
+                kind.append(np.full(len(idx), n_kinds))
+                amount.append(np.concatenate([dfl["assets_usd_bn"] for dfl in parts])[first])
+                text = np.concatenate([dfl["cause"] for dfl in parts]).astype(str)[first]
+                cause.append(np.searchsorted(labels, text))
+        who_a = _ints(who)
+        return pd.DataFrame(
             {
-                "day": np.concatenate(days).astype(np.int64) if days else np.zeros(0, np.int64),
+                "day": _ints(days),
                 "institution": self._categorical(who_a, s.cs.ids),
                 "type": self._categorical(
                     s.cs.type_code[who_a].astype(np.int64), INSTITUTION_TYPES
                 ),
                 "event": self._categorical(
-                    np.concatenate(kind).astype(np.int64) if kind else np.zeros(0, np.int64),
-                    [EVENT_NAMES.get(k, k) for k in kinds],
+                    _ints(kind), tuple(EVENT_NAMES.get(k, k) for k in kinds)
                 ),
                 "amount_usd_bn": np.concatenate(amount) if amount else np.zeros(0),
-                "cause": np.concatenate(cause).astype(str),
+                "cause": _strings(labels, _ints(cause)),
             }
-        )
-        return out.sort_values(["day", "event", "institution"], kind="stable").reset_index(
-            drop=True
         )
 
     def _flows(self) -> pd.DataFrame:
         """Par sold per seller and bucket, split across buyer sectors pro rata by day."""
         s = self.run.s
-        buckets = list(s.cs.market.bucket_names)
+        buckets = tuple(s.cs.market.bucket_names)
         buyers = ("dealers", "outside", "policy")
         days, seller, bucket, buyer, par = [], [], [], [], []
         for d, log in enumerate(self.logs, start=1):
@@ -269,17 +391,18 @@ class Recorder:
             i, b = np.nonzero(sold > 1e-9)
             if not len(i):
                 continue
-            amounts = (log.absorbed_by_dealers.sum(axis=0), log.bought_outside, log.policy_bought)
-            for k, amount in enumerate(amounts):
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    share = np.where(tot > 0, np.clip(amount / tot, 0.0, 1.0), 0.0)
-                p = sold[i, b] * share[b]
-                keep = p > 1e-12
-                days.append(np.full(keep.sum(), d))
-                seller.append(i[keep])
-                bucket.append(b[keep])
-                buyer.append(np.full(keep.sum(), k))
-                par.append(p[keep])
+            amounts = np.stack(
+                (log.absorbed_by_dealers.sum(axis=0), log.bought_outside, log.policy_bought)
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(tot > 0, np.clip(amounts / tot, 0.0, 1.0), 0.0)
+            p = sold[i, b] * share[:, b]  # (buyers, cells)
+            k, j = np.nonzero(p > 1e-12)  # buyer-major, as one buyer after the other
+            days.append(np.full(len(j), d))
+            seller.append(i[j])
+            bucket.append(b[j])
+            buyer.append(k)
+            par.append(p[k, j])
         who = _ints(seller)
         return pd.DataFrame(
             {
@@ -308,7 +431,7 @@ class Recorder:
             out[f"peak_basis_widening_{c}_bp"] = float(markets[f"basis_widening_{c}_bp"].max())
         out["peak_repo_rate_pct"] = float(markets["repo_rate_pct"].max())
         out["peak_repo_rate_eligible_pct"] = float(markets["repo_rate_eligible_pct"].max())
-        out["dealer_peak_utilisation_frac"] = float(markets["dealer_utilisation_frac"].max())
+        out["dealer_peak_utilisation_frac"] = float(markets["dealer_peak_utilisation_frac"].max())
         for kind in SALE_KINDS:
             total = (
                 np.sum([getattr(log, kind) for log in self.logs], axis=0)
@@ -342,6 +465,9 @@ class Recorder:
             out.update({k: float(v) for k, v in pol.summary().items()})
         out["iterations_max"] = float(markets["iterations"].max())
         out["iteration_bound_hit_days"] = float(markets["iteration_bound_hit"].sum())
+        for key in list(BOUNDS)[1:]:
+            out[key] = float(sum(bool(row[key]) for row in self.bound_rows))
+        out["bounds_hit_count"] = float(sum(out[key] > 0 for key in BOUNDS))
         return out
 
     def _config(self) -> dict:

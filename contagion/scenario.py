@@ -35,6 +35,35 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FrozenDict(dict):
+    """A read-only ``dict``: the per-bucket paths of a frozen :class:`Scenario`.
+
+    Every mutator raises ``TypeError`` (so a path cannot be swapped after validation, e.g.
+    past the length check). Still a ``dict``, so equality with plain dicts, pydantic dumping,
+    JSON and YAML round trips work; hashable by content; pickles as its items.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a frozen Scenario's per-bucket paths are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> FrozenDict:
+        return self
+
+
 class Channels(_Frozen):
     """Switches: each mechanism can be turned off to isolate its contribution."""
 
@@ -80,6 +109,38 @@ class ModelParams(_Frozen):
         le=10.0,
         description="Futures implied-yield impact per USD bn of net futures "
         "buying, bp (buying lowers the implied yield: futures richen).",
+    )
+    outside_demand_usd_bn_per_bp: Finite = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="beta: what value investors outside the dealers buy per bp of cash "
+        "cheapening, USD bn per bp; bounds the impact at 1 / beta bp per USD bn however "
+        "full the dealers (0: no such buyers).",
+    )
+    impact_duration_elasticity: Finite = Field(
+        0.0,
+        ge=0,
+        le=3,
+        description="epsilon in lambda * (D_b / D_ref)^epsilon: how the yield impact per "
+        "USD bn grows with the bucket's modified duration, dimensionless (0: all buckets "
+        "alike; 1: in proportion to duration, as March 2020 bid-ask spreads by tenor).",
+    )
+    impact_reference_duration_years: Finite = Field(
+        8.0,
+        gt=0,
+        le=50,
+        description="D_ref: the modified duration at which lambda applies as stated, years "
+        "(about a 10y note's).",
+    )
+    futures_pass_through_frac: Finite = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of each cash-market yield impact that the futures implied "
+        "yield of the contract's bucket follows (arbitrage by unconstrained traders and "
+        "the delivery link), fraction; 0: futures move only with futures order flow, "
+        "1: the basis never widens from cash sales.",
     )
     # margins (contagion.mechanisms.margin)
     im_vol_elasticity: Finite = Field(
@@ -218,7 +279,7 @@ class Scenario(_Frozen):
     description: str = Field("", max_length=10_000)
     days: int = Field(20, ge=1, le=MAX_DAYS)
     rate_shock_bp: dict[str, tuple[Finite, ...]] = Field(
-        default_factory=dict,
+        default_factory=FrozenDict,
         description="Fundamental yield change per bucket and day, bp. "
         "Moves cash yields, futures and swap rates alike.",
     )
@@ -236,7 +297,7 @@ class Scenario(_Frozen):
     exogenous_sales_usd_bn: dict[
         str, tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...]
     ] = Field(
-        default_factory=dict,
+        default_factory=FrozenDict,
         description="Sales by 'other' sellers per bucket and day, "
         "USD bn market value (spread pro rata to their holdings).",
     )
@@ -271,6 +332,11 @@ class Scenario(_Frozen):
         if isinstance(v, bool):
             raise ValueError("must be a whole number of days, not a boolean")
         return v
+
+    @field_validator("rate_shock_bp", "exogenous_sales_usd_bn", mode="after")
+    @classmethod
+    def _read_only_paths(cls, v: dict) -> FrozenDict:
+        return FrozenDict(v)
 
     @model_validator(mode="after")
     def _check_lengths(self) -> Scenario:

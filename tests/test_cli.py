@@ -96,8 +96,12 @@ def test_main_job_without_arguments(tmp_path):
     for a in ("qe_500bn", "swf_500bn"):
         assert 0 < arms[a]["budget_spent_usd_bn"] <= 500 + 1e-6
     meta = json.loads((out / "arms" / "00-no_action" / "metadata.json").read_text())
-    assert meta["config"]["system"]["name"] == "stylised_us_2025"
+    assert meta["config"]["system"]["name"] == "calibrated_us_2025"
     assert meta["config"]["scenario"]["name"] == "basis_unwind"
+    # the calibrated system runs with its fitted model parameters
+    fitted = contagion.examples.model_params(contagion.examples.calibrated_us_2025())
+    params = meta["config"]["scenario"]["params"]
+    assert all(params[k] == pytest.approx(v) for k, v in fitted.items())
 
 
 def test_refuses_to_overwrite_unless_asked(files, tmp_path):
@@ -273,3 +277,12 @@ def test_internal_error_is_one_line_with_a_logged_traceback(monkeypatch, tmp_pat
     log.unlink()
     r = invoke("system", "summary", "toy_basis_trade", "--debug")
     assert isinstance(r.exception, RuntimeError)
+
+
+def test_run_with_a_scenario_without_shock_paths(tmp_path):
+    # a scenario that sets no path at all still renders (its shock table is empty)
+    calm = tmp_path / "calm.yaml"
+    calm.write_text("name: calm\ndays: 2\n")
+    r = invoke("run", calm, "--system", "toy_basis_trade", "--out", tmp_path / "o", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "calm" in (tmp_path / "o" / "report.html").read_text("utf-8")

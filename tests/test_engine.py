@@ -181,6 +181,44 @@ def test_single_seller_with_linear_impact():
     assert res.summary["exogenous_sales_total_usd_bn"] == pytest.approx(10.0, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("epsilon", "d_ref", "dy"),
+    [(0.0, 4.0, 5.0), (1.0, 8.0, 5.0), (1.0, 4.0, 10.0), (2.0, 16.0, 1.25)],
+)
+def test_impact_scales_with_duration(epsilon, d_ref, dy):
+    # The same 10 USD bn sale of the 10y (D = 8): dy = 0.5 * (8 / D_ref)^epsilon * 10 bp,
+    # e.g. epsilon 1, D_ref 4: 0.5 * 2 * 10 = 10 bp; epsilon 2, D_ref 16: 0.5 * 0.25 * 10.
+    sc = c.Scenario(
+        name="sale",
+        days=1,
+        exogenous_sales_usd_bn={"10y": [10.0]},
+        channels=c.Channels(**{**QUIET, "price_impact": True}),
+        params=c.ModelParams(impact_bp_per_usd_bn=0.5, impact_convexity=0.0,
+                             impact_duration_elasticity=epsilon,
+                             impact_reference_duration_years=d_ref),
+    )  # fmt: skip
+    m = c.simulate(tiny_basis(cash_hf=1.0), sc).markets
+    assert m.loc[1, "yield_change_10y_bp"] == pytest.approx(dy, rel=1e-12)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.6, 1.0])
+def test_futures_pass_through_of_cash_impact(theta):
+    # The same 10 USD bn sale (dy = 5 bp on the 10y, as above) with no futures order flow:
+    # the TY implied yield follows theta * 5 bp, so the basis widens by (1 - theta) * 5 bp.
+    sc = c.Scenario(
+        name="sale",
+        days=1,
+        exogenous_sales_usd_bn={"10y": [10.0]},
+        channels=c.Channels(**{**QUIET, "price_impact": True}),
+        params=c.ModelParams(
+            impact_bp_per_usd_bn=0.5, impact_convexity=0.0, futures_pass_through_frac=theta
+        ),
+    )
+    m = c.simulate(tiny_basis(cash_hf=1.0), sc).markets
+    assert m.loc[1, "futures_impact_TY_bp"] == pytest.approx(5.0 * theta, rel=1e-12)
+    assert m.loc[1, "basis_widening_TY_bp"] == pytest.approx(5.0 * (1 - theta), abs=1e-12)
+
+
 def test_zero_shock_changes_nothing_but_accrued_interest(toy_system):
     res = c.simulate(toy_system, c.Scenario(name="calm", days=5))
     m = res.markets

@@ -131,3 +131,44 @@ def test_write_stylised_round_trips(tmp_path) -> None:
     written = write_stylised_us_2025(path)
     assert load_system(path).equals(written)
     assert path.read_text("utf-8") == STYLISED_US_2025_PATH.read_text("utf-8")
+
+
+# --- the calibrated system of the main job -----------------------------------------------------
+def test_calibrated_system_is_the_latest_vintage_with_fitted_parameters() -> None:
+    import calibration
+    from contagion.examples import calibrated_us_2025, model_params
+
+    system = calibrated_us_2025()
+    meta = system.metadata
+    assert meta["calibrated"] is True and meta["vintage"] == "latest"
+    from calibration.episodes import FIXED_MODEL_PARAMS
+
+    fitted = {**calibration.fitted_params(), **FIXED_MODEL_PARAMS}
+    params = model_params(system)
+    assert params == {k: fitted[k] for k in params}
+    assert params.keys() >= FIXED_MODEL_PARAMS.keys()
+    assert {"impact_bp_per_usd_bn", "futures_pass_through_frac"} <= set(params)
+    hf = system.institutions[system.institutions["type"] == "hedge_fund"]
+    assert np.allclose(hf["leverage_vol_elasticity"], fitted["leverage_vol_elasticity"])
+    # every model parameter it carries is a valid ModelParams value
+    import contagion as c
+
+    c.Scenario().with_params(**params)
+
+
+def test_bundled_calibrated_file_is_what_the_builder_writes(tmp_path) -> None:
+    import json
+
+    import calibration
+
+    path = calibration.write_bundled_calibrated(tmp_path / "c.json")
+    shipped = json.loads(
+        (STYLISED_US_2025_PATH.parent / "calibrated_us_2025.json").read_text("utf-8")
+    )
+    assert json.loads(path.read_text("utf-8")) == shipped
+
+
+def test_model_params_of_an_uncalibrated_system_is_empty(stylised: System) -> None:
+    from contagion.examples import model_params
+
+    assert model_params(stylised) == {}

@@ -167,3 +167,117 @@ def test_experiment_file_runs(tmp_path):
     ex = run_experiment(load_experiment(write(tmp_path, doc)), base_dir=tmp_path)
     assert ex.metrics.loc["qe", "fire_sale_usd_bn"] <= ex.metrics.loc[BASELINE, "fire_sale_usd_bn"]
     assert set(ex.draws["arm"]) == {BASELINE, "qe"}
+
+
+# --- model parameters of a calibrated system -------------------------------------------------
+def _with_params(system, **params):
+    return c.System(
+        system.institutions.drop(columns=["equity_usd_bn"]),
+        system.exposures,
+        system.market,
+        name=system.name,
+        metadata={**system.metadata, "model_params": params},
+    )
+
+
+def test_model_params_from_the_system_fill_what_the_scenario_leaves_unset():
+    from contagion.experiment import with_model_params
+
+    toy = _with_params(c.examples.toy_basis_trade(), impact_bp_per_usd_bn=0.3, impact_convexity=0.7)
+    sc = c.Scenario(name="s", days=1, params=c.ModelParams(impact_convexity=2.0))
+    out = with_model_params(sc, toy, "system")
+    assert out.params.impact_bp_per_usd_bn == 0.3  # from the system
+    assert out.params.impact_convexity == 2.0  # the scenario set it itself
+    assert with_model_params(sc, toy, None) == sc
+    assert with_model_params(sc, toy, {"impact_decay_frac": 0.1}).params.impact_decay_frac == 0.1
+
+
+def test_model_params_system_without_calibration_is_a_clear_error():
+    from contagion.experiment import with_model_params
+
+    with pytest.raises(c.InputError, match="carries none") as err:
+        with_model_params(c.Scenario(), c.examples.toy_basis_trade(), "system")
+    assert err.value.problems[0].field == "model_params"
+
+
+def test_experiment_file_model_params_are_validated(tmp_path):
+    doc = {"arms": {"no_action": []}, "model_params": {"impact_bp_per_usd_bn": -1}}
+    with pytest.raises(c.InputError) as err:
+        load_experiment(write(tmp_path, doc))
+    assert err.value.problems[0].field == "model_params.impact_bp_per_usd_bn"
+    doc["model_params"] = {"no_such_parameter": 1.0}
+    with pytest.raises(c.InputError, match="no_such_parameter"):
+        load_experiment(write(tmp_path, doc))
+
+
+def test_default_experiment_runs_the_calibrated_system_with_its_parameters():
+    from importlib.resources import files
+
+    config = load_experiment(files("contagion") / "data" / "experiments" / "default.yaml")
+    assert config.system == "calibrated_us_2025" and config.model_params == "system"
+
+
+# --- sampling: random, Sobol', Latin hypercube ------------------------------------------------
+UNC3 = {
+    "impact_bp_per_usd_bn": (0.005, 0.02, "loguniform"),
+    "impact_convexity": (0.5, 1.5, "uniform"),
+    "repo_rate_convexity": (1.0, 1.0, "uniform"),  # a point range: that constant
+}
+
+
+@pytest.mark.parametrize("sampling", ["random", "sobol", "lhs"])
+def test_draws_of_every_sampling_respect_ranges_and_are_seeded(sampling):
+    from contagion.experiment import unit_points
+
+    draws = draw_parameters(16, UNC3, 3, sampling)
+    frame = pd.DataFrame(draws)
+    for name, (lo, hi, _) in UNC3.items():
+        assert frame[name].between(lo, hi).all(), name
+    assert (frame["repo_rate_convexity"] == 1.0).all()
+    assert draws == draw_parameters(16, UNC3, 3, sampling)
+    assert draws != draw_parameters(16, UNC3, 4, sampling)
+    unit = unit_points(16, 3, 3, sampling)
+    assert unit.shape == (16, 3) and ((unit >= 0) & (unit < 1)).all()
+
+
+def test_lhs_hits_every_stratum_once_and_sobol_is_a_prefix():
+    from contagion.experiment import unit_points
+
+    lhs = unit_points(10, 3, 1, "lhs")
+    for j in range(3):
+        assert sorted(np.floor(lhs[:, j] * 10).astype(int)) == list(range(10))
+    sobol = unit_points(16, 3, 1, "sobol")
+    np.testing.assert_array_equal(unit_points(8, 3, 1, "sobol"), sobol[:8])
+    # a power-of-2 Sobol' design is balanced: each half of each axis holds half the points
+    assert ((sobol < 0.5).sum(axis=0) == 8).all()
+
+
+def test_random_sampling_is_unchanged_child_d_per_draw():
+    # the ppf of the uniform and log-uniform ranges gives the same numbers as before
+    lo, hi = UNC3["impact_bp_per_usd_bn"][:2]
+    children = np.random.SeedSequence(9).spawn(5)
+    legacy = [
+        float(np.exp(np.log(lo) + np.random.default_rng(ch).random() * (np.log(hi) - np.log(lo))))
+        for ch in children
+    ]
+    got = [d["impact_bp_per_usd_bn"] for d in draw_parameters(5, UNC3, 9)]
+    assert got == legacy
+
+
+def test_unknown_sampling_is_an_input_error_naming_the_field():
+    with pytest.raises(c.InputError) as err:
+        draw_parameters(2, UNC3, 0, "halton")
+    assert err.value.field == "sampling"
+    with pytest.raises(c.InputError) as err:
+        experiment(c.examples.toy_basis_trade(), c.Scenario(days=1), {}, draws=1, sampling="x")
+    assert err.value.field == "sampling"
+
+
+def test_sobol_draws_are_identical_serial_and_in_processes(tmp_path):
+    toy, sc = c.examples.toy_basis_trade(), c.scenarios.load("volatility_spike")
+    options = {"draws": 2, "rng": 5, "sampling": "sobol", "uncertainty": UNC3}
+    serial = experiment(toy, sc, {}, **options, checkpoint_dir=tmp_path / "ck").draws
+    pd.testing.assert_frame_equal(experiment(toy, sc, {}, **options, workers=2).draws, serial)
+    # a checkpoint of Sobol' draws is not resumed as random draws
+    with pytest.raises(c.InputError, match="different experiment"):
+        experiment(toy, sc, {}, **{**options, "sampling": "random"}, checkpoint_dir=tmp_path / "ck")

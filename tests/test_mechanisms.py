@@ -306,6 +306,18 @@ REGISTRY: tuple[Mechanism, ...] = (
         (+1,),
     ),
     Mechanism(
+        "price_impact.duration_scale",
+        pi.duration_scale,
+        lambda: {"duration_years": A([8.0, 10.0, 20.0]), "elasticity": 0.0, "reference_years": 8.0},
+        _same(np.ones(3)),
+        lambda k: {
+            "duration_years": A([8.0, 10.0, 20.0]),
+            "elasticity": min(k, 3.0),
+            "reference_years": 8.0,
+        },
+        (+1,),
+    ),
+    Mechanism(
         "price_impact.futures_impact_bp",
         pi.futures_impact_bp,
         lambda: {"net_buying": np.zeros(2), "lam": 0.02},
@@ -678,6 +690,20 @@ def test_impact_factor_closed_form() -> None:
 def test_price_impact_closed_forms() -> None:
     # 0.05 bp per USD bn * 10 * g 2 = 1 bp
     np.testing.assert_allclose(pi.cash_impact_bp(A([10.0, 0.0]), lam=0.05, g=2.0), [1.0, 0.0])
+    # outside buyers of beta = 10 USD bn per bp: k = 0.05 * 2 = 0.1, 0.1 / (1 + 0.1 * 10) =
+    # 0.05 bp per USD bn, so 10 sold move 0.5 bp; with dealers full (g huge) the impact
+    # tends to q / beta = 1 bp
+    np.testing.assert_allclose(
+        pi.cash_impact_bp(A([10.0]), lam=0.05, g=2.0, outside_demand=10.0), [0.5]
+    )
+    np.testing.assert_allclose(
+        pi.cash_impact_bp(A([10.0]), lam=0.05, g=1e9, outside_demand=10.0), [1.0], rtol=1e-6
+    )
+    # duration scaling: (D / 8)^1 for D = 2, 8, 20
+    np.testing.assert_allclose(
+        pi.duration_scale(A([2.0, 8.0, 20.0]), elasticity=1.0, reference_years=8.0),
+        [0.25, 1.0, 2.5],
+    )
     # buying 100 at 0.02 bp per USD bn lowers the implied yield by 2 bp
     np.testing.assert_allclose(pi.futures_impact_bp(A([100.0, -50.0]), lam=0.02), [-2.0, 1.0])
     room = pi.dealer_room(

@@ -2,7 +2,19 @@
 
 Cash market, bucket b (yields in bp; sales net of policy and other bids, USD bn value)::
 
-    dy_b = lambda * q_b * g(u),        g(u) = (1 - min(u, u_cap))^(-kappa)
+    dy_b = lambda * (D_b / D_ref)^epsilon * q_b * g(u),   g(u) = (1 - min(u, u_cap))^(-kappa)
+
+Outside value investors (pensions, insurers, foreign private, unlevered relative value)
+buy ``beta`` USD bn per bp of cheapening (``outside_demand_usd_bn_per_bp``), so an increment
+clears at ``dy_b = k q_b / (1 + k beta)`` with ``k = lambda (D_b / D_ref)^epsilon g(u)``:
+linear (Kyle) while dealers have room, bounded by ``q_b / beta`` when they are full.
+
+``lambda`` is the impact of a USD bn of a bond of the reference duration ``D_ref`` (years,
+about a 10y note's); ``epsilon`` scales it by bucket: with epsilon = 1 the yield impact per
+dollar grows in proportion to duration, as bid-ask spreads in yield terms did across
+tenors in March 2020 (5y : 10y : 30y about 0.27 : 0.36 : 0.78 bp from 0.4/32, 1/32 and
+5/32 of price at durations ~4.7, 8.7 and 20; Fleming & Ruela via the fact base, row
+4.10); epsilon = 0 treats every bucket alike.
 
 where ``u`` is dealer utilisation after absorbing the sales. Dealer d's room is its
 leverage-ratio headroom (``E_d / slr_d`` x (1 + capacity shock) minus its assets), and
@@ -11,11 +23,15 @@ financing from MMFs) within their room; the rest goes to outside investors at th
 price. With kappa = 0 the impact is linear (Kyle); as dealers fill up, each dollar sold
 moves yields more (Duffie 2020, "Still the world's safe haven?"; He, Nagel & Song 2022).
 
-Futures, contract c (yield-equivalent bp; net buying in USD bn notional)::
+Futures, contract c on bucket b(c) (yield-equivalent bp; net buying in USD bn notional)::
 
-    dy^F_c = -lambda_F * Q_c
+    dy^F_c = -lambda_F * Q_c + theta * dy_b(c)
 
-so short covering (buying) richens futures and long liquidation cheapens them. Swap rates
+so short covering (buying) richens futures and long liquidation cheapens them, and the
+futures follow a share ``theta`` (``futures_pass_through_frac``) of the cash-market impact
+of their deliverable bucket: unconstrained arbitrageurs and the delivery link keep futures
+close to cash, so the basis widens by ``(1 - theta) dy_b - dy^F`` flow terms rather than by
+the whole cash move (theta = 0: futures move only with their own order flow). Swap rates
 take only the fundamental shock, so the cash impact moves swap spreads one for one. The
 cash-futures basis and the swap spreads are therefore endogenous.
 """
@@ -30,9 +46,32 @@ def impact_factor(utilisation: float, *, convexity: float, cap: float) -> float:
     return float((1.0 - min(max(utilisation, 0.0), cap)) ** (-convexity))
 
 
-def cash_impact_bp(net_sales_value: np.ndarray, *, lam: float, g: float) -> np.ndarray:
-    """Yield impact per bucket, bp (positive = yields up = prices down)."""
-    return lam * net_sales_value * g
+def duration_scale(
+    duration_years: np.ndarray, *, elasticity: float, reference_years: float
+) -> np.ndarray:
+    """(D_b / D_ref)^epsilon per bucket (dimensionless; 1 everywhere when epsilon = 0)."""
+    if elasticity == 0:
+        return np.ones_like(duration_years, dtype=float)
+    return (np.maximum(duration_years, 0.0) / reference_years) ** elasticity
+
+
+def cash_impact_bp(
+    net_sales_value: np.ndarray,
+    *,
+    lam: float | np.ndarray,
+    g: float,
+    outside_demand: float = 0.0,
+) -> np.ndarray:
+    """Yield impact per bucket, bp (positive = yields up = prices down).
+
+    ``k q / (1 + k beta)`` with ``k = lam g``: value investors outside the dealers buy
+    ``beta`` USD bn per bp of cheapening, so however full the dealers, a USD bn moves
+    yields by at most ``1 / beta`` bp (``beta = 0``: ``k q``).
+    """
+    k = lam * g
+    if outside_demand:
+        k = k / (1.0 + k * outside_demand)
+    return k * net_sales_value
 
 
 def futures_impact_bp(net_buying: np.ndarray, *, lam: float) -> np.ndarray:
