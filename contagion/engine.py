@@ -95,7 +95,7 @@ class Run(DefaultResolution):
         self.mask = {t: cs.type_code == i for i, t in enumerate(INSTITUTION_TYPES)}
         self.can = {
             step: np.isin(self.type_name, [t for t, steps in dl.STEPS.items() if step in steps])
-            for step in ("sell_other", "sell_free", "recall", "unwind")
+            for step in ("sell_other", "sell_free", "recall", "sell_other_last", "unwind")
         }
         self.defaultable = np.isin(self.type_name, DEFAULTABLE)
         self.unlimited = np.isin(self.type_name, UNLIMITED_CASH)
@@ -145,6 +145,7 @@ class Run(DefaultResolution):
         self.cash_total0 = float(s.cash.sum()) - s.external_cash_in
         self.utilisation = 0.0
         self.peak_utilisation = 0.0  # the day's highest u, clearing rounds included
+        self.raised_cash = False  # a round sold other assets: the next round pays
         self.repo_margin = np.zeros_like(s.repo_amount)
         self.redemption_due = np.zeros(s.n)
         self.redemption_share = np.zeros(s.n)
@@ -476,6 +477,9 @@ class Run(DefaultResolution):
             sell = free * frac_free[:, None]
             # 2. recall loans (dealers, MMFs): ON RRP first, then private repo
             need = self._recall(need)
+            # 2'. MMFs: other assets for the rest
+            if need.any():
+                need = self._sell_other_assets(need, np.zeros(n), "sell_other_last")
         else:  # nothing owed (first round or estates to liquidate): steps 0-3 do nothing
             sell = np.zeros_like(s.par)
         # 3. unwind
@@ -538,11 +542,15 @@ class Run(DefaultResolution):
             close[am] = np.where(s.notional[am] > 0, np.maximum(was, cut), was)
         return sell, phi, np.clip(close, 0.0, 1.0)
 
-    def _sell_other_assets(self, need: np.ndarray, treasury_value: np.ndarray) -> np.ndarray:
+    def _sell_other_assets(
+        self, need: np.ndarray, treasury_value: np.ndarray, step: str = "sell_other"
+    ) -> np.ndarray:
         """Asset managers meet part of a need by selling other assets to outside buyers at
-        book value, in proportion to holdings with Treasuries weighted by the preference."""
+        book value, in proportion to holdings with Treasuries weighted by the preference;
+        MMFs (``sell_other_last``) let their other assets (bills, placements) run off for
+        what recalls did not cover."""
         s = self.s
-        other = np.where(self.can["sell_other"] & ~s.defaulted, s.other_assets, 0.0)
+        other = np.where(self.can[step] & ~s.defaulted, s.other_assets, 0.0)
         pref = self.p.treasury_sale_preference
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(
@@ -550,6 +558,7 @@ class Run(DefaultResolution):
             )
         sold = np.minimum(need * share, other)
         if sold.any():
+            self.raised_cash = True  # the next round pays with it (run_day loops on)
             s.other_assets -= sold
             s.cash += sold
             s.external_cash_in += float(sold.sum())
@@ -871,8 +880,9 @@ class Run(DefaultResolution):
         rationed = np.minimum(self.rationed, s.repo_amount)
         s.repo_recall = np.maximum(s.repo_recall, rationed)
         self.rationed = np.zeros_like(self.rationed)
-        # redemptions
-        self.redemption_due = np.zeros(n)
+        # redemptions (what was not paid yesterday is still owed)
+        carried = np.where(s.defaulted, 0.0, self.redemption_due)
+        self.redemption_due = carried
         self.redemption_share = np.zeros(n)
         nav = s.tracked_equity()
         if self.ch.redemptions:
@@ -888,7 +898,7 @@ class Run(DefaultResolution):
             )
             share[s.defaulted] = 0.0
             self.redemption_share = share
-            self.redemption_due = share * np.maximum(nav, 0.0)
+            self.redemption_due = carried + share * np.maximum(nav, 0.0)
         self.to_liquidate = getattr(self, "to_liquidate", np.zeros_like(s.par))
         return log
 
@@ -907,6 +917,7 @@ class Run(DefaultResolution):
             new_defaults = self.defaults(owed, log)
             if new_defaults:
                 owed = self.pay(log)
+            self.raised_cash = False
             sell, phi, close = self.plan(owed, first, log)
             first = False
             active = (
@@ -925,8 +936,8 @@ class Run(DefaultResolution):
                     continue  # the next round pays, checks defaults and plans again
                 # the spiral has converged: what little is still due is paid tomorrow
                 break
-            if new_defaults or self.clearing(log):
-                continue  # estates to liquidate, or creditors hit by clearing losses
+            if new_defaults or self.raised_cash or self.clearing(log):
+                continue  # estates to liquidate, cash raised to pay, or clearing losses
             break
         log.iterations = k
         log.bound_hit = k >= p.max_iterations

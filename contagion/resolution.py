@@ -1,8 +1,8 @@
 """Step 8 of the day: defaults, collateral seizure, the CCP waterfall and clearing.
 
 An institution defaults when its equity is exhausted (insolvency) or when it owes what it
-cannot pay and has nothing left to sell, recall or unwind (liquidity). Resolution, all
-vectorised over the new defaulters:
+cannot pay and has nothing left to sell (Treasuries or other assets), recall or unwind
+(liquidity). Resolution, all vectorised over the new defaulters:
 
 1. its repo lenders seize collateral up to each loan's value and sell it; a deficiency
    stays on the repo edge as an unsecured claim;
@@ -59,6 +59,9 @@ class DefaultResolution:
         illiquid = still_owed > tol
         if illiquid.any():
             illiquid &= ~(s.par.sum(axis=1) > tol)  # nothing to sell
+        if illiquid.any():  # nor other assets it may sell (the proceeds pay next round)
+            can_sell = self.can["sell_other"] | self.can["sell_other_last"]
+            illiquid &= ~((s.other_assets > tol) & can_sell)
         if illiquid.any():
             has_lending = s.by_lender(
                 np.where(s.repo_unsecured, 0.0, s.repo_amount - s.repo_recall)

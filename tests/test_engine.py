@@ -139,6 +139,54 @@ def test_im_call_beyond_cash_forces_the_exact_unwind():
     assert res.summary["forced_sales_hedge_fund_usd_bn"] == pytest.approx(20.0, rel=1e-12)
 
 
+def tiny_with_mmf() -> c.System:
+    """tiny_basis plus an MMF holding only 100 of other assets (no cash, no repo)."""
+    base = tiny_basis(cash_hf=1.0)
+    inst = base.institutions.drop(columns=["equity_usd_bn"])
+    mmf = {col: 0.0 for col in inst.columns if col.endswith("_usd_bn")}
+    mmf.update(id="mmf", type="mmf", name="mmf", other_assets_usd_bn=100.0)
+    # blank behaviour columns take the MMF defaults
+    inst = pd.concat([inst, pd.DataFrame([mmf])], ignore_index=True)
+    return c.System(inst, base.exposures, base.market, name="tiny_with_mmf")
+
+
+def test_mmf_outflow_beyond_cash_runs_off_other_assets_not_a_default():
+    # The MMF faces a 10% outflow: 10 due. Round 1 it cannot pay and lets 10 of other
+    # assets run off; round 2 pays. It does not default for liquidity.
+    sc = c.Scenario(
+        name="outflow",
+        days=1,
+        mmf_outflow_frac=[0.1],
+        channels=c.Channels(**{**QUIET, "redemptions": True}),
+    )
+    res = c.simulate(tiny_with_mmf(), sc)
+    inst1 = res.institutions
+    row = inst1[(inst1["day"] == 1) & (inst1["institution"] == "mmf")].iloc[0]
+    assert not row["defaulted"]
+    assert row["equity_usd_bn"] == pytest.approx(90.0, rel=1e-12)
+    assert row["cash_usd_bn"] == pytest.approx(0.0, abs=1e-9)
+    assert res.summary["defaults_count"] == 0
+
+
+def test_unpaid_redemptions_are_carried_to_the_next_day():
+    # One round a day: day 1 owes 10, raises 10 but cannot pay it yet; day 2 owes 10
+    # carried + 10% of 100 = 20, pays 10 and raises 10; day 3 pays the last 10. Both days'
+    # outflows are paid: equity 100 - 20 = 80 (dropping day 1's due would leave 90).
+    sc = c.Scenario(
+        name="outflow",
+        days=3,
+        mmf_outflow_frac=[0.1, 0.1, 0.0],
+        channels=c.Channels(**{**QUIET, "redemptions": True}),
+        params=c.ModelParams(max_iterations=1),
+    )
+    res = c.simulate(tiny_with_mmf(), sc)
+    inst = res.institutions
+    mmf = inst[inst["institution"] == "mmf"].set_index("day")
+    assert mmf.loc[3, "equity_usd_bn"] == pytest.approx(80.0, rel=1e-12)
+    red = res.events[(res.events["event"] == "redemption") & (res.events["institution"] == "mmf")]
+    assert red["amount_usd_bn"].sum() == pytest.approx(20.0, rel=1e-12)
+
+
 def test_haircut_increase_forces_the_exact_unwind():
     # Loan 98 at a 2% haircut on 100 par; the scenario adds 3 points: 5%. The loan may be at
     # most 0.95 * 100 = 95, so the call is 3. Cash 1 pays 1; need 2 (scalable). With IM 2

@@ -43,7 +43,7 @@ import numpy as np
 STEPS = {
     "hedge_fund": ("sell_free", "unwind"),
     "dealer": ("sell_free", "recall", "unwind"),
-    "mmf": ("recall",),
+    "mmf": ("recall", "sell_other_last"),
     "asset_manager": ("sell_other", "sell_free"),
     "other": ("sell_free",),
     "sovereign_fund": ("sell_free",),
