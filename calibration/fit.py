@@ -10,7 +10,8 @@ is the sum of squared residuals plus weak priors that pull each parameter toward
 starting value by ``(z - z0) / PRIOR_SCALE`` in units of its bounded range (they only
 decide parameters the data do not identify). Minimised with
 a seeded Latin-hypercube screen of the box (the objective is jagged), then
-``scipy.optimize.least_squares`` from the best point (trust-region reflective, bounds,
+``scipy.optimize.least_squares`` from the best few points and the prior start, keeping
+the lowest (trust-region reflective, bounds,
 finite differences in the unit box). Uncertainty: Gauss-Newton curvature
 ``cov = (J'J)^-1`` at the optimum
 (residuals are already scaled by their tolerances); a parameter is *identified* when the
@@ -73,7 +74,8 @@ REPORT_FILE = "calibration_report.md"
 FILE_FORMAT = 1
 FIT_SEED = 0
 FIT_N_HEDGE_FUNDS = 300
-N_SCREEN = 48  # Latin-hypercube points screened before the local search
+N_SCREEN = 48  # Latin-hypercube points screened before the local searches
+N_STARTS = 3  # local searches from the best screened points (plus the prior start)
 PRIOR_SCALE = 0.5  # prior std in units of a parameter's bounded range (weak)
 
 
@@ -449,20 +451,26 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
     # global stage: a seeded Latin-hypercube screen of the unit box (the objective is
     # jagged: thresholds in the engine), then the local least-squares from the best point
     n_screen = 0 if quick else N_SCREEN
-    start, best = z0, float((fun(z0) ** 2).sum())
+    starts = [(float((fun(z0) ** 2).sum()), 0, z0)]
     if n_screen:
         rng = np.random.default_rng(seed)
         k = len(PARAMETERS)
         lhs = (rng.permuted(np.tile(np.arange(n_screen), (k, 1)), axis=1).T
                + rng.random((n_screen, k))) / n_screen  # fmt: skip
-        for z in lhs:
-            f = float((fun(z) ** 2).sum())
-            if f < best:
-                start, best = z, f
-    sol = least_squares(
-        fun, start, bounds=(0.0, 1.0), method="trf", diff_step=0.02, x_scale=1.0,
-        max_nfev=max_nfev or (1 if quick else 80), xtol=1e-4, ftol=1e-5,
-    )  # fmt: skip
+        starts += [(float((fun(z) ** 2).sum()), i + 1, z) for i, z in enumerate(lhs)]
+    # local searches from the prior start and the best screened points: the objective is
+    # jagged (thresholds in the engine), so one local search can stop in a poor basin
+    starts = sorted(starts, key=lambda s: (s[0], s[1]))[: 1 if quick else N_STARTS]
+    if not any(i == 0 for _, i, _ in starts):
+        starts.append((0.0, 0, z0))
+    sol = None
+    for _, _, start in starts:
+        cand = least_squares(
+            fun, start, bounds=(0.0, 1.0), method="trf", diff_step=0.02, x_scale=1.0,
+            max_nfev=max_nfev or (1 if quick else 80), xtol=1e-4, ftol=1e-5,
+        )  # fmt: skip
+        if sol is None or cand.cost < sol.cost:
+            sol = cand
     params = _params_from_z(sol.x)
     ev = evaluate(params, seed=seed, n_hedge_funds=n_hedge_funds)
     jac = sol.jac
@@ -547,6 +555,7 @@ def _param_doc(out: dict, episode_name: str) -> dict:
         "nfev": out["nfev"],
         "package_version": __version__,
         "method": f"{N_SCREEN}-point Latin-hypercube screen, then scipy.optimize.least_squares "
+        f"from the best {N_STARTS} points and the prior start, the lowest kept "
         "(trf, bounds, unit box, diff_step 0.02); "
         "std errors from Gauss-Newton curvature (J'J)^-1 incl. weak priors",
         "parameters": {
