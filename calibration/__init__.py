@@ -72,6 +72,7 @@ def bundled_calibrated_document(seed: int = 0, params_file: Any = None) -> dict:
         "calibrated": True,
         "fit_date": fitted["fit_date"],
         "fit_episode": fitted["episode"],
+        "model_params_uncertainty": calibrated_uncertainty(params_file),
         "model_params": {
             **FIXED_MODEL_PARAMS,
             **{
@@ -82,6 +83,25 @@ def bundled_calibrated_document(seed: int = 0, params_file: Any = None) -> dict:
         },
     }
     return doc
+
+
+def calibrated_uncertainty(params_file: Any = None, width: float = 2.0) -> dict:
+    """Draw ranges of the fitted model-level parameters for experiments on the calibrated
+    system: estimate +/- ``width`` std errors (Gauss-Newton, ``calibration.fit``) inside the
+    parameter's bounds, uniform; ``{name: [low, high, "uniform"]}``. Parameters whose range
+    would be empty are left out."""
+    from calibration.episodes import FITTED_NAMES
+
+    out = {}
+    for name, rec in load_fitted(params_file)["parameters"].items():
+        if FITTED_NAMES[name] != "model":
+            continue
+        est, se = float(rec["estimate"]), float(rec["std_error"])
+        lo = max(float(rec["low"]), est - width * se)
+        hi = min(float(rec["high"]), est + width * se)
+        if hi > lo:
+            out[name] = [lo, hi, "uniform"]
+    return out
 
 
 def write_bundled_calibrated(path: Any = None, seed: int = 0, params_file: Any = None):
@@ -133,6 +153,7 @@ __all__ = [
     "build_system",
     "bundled_calibrated_document",
     "calibrated_system",
+    "calibrated_uncertainty",
     "counterfactual_no_fed",
     "episode",
     "fitted_params",

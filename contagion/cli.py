@@ -293,8 +293,10 @@ def run(
         cfg = _default_experiment()
         sys_ = _system(system or cfg.system)
         sc = _scenario(scenario or cfg.scenario)
+        ranges = None
         if examples.model_params(sys_):  # a calibrated system runs with its parameters
             sc = with_model_params(sc, sys_, "system")
+            ranges = examples.model_params_uncertainty(sys_)  # and draws around them
         if policy:
             arms: dict[str, list] = {"no_action": []}
             for path in policy:
@@ -306,7 +308,7 @@ def run(
         else:
             arms = dict(cfg.arms)
         result = _run_experiment(sys_, sc, arms, draws=draws, seed=cfg.seed,
-                                 quiet=quiet or as_json, workers=workers,
+                                 quiet=quiet or as_json, workers=workers, uncertainty=ranges,
                                  scheduler=scheduler, checkpoint=checkpoint)  # fmt: skip
         title = "Main job: basis-trade unwind policy experiment" if not (
             scenario or system or policy
@@ -332,7 +334,7 @@ def experiment_cmd(
 ) -> None:
     """Run an experiment file; system and scenario paths are relative to the file (and
     must stay inside its directory unless absolute)."""
-    from contagion.experiment import load_experiment, with_model_params
+    from contagion.experiment import draw_ranges, load_experiment, with_model_params
     from contagion.paths import experiment_inputs
     from contagion.report import prepare_directory
 
@@ -344,6 +346,7 @@ def experiment_cmd(
         sys_ = _system(cfg.system if sys_file is None else str(sys_file))
         sc = _scenario(cfg.scenario if sc_file is None else str(sc_file))
         sc = with_model_params(sc, sys_, cfg.model_params)
+        cfg = cfg.model_copy(update={"uncertainty": draw_ranges(cfg, sys_)})
         n = cfg.draws if draws is None else draws
         result = _run_experiment(
             sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,

@@ -107,3 +107,13 @@ def model_params(system: System) -> dict[str, float]:
     for :meth:`contagion.Scenario.with_params`; empty for an uncalibrated system."""
     raw = system.metadata.get("model_params") or {}
     return {str(k): float(v) for k, v in raw.items()}
+
+
+def model_params_uncertainty(system: System) -> dict[str, tuple[float, float, str]] | None:
+    """Draw ranges of the calibrated parameters (``metadata.model_params_uncertainty``: the
+    fit's estimate +/- 2 std errors) for :func:`contagion.experiment.experiment`; None for an
+    uncalibrated system (experiments then use ``DEFAULT_UNCERTAINTY``)."""
+    raw = system.metadata.get("model_params_uncertainty")
+    if not raw:
+        return None
+    return {str(k): (float(v[0]), float(v[1]), str(v[2])) for k, v in raw.items()}

@@ -513,6 +513,22 @@ def with_model_params(
     return scenario.with_params(**dict(model_params))
 
 
+def draw_ranges(
+    config: ExperimentConfig, system: System
+) -> dict[str, tuple[float, float, str]] | None:
+    """The parameter ranges an experiment draws from: the config's ``uncertainty``; else,
+    for ``model_params: system`` on a calibrated system, the fit's ranges around its
+    estimates (:func:`contagion.examples.model_params_uncertainty`); else None
+    (:data:`DEFAULT_UNCERTAINTY`, which is centred on the uncalibrated defaults)."""
+    if config.uncertainty is not None:
+        return config.uncertainty
+    if config.model_params == "system":
+        from contagion.examples import model_params_uncertainty
+
+        return model_params_uncertainty(system)
+    return None
+
+
 def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
     """Load and validate an experiment file (policy errors name the arm and field).
 
@@ -587,6 +603,7 @@ def run_experiment(
         else load_scenario(config_path(base, config.scenario, field="scenario"))
     )
     scenario = with_model_params(scenario, system, config.model_params)
+    config = config.model_copy(update={"uncertainty": draw_ranges(config, system)})
     result = experiment(
         system,
         scenario,

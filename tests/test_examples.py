@@ -172,3 +172,24 @@ def test_model_params_of_an_uncalibrated_system_is_empty(stylised: System) -> No
     from contagion.examples import model_params
 
     assert model_params(stylised) == {}
+
+
+def test_calibrated_draw_ranges_bracket_the_estimates() -> None:
+    from contagion.examples import calibrated_us_2025, model_params, model_params_uncertainty
+    from contagion.scenario import ModelParams
+
+    system = calibrated_us_2025()
+    ranges = model_params_uncertainty(system)
+    params = model_params(system)
+    assert ranges and set(ranges) <= set(params)
+    fields = ModelParams.model_fields
+    for name, (lo, hi, dist) in ranges.items():
+        assert lo < hi and dist == "uniform"
+        assert lo <= params[name] <= hi, name  # the fit's estimate +/- 2 std errors
+        assert name in fields
+
+
+def test_uncalibrated_system_has_no_draw_ranges(stylised: System) -> None:
+    from contagion.examples import model_params_uncertainty
+
+    assert model_params_uncertainty(stylised) is None

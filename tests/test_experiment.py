@@ -281,3 +281,40 @@ def test_sobol_draws_are_identical_serial_and_in_processes(tmp_path):
     # a checkpoint of Sobol' draws is not resumed as random draws
     with pytest.raises(c.InputError, match="different experiment"):
         experiment(toy, sc, {}, **{**options, "sampling": "random"}, checkpoint_dir=tmp_path / "ck")
+
+
+def test_draws_on_a_calibrated_system_stay_in_its_fitted_ranges(tmp_path, monkeypatch):
+    # model_params: system without an uncertainty block draws around the fitted values, not
+    # from DEFAULT_UNCERTAINTY (centred on the uncalibrated defaults)
+    import contagion.experiment as cx
+    from contagion.examples import model_params_uncertainty
+    from contagion.io import save_system
+
+    toy = c.examples.toy_basis_trade()
+    meta = {**toy.metadata, "model_params": {"impact_bp_per_usd_bn": 0.3},
+            "model_params_uncertainty": {"impact_bp_per_usd_bn": [0.2, 0.4, "uniform"],
+                                         "impact_convexity": [1.0, 1.5, "uniform"]}}  # fmt: skip
+    system = c.System(
+        toy.institutions.drop(columns=["equity_usd_bn"]), toy.exposures, toy.market,
+        name="toy_calibrated", metadata=meta,
+    )  # fmt: skip
+    save_system(system, tmp_path / "toy_calibrated.yaml")
+    doc = {"system": "toy_calibrated.yaml", "scenario": "volatility_spike",
+           "arms": {"no_action": []}, "model_params": "system", "draws": 2}  # fmt: skip
+    config = load_experiment(write(tmp_path, doc))
+    assert cx.draw_ranges(config, system) == model_params_uncertainty(system)
+    assert cx.draw_ranges(config.model_copy(update={"model_params": None}), system) is None
+    seen = {}
+    real = cx.experiment
+
+    def spy(system, scenario, arms, **kw):
+        seen.update(kw, impact=scenario.params.impact_bp_per_usd_bn)
+        return real(system, scenario, arms, **kw)
+
+    monkeypatch.setattr(cx, "experiment", spy)
+    run_experiment(config, base_dir=tmp_path)
+    assert seen["uncertainty"] == model_params_uncertainty(system)
+    assert seen["impact"] == 0.3  # the calibrated value, not the scenario default
+    # the draws fall in those ranges
+    drawn = cx.draw_parameters(2, seen["uncertainty"], 1)
+    assert all(0.2 <= d["impact_bp_per_usd_bn"] <= 0.4 for d in drawn)
