@@ -334,7 +334,7 @@ def experiment_cmd(
 ) -> None:
     """Run an experiment file; system and scenario paths are relative to the file (and
     must stay inside its directory unless absolute)."""
-    from contagion.experiment import draw_ranges, load_experiment, with_model_params
+    from contagion.experiment import load_experiment, resolve_model_params
     from contagion.paths import experiment_inputs
     from contagion.report import prepare_directory
 
@@ -345,8 +345,7 @@ def experiment_cmd(
         sys_file, sc_file = experiment_inputs(cfg, file.parent, source=str(file))
         sys_ = _system(cfg.system if sys_file is None else str(sys_file))
         sc = _scenario(cfg.scenario if sc_file is None else str(sc_file))
-        sc = with_model_params(sc, sys_, cfg.model_params)
-        cfg = cfg.model_copy(update={"uncertainty": draw_ranges(cfg, sys_)})
+        cfg, sc = resolve_model_params(cfg, sys_, sc)
         n = cfg.draws if draws is None else draws
         result = _run_experiment(
             sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,

@@ -529,6 +529,15 @@ def draw_ranges(
     return None
 
 
+def resolve_model_params(
+    config: ExperimentConfig, system: System, scenario: Scenario
+) -> tuple[ExperimentConfig, Scenario]:
+    """The config's ``model_params`` applied to ``scenario`` (:func:`with_model_params`) and
+    its draw ranges made explicit (:func:`draw_ranges`), for every entry point."""
+    scenario = with_model_params(scenario, system, config.model_params)
+    return config.model_copy(update={"uncertainty": draw_ranges(config, system)}), scenario
+
+
 def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
     """Load and validate an experiment file (policy errors name the arm and field).
 
@@ -602,8 +611,7 @@ def run_experiment(
         if config.scenario in scenarios.available()
         else load_scenario(config_path(base, config.scenario, field="scenario"))
     )
-    scenario = with_model_params(scenario, system, config.model_params)
-    config = config.model_copy(update={"uncertainty": draw_ranges(config, system)})
+    config, scenario = resolve_model_params(config, system, scenario)
     result = experiment(
         system,
         scenario,

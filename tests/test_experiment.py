@@ -170,14 +170,18 @@ def test_experiment_file_runs(tmp_path):
 
 
 # --- model parameters of a calibrated system -------------------------------------------------
-def _with_params(system, **params):
+def _with_metadata(system, **metadata):
     return c.System(
         system.institutions.drop(columns=["equity_usd_bn"]),
         system.exposures,
         system.market,
         name=system.name,
-        metadata={**system.metadata, "model_params": params},
+        metadata={**system.metadata, **metadata},
     )
+
+
+def _with_params(system, **params):
+    return _with_metadata(system, model_params=params)
 
 
 def test_model_params_from_the_system_fill_what_the_scenario_leaves_unset():
@@ -290,13 +294,11 @@ def test_draws_on_a_calibrated_system_stay_in_its_fitted_ranges(tmp_path, monkey
     from contagion.examples import model_params_uncertainty
     from contagion.io import save_system
 
-    toy = c.examples.toy_basis_trade()
-    meta = {**toy.metadata, "model_params": {"impact_bp_per_usd_bn": 0.3},
-            "model_params_uncertainty": {"impact_bp_per_usd_bn": [0.2, 0.4, "uniform"],
-                                         "impact_convexity": [1.0, 1.5, "uniform"]}}  # fmt: skip
-    system = c.System(
-        toy.institutions.drop(columns=["equity_usd_bn"]), toy.exposures, toy.market,
-        name="toy_calibrated", metadata=meta,
+    system = _with_metadata(
+        c.examples.toy_basis_trade(),
+        model_params={"impact_bp_per_usd_bn": 0.3},
+        model_params_uncertainty={"impact_bp_per_usd_bn": [0.2, 0.4, "uniform"],
+                                  "impact_convexity": [1.0, 1.5, "uniform"]},
     )  # fmt: skip
     save_system(system, tmp_path / "toy_calibrated.yaml")
     doc = {"system": "toy_calibrated.yaml", "scenario": "volatility_spike",
