@@ -7,7 +7,7 @@ engine runs on. See the README for the model and the quickstart.
 
 from contagion import clearing, examples, io, metrics, scenarios, testing, views
 from contagion._version import __version__
-from contagion.engine import simulate
+from contagion.engine import simulate, simulate_summary
 from contagion.errors import ContagionError, InputError, InvariantError, Problem
 from contagion.io import (
     from_csv,
@@ -61,6 +61,7 @@ __all__ = [
     "scenarios",
     "schema_table",
     "simulate",
+    "simulate_summary",
     "testing",
     "to_csv",
     "to_dict",

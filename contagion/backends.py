@@ -91,14 +91,14 @@ def plan(params: Sequence[dict[str, float]], size: int) -> list[Chunk]:
 
 def run_draws(work: Work, draws: Sequence[Draw]) -> list[Row]:
     """Long rows of some draws: every arm's headline metrics, then the draw's parameters."""
-    from contagion.engine import simulate
+    from contagion.engine import simulate_summary
     from contagion.experiment import headline
 
     rows: list[Row] = []
     for d, params in draws:
         sc = work.scenario.with_params(**params)
         for name, pols in work.arms.items():
-            h = headline(simulate(work.system, sc, pols).summary)
+            h = headline(simulate_summary(work.system, sc, pols))
             rows += [(name, d, k, v) for k, v in h.items()]
             rows += [(name, d, f"param:{k}", v) for k, v in params.items()]
     return rows

@@ -758,6 +758,18 @@ class Run(DefaultResolution, LiquidityWaterfall):
         s.freeze()  # the closing books, shared by the invariants, the recorder and tomorrow
 
 
+def _run(system: System, scenario: Scenario, policies, rng, *, institutions: bool) -> Recorder:
+    run = Run(system, scenario, build(policies), np.random.default_rng(rng))
+    run.seed = rng if isinstance(rng, int) else None
+    rec = Recorder(run, institutions=institutions)
+    rec.record_initial()
+    for t in range(scenario.days):
+        log = run.run_day(t)
+        check_invariants(run, day=t + 1)
+        rec.record_day(log)
+    return rec
+
+
 def simulate(system: System, scenario: Scenario, policies=(), *, rng=None):
     """Run ``scenario`` on ``system`` with ``policies``; returns a :class:`contagion.Result`.
 
@@ -769,12 +781,15 @@ def simulate(system: System, scenario: Scenario, policies=(), *, rng=None):
     rng : numpy Generator, int or None
         Randomness for stochastic policies or parameters; the core engine is deterministic.
     """
-    run = Run(system, scenario, build(policies), np.random.default_rng(rng))
-    run.seed = rng if isinstance(rng, int) else None
-    rec = Recorder(run)
-    rec.record_initial()
-    for t in range(scenario.days):
-        log = run.run_day(t)
-        check_invariants(run, day=t + 1)
-        rec.record_day(log)
-    return rec.result()
+    return _run(system, scenario, policies, rng, institutions=True).result()
+
+
+def simulate_summary(
+    system: System, scenario: Scenario, policies=(), *, rng=None
+) -> dict[str, float]:
+    """``simulate(...).summary`` without building the result frames (for many draws).
+
+    The same run, invariant checks included; only the per-institution snapshots, the
+    events and the flows are not collected.
+    """
+    return _run(system, scenario, policies, rng, institutions=False).summary()

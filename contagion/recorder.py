@@ -171,10 +171,15 @@ def _empty(cols: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
 
 
 class Recorder:
-    """Collects per-day state from a :class:`contagion.engine.Run`."""
+    """Collects per-day state from a :class:`contagion.engine.Run`.
 
-    def __init__(self, run) -> None:
+    ``institutions=False`` keeps only what :meth:`summary` needs (the market rows and the
+    day logs), not the per-institution snapshots of :attr:`Result.institutions`.
+    """
+
+    def __init__(self, run, *, institutions: bool = True) -> None:
         self.run = run
+        self.keep_institutions = institutions
         self.market_rows: list[dict[str, float]] = []
         self.inst: dict[str, list[np.ndarray]] = {}
         self.logs = []
@@ -233,6 +238,11 @@ class Recorder:
         row["iteration_bound_hit"] = bool(log.bound_hit) if log else False
         self.market_rows.append(row)
         run.metrics = row
+        if self.keep_institutions:
+            self._snapshot_institutions(log)
+
+    def _snapshot_institutions(self, log) -> None:
+        s = self.run.s
         a, liab = s.balance()
         eq = a - liab
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -285,11 +295,17 @@ class Recorder:
         }
 
     # --- frames -------------------------------------------------------------------------
+    def summary(self) -> dict[str, float]:
+        """The headline metrics of :attr:`Result.summary`, without building the frames."""
+        return self._summary()
+
     def result(self):
         from contagion.result import Result
 
         run = self.run
         s = run.s
+        if not self.keep_institutions:
+            raise RuntimeError("this Recorder kept no institution snapshots: use summary()")
         markets = pd.DataFrame(self.market_rows).set_index("day")
         days = np.arange(len(self.market_rows))
         n = s.n
@@ -316,7 +332,7 @@ class Recorder:
             institutions=institutions,
             events=self._events(),
             flows=self._flows(),
-            summary=self._summary(markets),
+            summary=self._summary(),
             config=self._config(),
         )
 
@@ -417,21 +433,29 @@ class Recorder:
             }
         )
 
-    def _summary(self, markets: pd.DataFrame) -> dict[str, float]:
+    def _summary(self) -> dict[str, float]:
         run, s = self.run, self.run.s
+        rows = self.market_rows
+
+        def col(key: str) -> np.ndarray:  # a column of Result.markets, day 0 on
+            return np.array([row[key] for row in rows])
+
+        def peak(key: str) -> float:  # the frame's max(): NaN-skipping
+            return float(np.fmax.reduce(col(key)))
+
         m = s.cs.market
         out: dict[str, float] = {}
         for b in m.bucket_names:
-            ch = markets[f"yield_change_{b}_bp"]
-            out[f"peak_yield_change_{b}_bp"] = float(ch.iloc[ch.abs().to_numpy().argmax()])
-            out[f"end_yield_change_{b}_bp"] = float(ch.iloc[-1])
-            sp = markets[f"swap_spread_change_{b}_bp"]
-            out[f"peak_swap_spread_change_{b}_bp"] = float(sp.iloc[sp.abs().to_numpy().argmax()])
+            ch = col(f"yield_change_{b}_bp")
+            out[f"peak_yield_change_{b}_bp"] = float(ch[np.abs(ch).argmax()])
+            out[f"end_yield_change_{b}_bp"] = float(ch[-1])
+            sp = col(f"swap_spread_change_{b}_bp")
+            out[f"peak_swap_spread_change_{b}_bp"] = float(sp[np.abs(sp).argmax()])
         for c in m.futures_codes:
-            out[f"peak_basis_widening_{c}_bp"] = float(markets[f"basis_widening_{c}_bp"].max())
-        out["peak_repo_rate_pct"] = float(markets["repo_rate_pct"].max())
-        out["peak_repo_rate_eligible_pct"] = float(markets["repo_rate_eligible_pct"].max())
-        out["dealer_peak_utilisation_frac"] = float(markets["dealer_peak_utilisation_frac"].max())
+            out[f"peak_basis_widening_{c}_bp"] = peak(f"basis_widening_{c}_bp")
+        out["peak_repo_rate_pct"] = peak("repo_rate_pct")
+        out["peak_repo_rate_eligible_pct"] = peak("repo_rate_eligible_pct")
+        out["dealer_peak_utilisation_frac"] = peak("dealer_peak_utilisation_frac")
         for kind in SALE_KINDS:
             total = (
                 np.sum([getattr(log, kind) for log in self.logs], axis=0)
@@ -460,11 +484,11 @@ class Recorder:
         for t in INSTITUTION_TYPES:
             out[f"equity_loss_{t}_usd_bn"] = -float(pnl[run.mask[t]].sum())
         out["loss_outside_system_usd_bn"] = float(run.loss_outside)
-        out["cb_reserves_created_usd_bn"] = float(markets["cb_reserves_created_usd_bn"].iloc[-1])
+        out["cb_reserves_created_usd_bn"] = float(rows[-1]["cb_reserves_created_usd_bn"])
         for pol in run.policies:
             out.update({k: float(v) for k, v in pol.summary().items()})
-        out["iterations_max"] = float(markets["iterations"].max())
-        out["iteration_bound_hit_days"] = float(markets["iteration_bound_hit"].sum())
+        out["iterations_max"] = peak("iterations")
+        out["iteration_bound_hit_days"] = float(col("iteration_bound_hit").sum())
         for key in list(BOUNDS)[1:]:
             out[key] = float(sum(bool(row[key]) for row in self.bound_rows))
         out["bounds_hit_count"] = float(sum(out[key] > 0 for key in BOUNDS))

@@ -95,14 +95,16 @@ def stop_after_first_chunk(done: int, total: int) -> None:
 
 
 def count_simulations(monkeypatch) -> list[int]:
+    """Count runs: point runs (``simulate``) and draws (``simulate_summary``)."""
     calls = [0]
-    simulate = contagion.engine.simulate
+    for name in ("simulate", "simulate_summary"):
+        plain = getattr(contagion.engine, name)
 
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return simulate(*args, **kwargs)
+        def counting(*args, _plain=plain, **kwargs):
+            calls[0] += 1
+            return _plain(*args, **kwargs)
 
-    monkeypatch.setattr(contagion.engine, "simulate", counting)
+        monkeypatch.setattr(contagion.engine, name, counting)
     return calls
 
 

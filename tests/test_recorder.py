@@ -430,3 +430,24 @@ def test_summary_agrees_with_the_frames(res):
     e1 = d.loc[d["day"] == d["day"].max(), "equity_usd_bn"].sum()
     redeemed = res.events.loc[text(res.events["event"]) == "redemption", "amount_usd_bn"].sum()
     assert e1 - e0 == pytest.approx(-sm["equity_loss_total_usd_bn"] - redeemed, abs=1e-6)
+
+
+def test_simulate_summary_is_the_results_summary(res, system, scenario):
+    """The summary-only path (many-draw experiments) skips the frames, not the run."""
+    assert c.simulate_summary(system, scenario) == res.summary
+
+
+def test_simulate_summary_with_a_policy_is_the_results_summary(system, scenario):
+    qe = [c.policies.QEConfig(name="qe", reactive_share=0.5, budget_usd_bn=100)]
+    assert c.simulate_summary(system, scenario, qe) == c.simulate(system, scenario, qe).summary
+
+
+def test_a_summary_only_recorder_builds_no_frames(system, scenario):
+    from contagion.engine import Run
+    from contagion.recorder import Recorder
+
+    rec = Recorder(Run(system, scenario), institutions=False)
+    rec.record_initial()
+    assert rec.inst == {}
+    with pytest.raises(RuntimeError, match="summary"):
+        rec.result()
