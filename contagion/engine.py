@@ -724,11 +724,9 @@ class Run(DefaultResolution, LiquidityWaterfall):
         self.peak_utilisation = max(self.peak_utilisation, self.utilisation)
         demand, supply = self._funding_utilisation()
         d0, s0 = self.repo_market0
-        if self.ch.repo_market and supply > 0:
-            with np.errstate(over="ignore"):
-                x = demand / supply
-            with np.errstate(over="ignore"):
-                x0 = d0 / s0 if s0 > 0 else 0.0
+        if self.ch.repo_market and (supply > 0 or demand > 0):
+            x = rm.funding_utilisation(demand, supply)
+            x0 = rm.funding_utilisation(d0, s0)
             s.repo_rate_pct = rm.repo_rate(
                 x,
                 x0,

@@ -254,6 +254,23 @@ def test_zero_mmf_cash(request, name):
     assert (cash["cash_usd_bn"] >= -1e-9).all()  # MMFs never lend cash they do not have
 
 
+def test_mmfs_without_capacity_keep_the_observed_repo_rate(toy):
+    """MMFs that lend but have no NAV (so no repo capacity) start saturated: the rate's
+    reference is the cap, not an empty market, so QE's new reserves, a sliver of supply, do
+    not send the rate to its ceiling (they did: 50% for 19 days)."""
+    inst = toy.institutions.copy()
+    mmf = inst["type"] == "mmf"
+    inst.loc[mmf, "other_liabilities_usd_bn"] = inst.loc[mmf, "equity_usd_bn"]  # NAV 0
+    zero_nav = c.System(without_equity(inst), toy.exposures, toy.market)
+    sc = c.scenarios.load("basis_unwind")
+    qe = [c.policies.QEConfig(name="qe", reactive_share=0.5, budget_usd_bn=100)]
+    for policies in ([], qe):
+        res = c.simulate(zero_nav, sc, policies)
+        rate = res.markets["repo_rate_pct"]
+        assert rate.max() <= toy.market.repo_rate_pct + 1e-12, rate.tolist()
+        assert res.summary["repo_rate_cap_hit_days"] == 0
+
+
 # --- an empty system and a single institution -------------------------------------------------
 EVERY_PATH_AT_AN_EXTREME = {
     "days": 4,

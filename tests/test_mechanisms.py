@@ -378,6 +378,14 @@ REGISTRY: tuple[Mechanism, ...] = (
         (-1,),
     ),
     Mechanism(
+        "repo_market.funding_utilisation",
+        rm.funding_utilisation,
+        lambda: {"demand": 0.0, "supply": 200.0},
+        _same(0.0),  # no MMF financing demanded
+        lambda k: {"demand": 100.0 * k, "supply": 200.0},
+        (+1,),
+    ),
+    Mechanism(
         "repo_market.repo_rate",
         rm.repo_rate,
         lambda: _repo_rate(0.0),
@@ -740,6 +748,18 @@ def test_repo_rate_closed_form() -> None:
     assert rm.repo_rate(1.5, 0.5, **kw) == pytest.approx(4.25 + 0.05 * 50**1.5, rel=1e-12)
     # less demand than at the start: the rate falls toward the floor
     assert 4.25 < rm.repo_rate(0.0, 0.5, **kw) < 4.30
+    # a market that starts saturated (x0 = inf -> cap) stays at its observed rate when still
+    # saturated, 4.25 + 0.05 * (0.01 / 0.01)^1.5, and falls when supply appears
+    assert rm.repo_rate(np.inf, np.inf, **kw) == pytest.approx(4.30, rel=1e-12)
+    # x 0.5 with x0 at the cap: 4.25 + 0.05 * (0.01 / 0.5)^1.5 = 4.25 + 0.05 * 0.0028284
+    assert rm.repo_rate(0.5, np.inf, **kw) == pytest.approx(4.25 + 0.05 * 0.02**1.5, rel=1e-12)
+
+
+def test_funding_utilisation_without_supply() -> None:
+    assert rm.funding_utilisation(50.0, 200.0) == 0.25
+    assert rm.funding_utilisation(50.0, 0.0) == np.inf  # demand, no supply: saturated
+    assert rm.funding_utilisation(0.0, 0.0) == 0.0  # no MMF repo at all
+    assert rm.funding_utilisation(1e300, 1e-300) == np.inf  # (no overflow warning)
 
 
 def test_close_out_closed_form() -> None:

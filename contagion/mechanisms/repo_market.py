@@ -13,8 +13,11 @@ et al. 2020, "Reserves and the September 2019 repo rate spike")::
 
     r_t = r_rrp + s_0 * ((1 - x_0) / (1 - min(x_t, x_cap)))^eta,   s_0 = max(r_0 - r_rrp, 1bp)
 
-ON RRP is the MMFs' outside option (the floor r_rrp). When demand exceeds supply the MMFs
-ration: they recall the excess on their overnight lending the next day.
+A market that starts saturated (x_0 >= x_cap, e.g. MMF repo but no MMF capacity) has its
+reference at the cap, so the rate moves from its observed level; one whose supply vanishes
+later prices at the cap. ON RRP is the MMFs' outside option (the floor r_rrp). When demand
+exceeds supply the MMFs ration: they recall the excess on their overnight lending the next
+day.
 """
 
 from __future__ import annotations
@@ -29,6 +32,15 @@ def mmf_capacity(
     return float(
         np.clip(nav, 0.0, None).sum() * capacity_frac / (1 + sensitivity * max(0.0, vol_ratio - 1))
     )
+
+
+def funding_utilisation(demand: float, supply: float) -> float:
+    """x = D / S: infinite when MMF financing is demanded but there is no supply, 0 when
+    there is neither (a market with no MMF repo)."""
+    if supply > 0:
+        with np.errstate(over="ignore"):
+            return float(np.float64(demand) / supply)
+    return np.inf if demand > 0 else 0.0
 
 
 def repo_rate(
