@@ -594,37 +594,11 @@ def build_tables(
     if np.any(resid < 0):
         bad = [BUCKETS[j] for j in np.flatnonzero(resid < 0)]
         raise ValueError(f"funds, dealers and the Fed hold more than the outstanding in {bad}")
-    aw = np.exp(1.0 * rng.standard_normal(na))
-    aw /= aw.sum()
-
-    def allocate(total: np.ndarray) -> np.ndarray:
-        w = aw[:, None] * rng.gamma(2.0, size=(na, len(total)))
-        alloc = _round(total * w / w.sum(axis=0))
-        top_i = np.argmax(alloc, axis=0)
-        cols = np.arange(len(total))
-        alloc[top_i, cols] = _round(alloc[top_i, cols] + total - alloc.sum(axis=0))
-        return alloc
-
-    longs = allocate(t["am_long"])
-    l_im = _round(longs * t["im_frac"])
-    l_ok = longs > 0
-    a_src, a_con = np.nonzero(l_ok)
-    edges.add(
-        "futures", "fut-am-", source=o_am + a_src, target=np.full(len(a_src), i_ccp_fut),
-        futures_contract=np.array(FUTURES_CODES, dtype=object)[a_con],
-        notional_usd_bn=longs[l_ok], initial_margin_usd_bn=l_im[l_ok],
-    )  # fmt: skip
     swap_total = (swap_notional * has_s).sum(axis=0)
-    recv = allocate(swap_total)
-    r_im = _round(recv * SWAP_IM_FRAC)
-    r_ok = recv > 0
-    r_src, r_b = np.nonzero(r_ok)
-    edges.add(
-        "swap", "swap-am-", source=o_am + r_src, target=np.full(len(r_src), i_ccp_swap),
-        swap_tenor=np.array(BUCKETS, dtype=object)[r_b],
-        notional_usd_bn=recv[r_ok], initial_margin_usd_bn=r_im[r_ok],
+    aw, am_im, am_fut_im, am_swap_im = syn.asset_manager_derivatives(
+        edges, rng, t["am_long"], swap_total, t["im_frac"], n_managers=na,
+        first=o_am, ccp_futures=i_ccp_fut, ccp_swaps=i_ccp_swap,
     )  # fmt: skip
-    am_im = (l_im * l_ok).sum(axis=1) + (r_im * r_ok).sum(axis=1)
     am_par = _round(HOLDER_SHARES["asset_managers"] * resid[None, :] * aw[:, None])
     holdings[o_am:i_ccp_fut] = am_par
     aum = am_par.sum(axis=1) / AM_TREASURY_SHARE_OF_AUM
@@ -649,9 +623,9 @@ def build_tables(
     cash[i_ins] = _round(cash[i_ins] + e_im[e_ok].sum())  # margin funded by equity
 
     # --- CCPs ---------------------------------------------------------------------------------
-    fut_im_held = (fut_im * has).sum() + (d_fut_im * has_d).sum() + (l_im * l_ok).sum()
+    fut_im_held = (fut_im * has).sum() + (d_fut_im * has_d).sum() + am_fut_im
     fut_im_held += e_im[e_ok].sum()
-    swap_im_held = (swap_im * has_s).sum() + (r_im * r_ok).sum()
+    swap_im_held = (swap_im * has_s).sum() + am_swap_im
     cash[i_ccp_fut] = _round(fut_im_held * (1.0 + CCP_OWN_FUNDS_FRAC))
     cash[i_ccp_swap] = _round(swap_im_held * (1.0 + CCP_OWN_FUNDS_FRAC))
     # the hedge funds' IM is paid from their equity (cash was drawn on top of it)
@@ -671,32 +645,12 @@ def build_tables(
     )
     names = np.full(n, "", dtype=object)
     names[o_mmf:o_am] = gov_names
-    names[[i_ccp_fut, i_ccp_swap, i_fed]] = [
-        "Treasury futures CCP",
-        "Interest-rate swap CCP",
-        "Federal Reserve",
-    ]
     names[o_oth:] = [nm_ for _, nm_ in OTHER_HOLDERS]
-    types = np.repeat(
-        np.array(
-            ["hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other"],
-            dtype=object,
-        ),
-        [nh, nd, nm, na, 2, 1, no],
+    inst = syn.institutions_table(
+        ids, names, (nh, nd, nm, na, no), cash, other_assets, other_liab, holdings
     )
-    inst = pd.DataFrame(
-        {
-            "id": pd.Series(ids, dtype=object),
-            "name": pd.Series(names, dtype=object),
-            "type": pd.Series(types, dtype=object),
-            "cash_usd_bn": cash,
-            "other_assets_usd_bn": other_assets,
-            "other_liabilities_usd_bn": other_liab,
-        }
-    )
+    inst.insert(6, "leverage_ratio_min_frac", np.nan)  # behaviour ahead of the holdings
     inst.loc[o_dl : o_mmf - 1, "leverage_ratio_min_frac"] = t["slr"]
-    for b, name in enumerate(BUCKETS):
-        inst[holdings_column(name)] = holdings[:, b]
     exp = edges.frame(ids)
     # HF cash must also pay their IM: lift cash so that equity stays positive
     return inst, exp, _market(t), t

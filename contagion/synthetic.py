@@ -284,6 +284,106 @@ def _check_counts(counts: Mapping[str, int], **kw: Any) -> None:
             raise ValueError(f"{name} must be in [0, 1], got {kw[name]}")
 
 
+def asset_manager_derivatives(
+    edges: _Edges,
+    rng: np.random.Generator,
+    futures_total: np.ndarray,
+    swap_total: np.ndarray,
+    futures_im_frac: np.ndarray,
+    *,
+    n_managers: int,
+    first: int,
+    ccp_futures: int,
+    ccp_swaps: int,
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The asset managers' futures longs and receive-fixed swaps: the other side of the
+    basis and swap-spread trades.
+
+    ``futures_total`` (notional per contract) and ``swap_total`` (per bucket), USD bn, are
+    split across ``n_managers`` managers (institution indices ``first``...) by a lognormal
+    size weight times a gamma draw per instrument, rounded with the residual on the largest.
+    Adds the edges; returns (size weights summing to 1, IM posted per manager, futures IM
+    and swap IM held by the CCPs; USD bn).
+    """
+    na = n_managers
+    aw = np.exp(1.0 * rng.standard_normal(na))
+    aw /= aw.sum()
+
+    def allocate(total: np.ndarray) -> np.ndarray:
+        w = aw[:, None] * rng.gamma(2.0, size=(na, len(total)))
+        alloc = _round(total * w / w.sum(axis=0))
+        top = np.argmax(alloc, axis=0)  # put the rounding residual on the largest
+        cols = np.arange(len(total))
+        alloc[top, cols] = _round(alloc[top, cols] + total - alloc.sum(axis=0))
+        return alloc
+
+    longs = allocate(futures_total)
+    l_im = _round(longs * futures_im_frac)
+    l_ok = longs > 0
+    a_src, a_con = np.nonzero(l_ok)
+    edges.add(
+        "futures",
+        "fut-am-",
+        source=first + a_src,
+        target=np.full(len(a_src), ccp_futures),
+        futures_contract=np.array(FUTURES_CODES, dtype=object)[a_con],
+        notional_usd_bn=longs[l_ok],
+        initial_margin_usd_bn=l_im[l_ok],
+    )
+    recv = allocate(swap_total)
+    r_im = _round(recv * SWAP_IM_FRAC)
+    r_ok = recv > 0
+    r_src, r_b = np.nonzero(r_ok)
+    edges.add(
+        "swap",
+        "swap-am-",
+        source=first + r_src,
+        target=np.full(len(r_src), ccp_swaps),
+        swap_tenor=np.array(BUCKETS, dtype=object)[r_b],
+        notional_usd_bn=recv[r_ok],
+        initial_margin_usd_bn=r_im[r_ok],
+    )
+    am_im = (l_im * l_ok).sum(axis=1) + (r_im * r_ok).sum(axis=1)
+    return aw, am_im, (l_im * l_ok).sum(), (r_im * r_ok).sum()
+
+
+SECTOR_TYPES = ("hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other")
+
+
+def institutions_table(
+    ids: np.ndarray,
+    names: np.ndarray,
+    counts: tuple[int, int, int, int, int],
+    cash: np.ndarray,
+    other_assets: np.ndarray,
+    other_liab: np.ndarray,
+    holdings: np.ndarray,
+) -> pd.DataFrame:
+    """The institutions table of a generated system, sectors in :data:`SECTOR_TYPES` order.
+
+    ``counts``: hedge funds, dealers, MMFs, asset managers and other holders; the two CCPs
+    (futures, swaps) and the central bank sit between the asset managers and the others and
+    are named here. Balances in USD bn, ``holdings`` par per bucket (n x buckets).
+    """
+    nh, nd, nm, na, no = counts
+    i_ccp = nh + nd + nm + na
+    names[i_ccp : i_ccp + 3] = ["Treasury futures CCP", "Interest-rate swap CCP", "Federal Reserve"]
+    types = np.repeat(np.array(SECTOR_TYPES, dtype=object), [nh, nd, nm, na, 2, 1, no])
+    inst = pd.DataFrame(
+        {
+            "id": pd.Series(ids, dtype=object),
+            "name": pd.Series(names, dtype=object),
+            "type": pd.Series(types, dtype=object),
+            "cash_usd_bn": cash,
+            "other_assets_usd_bn": other_assets,
+            "other_liabilities_usd_bn": other_liab,
+        }
+    )
+    for b, name in enumerate(BUCKETS):
+        inst[holdings_column(name)] = holdings[:, b]
+    return inst
+
+
 def generate_tables(
     *,
     n_hedge_funds: int = 100,
@@ -643,52 +743,18 @@ def generate_tables(
     swap_total = (swap_notional * has_s).sum(axis=0)  # per bucket
     am_im = np.zeros(na)
     if na:
-        aw = np.exp(1.0 * rng.standard_normal(na))
-        aw /= aw.sum()
-
-        def allocate(total: np.ndarray) -> np.ndarray:
-            w = aw[:, None] * rng.gamma(2.0, size=(na, len(total)))
-            alloc = _round(total * w / w.sum(axis=0))
-            top = np.argmax(alloc, axis=0)  # put the rounding residual on the largest
-            cols = np.arange(len(total))
-            alloc[top, cols] = _round(alloc[top, cols] + total - alloc.sum(axis=0))
-            return alloc
-
-        longs = allocate(fut_total)
-        l_im = _round(longs * FUTURES_IM_FRAC)
-        l_ok = longs > 0
-        a_src, a_con = np.nonzero(l_ok)
-        edges.add(
-            "futures",
-            "fut-am-",
-            source=o_am + a_src,
-            target=np.full(len(a_src), i_ccp_fut),
-            futures_contract=np.array(FUTURES_CODES, dtype=object)[a_con],
-            notional_usd_bn=longs[l_ok],
-            initial_margin_usd_bn=l_im[l_ok],
-        )
-        recv = allocate(swap_total)
-        r_im = _round(recv * SWAP_IM_FRAC)
-        r_ok = recv > 0
-        r_src, r_b = np.nonzero(r_ok)
-        edges.add(
-            "swap",
-            "swap-am-",
-            source=o_am + r_src,
-            target=np.full(len(r_src), i_ccp_swap),
-            swap_tenor=np.array(BUCKETS, dtype=object)[r_b],
-            notional_usd_bn=recv[r_ok],
-            initial_margin_usd_bn=r_im[r_ok],
-        )
-        am_im = (l_im * l_ok).sum(axis=1) + (r_im * r_ok).sum(axis=1)
+        aw, am_im, am_fut_im, am_swap_im = asset_manager_derivatives(
+            edges, rng, fut_total, swap_total, FUTURES_IM_FRAC, n_managers=na,
+            first=o_am, ccp_futures=i_ccp_fut, ccp_swaps=i_ccp_swap,
+        )  # fmt: skip
         am_par = _round(am_treasury_mean_par_usd_bn * na * aw[:, None] * AM_BUCKET_WEIGHTS)
         holdings[o_am:i_ccp_fut] = am_par
         aum = am_aum_mean_usd_bn * na * aw
         a_cash = _round(AM_CASH_FRAC * aum)
         cash[o_am:i_ccp_fut] = a_cash
         other_assets[o_am:i_ccp_fut] = np.maximum(_round(aum - a_cash - am_par @ pv - am_im), 0.0)
-        fut_im_held = (fut_im * has).sum() + (l_im * l_ok).sum()
-        swap_im_held = (swap_im * has_s).sum() + (r_im * r_ok).sum()
+        fut_im_held = (fut_im * has).sum() + am_fut_im
+        swap_im_held = (swap_im * has_s).sum() + am_swap_im
     else:
         fut_im_held = swap_im_held = 0.0
 
@@ -722,31 +788,10 @@ def generate_tables(
         ]
     )
     names = np.full(n, "", dtype=object)
-    names[[i_ccp_fut, i_ccp_swap, i_fed]] = [
-        "Treasury futures CCP",
-        "Interest-rate swap CCP",
-        "Federal Reserve",
-    ]
     names[o_oth : o_oth + min(no, 5)] = [OTHER_HOLDER_NAMES[j][1] for j in range(min(no, 5))]
-    types = np.repeat(
-        np.array(
-            ["hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other"],
-            dtype=object,
-        ),
-        [nh, nd, nm, na, 2, 1, no],
+    inst = institutions_table(
+        ids, names, (nh, nd, nm, na, no), cash, other_assets, other_liab, holdings
     )
-    inst = pd.DataFrame(
-        {
-            "id": pd.Series(ids, dtype=object),
-            "name": pd.Series(names, dtype=object),
-            "type": pd.Series(types, dtype=object),
-            "cash_usd_bn": cash,
-            "other_assets_usd_bn": other_assets,
-            "other_liabilities_usd_bn": other_liab,
-        }
-    )
-    for b, name in enumerate(BUCKETS):
-        inst[holdings_column(name)] = holdings[:, b]
     total = holdings.sum(axis=0)
     outstanding = np.maximum(BASE_OUTSTANDING_USD_BN, np.ceil(total / MAX_HELD_SHARE))
     market = market_dict(outstanding, open_interest=_round(fut_total))
