@@ -160,6 +160,11 @@ class Run(DefaultResolution, LiquidityWaterfall):
         book); the cache is emptied afterwards. Nothing to do without policies."""
         return self._policy_calls() if self.policies else ()
 
+    def _each_policy_query(self):
+        """The policies, for a query hook (:data:`contagion.policies.base.QUERY_HOOKS`),
+        which moves no book, so the cached edge sums stay valid."""
+        return self.policies
+
     def _policy_calls(self):
         s = self.s
         cache, s.edge_cache = s.edge_cache, None
@@ -186,7 +191,7 @@ class Run(DefaultResolution, LiquidityWaterfall):
         return hit[1]
 
     def _any_order(self) -> bool:
-        for pol in self._each_policy():
+        for pol in self._each_policy_query():
             if pol.has_order(self):
                 return True
         return False
@@ -206,7 +211,7 @@ class Run(DefaultResolution, LiquidityWaterfall):
     def _exposure_relief(self, assets: np.ndarray) -> np.ndarray:
         """Assets policies exclude from dealers' leverage exposure (SLR relief, netting)."""
         relief = np.zeros(self.s.n)
-        for pol in self._each_policy():
+        for pol in self._each_policy_query():
             relief = relief + pol.exposure_relief(self, assets)
         return np.clip(relief, 0.0, assets)
 
@@ -375,7 +380,7 @@ class Run(DefaultResolution, LiquidityWaterfall):
         sold = self._sold(sell)
         bids = np.zeros(len(self.buckets))
         supply = np.zeros(len(self.buckets))
-        for pol in self._each_policy():
+        for pol in self._each_policy_query():
             bids += pol.bid(self, sold)
             supply += pol.supply(self)
         self.policy_bids, self.policy_supply = bids, supply
@@ -390,7 +395,7 @@ class Run(DefaultResolution, LiquidityWaterfall):
         )
         pool_d = self._pool_available(room)
         facility_d = np.zeros(s.n)
-        for pol in self._each_policy():
+        for pol in self._each_policy_query():
             facility_d = facility_d + pol.financing_capacity(self, room)
         self.facility_plan = facility_d
         pool_d = pool_d + facility_d
@@ -428,7 +433,7 @@ class Run(DefaultResolution, LiquidityWaterfall):
                 np.where(s.is_swap, 0.0, flow),
                 minlength=self.n_fut,
             )
-            for pol in self._each_policy():
+            for pol in self._each_policy_query():
                 fut_flow = fut_flow + pol.futures_flow(self, fut_flow)
             s.fut_impact_bp += pi.futures_impact_bp(
                 fut_flow, lam=self.p.futures_impact_bp_per_usd_bn

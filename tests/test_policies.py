@@ -69,6 +69,34 @@ def test_policy_off_equals_no_action_bit_for_bit(stylised, stress, baseline, pol
     assert res.policy_usage.empty
 
 
+EVERY_POLICY_ON = [p.model_copy(update={"trigger": Trigger()}) for p in EVERY_POLICY_OFF]
+
+
+@pytest.mark.parametrize("policy", EVERY_POLICY_ON, ids=lambda p: p.type)
+def test_query_hooks_move_no_book(stylised, stress, policy, monkeypatch):
+    """The engine keeps its cached edge sums across the query hooks (QUERY_HOOKS), so a
+    policy's bid, supply, capacities, relief and orders must leave every State array as it
+    was; checked on every call of an acting policy through the stress."""
+    from contagion.policies import base
+
+    calls = []
+    cls = type(policy.build())
+    for hook in base.QUERY_HOOKS:
+        plain = getattr(cls, hook)
+
+        def checked(self, run, *args, _plain=plain, _hook=hook):
+            before = {k: v.copy() for k, v in vars(run.s).items() if isinstance(v, np.ndarray)}
+            out = _plain(self, run, *args)
+            for k, v in before.items():
+                assert np.array_equal(getattr(run.s, k), v), f"{_hook} moved State.{k}"
+            calls.append(_hook)
+            return out
+
+        monkeypatch.setattr(cls, hook, checked)
+    c.simulate(stylised, stress, [policy])
+    assert {"bid", "supply", "exposure_relief", "financing_capacity"} <= set(calls)
+
+
 def tiny_market_seller(sales: float):
     """A single 'other' seller and a central bank; linear impact, no dealers."""
     market = {

@@ -53,6 +53,13 @@ class Trigger(_Frozen):
         return self
 
 
+#: Policy hooks that only read the run (bids, supply, capacities, relief, orders): they
+#: must leave the State's arrays unchanged (see ``Run._each_policy_query``).
+QUERY_HOOKS = (
+    "bid", "supply", "financing_capacity", "futures_flow", "exposure_relief", "has_order"
+)  # fmt: skip
+
+
 class PolicyConfig(_Frozen):
     """Fields every policy has."""
 
@@ -106,6 +113,8 @@ class Policy:
         self.on = self.triggered_day is not None and (dur is None or day < self.triggered_day + dur)
 
     # --- hooks (no-ops) ---------------------------------------------------------------------
+    # The query hooks (QUERY_HOOKS) must not change the run's books (State arrays): the
+    # engine keeps its cached sums over edges across them. The others may move anything.
     def exposure_relief(self, run, assets: np.ndarray) -> np.ndarray:
         return np.zeros(run.s.n)
 
