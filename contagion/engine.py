@@ -175,6 +175,14 @@ class Run(DefaultResolution, LiquidityWaterfall):
                 cache.clear()
             s.edge_cache = cache
 
+    def _path(self, name: str) -> np.ndarray:
+        """The scenario's scalar path ``name`` padded to its days (built once per run)."""
+        paths = self.__dict__.setdefault("_paths", {})
+        out = paths.get(name)
+        if out is None:
+            out = paths[name] = self.sc.path(name)
+        return out
+
     def _topology(self, name: str, build):
         """A constant of the repo topology, built once (again if policies add edges)."""
         cache = self.__dict__.setdefault("_topo", {})
@@ -575,10 +583,10 @@ class Run(DefaultResolution, LiquidityWaterfall):
         s.y_fund_bp += self.rate_shock[t]
         s.impact_bp *= 1.0 - p.impact_decay_frac
         s.fut_impact_bp *= 1.0 - p.impact_decay_frac
-        s.vol_multiplier = float(self.sc.path("volatility_multiplier")[t])
+        s.vol_multiplier = float(self._path("volatility_multiplier")[t])
         s.vol = m.volatility_index * s.vol_multiplier
-        self.capacity_shock = float(self.sc.path("dealer_capacity_shock_frac")[t])
-        self.pullback = float(self.sc.path("mmf_repo_pullback_frac")[t])
+        self.capacity_shock = float(self._path("dealer_capacity_shock_frac")[t])
+        self.pullback = float(self._path("mmf_repo_pullback_frac")[t])
         self._set_prices()
         # interest accrues onto the loans (no cash moves until repaid)
         r = s.repo
@@ -605,7 +613,7 @@ class Run(DefaultResolution, LiquidityWaterfall):
             vol_ratio,
             elasticity=p.im_vol_elasticity,
             apc_buffer_frac=p.im_apc_buffer_frac,
-            addon_frac=float(self.sc.path("initial_margin_addon_frac")[t]),
+            addon_frac=float(self._path("initial_margin_addon_frac")[t]),
         )
         for pol in self._each_policy():
             pol.adjust(self)
@@ -622,7 +630,7 @@ class Run(DefaultResolution, LiquidityWaterfall):
                 r.segment,
                 addon[r.borrower],
                 market_addon=p.haircut_vol_sensitivity_frac * max(0.0, vol_ratio - 1.0),
-                scenario_addon=float(self.sc.path("haircut_addon_frac")[t]),
+                scenario_addon=float(self._path("haircut_addon_frac")[t]),
                 triparty_pass_through=p.triparty_haircut_pass_through_frac,
                 max_haircut=p.max_haircut_frac,
             )
@@ -665,10 +673,10 @@ class Run(DefaultResolution, LiquidityWaterfall):
             share = np.zeros(n)
             am, mmf = self.mask["asset_manager"], self.is_mmf
             share[am] = dl.redemption_share(
-                float(self.sc.path("am_redemption_frac")[t]), ret[am], sens[am]
+                float(self._path("am_redemption_frac")[t]), ret[am], sens[am]
             )
             share[mmf] = dl.redemption_share(
-                float(self.sc.path("mmf_outflow_frac")[t]), ret[mmf], sens[mmf]
+                float(self._path("mmf_outflow_frac")[t]), ret[mmf], sens[mmf]
             )
             share[s.defaulted] = 0.0
             self.redemption_share = share
