@@ -5,7 +5,18 @@ tidy tables, YAML/JSON, CSV or networkx; :meth:`System.compile` gives the array 
 engine runs on. See the README for the model and the quickstart.
 """
 
-from contagion import clearing, examples, io, metrics, scenarios, testing, views
+from contagion import (
+    clearing,
+    examples,
+    experiment,
+    io,
+    metrics,
+    policies,
+    scenarios,
+    sensitivity,
+    testing,
+    views,
+)
 from contagion._version import __version__
 from contagion.engine import simulate, simulate_summary
 from contagion.errors import ContagionError, InputError, InvariantError, Problem
@@ -48,6 +59,7 @@ __all__ = [
     "__version__",
     "clearing",
     "examples",
+    "experiment",
     "from_csv",
     "from_dict",
     "from_graphml",
@@ -57,9 +69,11 @@ __all__ = [
     "load_scenario",
     "load_system",
     "metrics",
+    "policies",
     "save_system",
     "scenarios",
     "schema_table",
+    "sensitivity",
     "simulate",
     "simulate_summary",
     "testing",
