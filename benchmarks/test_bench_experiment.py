@@ -3,8 +3,9 @@
 The experiment: the bundled calibrated system ``calibrated_us_2025`` under the bundled
 ``basis_unwind`` scenario (20 days) with its fitted model parameters, arms no action, QE,
 the Standing Repo Facility and sovereign-fund purchases (USD 500 bn each, as in the default
-experiment), parameters drawn from
-:data:`contagion.experiment.DEFAULT_UNCERTAINTY` (8 parameters, seeded). 1 worker is the
+experiment), parameters drawn from the fit's ranges as the main job draws them
+(:func:`contagion.examples.model_params_uncertainty`: each estimate +/- 2 std errors,
+seeded). Draws run through :func:`contagion.simulate_summary` (no result frames). 1 worker is the
 in-process serial backend; 2 workers are two local joblib processes (the default
 ``contagion experiment --workers 2`` path). Target (issue 7): under 2 minutes on 2 cores.
 
@@ -110,7 +111,8 @@ def run(draws: int, workers: int, system: str = SYSTEM) -> dict[str, float]:
     sc = scenarios.load(SCENARIO).with_params(**examples.model_params(sysm))
     with PeakMemory() as mem:
         t0, c0 = time.perf_counter(), time.process_time()
-        ex = experiment(sysm, sc, ARMS, draws=draws, rng=SEED, workers=workers)
+        ex = experiment(sysm, sc, ARMS, draws=draws, rng=SEED, workers=workers,
+                        uncertainty=examples.model_params_uncertainty(sysm))  # fmt: skip
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     cpu += sum(mem.child_cpu.values())
     arms = len(ex.metrics)
