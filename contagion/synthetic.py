@@ -317,34 +317,28 @@ def asset_manager_derivatives(
         alloc[top, cols] = _round(alloc[top, cols] + total - alloc.sum(axis=0))
         return alloc
 
-    longs = allocate(futures_total)
-    l_im = _round(longs * futures_im_frac)
-    l_ok = longs > 0
-    a_src, a_con = np.nonzero(l_ok)
-    edges.add(
-        "futures",
-        "fut-am-",
-        source=first + a_src,
-        target=np.full(len(a_src), ccp_futures),
-        futures_contract=np.array(FUTURES_CODES, dtype=object)[a_con],
-        notional_usd_bn=longs[l_ok],
-        initial_margin_usd_bn=l_im[l_ok],
-    )
-    recv = allocate(swap_total)
-    r_im = _round(recv * SWAP_IM_FRAC)
-    r_ok = recv > 0
-    r_src, r_b = np.nonzero(r_ok)
-    edges.add(
-        "swap",
-        "swap-am-",
-        source=first + r_src,
-        target=np.full(len(r_src), ccp_swaps),
-        swap_tenor=np.array(BUCKETS, dtype=object)[r_b],
-        notional_usd_bn=recv[r_ok],
-        initial_margin_usd_bn=r_im[r_ok],
-    )
-    am_im = (l_im * l_ok).sum(axis=1) + (r_im * r_ok).sum(axis=1)
-    return aw, am_im, (l_im * l_ok).sum(), (r_im * r_ok).sum()
+    posted = []  # IM per manager and instrument, futures then swaps
+    for kind, prefix, total, im_frac, ccp, column, labels in (
+        ("futures", "fut-am-", futures_total, futures_im_frac, ccp_futures, "futures_contract",
+         FUTURES_CODES),
+        ("swap", "swap-am-", swap_total, SWAP_IM_FRAC, ccp_swaps, "swap_tenor", BUCKETS),
+    ):  # fmt: skip
+        amount = allocate(total)  # futures longs per contract; receive-fixed per bucket
+        im = _round(amount * im_frac)
+        ok = amount > 0
+        src, col = np.nonzero(ok)
+        edges.add(
+            kind,
+            prefix,
+            source=first + src,
+            target=np.full(len(src), ccp),
+            **{column: np.array(labels, dtype=object)[col]},
+            notional_usd_bn=amount[ok],
+            initial_margin_usd_bn=im[ok],
+        )
+        posted.append(im * ok)
+    fut_im, swap_im = posted
+    return aw, fut_im.sum(axis=1) + swap_im.sum(axis=1), fut_im.sum(), swap_im.sum()
 
 
 SECTOR_TYPES = ("hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other")
