@@ -18,7 +18,8 @@ Each day::
        8. defaults: seize and sell collateral, CCP waterfall; when quiet, clear unsecured
           claims (Eisenberg-Noe) and loop again if that makes new defaults
     9. repo market: rate from MMF supply and demand, dealers' inventory financing, MMF
-       rationing; record; check the accounting invariants.
+       rationing; realised volatility of the day's yield moves (it feeds tomorrow's
+       volatility index, mechanisms.volatility); record; check the accounting invariants.
 
 Deviations from DESIGN.md, and why: policy bids come after the sales are planned but before
 the market clears (as in step 5), and the repo rate is set once a day at the end (step 7)
@@ -37,6 +38,7 @@ from contagion.mechanisms import haircuts as hc
 from contagion.mechanisms import margin as mg
 from contagion.mechanisms import price_impact as pi
 from contagion.mechanisms import repo_market as rm
+from contagion.mechanisms import volatility as vo
 from contagion.policies import build
 from contagion.recorder import Recorder
 from contagion.resolution import DefaultResolution
@@ -153,6 +155,12 @@ class Run(DefaultResolution, LiquidityWaterfall):
         self.redemption_share = np.zeros(s.n)
         self.to_liquidate = np.zeros_like(s.par)
         s.edge_cache = {}  # sums over edges cached between book moves (see State.balance)
+        # realised volatility (mechanisms.volatility): EWMA variance of daily yield moves
+        vol0 = cs.market.volatility_index
+        self.vol_tenor_weights = vo.tenor_weights(self.buckets)
+        self.realised_var = np.full(len(self.buckets), vol0**2 / vo.TRADING_DAYS_PER_YEAR)
+        self.realised_vol = vo.realised_index(self.realised_var, self.vol_tenor_weights)
+        self.close_yield_bp = s.y_fund_bp + s.impact_bp
 
     # --- helpers --------------------------------------------------------------------------
     def _each_policy(self):
@@ -583,7 +591,12 @@ class Run(DefaultResolution, LiquidityWaterfall):
         s.y_fund_bp += self.rate_shock[t]
         s.impact_bp *= 1.0 - p.impact_decay_frac
         s.fut_impact_bp *= 1.0 - p.impact_decay_frac
-        s.vol_multiplier = float(self._path("volatility_multiplier")[t])
+        s.vol_multiplier = vo.volatility_multiplier(
+            float(self._path("volatility_multiplier")[t]),
+            self.realised_vol,
+            m.volatility_index,
+            weight=p.realised_vol_weight_frac if self.ch.realised_volatility else 0.0,
+        )
         s.vol = m.volatility_index * s.vol_multiplier
         self.capacity_shock = float(self._path("dealer_capacity_shock_frac")[t])
         self.pullback = float(self._path("mmf_repo_pullback_frac")[t])
@@ -760,6 +773,12 @@ class Run(DefaultResolution, LiquidityWaterfall):
                     self.rationed = np.where(mmf_on, s.repo_amount * min(1.0, excess / tot), 0.0)
         for pol in self._each_policy():
             pol.end_day(self, log)
+        y = s.y_fund_bp + s.impact_bp
+        self.realised_var = vo.ewma_variance(
+            self.realised_var, y - self.close_yield_bp, p.realised_vol_decay_frac
+        )
+        self.realised_vol = vo.realised_index(self.realised_var, self.vol_tenor_weights)
+        self.close_yield_bp = y
         nav = s.tracked_equity()
         with np.errstate(divide="ignore", invalid="ignore"):
             # the day's return on NAV, net of capital paid out today

@@ -86,6 +86,7 @@ def metric_names(market) -> list[str]:
         "repo_rate_pct",
         "repo_rate_eligible_pct",
         "volatility_index",
+        "realised_volatility_index",
         "im_multiplier",
         "dealer_utilisation_frac",
         "dealer_peak_utilisation_frac",
@@ -223,6 +224,7 @@ class Recorder:
         row["repo_rate_pct"] = s.repo_rate_pct
         row["repo_rate_eligible_pct"] = min(s.repo_rate_pct, run.rate_cap)
         row["volatility_index"] = s.vol
+        row["realised_volatility_index"] = run.realised_vol
         row["im_multiplier"] = s.im_multiplier if day else 1.0
         row["dealer_utilisation_frac"] = run.utilisation
         row["dealer_peak_utilisation_frac"] = run.peak_utilisation

@@ -77,6 +77,7 @@ class Channels(_Frozen):
     futures_impact: bool = True
     repo_market: bool = True
     defaults: bool = True
+    realised_volatility: bool = True
 
 
 class ModelParams(_Frozen):
@@ -143,6 +144,23 @@ class ModelParams(_Frozen):
         "1: the basis never widens from cash sales.",
     )
     # margins (contagion.mechanisms.margin)
+    # volatility index (contagion.mechanisms.volatility)
+    realised_vol_weight_frac: Finite = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of realised yield volatility above the starting index level "
+        "that feeds the next day's volatility index (0: the scenario path alone; an "
+        "assumption, off by default because calibrated episodes feed the observed MOVE "
+        "path), fraction.",
+    )
+    realised_vol_decay_frac: Finite = Field(
+        0.94,
+        ge=0,
+        lt=1,
+        description="lambda of the EWMA variance of daily yield changes behind realised "
+        "volatility (RiskMetrics 1996 daily decay 0.94), fraction per day.",
+    )
     im_vol_elasticity: Finite = Field(
         0.5,
         ge=0,

@@ -394,3 +394,42 @@ def test_result_round_trips_through_parquet(tmp_path, toy_system, stress):
     assert back.equals(res)
     assert back.config["seed"] == 3
     assert back.config["version"] == c.__version__
+
+
+# --- realised volatility fed back into the index (mechanisms.volatility) --------------------
+def test_realised_volatility_index_decays_on_a_calm_run(toy_system):
+    # no yield moves: var_t = 0.94^t * var_0, so R_t = V0 * 0.94^(t / 2); the index follows
+    # the (flat) scenario path whatever the weight, since R_t <= V0
+    sc = c.Scenario(name="calm", days=5).with_params(realised_vol_weight_frac=1.0)
+    m = c.simulate(toy_system, sc).markets
+    v0 = toy_system.market.volatility_index
+    want = v0 * 0.94 ** (np.arange(6) / 2)
+    assert m["realised_volatility_index"].to_numpy() == pytest.approx(want, rel=1e-12)
+    assert (m["volatility_index"] == v0).all()
+
+
+def test_realised_volatility_feeds_the_index_and_the_spiral(toy_system, stress):
+    base = c.simulate(toy_system, stress)
+    fed = c.simulate(toy_system, stress.with_params(realised_vol_weight_frac=1.0))
+    path = toy_system.market.volatility_index * np.r_[1.0, stress.path("volatility_multiplier")]
+    v = fed.markets["volatility_index"].to_numpy()
+    assert (v >= path - 1e-12).all()
+    assert (v > path + 1.0).any()  # the stress moves yields by more than the index implies
+    # yesterday's realised volatility sets today's index: V_t = path_t + max(0, R_{t-1} - V0)
+    r = fed.markets["realised_volatility_index"].to_numpy()
+    v0 = toy_system.market.volatility_index
+    assert v[1:] == pytest.approx(path[1:] + np.maximum(r[:-1] - v0, 0.0), rel=1e-12)
+    # a higher index raises IM and haircuts: weakly more forced sales and IM calls
+    s0, s1 = base.summary, fed.summary
+    assert s1["forced_sales_total_usd_bn"] >= s0["forced_sales_total_usd_bn"] - 1e-9
+    im = "initial_margin_call"
+    assert (fed.events["event"] == im).sum() >= (base.events["event"] == im).sum()
+    assert fed.markets["im_multiplier"].max() > base.markets["im_multiplier"].max()
+
+
+def test_realised_volatility_channel_switch(toy_system, stress):
+    fed = stress.with_params(realised_vol_weight_frac=1.0)
+    off = c.simulate(toy_system, fed.with_channels(realised_volatility=False))
+    base = c.simulate(toy_system, stress)
+    for name in ("markets", "institutions", "events", "flows"):
+        pd.testing.assert_frame_equal(getattr(off, name), getattr(base, name))

@@ -30,6 +30,7 @@ from contagion.mechanisms import haircuts as hc
 from contagion.mechanisms import margin as mg
 from contagion.mechanisms import price_impact as pi
 from contagion.mechanisms import repo_market as rm
+from contagion.mechanisms import volatility as vo
 
 A = np.array
 BIL, TRI, SPON, CB = hc.BILATERAL, hc.TRIPARTY, hc.SPONSORED, hc.CENTRAL_BANK
@@ -378,6 +379,35 @@ REGISTRY: tuple[Mechanism, ...] = (
         (-1,),
     ),
     Mechanism(
+        "volatility.ewma_variance",
+        vo.ewma_variance,
+        lambda: {"variance": A([40.0, 10.0]), "dy_bp": A([0.0, 0.0]), "decay": 0.94},
+        lambda kw: 0.94 * kw["variance"],  # no move: the variance decays
+        lambda k: {"variance": A([40.0, 10.0]), "dy_bp": A([10.0, -5.0]) * k, "decay": 0.94},
+        (+1,),
+    ),
+    Mechanism(
+        "volatility.realised_index",
+        vo.realised_index,
+        lambda: {"variance": A([0.0, 0.0]), "weights": A([0.4, 0.6])},
+        _same(0.0),
+        lambda k: {"variance": A([40.0, 10.0]) * k, "weights": A([0.4, 0.6])},
+        (+1,),
+    ),
+    Mechanism(
+        "volatility.volatility_multiplier",
+        vo.volatility_multiplier,
+        lambda: {"path_multiplier": 1.5, "realised": 80.0, "vol0": 80.0, "weight": 0.5},
+        _same(1.5),  # realised at the starting level: the path alone
+        lambda k: {
+            "path_multiplier": 1.5,
+            "realised": 80.0 * (1 + k),
+            "vol0": 80.0,
+            "weight": 0.5,
+        },
+        (+1,),
+    ),
+    Mechanism(
         "repo_market.funding_utilisation",
         rm.funding_utilisation,
         lambda: {"demand": 0.0, "supply": 200.0},
@@ -478,10 +508,14 @@ def test_mechanism_contract(mechanism: Mechanism, check) -> None:
 def test_registry_covers_every_public_mechanism_function() -> None:
     import importlib
     import inspect
+    import pkgutil
 
-    covered = {m.name for m in REGISTRY} | {"haircuts.maturing_today"}  # closed form below
+    import contagion.mechanisms
+
+    # (closed forms below)
+    covered = {m.name for m in REGISTRY} | {"haircuts.maturing_today", "volatility.tenor_weights"}
     found = set()
-    for mod in ("margin", "haircuts", "deleveraging", "price_impact", "repo_market", "defaults"):
+    for mod in [m.name for m in pkgutil.iter_modules(contagion.mechanisms.__path__)]:
         module = importlib.import_module(f"contagion.mechanisms.{mod}")
         for name, obj in inspect.getmembers(module, inspect.isfunction):
             if obj.__module__ == module.__name__ and not name.startswith("_"):
@@ -753,6 +787,29 @@ def test_repo_rate_closed_form() -> None:
     assert rm.repo_rate(np.inf, np.inf, **kw) == pytest.approx(4.30, rel=1e-12)
     # x 0.5 with x0 at the cap: 4.25 + 0.05 * (0.01 / 0.5)^1.5 = 4.25 + 0.05 * 0.0028284
     assert rm.repo_rate(0.5, np.inf, **kw) == pytest.approx(4.25 + 0.05 * 0.02**1.5, rel=1e-12)
+
+
+def test_move_tenor_weights() -> None:
+    assert vo.tenor_weights(["2y", "5y", "10y", "30y"]).tolist() == [0.2, 0.2, 0.4, 0.2]
+    assert vo.tenor_weights(["10y", "30y"]) == pytest.approx([2 / 3, 1 / 3])  # renormalised
+    assert vo.tenor_weights(["3m", "1y"]).tolist() == [0.5, 0.5]  # no MOVE tenor: equal
+
+
+def test_realised_volatility_closed_form() -> None:
+    # V0 = 100 bp/yr: var0 = 100^2 / 252 = 39.6825 bp^2/day, so R0 = 100 (no feedback).
+    var0 = np.full(1, 100.0**2 / 252)
+    assert vo.realised_index(var0, np.ones(1)) == pytest.approx(100.0, rel=1e-12)
+    assert vo.volatility_multiplier(2.0, 100.0, 100.0, weight=0.5) == 2.0  # exactly the path
+    # a 20 bp day: var1 = 0.94 * 39.6825 + 0.06 * 20^2 = 37.3016 + 24 = 61.3016
+    var1 = vo.ewma_variance(var0, np.full(1, 20.0), 0.94)
+    assert var1[0] == pytest.approx(61.3016, abs=1e-4)
+    # R1 = sqrt(252 * 61.3016) = sqrt(15448.0) = 124.290
+    r1 = vo.realised_index(var1, np.ones(1))
+    assert r1 == pytest.approx(124.290, abs=1e-3)
+    # half of the 24.290 excess feeds the index: m = 2 + 0.5 * 24.290 / 100 = 2.12145
+    assert vo.volatility_multiplier(2.0, r1, 100.0, weight=0.5) == pytest.approx(2.12145, abs=1e-5)
+    # a calm day never lowers the index below the path
+    assert vo.volatility_multiplier(2.0, 60.0, 100.0, weight=1.0) == 2.0
 
 
 def test_funding_utilisation_without_supply() -> None:

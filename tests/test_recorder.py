@@ -40,6 +40,7 @@ CONTRACT_COLUMNS = (
 MARKET_COLUMNS = (
     "repo_rate_pct",
     "volatility_index",
+    "realised_volatility_index",
     "im_multiplier",
     "dealer_utilisation_frac",
     "hedge_fund_haircut_frac",
