@@ -143,7 +143,6 @@ class ModelParams(_Frozen):
         "the delivery link), fraction; 0: futures move only with futures order flow, "
         "1: the basis never widens from cash sales.",
     )
-    # margins (contagion.mechanisms.margin)
     # volatility index (contagion.mechanisms.volatility)
     realised_vol_weight_frac: Finite = Field(
         0.0,
@@ -161,6 +160,7 @@ class ModelParams(_Frozen):
         description="lambda of the EWMA variance of daily yield changes behind realised "
         "volatility (RiskMetrics 1996 daily decay 0.94), fraction per day.",
     )
+    # margins (contagion.mechanisms.margin)
     im_vol_elasticity: Finite = Field(
         0.5,
         ge=0,

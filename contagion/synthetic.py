@@ -361,6 +361,7 @@ def institutions_table(
     """
     nh, nd, nm, na, no = counts
     i_ccp = nh + nd + nm + na
+    names = np.array(names, dtype=object)  # (a copy: the caller's labels stay as they were)
     names[i_ccp : i_ccp + 3] = ["Treasury futures CCP", "Interest-rate swap CCP", "Federal Reserve"]
     types = np.repeat(np.array(SECTOR_TYPES, dtype=object), [nh, nd, nm, na, 2, 1, no])
     inst = pd.DataFrame(
