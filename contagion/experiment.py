@@ -19,8 +19,8 @@ Effectiveness of an arm is measured against ``no_action`` (positive = better)::
     reduction_losses_usd_bn        equity losses outside the central bank
 
 and its cost as the central bank's balance sheet used (reserves created beyond no action),
-cash lent by facilities and budget spent; ``*_per_100bn`` scales each reduction by the
-intervention size (the largest of the three costs) in units of USD 100 bn.
+cash lent by facilities (peak outstanding) and budget spent; ``*_per_100bn`` scales each
+reduction by the intervention size (the largest of the three costs) in units of USD 100 bn.
 """
 
 from __future__ import annotations
@@ -80,8 +80,12 @@ def headline(summary: Mapping[str, float]) -> dict[str, float]:
     yields = [k for k in summary if k.startswith("peak_yield_change_")]
     key = "peak_yield_change_10y_bp" if "peak_yield_change_10y_bp" in summary else yields[-1]
     basis = [v for k, v in summary.items() if k.startswith("peak_basis_widening_")]
+    # a facility's size is its peak outstanding (what its limit caps), not the cumulative
+    # amount lent, which counts money repaid and lent again
     lent = sum(
-        v for k, v in summary.items() if k.startswith("policy_") and k.endswith("_lent_usd_bn")
+        v
+        for k, v in summary.items()
+        if k.startswith("policy_") and k.endswith("_peak_take_up_usd_bn")
     )
     spent = sum(
         v

@@ -13,6 +13,7 @@ from contagion.experiment import (
     draw_parameters,
     effectiveness,
     experiment,
+    headline,
     load_experiment,
     run_experiment,
 )
@@ -320,3 +321,21 @@ def test_draws_on_a_calibrated_system_stay_in_its_fitted_ranges(tmp_path, monkey
     # the draws fall in those ranges
     drawn = cx.draw_parameters(2, seen["uncertainty"], 1)
     assert all(0.2 <= d["impact_bp_per_usd_bn"] <= 0.4 for d in drawn)
+
+
+def test_a_facility_is_sized_by_its_peak_outstanding_not_its_turnover():
+    # lent 550 in all, of which some was repaid and lent again; at most 480 was out at once
+    # (the limit caps that): the facility's cash-lent cost is 480
+    summary = {
+        "peak_yield_change_10y_bp": 50.0,
+        "fire_sale_volume_usd_bn": 100.0,
+        "defaults_count": 0.0,
+        "equity_loss_total_usd_bn": 10.0,
+        "peak_repo_rate_pct": 5.0,
+        "peak_repo_rate_eligible_pct": 4.6,
+        "dealer_peak_utilisation_frac": 1.0,
+        "cb_reserves_created_usd_bn": 0.0,
+        "policy_srf_peak_take_up_usd_bn": 480.0,
+        "policy_srf_lent_usd_bn": 550.0,
+    }
+    assert headline(summary)["cash_lent_usd_bn"] == 480.0

@@ -94,7 +94,8 @@ def yield_label(summary: dict[str, float]) -> str:
 
 
 def intervention_size(eff: pd.DataFrame) -> pd.Series:
-    """Size of each arm: the largest of balance sheet used, cash lent and budget spent."""
+    """Size of each arm: the largest of balance sheet used, cash lent (peak outstanding)
+    and budget spent."""
     return eff[list(COST_COLUMNS)].max(axis=1)
 
 
