@@ -119,3 +119,12 @@ def test_full_fit_reproduces_shipped_file(tmp_path, shipped):
         assert new["parameters"][name]["estimate"] == pytest.approx(
             rec["estimate"], abs=1e-4 * span
         ), name
+
+
+def test_reported_30y_moments_stay_outside_the_fit():
+    # DGS30 closes: 0.99 (Mar 9), 1.77 (Mar 18), 1.31 (Mar 30), 1.37 (Apr 8): +78, +32, +38
+    assert [t.target for t in F.REPORTED] == [78.0, 32.0, 38.0]
+    assert not {t.name for t in F.REPORTED} & {t.name for t in F.TARGETS}
+    table = F.reported(calibration.fitted_params())
+    assert np.isfinite(table["model"]).all()
+    assert (table["error"] == table["model"] - table["fact"]).all()
