@@ -224,41 +224,19 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
 
 
 def _market(t: dict) -> dict:
-    fut_price = _round((100.0 - BASIS_PRICE_POINTS) / CONVERSION_FACTOR)
-    conv = _par_convexity(t["yield_pct"], MATURITY_YEARS)
-    return {
-        "buckets": [
-            {
-                "name": b,
-                "maturity_years": float(MATURITY_YEARS[k]),
-                "outstanding_usd_bn": float(t["outstanding"][k]),
-                "yield_pct": float(t["yield_pct"][k]),
-                "modified_duration_years": float(t["duration"][k]),
-                "convexity_years2": float(conv[k]),
-                "price": 100.0,
-            }
-            for k, b in enumerate(BUCKETS)
-        ],
-        "futures": [
-            {
-                "code": c,
-                "bucket": BUCKETS[k],
-                "conversion_factor": float(CONVERSION_FACTOR[k]),
-                "price": float(fut_price[k]),
-                "initial_margin_frac": float(t["im_frac"][k]),
-                "open_interest_usd_bn": float(t["open_interest"][k]),
-            }
-            for k, c in enumerate(FUTURES_CODES)
-        ],
-        "swap_rates_pct": {
-            b: float(np.round(t["yield_pct"][k] + SWAP_SPREAD_PCT[k], 4))
-            for k, b in enumerate(BUCKETS)
-        },
-        "repo_rate_pct": t["repo_rate_pct"],
-        "on_rrp_rate_pct": t["on_rrp_rate_pct"],
-        "policy_rate_pct": t["policy_rate_pct"],
-        "volatility_index": t["move"],
-    }
+    return syn.market_dict(
+        t["outstanding"],
+        t["open_interest"],
+        yield_pct=t["yield_pct"],
+        duration_years=t["duration"],
+        convexity_years2=_par_convexity(t["yield_pct"], MATURITY_YEARS),
+        price=np.full(len(BUCKETS), 100.0),  # par bonds at the vintage's yields
+        futures_im_frac=t["im_frac"],
+        repo_rate_pct=t["repo_rate_pct"],
+        on_rrp_rate_pct=t["on_rrp_rate_pct"],
+        policy_rate_pct=t["policy_rate_pct"],
+        volatility_index=t["move"],
+    )
 
 
 def _split_by_share(
@@ -420,23 +398,11 @@ def build_tables(
     value_b = hf_par  # price 100: value = par
     swap_notional = _round(book[:, 1])
     fut_face = _round(fut_face)
-    fut_im = _round(fut_face * t["im_frac"])
-    has = fut_face > 0
-    f_src, f_con = np.nonzero(has)
-    edges.add(
-        "futures", "fut-hf-", source=f_src, target=np.full(len(f_src), i_ccp_fut),
-        futures_contract=np.array(FUTURES_CODES, dtype=object)[f_con],
-        notional_usd_bn=-fut_face[has], initial_margin_usd_bn=fut_im[has],
-    )  # fmt: skip
-    swap_im = _round(swap_notional * SWAP_IM_FRAC)
-    has_s = swap_notional > 0
-    s_src, s_b = np.nonzero(has_s)
-    edges.add(
-        "swap", "swap-hf-", source=s_src, target=np.full(len(s_src), i_ccp_swap),
-        swap_tenor=np.array(BUCKETS, dtype=object)[s_b],
-        notional_usd_bn=-swap_notional[has_s], initial_margin_usd_bn=swap_im[has_s],
-    )  # fmt: skip
-    hf_im = (fut_im * has).sum(axis=1) + (swap_im * has_s).sum(axis=1)
+    fut_im = syn.cleared_positions(edges, "futures", "fut-hf-", fut_face, t["im_frac"],
+                                   first=0, ccp=i_ccp_fut, short=True)  # fmt: skip
+    swap_im = syn.cleared_positions(edges, "swap", "swap-hf-", swap_notional, SWAP_IM_FRAC,
+                                    first=0, ccp=i_ccp_swap, short=True)  # fmt: skip
+    hf_im = fut_im.sum(axis=1) + swap_im.sum(axis=1)
     cash[:nh] = _round(rng.uniform(*HF_CASH_RANGE_FRAC, nh) * value_b.sum(axis=1))
 
     # --- hedge-fund repo: exact total, top-50 share, zero-haircut and sponsored shares ------
@@ -510,15 +476,9 @@ def build_tables(
     reverse_repo = np.bincount(d_idx, amount[from_dealer], minlength=nd)
     # futures shorts beyond the hedge funds' (open interest - LF shorts): dealers' hedges
     d_fut = _round((t["open_interest"] - lf)[None, :] * dw[:, None])
-    d_fut_im = _round(d_fut * t["im_frac"])
-    has_d = d_fut > 0
-    dd, dc = np.nonzero(has_d)
-    edges.add(
-        "futures", "fut-dl-", source=o_dl + dd, target=np.full(len(dd), i_ccp_fut),
-        futures_contract=np.array(FUTURES_CODES, dtype=object)[dc],
-        notional_usd_bn=-d_fut[has_d], initial_margin_usd_bn=d_fut_im[has_d],
-    )  # fmt: skip
-    d_im = (d_fut_im * has_d).sum(axis=1)
+    d_fut_im = syn.cleared_positions(edges, "futures", "fut-dl-", d_fut, t["im_frac"],
+                                     first=o_dl, ccp=i_ccp_fut, short=True)  # fmt: skip
+    d_im = d_fut_im.sum(axis=1)
     ta_base = DEALER_TOTAL_ASSETS_MEAN_USD_BN * nd * dw
     u_src = np.repeat(np.arange(nd), INTERDEALER_PER_DEALER)
     u_dst = (u_src + rng.integers(1, nd, size=len(u_src))) % nd
@@ -594,7 +554,7 @@ def build_tables(
     if np.any(resid < 0):
         bad = [BUCKETS[j] for j in np.flatnonzero(resid < 0)]
         raise ValueError(f"funds, dealers and the Fed hold more than the outstanding in {bad}")
-    swap_total = (swap_notional * has_s).sum(axis=0)
+    swap_total = (swap_notional * (swap_notional > 0)).sum(axis=0)
     aw, am_im, am_fut_im, am_swap_im = syn.asset_manager_derivatives(
         edges, rng, t["am_long"], swap_total, t["im_frac"], n_managers=na,
         first=o_am, ccp_futures=i_ccp_fut, ccp_swaps=i_ccp_swap,
@@ -611,21 +571,14 @@ def build_tables(
         cash[o_oth + j] = _round(OTHER_CASH_FRAC * holdings[o_oth + j].sum())
     i_ins = o_oth + [k for k, _ in OTHER_HOLDERS].index("insurers_pensions")
     extra_long = _round(t["open_interest"] - t["am_long"])
-    e_im = _round(extra_long * t["im_frac"])
-    e_ok = extra_long > 0
-    (e_con,) = np.nonzero(e_ok)
-    edges.add(
-        "futures", "fut-oth-", source=np.full(len(e_con), i_ins),
-        target=np.full(len(e_con), i_ccp_fut),
-        futures_contract=np.array(FUTURES_CODES, dtype=object)[e_con],
-        notional_usd_bn=extra_long[e_ok], initial_margin_usd_bn=e_im[e_ok],
-    )  # fmt: skip
-    cash[i_ins] = _round(cash[i_ins] + e_im[e_ok].sum())  # margin funded by equity
+    e_im = syn.cleared_positions(edges, "futures", "fut-oth-", extra_long[None, :],
+                                 t["im_frac"], first=i_ins, ccp=i_ccp_fut)[0]  # fmt: skip
+    cash[i_ins] = _round(cash[i_ins] + e_im.sum())  # margin funded by equity
 
     # --- CCPs ---------------------------------------------------------------------------------
-    fut_im_held = (fut_im * has).sum() + (d_fut_im * has_d).sum() + am_fut_im
-    fut_im_held += e_im[e_ok].sum()
-    swap_im_held = (swap_im * has_s).sum() + am_swap_im
+    fut_im_held = fut_im.sum() + d_fut_im.sum() + am_fut_im
+    fut_im_held += e_im.sum()
+    swap_im_held = swap_im.sum() + am_swap_im
     cash[i_ccp_fut] = _round(fut_im_held * (1.0 + CCP_OWN_FUNDS_FRAC))
     cash[i_ccp_swap] = _round(swap_im_held * (1.0 + CCP_OWN_FUNDS_FRAC))
     # the hedge funds' IM is paid from their equity (cash was drawn on top of it)

@@ -144,8 +144,22 @@ def _group_shares(weights: np.ndarray, group: np.ndarray, n_groups: int) -> np.n
     return weights / total[group]
 
 
-def market_dict(outstanding_usd_bn: np.ndarray | None = None, open_interest=None) -> dict:
-    """The synthetic market as a document (see the module constants for its numbers).
+def market_dict(
+    outstanding_usd_bn: np.ndarray | None = None,
+    open_interest=None,
+    *,
+    yield_pct: np.ndarray = YIELD_PCT,
+    duration_years: np.ndarray = MODIFIED_DURATION_YEARS,
+    convexity_years2: np.ndarray = CONVEXITY_YEARS2,
+    price: np.ndarray = PRICE,
+    futures_im_frac: np.ndarray = FUTURES_IM_FRAC,
+    repo_rate_pct: float = REPO_RATE_PCT,
+    on_rrp_rate_pct: float = ON_RRP_RATE_PCT,
+    policy_rate_pct: float = POLICY_RATE_PCT,
+    volatility_index: float = VOLATILITY_INDEX,
+) -> dict:
+    """The market as a document: the synthetic one by default (the module constants), or
+    any other vintage's numbers by keyword (``calibration.build`` passes a snapshot's).
 
     Parameters
     ----------
@@ -153,6 +167,14 @@ def market_dict(outstanding_usd_bn: np.ndarray | None = None, open_interest=None
         Par outstanding per bucket, USD bn (default the 2025-like base amounts).
     open_interest : array of 4 floats, optional
         Futures open interest per contract, USD bn face (default 0).
+    yield_pct, duration_years, convexity_years2, price : arrays of 4 floats
+        Per bucket: yield (percent), modified duration (years), convexity (years^2) and
+        price per 100 face; futures prices follow from the price, the basis and the
+        conversion factor.
+    futures_im_frac : array of 4 floats
+        Initial margin rate per contract at the market's volatility index.
+    repo_rate_pct, on_rrp_rate_pct, policy_rate_pct, volatility_index : float
+        GC repo, ON RRP and policy rates (percent); MOVE-like index level (bp).
 
     Examples
     --------
@@ -162,17 +184,17 @@ def market_dict(outstanding_usd_bn: np.ndarray | None = None, open_interest=None
     """
     out = BASE_OUTSTANDING_USD_BN if outstanding_usd_bn is None else outstanding_usd_bn
     oi = np.zeros(len(FUTURES_CODES)) if open_interest is None else open_interest
-    fut_price = _round((PRICE - BASIS_PRICE_POINTS) / CONVERSION_FACTOR)
+    fut_price = _round((price - BASIS_PRICE_POINTS) / CONVERSION_FACTOR)
     return {
         "buckets": [
             {
                 "name": b,
                 "maturity_years": float(MATURITY_YEARS[k]),
                 "outstanding_usd_bn": float(out[k]),
-                "yield_pct": float(YIELD_PCT[k]),
-                "modified_duration_years": float(MODIFIED_DURATION_YEARS[k]),
-                "convexity_years2": float(CONVEXITY_YEARS2[k]),
-                "price": float(PRICE[k]),
+                "yield_pct": float(yield_pct[k]),
+                "modified_duration_years": float(duration_years[k]),
+                "convexity_years2": float(convexity_years2[k]),
+                "price": float(price[k]),
             }
             for k, b in enumerate(BUCKETS)
         ],
@@ -182,18 +204,18 @@ def market_dict(outstanding_usd_bn: np.ndarray | None = None, open_interest=None
                 "bucket": BUCKETS[k],
                 "conversion_factor": float(CONVERSION_FACTOR[k]),
                 "price": float(fut_price[k]),
-                "initial_margin_frac": float(FUTURES_IM_FRAC[k]),
+                "initial_margin_frac": float(futures_im_frac[k]),
                 "open_interest_usd_bn": float(oi[k]),
             }
             for k, c in enumerate(FUTURES_CODES)
         ],
         "swap_rates_pct": {
-            b: float(np.round(YIELD_PCT[k] + SWAP_SPREAD_PCT[k], 4)) for k, b in enumerate(BUCKETS)
+            b: float(np.round(yield_pct[k] + SWAP_SPREAD_PCT[k], 4)) for k, b in enumerate(BUCKETS)
         },
-        "repo_rate_pct": REPO_RATE_PCT,
-        "on_rrp_rate_pct": ON_RRP_RATE_PCT,
-        "policy_rate_pct": POLICY_RATE_PCT,
-        "volatility_index": VOLATILITY_INDEX,
+        "repo_rate_pct": repo_rate_pct,
+        "on_rrp_rate_pct": on_rrp_rate_pct,
+        "policy_rate_pct": policy_rate_pct,
+        "volatility_index": volatility_index,
     }
 
 
@@ -284,6 +306,39 @@ def _check_counts(counts: Mapping[str, int], **kw: Any) -> None:
             raise ValueError(f"{name} must be in [0, 1], got {kw[name]}")
 
 
+def cleared_positions(
+    edges: _Edges,
+    kind: str,
+    prefix: str,
+    amount: np.ndarray,
+    im_frac: np.ndarray,
+    *,
+    first: int,
+    ccp: int,
+    short: bool = False,
+) -> np.ndarray:
+    """Add one cleared futures or swap position per positive cell of ``amount`` (rows:
+    institutions ``first``...; columns: futures contracts or swap buckets; USD bn face or
+    notional, negative in the table when ``short``) against ``ccp``, with IM ``amount x
+    im_frac``; returns the IM posted per cell (0 where there is no position)."""
+    im = _round(amount * im_frac)
+    ok = amount > 0
+    src, col = np.nonzero(ok)
+    column, labels = (
+        ("futures_contract", FUTURES_CODES) if kind == "futures" else ("swap_tenor", BUCKETS)
+    )
+    edges.add(
+        kind,
+        prefix,
+        source=first + src,
+        target=np.full(len(src), ccp),
+        **{column: np.array(labels, dtype=object)[col]},
+        notional_usd_bn=-amount[ok] if short else amount[ok],
+        initial_margin_usd_bn=im[ok],
+    )
+    return im * ok
+
+
 def asset_manager_derivatives(
     edges: _Edges,
     rng: np.random.Generator,
@@ -317,27 +372,11 @@ def asset_manager_derivatives(
         alloc[top, cols] = _round(alloc[top, cols] + total - alloc.sum(axis=0))
         return alloc
 
-    posted = []  # IM per manager and instrument, futures then swaps
-    for kind, prefix, total, im_frac, ccp, column, labels in (
-        ("futures", "fut-am-", futures_total, futures_im_frac, ccp_futures, "futures_contract",
-         FUTURES_CODES),
-        ("swap", "swap-am-", swap_total, SWAP_IM_FRAC, ccp_swaps, "swap_tenor", BUCKETS),
-    ):  # fmt: skip
-        amount = allocate(total)  # futures longs per contract; receive-fixed per bucket
-        im = _round(amount * im_frac)
-        ok = amount > 0
-        src, col = np.nonzero(ok)
-        edges.add(
-            kind,
-            prefix,
-            source=first + src,
-            target=np.full(len(src), ccp),
-            **{column: np.array(labels, dtype=object)[col]},
-            notional_usd_bn=amount[ok],
-            initial_margin_usd_bn=im[ok],
-        )
-        posted.append(im * ok)
-    fut_im, swap_im = posted
+    # futures longs per contract, then receive-fixed swaps per bucket
+    fut_im = cleared_positions(edges, "futures", "fut-am-", allocate(futures_total),
+                               futures_im_frac, first=first, ccp=ccp_futures)  # fmt: skip
+    swap_im = cleared_positions(edges, "swap", "swap-am-", allocate(swap_total), SWAP_IM_FRAC,
+                                first=first, ccp=ccp_swaps)  # fmt: skip
     return aw, fut_im.sum(axis=1) + swap_im.sum(axis=1), fut_im.sum(), swap_im.sum()
 
 
@@ -551,33 +590,13 @@ def generate_tables(
 
     # futures shorts (one per fund and contract) against the futures CCP
     fut_face = _round(basis_par * CONVERSION_FACTOR)  # contract k delivers bucket k
-    fut_im = _round(fut_face * FUTURES_IM_FRAC)
-    has = fut_face > 0
-    f_src, f_con = np.nonzero(has)
-    edges.add(
-        "futures",
-        "fut-hf-",
-        source=o_hf + f_src,
-        target=np.full(len(f_src), i_ccp_fut),
-        futures_contract=np.array(FUTURES_CODES, dtype=object)[f_con],
-        notional_usd_bn=-fut_face[has],
-        initial_margin_usd_bn=fut_im[has],
-    )
+    fut_im = cleared_positions(edges, "futures", "fut-hf-", fut_face, FUTURES_IM_FRAC,
+                               first=o_hf, ccp=i_ccp_fut, short=True)  # fmt: skip
     # pay-fixed swaps of swap-spread funds against the swap CCP
     swap_notional = _round(swap_par * pv)
-    swap_im = _round(swap_notional * SWAP_IM_FRAC)
-    has_s = swap_notional > 0
-    s_src, s_b = np.nonzero(has_s)
-    edges.add(
-        "swap",
-        "swap-hf-",
-        source=o_hf + s_src,
-        target=np.full(len(s_src), i_ccp_swap),
-        swap_tenor=np.array(BUCKETS, dtype=object)[s_b],
-        notional_usd_bn=-swap_notional[has_s],
-        initial_margin_usd_bn=swap_im[has_s],
-    )
-    hf_im = (fut_im * has).sum(axis=1) + (swap_im * has_s).sum(axis=1)
+    swap_im = cleared_positions(edges, "swap", "swap-hf-", swap_notional, SWAP_IM_FRAC,
+                                first=o_hf, ccp=i_ccp_swap, short=True)  # fmt: skip
+    hf_im = fut_im.sum(axis=1) + swap_im.sum(axis=1)
     hf_cash = _round(rng.uniform(0.003, 0.02, nh) * hf_value)
     cash[o_hf:o_dl] = hf_cash
     hf_assets = hf_value + hf_cash + hf_im
@@ -734,8 +753,8 @@ def generate_tables(
         rrp_need = np.zeros(nb)
 
     # --- asset managers: futures longs, receive-fixed swaps, cash Treasuries ----------------
-    fut_total = (fut_face * has).sum(axis=0)  # per contract
-    swap_total = (swap_notional * has_s).sum(axis=0)  # per bucket
+    fut_total = (fut_face * (fut_face > 0)).sum(axis=0)  # per contract
+    swap_total = (swap_notional * (swap_notional > 0)).sum(axis=0)  # per bucket
     am_im = np.zeros(na)
     if na:
         aw, am_im, am_fut_im, am_swap_im = asset_manager_derivatives(
@@ -748,8 +767,8 @@ def generate_tables(
         a_cash = _round(AM_CASH_FRAC * aum)
         cash[o_am:i_ccp_fut] = a_cash
         other_assets[o_am:i_ccp_fut] = np.maximum(_round(aum - a_cash - am_par @ pv - am_im), 0.0)
-        fut_im_held = (fut_im * has).sum() + am_fut_im
-        swap_im_held = (swap_im * has_s).sum() + am_swap_im
+        fut_im_held = fut_im.sum() + am_fut_im
+        swap_im_held = swap_im.sum() + am_swap_im
     else:
         fut_im_held = swap_im_held = 0.0
 
