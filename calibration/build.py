@@ -324,12 +324,9 @@ def build_tables(
     rng = np.random.default_rng(seed)
     nh, nd, nm, na, no = n_hedge_funds, t["n_dealers"], n_mmfs, n_asset_managers, 5
     nb = len(BUCKETS)
-    o_dl = nh
-    o_mmf = o_dl + nd
-    o_am = o_mmf + nm
-    i_ccp_fut, i_ccp_swap, i_fed = o_am + na, o_am + na + 1, o_am + na + 2
-    o_oth = i_fed + 1
-    n = o_oth + no
+    o_dl, o_mmf, o_am, i_ccp_fut, i_ccp_swap, i_fed, o_oth, n = syn.sector_offsets(
+        (nh, nd, nm, na, no)
+    )
     holdings = np.zeros((n, nb))
     cash, other_assets, other_liab = np.zeros(n), np.zeros(n), np.zeros(n)
     edges = syn._Edges()
@@ -468,12 +465,8 @@ def build_tables(
     holdings[o_dl:o_mmf] = inventory
     from_dealer = ~sponsored & ok
     d_idx = lender[from_dealer] - o_dl
-    received = np.bincount(
-        d_idx * nb + e_bucket[from_dealer],
-        amount[from_dealer] / (1.0 - haircut[from_dealer]),
-        minlength=nd * nb,
-    ).reshape(nd, nb)
-    reverse_repo = np.bincount(d_idx, amount[from_dealer], minlength=nd)
+    received, reverse_repo = syn.dealer_matched_book(d_idx, e_bucket, amount, haircut,
+                                                     from_dealer, nd)  # fmt: skip
     # futures shorts beyond the hedge funds' (open interest - LF shorts): dealers' hedges
     d_fut = _round((t["open_interest"] - lf)[None, :] * dw[:, None])
     d_fut_im = syn.cleared_positions(edges, "futures", "fut-dl-", d_fut, t["im_frac"],

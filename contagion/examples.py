@@ -42,6 +42,20 @@ from contagion.io import from_dict
 from contagion.system import System
 
 BUNDLED = ("toy_basis_trade", "stylised_us_2025", "calibrated_us_2025")
+#: The toy's equity by institution, USD bn: the equity column of the table above, stated
+#: independently of the YAML so tests can check the loaded system against it.
+TOY_EQUITY_USD_BN = {
+    "hf_alpha": 3.0,
+    "hf_beta": 2.75,
+    "hf_gamma": 1.0,
+    "dealer_a": 12.0,
+    "dealer_b": 8.0,
+    "mmf_gov": 245.0,
+    "am_pension": 173.15,
+    "ccp": 1.0,
+    "fed": 0.0,
+    "foreign_official": 260.0,
+}
 
 
 @cache

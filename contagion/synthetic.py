@@ -306,6 +306,26 @@ def _check_counts(counts: Mapping[str, int], **kw: Any) -> None:
             raise ValueError(f"{name} must be in [0, 1], got {kw[name]}")
 
 
+def dealer_matched_book(
+    dealer: np.ndarray,
+    bucket: np.ndarray,
+    amount: np.ndarray,
+    haircut: np.ndarray,
+    from_dealer: np.ndarray,
+    n_dealers: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Collateral value received per dealer and bucket (amount / (1 - haircut), n_dealers x
+    buckets) and reverse repo lent per dealer (USD bn), over the repo edges ``from_dealer``
+    (``dealer``: their lender's dealer index, one per such edge)."""
+    nb = len(BUCKETS)
+    received = np.bincount(
+        dealer * nb + bucket[from_dealer],
+        amount[from_dealer] / (1.0 - haircut[from_dealer]),
+        minlength=n_dealers * nb,
+    ).reshape(n_dealers, nb)
+    return received, np.bincount(dealer, amount[from_dealer], minlength=n_dealers)
+
+
 def cleared_positions(
     edges: _Edges,
     kind: str,
@@ -383,6 +403,28 @@ def asset_manager_derivatives(
 SECTOR_TYPES = ("hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other")
 
 
+def sector_offsets(counts: tuple[int, int, int, int, int]) -> tuple[int, ...]:
+    """Row layout of a generated system from its counts (hedge funds, dealers, MMFs, asset
+    managers, other holders), sectors in :data:`SECTOR_TYPES` order: the first dealer, MMF
+    and asset manager, the futures CCP, the swap CCP, the central bank, the first other
+    holder, and the number of institutions."""
+    nh, nd, nm, na, no = counts
+    o_dl = nh
+    o_mmf = o_dl + nd
+    o_am = o_mmf + nm
+    i_ccp_fut = o_am + na
+    return (
+        o_dl,
+        o_mmf,
+        o_am,
+        i_ccp_fut,
+        i_ccp_fut + 1,
+        i_ccp_fut + 2,
+        i_ccp_fut + 3,
+        i_ccp_fut + 3 + no,
+    )
+
+
 def institutions_table(
     ids: np.ndarray,
     names: np.ndarray,
@@ -399,7 +441,7 @@ def institutions_table(
     are named here. Balances in USD bn, ``holdings`` par per bucket (n x buckets).
     """
     nh, nd, nm, na, no = counts
-    i_ccp = nh + nd + nm + na
+    i_ccp = sector_offsets(counts)[3]
     names = np.array(names, dtype=object)  # (a copy: the caller's labels stay as they were)
     names[i_ccp : i_ccp + 3] = ["Treasury futures CCP", "Interest-rate swap CCP", "Federal Reserve"]
     types = np.repeat(np.array(SECTOR_TYPES, dtype=object), [nh, nd, nm, na, 2, 1, no])
@@ -553,12 +595,8 @@ def generate_tables(
     pv = PRICE / 100.0  # market value per unit par
 
     # --- institution index layout ---------------------------------------------------------
-    o_hf, o_dl = 0, nh
-    o_mmf = o_dl + nd
-    o_am = o_mmf + nm
-    i_ccp_fut, i_ccp_swap, i_fed = o_am + na, o_am + na + 1, o_am + na + 2
-    o_oth = i_fed + 1
-    n = o_oth + no
+    o_hf = 0
+    o_dl, o_mmf, o_am, i_ccp_fut, i_ccp_swap, i_fed, o_oth, n = sector_offsets((nh, nd, nm, na, no))
     holdings = np.zeros((n, nb))
     cash = np.zeros(n)
     other_assets = np.zeros(n)
@@ -656,12 +694,7 @@ def generate_tables(
     own_value = inventory * pv
     from_dealer = ~sponsored & ok
     d_idx = lender[from_dealer] - o_dl
-    received = np.bincount(
-        d_idx * nb + e_bucket[from_dealer],
-        amount[from_dealer] / (1.0 - haircut[from_dealer]),
-        minlength=nd * nb,
-    ).reshape(nd, nb)
-    reverse_repo = np.bincount(d_idx, amount[from_dealer], minlength=nd)
+    received, reverse_repo = dealer_matched_book(d_idx, e_bucket, amount, haircut, from_dealer, nd)
     ta_base = dealer_total_assets_mean_usd_bn * nd * dw
     unsec_claims = np.zeros(nd)
     unsec_debts = np.zeros(nd)

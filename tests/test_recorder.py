@@ -62,19 +62,7 @@ INSTITUTION_COLUMNS = (
     "sales_usd_bn",
     "defaulted",
 )
-# the toy's stated equity (contagion.examples docstring and the YAML)
-TOY_EQUITY = {
-    "hf_alpha": 3.0,
-    "hf_beta": 2.75,
-    "hf_gamma": 1.0,
-    "dealer_a": 12.0,
-    "dealer_b": 8.0,
-    "mmf_gov": 245.0,
-    "am_pension": 173.15,
-    "ccp": 1.0,
-    "fed": 0.0,
-    "foreign_official": 260.0,
-}
+TOY_EQUITY = c.examples.TOY_EQUITY_USD_BN  # the toy's stated equity (its docstring)
 
 
 @pytest.fixture(scope="module")

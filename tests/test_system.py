@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import row, toy_exposures, toy_institutions, toy_market
 
-from contagion import InputError, System
+from contagion import InputError, System, examples
 from contagion.schema import INSTITUTION_COLUMNS, holdings_column
 
 
@@ -38,18 +38,7 @@ def test_market_given_as_mapping(toy: System) -> None:
 
 def test_equity_matches_hand_computed_table(toy: System) -> None:
     # examples.py docstring: e.g. hf_alpha 100 + 1 + 2 - 100 = 3; ccp 7.3 - 6.3 = 1.
-    expected = {
-        "hf_alpha": 3.0,
-        "hf_beta": 2.75,
-        "hf_gamma": 1.0,
-        "dealer_a": 12.0,
-        "dealer_b": 8.0,
-        "mmf_gov": 245.0,
-        "am_pension": 173.15,
-        "ccp": 1.0,
-        "fed": 0.0,
-        "foreign_official": 260.0,
-    }
+    expected = examples.TOY_EQUITY_USD_BN
     equity = toy.institutions.set_index("id")["equity_usd_bn"]
     np.testing.assert_allclose(equity[list(expected)], list(expected.values()), atol=1e-12)
 
