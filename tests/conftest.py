@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
@@ -30,6 +31,28 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("CONTAGION_HYPOTHESIS_PROFILE") or os.environ.get("HYPOTHESIS_PROFILE", "ci")
 )
+
+
+def assert_documents_close(got, want, *, rel: float = 1e-12, path: str = "") -> None:
+    """Parsed YAML/JSON documents equal in structure and text, floats to ``rel``.
+
+    Generated files are compared this way, not byte for byte: their floats come from
+    matrix products and sums whose last bit depends on the CPU's BLAS kernel (the shipped
+    files were written on one machine; a test on another may differ by an ulp).
+    """
+    where = path or "<root>"
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), f"{where}: keys differ"
+        for k in want:
+            assert_documents_close(got[k], want[k], rel=rel, path=f"{path}/{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{where}: lengths differ"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_documents_close(g, w, rel=rel, path=f"{path}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool) and isinstance(got, int | float):
+        assert math.isclose(got, want, rel_tol=rel, abs_tol=rel), f"{where}: {got!r} != {want!r}"
+    else:
+        assert type(got) is type(want) and got == want, f"{where}: {got!r} != {want!r}"
 
 
 def profile_examples(ci: int) -> int:
