@@ -216,6 +216,8 @@ class LiquidityWaterfall:
         MMFs (``sell_other_last``) let their other assets (bills, placements) run off for
         what recalls did not cover."""
         s = self.s
+        if not (self.can[step] & (need > 0)).any():
+            return need  # no one who owes can take this step: nothing is sold
         other = np.where(self.can[step] & ~s.defaulted, s.other_assets, 0.0)
         pref = self.p.treasury_sale_preference
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -235,8 +237,8 @@ class LiquidityWaterfall:
     def _recall(self, need: np.ndarray) -> np.ndarray:
         s = self.s
         r = s.repo
-        if not need.any():
-            return need  # nothing to raise: no recall
+        if not (self.can["recall"] & (need > 0)).any():
+            return need  # nothing to raise, or no one who owes has lent: no recall
         can = self._topology("can_recall", lambda: self.can["recall"][r.lender])
         lenders = can & ~s.repo_unsecured
         open_amt = np.where(lenders, np.maximum(s.repo_amount - s.repo_recall, 0.0), 0.0)
