@@ -14,6 +14,8 @@ from contagion.synthetic import (
     generate_system,
     generate_tables,
     market_dict,
+    stylised_us_2025_params,
+    with_counts,
 )
 from contagion.views import concentration, institution_metrics
 
@@ -153,6 +155,37 @@ def test_counts_scale() -> None:
     assert hf_repo[1].sum() == 30 * 8  # two lenders per bucket
     counts = counts_for(1000)
     assert sum(counts.values()) + 3 == 1000
+
+
+def test_stylised_market_split_among_more_institutions_keeps_sector_totals() -> None:
+    # generate_tables normalises each sector's drawn weights, so a sector's Treasury par
+    # is count x mean exactly (to the 1e-6 rounding of each amount): 100 funds x 21.5 =
+    # 2,150 USD bn, 25 dealers x 14 = 350, 5 others x 1,400 = 7,000. Splitting among
+    # counts_for(600) (300 funds, 30 dealers, ...) with means scaled by old / new count
+    # must give the same totals and the same market (open interest is a sum of
+    # rounded positions, so equal to rounding).
+    base = generate_system(**stylised_us_2025_params())
+    split = generate_system(**stylised_us_2025_params(600))
+    assert split.n_institutions == 600
+    assert split.name == "stylised_us_2025_x600"
+    cols = ["treasury_par_usd_bn", "futures_short_usd_bn", "swap_pay_fixed_usd_bn"]
+    totals = [institution_metrics(s).groupby("type")[cols].sum() for s in (base, split)]
+    pd.testing.assert_frame_equal(totals[0], totals[1], rtol=1e-6)
+    assert totals[1].loc["hedge_fund", "treasury_par_usd_bn"] == pytest.approx(2150.0)
+    assert totals[1].loc["other", "treasury_par_usd_bn"] == pytest.approx(7000.0)
+    assert split.market.buckets == base.market.buckets  # same outstanding, yields, prices
+    open_interest = [[f.open_interest_usd_bn for f in s.market.futures] for s in (base, split)]
+    np.testing.assert_allclose(open_interest[1], open_interest[0], rtol=1e-6)  # sums of rounded
+
+
+def test_with_counts_scales_means_and_rejects_unknown_counts() -> None:
+    p = with_counts({"n_dealers": 10, "dealer_total_assets_mean_usd_bn": 300.0}, {"n_dealers": 40})
+    assert p["n_dealers"] == 40
+    assert p["dealer_total_assets_mean_usd_bn"] == pytest.approx(75.0)  # 10 x 300 / 40
+    empty = with_counts({"n_other": 0, "other_holdings_mean_par_usd_bn": 9.0}, {"n_other": 3})
+    assert empty["other_holdings_mean_par_usd_bn"] == 9.0  # no total to keep: means stay
+    with pytest.raises(ValueError, match="unknown sector count 'n_ccps'"):
+        with_counts({}, {"n_ccps": 3})
 
 
 @pytest.mark.parametrize(
