@@ -17,7 +17,7 @@ from contagion.experiment import experiment
 from contagion.policies import QEConfig, SLRReliefConfig
 from contagion.report import arm_folder, load_saved, render_report, write_report
 from contagion.report import figures as rf
-from contagion.report.render import verdict
+from contagion.report.render import defaults_by_arm, side_effects, verdict
 
 HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
 SECTIONS = ("summary", "scenario", "paths", "contagion", "losses", "effectiveness",
@@ -116,6 +116,40 @@ def test_defaults_are_listed_with_day_and_cause(report_dir, html):
     section = html.split('<section id="contagion">')[1].split("</section>")[0]
     assert first["institution"] in section and first["cause"] in section
     assert "No institution defaulted" not in section
+
+
+def test_defaults_are_summarised_per_arm(report_dir):
+    # the per-arm row counts the arm's default events: as many as the events frame has,
+    # first on the earliest default day, assets the sum of the defaulters' assets
+    saved = load_saved(report_dir)
+    table = defaults_by_arm(saved.results)
+    for arm, r in saved.results.items():
+        dflt = r.events[r.events["event"] == "default"]
+        assert table.loc[arm, "defaults"] == len(dflt)
+        assert table.loc[arm, "assets (USD bn)"] == pytest.approx(dflt["amount_usd_bn"].sum())
+        if len(dflt):
+            assert table.loc[arm, "first day"] == dflt["day"].min()
+            sectors = [c for c in table.columns if c in set(dflt["type"].astype(str))]
+            assert table.loc[arm, sectors].sum() == len(dflt)
+
+
+def test_side_effects_name_what_an_arm_makes_worse():
+    metrics = pd.DataFrame(
+        {"peak_repo_rate_pct": [6.9, 12.1, 7.0], "defaults": [5.0, 0, 5],
+         "losses_usd_bn": [2682.0, 700, 2683.1]},
+        index=pd.Index(["no_action", "slr", "srf"], name="arm"),
+    )  # fmt: skip
+    # slr: repo rate +5.2 pp > 0.25; srf: +0.1 pp and +1.1 bn of 2,682 (< 0.5% = 13.4 bn)
+    # are noise
+    assert side_effects(metrics, ["slr", "srf"]) == [
+        "slr raised the peak repo rate to 12.1% (6.9% without action)"
+    ]
+
+
+def test_loss_tables_say_they_include_the_central_bank(report_dir, html):
+    section = html.split('<section id="losses">')[1].split("</section>")[0]
+    assert "include the central bank" in section
+    assert "excl. central bank" in html.split('<section id="summary">')[1]
 
 
 def test_summary_table_numbers_match_the_metrics(report_dir, html):

@@ -41,7 +41,7 @@ SUMMARY_COLUMNS = [
     ("peak_basis_bp", "Peak basis widening (bp)"),
     ("fire_sale_usd_bn", "Fire sales (USD bn)"),
     ("defaults", "Defaults"),
-    ("losses_usd_bn", "Equity losses (USD bn)"),
+    ("losses_usd_bn", "Equity losses excl. central bank (USD bn)"),
     ("peak_repo_rate_pct", "Peak repo rate (%)"),
     ("dealer_peak_utilisation_frac", "Peak dealer utilisation (%)"),
     ("size_usd_bn", "Intervention size (USD bn)"),
@@ -206,8 +206,8 @@ def verdict(metrics: pd.DataFrame, eff: pd.DataFrame, draws: pd.DataFrame, y: st
         f"Without intervention the {y} yield rises by up to {fmt(base['peak_yield_bp'])} bp, "
         f"the cash-futures basis widens by up to {fmt(base['peak_basis_bp'])} bp, forced "
         f"sales reach USD {fmt(base['fire_sale_usd_bn'], 0)} bn, "
-        f"{_count(base['defaults'], 'institution')} default and equity losses total "
-        f"USD {fmt(base['losses_usd_bn'], 0)} bn."
+        f"{_count(base['defaults'], 'institution')} default and equity losses outside the "
+        f"central bank total USD {fmt(base['losses_usd_bn'], 0)} bn."
     ]
     arms = [a for a in eff.index if a != BASELINE]
     if not arms:
@@ -248,6 +248,9 @@ def verdict(metrics: pd.DataFrame, eff: pd.DataFrame, draws: pd.DataFrame, y: st
             + ", ".join(f"{a} (+{fmt(-red[a])} bp)" for a in worse)
             + "; see the time paths for why."
         )
+    harm = side_effects(metrics, arms)
+    if harm:
+        out.append("Side effects: " + "; ".join(harm) + ".")
     if metrics["defaults"].max() == 0:
         out.append("No institution defaulted in any arm.")
     else:
@@ -267,6 +270,58 @@ def verdict(metrics: pd.DataFrame, eff: pd.DataFrame, draws: pd.DataFrame, y: st
             + ", ".join(f"{fmt(100 * v, 0)}% of draws under {a}" for a, v in share.items())
             + "."
         )
+    return out
+
+
+# Headline metrics on which an arm can be worse than no action, with the margin below
+# which a difference is read as noise: absolute (in the metric's unit: 0.25 percentage
+# points of repo rate, a basis point, one default, USD 1 bn) or relative to no action
+# (0.5%), whichever is larger.
+SIDE_EFFECTS = (
+    ("peak_repo_rate_pct", 0.25, "the peak repo rate to {v:.1f}% ({b:.1f}% without action)"),
+    ("peak_basis_bp", 1.0, "the peak basis widening to {v:.1f} bp ({b:.1f} without action)"),
+    ("defaults", 0.5, "defaults to {v:.0f} ({b:.0f} without action)"),
+    ("fire_sale_usd_bn", 1.0, "fire sales to USD {v:,.0f} bn ({b:,.0f} without action)"),
+    ("losses_usd_bn", 1.0, "equity losses to USD {v:,.0f} bn ({b:,.0f} without action)"),
+)
+SIDE_EFFECT_REL_FRAC = 0.005
+
+
+def side_effects(metrics: pd.DataFrame, arms: list[str]) -> list[str]:
+    """Per arm, the headline metrics it makes worse than no action by more than noise
+    (:data:`SIDE_EFFECTS`), e.g. a leverage-ratio relief that lets dealers borrow more and
+    so bids up the repo rate while it calms the cash market."""
+    base = metrics.loc[BASELINE]
+    out = []
+    for arm in arms:
+        worse = [
+            text.format(v=metrics.loc[arm, col], b=base[col])
+            for col, margin, text in SIDE_EFFECTS
+            if col in metrics
+            and metrics.loc[arm, col]
+            > base[col] + max(margin, SIDE_EFFECT_REL_FRAC * abs(base[col]))
+        ]
+        if worse:
+            out.append(f"{arm} raised " + ", ".join(worse))
+    return out
+
+
+def defaults_by_arm(results: dict[str, Any]) -> pd.DataFrame:
+    """Arm x (defaults, first day, assets of the defaulters in USD bn, count by sector)."""
+    rows = {}
+    for arm, r in results.items():
+        ev = r.events[r.events["event"] == "default"]
+        sectors = ev["type"].astype(str).value_counts()
+        rows[arm] = {
+            "defaults": len(ev),
+            "first day": ev["day"].min() if len(ev) else np.nan,
+            "assets (USD bn)": float(ev["amount_usd_bn"].sum()),
+            **{t: sectors[t] for t in INSTITUTION_TYPES if t in sectors},
+        }
+    out = pd.DataFrame.from_dict(rows, "index")
+    sector_cols = [t for t in INSTITUTION_TYPES if t in out]
+    out[sector_cols] = out[sector_cols].fillna(0)
+    out.index.name = "arm"
     return out
 
 
@@ -425,6 +480,7 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
             )
     top = stress.dropna(subset=["loss_share"])
     top = top.sort_values(["loss_share", "equity_loss_usd_bn"], ascending=False).head(12)
+    by_arm = defaults_by_arm(res)
     loss_c, loss_s = loss_tables({a: r.summary for a, r in res.items()})
     eff_show = eff.drop(index=BASELINE, errors="ignore").assign(size_usd_bn=size)
     eff_show.loc[size < MIN_SIZE_USD_BN, [c for c in eff.columns if c.endswith("_per_100bn")]] = (
@@ -459,6 +515,10 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         "loss_channel": loss_c,
         "loss_sector": loss_s,
         "defaults": defaults,
+        "defaults_by_arm": _table(by_arm, {c: 0 for c in by_arm.columns if c != "assets (USD bn)"}),
+        # the institutions' names are worth a column only where some differ from the ids
+        "show_names": any(d["name"] not in ("", d["id"]) for d in defaults),
+        "cb_loss_usd_bn": fmt(base.summary.get("equity_loss_central_bank_usd_bn", 0.0)),
         "sector_path": _table(
             sector_path(base).set_index("sector"),
             {
