@@ -1,27 +1,39 @@
 """Benchmark: one 20-day :func:`contagion.simulate` at 10^3, 10^4, 10^5 institutions.
 
-Systems are drawn with :func:`contagion.synthetic.generate_system` (sector counts from
-:func:`contagion.synthetic.counts_for`, ``exposures_per_fund=12``: about 10 exposures per
-institution, so 10^3 / 10^4 / 10^5 institutions give about 10^4 / 10^5 / 10^6 exposures),
-plus the bundled ``contagion.examples.stylised_us_2025()`` (~170 institutions). Each runs
+Systems (``CONTAGION_BENCH_FAMILY``, or ``--family`` in script mode):
+
+- ``split`` (default): the bundled stylised market split among ``n`` institutions,
+  :func:`contagion.synthetic.stylised_us_2025_params` with ``n_institutions=n`` (sector
+  counts from :func:`contagion.synthetic.counts_for`, per-institution sizes scaled so each
+  sector's total, and so the market, is the stylised system's) and
+  ``exposures_per_fund=12``: about 10 exposures per institution, so 10^3 / 10^4 / 10^5
+  institutions give about 10^4 / 10^5 / 10^6 exposures. The same economy at every size,
+  so the scenarios stress it as they stress ``stylised_us_2025``.
+- ``grown``: the generator's per-institution defaults at the same counts (seed 12345),
+  as benchmarked before 2026-12: the market grows with the count (at 10^3 institutions
+  six times the stylised market, 129,564 USD bn outstanding), and about half of the
+  institutions default under ``basis_unwind``, so its timings include a default cascade
+  the real market would not see.
+
+Plus the bundled ``contagion.examples.stylised_us_2025()`` (~170 institutions). Each runs
 under the bundled scenarios ``basis_unwind`` (20 days) and ``volatility_spike`` (bundled
 with 10 days; extended here to 20 days, the volatility level holding at 2x). Building the
 system is not timed (see ``test_bench_system.py``).
 
 Recorded per case (pytest-benchmark ``extra_info``): institutions, exposures, days, rounds
-(sum of the day loop's iterations), seconds per day, defaults, and peak memory of one extra
-untimed run: the tracemalloc peak (Python and numpy allocations) and the growth of the
-process's peak resident set size (``ru_maxrss``; 0 when an earlier case had reached a
-higher peak).
+(sum of the day loop's iterations), seconds per day, defaults, peak 10y yield change (bp),
+and peak memory of one extra untimed run: the tracemalloc peak (Python and numpy
+allocations) and the growth of the process's peak resident set size (``ru_maxrss``; 0 when
+an earlier case had reached a higher peak).
 
 ``test_day_cost_scaling`` runs ``basis_unwind`` at five sizes (10^3 to 10^5 institutions)
 and fits the log-log slope of seconds per day against nodes + edges (target: about 1).
 
 Run with ``make bench``, or as a script, ``python benchmarks/test_bench_engine.py
-[--repeat N] [sizes...]``, which runs each case in a fresh subprocess (the best of ``N``
-with ``--repeat``), prints a table of seconds and peak memory, and the fitted exponent.
-The system and the scenario are built before the clock starts; the timed run includes
-the first-call costs of a fresh process.
+[--repeat N] [--family split|grown] [sizes...]``, which runs each case in a fresh
+subprocess (the best of ``N`` with ``--repeat``), prints a table of seconds and peak
+memory, and the fitted exponent. The system and the scenario are built before the clock
+starts; the timed run includes the first-call costs of a fresh process.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from __future__ import annotations
 import functools
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -40,7 +53,7 @@ import pytest
 
 import contagion
 from contagion import System, examples, scenarios
-from contagion.synthetic import counts_for, generate_system
+from contagion.synthetic import counts_for, generate_system, stylised_us_2025_params
 
 SIZES = (1_000, 10_000, 100_000)
 SCALING_SIZES = (1_000, 3_000, 10_000, 30_000, 100_000)
@@ -48,14 +61,30 @@ SCENARIOS = ("basis_unwind", "volatility_spike")
 ROUNDS = {"stylised": 10, 1_000: 5, 3_000: 3, 10_000: 3, 30_000: 1, 100_000: 1}
 DAYS = 20
 EXPOSURES_PER_FUND = 12
-SEED = 12345
+SEED = 12345  # of the grown family; the split family keeps the stylised seed (2025)
+FAMILIES = ("split", "grown")
+
+
+def family() -> str:
+    """The system family benchmarked: ``CONTAGION_BENCH_FAMILY``, default ``split``."""
+    out = os.environ.get("CONTAGION_BENCH_FAMILY", "split")
+    if out not in FAMILIES:
+        raise SystemExit(f"CONTAGION_BENCH_FAMILY={out!r}: expected one of {FAMILIES}")
+    return out
+
+
+def system(size: int | str) -> System:
+    """The benchmark system of ``size`` institutions, or ``"stylised"`` (cached, compiled)."""
+    return _system(size, family())
 
 
 @functools.cache
-def system(size: int | str) -> System:
-    """The synthetic system of ``size`` institutions, or ``"stylised"`` (cached, compiled)."""
+def _system(size: int | str, family: str) -> System:
     if size == "stylised":
         out = examples.stylised_us_2025()
+    elif family == "split":
+        params = stylised_us_2025_params(int(size))
+        out = generate_system(**{**params, "exposures_per_fund": EXPOSURES_PER_FUND})
     else:
         out = generate_system(
             name=f"bench-{size}",
@@ -91,6 +120,7 @@ def describe(size: int | str, result: contagion.Result) -> dict[str, float]:
         "days": DAYS,
         "rounds": int(result.markets["iterations"].sum()),
         "defaults": int(result.summary["defaults_count"]),
+        "peak_10y_bp": float(result.summary["peak_yield_change_10y_bp"]),
     }
 
 
@@ -198,6 +228,11 @@ def main(argv: list[str]) -> None:
         size = argv[1] if argv[1] == "stylised" else int(argv[1])
         print(json.dumps(_one(size, argv[2])))
         return
+    if "--family" in argv:  # passed to the case subprocesses through the environment
+        i = argv.index("--family")
+        os.environ["CONTAGION_BENCH_FAMILY"] = argv[i + 1]
+        argv = argv[:i] + argv[i + 2 :]
+        family()
     repeat = 1
     if "--repeat" in argv:  # best of N fresh processes per case (for a noisy machine)
         i = argv.index("--repeat")
@@ -206,8 +241,10 @@ def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or list(SCALING_SIZES)
     header = (
         f"{'system':>10} {'scenario':>16} {'institutions':>12} {'exposures':>10} "
-        f"{'rounds':>6} {'seconds':>8} {'ms/day':>8} {'peak MB':>8} {'+MB':>8}"
+        f"{'rounds':>6} {'defaults':>8} {'10y bp':>7} {'seconds':>8} {'ms/day':>8} "
+        f"{'peak MB':>8} {'+MB':>8}"
     )
+    print(f"family: {family()}")
     print(header)
     fit: dict[str, list[float]] = {"x": [], "y": []}
     for size in ["stylised", *sizes]:
@@ -227,7 +264,8 @@ def main(argv: list[str]) -> None:
                 print(f"{lead}  raised InvariantError: {r['error']}")
                 continue
             print(
-                f"{lead} {r['rounds']:>6} {r['seconds']:>8.3f} {1000 * r['seconds'] / DAYS:>8.2f} "
+                f"{lead} {r['rounds']:>6} {r['defaults']:>8} {r['peak_10y_bp']:>7.1f} "
+                f"{r['seconds']:>8.3f} {1000 * r['seconds'] / DAYS:>8.2f} "
                 f"{r['peak_rss_mb']:>8.0f} {r['peak_rss_above_system_mb']:>8.0f}"
             )
             if name == "basis_unwind" and size != "stylised":
