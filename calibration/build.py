@@ -675,11 +675,15 @@ def build_system(
                    cap)  # fmt: skip
 
 
-def with_dealer_capacity(system: System, capacity_usd_bn: float) -> System:
+def with_dealer_capacity(
+    system: System, capacity_usd_bn: float, derivation: str | None = None
+) -> System:
     """A copy of ``system`` whose dealers' summed leverage-ratio headroom is ``capacity``.
 
     Equity is unchanged; each dealer's leverage-ratio requirement becomes
     ``E_d / (A_d + K x w_d)`` with ``w_d`` its share of the current headroom. USD bn.
+    ``derivation``, if given, says where the capacity comes from; it is kept in the
+    metadata as ``dealer_capacity_derivation`` (shown in reports' provenance).
     """
     inst, exp = system.to_tables()
     cs = system.compile()
@@ -693,6 +697,9 @@ def with_dealer_capacity(system: System, capacity_usd_bn: float) -> System:
     inst["leverage_ratio_min_frac"] = new
     inst = inst.drop(columns=["equity_usd_bn"])
     meta = {**system.metadata, "dealer_capacity_usd_bn": float(capacity_usd_bn)}
+    meta.pop("dealer_capacity_derivation", None)
+    if derivation is not None:
+        meta["dealer_capacity_derivation"] = str(derivation)
     return System(inst, exp, system.market, name=system.name,
                   description=system.description, metadata=meta)  # fmt: skip
 

@@ -322,14 +322,19 @@ def apply_params(
     if model:
         scenario = scenario.with_params(**model)
     if "dealer_capacity_usd_bn" in params:
-        cap = float(params["dealer_capacity_usd_bn"])
+        fitted = cap = float(params["dealer_capacity_usd_bn"])
         vintage = system.metadata.get("vintage", FIT_VINTAGE)
+        derivation = None
         if vintage != FIT_VINTAGE:  # fitted on 2020: carry the ratio to the vintage's prior
-            cap *= (
-                build_targets(vintage)["dealer_capacity"]
-                / build_targets(FIT_VINTAGE)["dealer_capacity"]
+            prior = build_targets(vintage)["dealer_capacity"]
+            prior_fit = build_targets(FIT_VINTAGE)["dealer_capacity"]
+            cap *= prior / prior_fit
+            derivation = (
+                f"{fitted:.1f} USD bn fitted on the {FIT_VINTAGE} vintage x "
+                f"{prior:.1f} / {prior_fit:.1f} (the {vintage} / {FIT_VINTAGE} prior "
+                f"dealer_ust_capacity_usd_bn) = {cap:.1f} USD bn"
             )
-        system = with_dealer_capacity(system, cap)
+        system = with_dealer_capacity(system, cap, derivation)
     cols = {k: v for k, v in params.items() if FITTED_NAMES[k] in ("hf", "am")}
     if cols:
         inst, exp = system.to_tables()

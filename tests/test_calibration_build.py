@@ -91,6 +91,10 @@ def test_with_dealer_capacity():
     s2 = with_dealer_capacity(s, 222.0)
     assert measure_aggregates(s2)["dealer_capacity"] == pytest.approx(222.0, abs=1e-6)
     np.testing.assert_allclose(s2.institutions["equity_usd_bn"], s.institutions["equity_usd_bn"])
+    s3 = with_dealer_capacity(s2, 100.0, derivation="by hand")
+    assert s3.metadata["dealer_capacity_derivation"] == "by hand"
+    # a later rescaling without a derivation must not keep the stale one
+    assert "dealer_capacity_derivation" not in with_dealer_capacity(s3, 90.0).metadata
 
 
 def test_needs_enough_funds():

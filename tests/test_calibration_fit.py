@@ -9,6 +9,7 @@ import pytest
 
 import calibration
 from calibration import fit as F
+from calibration.build import build_targets
 from calibration.episodes import FITTED_NAMES
 from contagion import ModelParams
 from contagion._version import __version__
@@ -84,6 +85,14 @@ def test_helpers_apply_fitted_params():
     hf = inst[inst["type"] == "hedge_fund"]
     assert np.allclose(hf["leverage_vol_elasticity"], fitted["leverage_vol_elasticity"])
     assert system.metadata["vintage"] == "latest"
+    # The capacity is fitted on 2020-02 and carried to "latest" by the ratio of the priors;
+    # the metadata says so, with the numbers, so a report's provenance can be checked by hand.
+    cap = system.metadata["dealer_capacity_usd_bn"]
+    ratio = build_targets("latest")["dealer_capacity"] / build_targets("2020-02")["dealer_capacity"]
+    assert cap == pytest.approx(fitted["dealer_capacity_usd_bn"] * ratio)
+    derivation = system.metadata["dealer_capacity_derivation"]
+    assert f"{fitted['dealer_capacity_usd_bn']:.1f} USD bn fitted on the 2020-02" in derivation
+    assert derivation.endswith(f"= {cap:.1f} USD bn")
 
 
 def test_load_fitted_rejects_bad_files(tmp_path, shipped):
