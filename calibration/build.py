@@ -683,7 +683,7 @@ def with_dealer_capacity(
     Equity is unchanged; each dealer's leverage-ratio requirement becomes
     ``E_d / (A_d + K x w_d)`` with ``w_d`` its share of the current headroom. USD bn.
     ``derivation``, if given, says where the capacity comes from; it is kept in the
-    metadata as ``dealer_capacity_derivation`` (shown in reports' provenance).
+    metadata as ``dealer_capacity_derivation`` (shown in a report's metadata block).
     """
     inst, exp = system.to_tables()
     cs = system.compile()
@@ -699,7 +699,7 @@ def with_dealer_capacity(
     meta = {**system.metadata, "dealer_capacity_usd_bn": float(capacity_usd_bn)}
     meta.pop("dealer_capacity_derivation", None)
     if derivation is not None:
-        meta["dealer_capacity_derivation"] = str(derivation)
+        meta["dealer_capacity_derivation"] = derivation
     return System(inst, exp, system.market, name=system.name,
                   description=system.description, metadata=meta)  # fmt: skip
 
