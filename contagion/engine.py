@@ -52,6 +52,7 @@ from contagion.recorder import Recorder, market_row
 from contagion.scenario import Scenario
 from contagion.state import References, State
 from contagion.steps import POLICY_DAY_WRITES, STEPS
+from contagion.sums import dot
 from contagion.system import System
 from contagion.testing import check_invariants
 from contagion.topology import Topology
@@ -182,7 +183,7 @@ class Simulation:
                 do("settle", s, ctx, L, day, desk, sell, phi, close, absorbed)
                 do("requirements", s, ctx, L, day)  # on the positions after the trades
                 day.books_changed = True
-                traded = float(sell.sum(axis=0) @ s.price) / 100.0
+                traded = dot(sell.sum(axis=0), s.price) / 100.0
                 day_sales += traded
                 converged = traded <= p.convergence_frac * day_sales
                 if converged and not do("defaults", s, ctx, L, day, waterfall.owed(s, topo, L)):

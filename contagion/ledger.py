@@ -34,6 +34,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from contagion.state import PNL, State
+from contagion.sums import dot, rowdot
 from contagion.topology import Topology
 
 #: From this many repo plus margined edges on, payments and unwind repayments touch only
@@ -204,7 +205,7 @@ class Ledger:
     # --- reads ------------------------------------------------------------------------------
     def holdings_value(self) -> np.ndarray:
         s = self.s
-        return s.par @ (s.price / 100.0)
+        return rowdot(s.par, s.price / 100.0)
 
     def balance(self) -> tuple[np.ndarray, np.ndarray]:
         """(assets, liabilities) per institution at current prices, USD bn."""
@@ -464,7 +465,7 @@ class Ledger:
         s = self.s
         with self._moving():
             s.par -= sell
-            s.cash += sell @ price_frac
+            s.cash += rowdot(sell, price_frac)
 
     def issue_outside(self, par: np.ndarray, price_frac: np.ndarray) -> None:
         """The Treasury issues ``par`` (per bucket) into the market from outside; its buyers'
@@ -472,7 +473,7 @@ class Ledger:
         s = self.s
         with self._moving():
             s.par_issued += par
-            s.external_cash_in -= float(par @ price_frac)
+            s.external_cash_in -= dot(par, price_frac)
 
     def receive_bonds(self, par: np.ndarray) -> None:
         """Buyers receive ``par`` (n x buckets); they pay with :meth:`pay_cash`."""
@@ -489,7 +490,7 @@ class Ledger:
         s = self.s
         with self._moving():
             s.external_par_out += par
-            s.external_cash_in += float(par @ price_frac)
+            s.external_cash_in += dot(par, price_frac)
 
     def pool_finance(self, lend: np.ndarray, borrow: np.ndarray) -> None:
         """MMFs lend ``lend`` to the dealers' inventory-financing pool, dealers borrow
@@ -576,7 +577,7 @@ class Ledger:
         with self._moving():
             sold = s.par * phi[:, None]
             s.par -= sold
-            value = sold @ price_frac
+            value = rowdot(sold, price_frac)
             s.cash += value
             s.external_par_out += sold.sum(axis=0)
             s.external_cash_in += float(value.sum())
