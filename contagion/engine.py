@@ -38,7 +38,7 @@ import os
 import numpy as np
 
 from contagion.context import Context, Day, DayLog
-from contagion.ledger import Ledger
+from contagion.ledger import DebugLedger, Ledger
 from contagion.mechanisms import (
     dealers,
     volatility,
@@ -84,7 +84,7 @@ class Simulation:
         repo = self.desk.set_up(cs, self.ctx.buckets)  # validated; facilities' edges opened
         self.ctx = Context(Topology(cs, repo), scenario)
         self.state = State.initial(self.ctx.topo)
-        self.ledger = Ledger(self.state, self.ctx.topo, debug=debug)
+        self.ledger = (DebugLedger if debug else Ledger)(self.state, self.ctx.topo)
         self._steps = {
             **STEPS,
             "policies": (self.desk.start_day, POLICY_DAY_WRITES),
