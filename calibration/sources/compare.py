@@ -133,14 +133,14 @@ def _known_problems() -> str:
         + ". MSPD Table 3 would give the buckets directly (`mspd_maturity_buckets`); no file "
         "was found, so the rows stay hand-typed and main should at least rescale them."
     )
-    zero = b20.excluded.set_index("quantity")["reason"]
+    zero = b20.rows.set_index("quantity").loc["hf_repo_zero_haircut_share_frac"]
     out.append(
-        "5. **Dec-2022 zero-haircut share carried back to 2020.** "
-        "`hf_repo_zero_haircut_share_frac` (0.74) is "
-        f"{zero.get('hf_repo_zero_haircut_share_frac', 'kept')}: "
-        "the build drops it from 2020-02 (no look-ahead). No 2020 Form PF figure is public; main "
-        "needs an assumption row (the 0.42-0.80 range) instead."
-    )  # fmt: skip
+        "5. **Dec-2022 zero-haircut share carried back to 2020.** The shipped 2020-02 row "
+        "(0.74, dated 2022-12-31, Form PF) post-dates the vintage. The build keeps the value "
+        f"only as an `{zero['quality']}` dated {zero['as_of']} with its range "
+        f"{zero['low']}-{zero['high']} (low end: OFR 42% of all client repo, 1.71): no 2020 "
+        "Form PF figure is public."
+    )
     out.append(
         "6. **Leveraged-fund shorts read off a chart.** Shipped 2020-02 LF shorts "
         f"{tenors(ship_lf)} (chart reading, 2019 peak, 40/30/20/10 split). CFTC TFF: "
@@ -162,18 +162,26 @@ def _known_problems() -> str:
         "2025-03-31, month- and quarter-ends left out). The same rule sets 2020-02 SOFR, EFFR "
         "and ON RRP; Wednesday levels (WRESBAL, WALCL) skip a quarter-end Wednesday."
     )
+    late = []
+    for vintage in COMPARED:
+        snap = load_snapshot(vintage)
+        build = build_snapshot_rows(vintage)
+        dropped = set(build.excluded["quantity"])
+        origin = build.rows.set_index("quantity")["origin"]
+        for rec in snap.table[snap.table["as_of"] > snap.as_of].to_dict("records"):
+            fate = "dropped" if rec["quantity"] in dropped else "kept as a ranged assumption"
+            if origin.get(rec["quantity"], MANUAL) != MANUAL:
+                fate = f"replaced from `{origin[rec['quantity']].removeprefix('raw/')}`"
+            late.append(f"{vintage} `{rec['quantity']}` (dated {rec['as_of']}; {fate})")
     out.append(
-        "9. **A 2025-03 row averaging all of 2025 (look-ahead).** "
-        + "; ".join(f"`{q}`: {r}" for q, r in b25.excluded.itertuples(index=False))
-        + ". Dropped by the build. Other look-ahead in the shipped files: 2020-02 "
-        + "; ".join(f"`{q}` ({r})" for q, r in b20.excluded.itertuples(index=False))
-        + "; latest: "
-        + "; ".join(f"`{q}` ({r.split(',')[0]})"
-                    for q, r in build_snapshot_rows("latest").excluded.itertuples(index=False))
-        + ". Rows interpolated with later data (2025-03 `hf_ust_*` between Dec 2022 and Sep "
-        "2025; 2025-03 MMF shares from 2025Q2) are dated on or before the vintage but use "
-        "later information: main should re-date or replace them."
-    )  # fmt: skip
+        "9. **A 2025-03 row averaging all of 2025 (look-ahead).** It is "
+        "`ust_cash_volume_usd_bn_per_day` (the 2025 average, dated 2025-12-31); the build drops "
+        "it. All shipped rows dated after their vintage: " + "; ".join(late) + ". A row without "
+        "a range is dropped, one with a range (`?`, `assumption`) becomes an assumption dated "
+        "on the vintage. Rows interpolated with later data (2025-03 `hf_ust_*` between Dec "
+        "2022 and Sep 2025; 2025-03 MMF shares from 2025Q2) are dated on or before the vintage "
+        "but use later information: main should re-date or replace them."
+    )
     return "\n".join(out) + "\n"
 
 
