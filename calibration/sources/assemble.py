@@ -549,8 +549,9 @@ def build_snapshot(as_of: str | dt.date, raw: str | Path | None = None) -> Snaps
     Examples
     --------
     >>> snap = build_snapshot("2020-02")
-    >>> snap.row("lf_futures_short_10y_usd_bn")[["value", "as_of", "origin"]].tolist()
-    [137.292, datetime.date(2020, 2, 25), 'raw/cftc_tff/FinFut20_treasury.txt']
+    >>> row = snap.row("lf_futures_short_10y_usd_bn")
+    >>> float(row["value"]), row["as_of"], row["origin"]
+    (137.292, datetime.date(2020, 2, 25), 'raw/cftc_tff/FinFut20_treasury.txt')
     >>> snap.row("sofr_pct")["quality"], snap.row("mmf_assets_usd_bn")["origin"]
     ('derived', 'manual')
     """
