@@ -67,7 +67,7 @@ def test_any_date_reads_nothing_after_it() -> None:
     snap = calibration.build_snapshot("2020-03-10")
     assert snap.vintage == "built-2020-03-10"
     assert (snap.table["as_of"] <= D(2020, 3, 10)).all()
-    assert snap.value("yield_10y_pct") == 0.54 + 0.22  # DGS10 2020-03-10 = 0.76
+    assert snap.value("yield_10y_pct") == 0.76  # DGS10 line "2020-03-10,0.76"
     assert snap.row("lf_futures_short_2y_usd_bn")["as_of"] == D(2020, 3, 10)
     assert snap.value("fed_funds_target_upper_pct") == 1.25  # after the 2020-03-03 cut
     earlier = build_snapshot_rows("2020-03-02").rows.set_index("quantity")
