@@ -99,8 +99,10 @@ def calibrated_uncertainty(params_file: Any = None, width: float = 2.0) -> dict:
     """Draw ranges of the fitted model-level parameters for experiments on the calibrated
     system: estimate +/- ``width`` std errors (Gauss-Newton, ``calibration.fit``) inside the
     parameter's bounds, uniform; ``{name: [low, high, "uniform"]}``. Parameters whose range
-    would be empty are left out."""
+    would be empty are left out. The named assumptions that are not fitted
+    (``ModelParams.assumption_ranges``) are drawn over their stated ranges."""
     from calibration.episodes import FITTED_NAMES
+    from contagion.scenario import ModelParams
 
     out = {}
     for name, rec in load_fitted(params_file)["parameters"].items():
@@ -111,6 +113,8 @@ def calibrated_uncertainty(params_file: Any = None, width: float = 2.0) -> dict:
         hi = min(float(rec["high"]), est + width * se)
         if hi > lo:
             out[name] = [lo, hi, "uniform"]
+    for name, (lo, hi, dist) in ModelParams.assumption_ranges().items():
+        out.setdefault(name, [lo, hi, dist])
     return out
 
 

@@ -212,6 +212,8 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
         "triparty_haircut": v("triparty_treasury_haircut_frac"),
         "fed_total_assets": v("fed_total_assets_usd_bn"),
         "bank_reserves": v("bank_reserves_usd_bn"),
+        "bank_assets": v("bank_assets_usd_bn"),
+        "iorb_pct": v("iorb_pct"),
         "outstanding": np.array([v(f"ust_outstanding_{b}_usd_bn") for b in BUCKETS]),
         "yield_pct": np.array([v(f"yield_{b}_pct") for b in BUCKETS]),
         "duration": np.array([v(f"ust_modified_duration_{b}_years") for b in BUCKETS]),
@@ -236,6 +238,9 @@ def _market(t: dict) -> dict:
         on_rrp_rate_pct=t["on_rrp_rate_pct"],
         policy_rate_pct=t["policy_rate_pct"],
         volatility_index=t["move"],
+        bank_reserves_usd_bn=t["bank_reserves"],
+        bank_assets_usd_bn=t["bank_assets"],
+        iorb_pct=t["iorb_pct"],
     )
 
 
@@ -597,6 +602,8 @@ def build_tables(
     )
     inst.insert(6, "leverage_ratio_min_frac", np.nan)  # behaviour ahead of the holdings
     inst.loc[o_dl : o_mmf - 1, "leverage_ratio_min_frac"] = t["slr"]
+    inst.insert(7, "mmf_prime_share_frac", np.nan)
+    inst.loc[o_mmf : o_am - 1, "mmf_prime_share_frac"] = np.where(is_gov, 0.0, 1.0)
     exp = edges.frame(ids)
     # HF cash must also pay their IM: lift cash so that equity stays positive
     return inst, exp, _market(t), t

@@ -1,11 +1,13 @@
-"""Episode scenarios from data: (system, scenario, policies) for March 2020 and April 2025.
+"""Episode scenarios from data: (system, scenario, policies) for September 2019, March 2020
+and April 2025.
 
 :func:`episode` builds the pre-shock system from the episode's vintage
 (:func:`calibration.build.build_system`) and turns the episode's ``input`` rows
 (:func:`calibration.load_episode`) into a daily :class:`contagion.Scenario` and the policy
 configs that replay what the Fed did. Targets (``role == "target"``) are never read here;
 they are used only by :mod:`calibration.fit`. April 2025 is out of sample: its file holds
-inputs only and the fitted parameters come from March 2020.
+inputs only and the fitted parameters come from the fit episodes (March 2020 and the
+September 2019 funding episode).
 
 Day ``k`` of a simulation (1-based, ``Result.markets`` row ``k``) is the k-th US business
 day from the episode's first day (weekends skipped; holidays are not removed, an assumption
@@ -19,18 +21,39 @@ How the inputs become paths (units: MOVE index level, bp, USD bn, fractions of N
   last dated MOVE point it decays linearly toward ``DECAY_TO_SHARE`` of the way back to the
   pre-shock level by the last day (assumption: no MOVE row after the peak). April 2025 has
   a dated MOVE peak (Apr 8) and a VIX path afterwards: MOVE follows the VIX ratio.
-* **Rate cuts** (``fed_funds_target_change_bp``): a fundamental yield shock on the cut day,
-  bucket ``b`` moving by ``cut x min(1, CUT_HORIZON_YEARS / maturity_b)`` (assumption: a
-  cut expected to last about a year moves a par yield by the share of its life it covers).
-  The engine has no policy-rate state; see the fit report.
+* **Rate cuts** (``fed_funds_target_change_bp``): the policy-rate path
+  (``Scenario.policy_rate_change_bp`` on the cut day: the target range, IORB, ON RRP, the
+  SRF and discount rates move together and money-market rates follow them,
+  :mod:`contagion.mechanisms.policy_rates`), and the expectations channel on bond yields: a
+  fundamental yield shock on the cut day, bucket ``b`` moving by ``cut x min(1,
+  CUT_HORIZON_YEARS / maturity_b)`` (assumption: a cut expected to last about a year moves
+  a par yield by the share of its life it covers).
 * **Foreign sales** (``foreign_net_sales_ust``, March total): exogenous sales by the
   ``other`` holders, spread over the episode's stress days in proportion to excess
   volatility, split across buckets like their holdings.
 * **Mutual-fund sales** (``bond_mutual_fund_ust_sales``): asset-manager redemptions sized so
   that, with the engine's dash-for-cash waterfall (Treasuries sold ``p`` times their
   weight, ``ModelParams.treasury_sale_preference``), they sell that amount of Treasuries.
-* **MMF flows** (``prime_mmf_flow``): outflows from MMFs as a share of the sector's NAV
-  (the engine applies one outflow rate to all MMFs; government inflows are not modelled).
+* **MMF flows** (``prime_mmf_flow``, ``govt_mmf_flow``; March 2020): prime funds lose the
+  prime outflow as a share of the prime funds' NAV and government funds receive the
+  government inflow as a share of theirs (``Scenario.prime_mmf_outflow_frac``,
+  ``government_mmf_inflow_frac``; a fund's prime share is ``mmf_prime_share_frac``),
+  spread over the stress days like the other March flows.
+* **September 2019** (a funding episode on the ``2019-08`` vintage; fact base 2.16-2.21,
+  4.36-4.38): on the tax date (Sep 16) money funds lose the corporate-tax redemptions
+  (``mmf_tax_redemptions_usd_bn``, all funds alike), the Treasury settles the coupon
+  issuance auctioned the week before (``treasury_coupon_settlement_usd_bn``, split across
+  buckets like the week's auctions, ``auction_size_*``: its buyers pay cash into the
+  Treasury's account) and the Treasury's account also receives the taxes: the reserve drain
+  over Sep 16-17 (``reserve_drain_usd_bn``) less the settlement, put on Sep 16
+  (``Scenario.tga_change_usd_bn``). Volatility stays at the vintage's level (no MOVE input
+  rows). The Fed's repo operations from Sep 17 are standing facilities for dealers at the
+  offered amounts (two facilities whose limits add up once the Sep 26 enlargement starts)
+  with the minimum bid as a spread to the SRF rate of the policy-rate state, whose top of
+  range moves with the Sep 18 cut.
+* **FIMA repo** (March 2020): not replayed. The foreign official sales are an input of
+  observed March totals; a FIMA facility in the replay would let the same holders borrow
+  instead and count the relief twice.
 * **April 2025 fundamental rate shock: zero** (assumption, from inputs only). Its inputs
   pull both ways: the tariff announcement raises expected inflation and term premia, the
   equity drawdown (-12% in four days) and the VIX at 52 drive a flight to quality; the fact
@@ -72,16 +95,21 @@ __all__ = [
     "Probe",
     "ProbeConfig",
     "apply_params",
+    "close_before",
     "counterfactual_no_fed",
+    "counterfactual_srf_2019",
     "episode",
     "episode_calendar",
 ]
 
 #: Episode -> (vintage, first day, last day). April 2025 runs on the 2025-03 vintage.
 EPISODES = {
+    "sept_2019": ("2019-08", "2019-09-03", "2019-09-30"),
     "march_2020": ("2020-02", "2020-03-02", "2020-04-30"),
     "april_2025": ("2025-03", "2025-04-01", "2025-04-30"),
 }
+#: The episodes the parameters are fitted to (calibration.fit); the others are out of sample.
+FIT_EPISODES = ("march_2020", "sept_2019")
 FIT_VINTAGE = "2020-02"  # the vintage the parameters are fitted on
 PEAK_HOLD_DAYS = 3  # assumption: MOVE stays at its March 2020 peak for three days
 DECAY_TO_SHARE = 0.5  # assumption: by the last day MOVE has come half-way back
@@ -103,6 +131,7 @@ FITTED_NAMES: dict[str, str] = {
     "leverage_vol_elasticity": "hf",
     "redemption_sensitivity_ratio": "am",
     "dealer_capacity_usd_bn": "system",
+    "mmf_reallocation_frac": "model",
 }
 #: Model parameters the calibration sets from data without fitting them (value, source):
 #: the yield impact per USD bn grows in proportion to duration, as March 2020 bid-ask
@@ -183,6 +212,20 @@ def day_of(name: str, date: str | dt.date) -> int:
     return min(k, len(cal) - 1) + 1
 
 
+def close_before(name: str, date: str | dt.date | pd.Timestamp) -> int:
+    """The simulated day whose close sets the overnight rates of business day ``date`` (on
+    or after it): the day before it (at least day 1).
+
+    Timing assumption: overnight repo trades early in the morning on the previous day's
+    positions, so the model's GC at the close of day ``k`` (after the day's flows settle) is
+    the rate of the overnight trades of day ``k + 1``; SOFR dated ``d`` is compared with the
+    close of the business day before ``d``, and an administered rate effective on ``d`` is
+    set at that close. The Fed's repo operation of Sep 17, 2019 (09:30, after most of the
+    day's trading) thus first shows in SOFR of Sep 18.
+    """
+    return max(day_of(name, date) - 1, 1)
+
+
 def _inputs(name: str) -> pd.DataFrame:
     ep = load_episode(name)
     return ep[ep["role"] == "input"]
@@ -193,10 +236,13 @@ def _rows(ep: pd.DataFrame, var: str) -> pd.DataFrame:
 
 
 def _vol_path(name: str, ep: pd.DataFrame, move0: float) -> np.ndarray:
-    """MOVE level per simulated day / the vintage's MOVE (dimensionless)."""
+    """MOVE level per simulated day / the vintage's MOVE (dimensionless; 1 throughout for an
+    episode without MOVE rows: September 2019 was a funding event)."""
     cal = episode_calendar(name)
     n = len(cal)
     move = _rows(ep, "move_index_level")
+    if move.empty:
+        return np.ones(n)
     vix = _rows(ep, "vix_level")
     x, y = [], []
     for d, v in zip(move["date"], move["value"], strict=True):
@@ -273,15 +319,13 @@ def _march_policies(ep: pd.DataFrame, system: System) -> list[PolicyConfig]:
     offered = float(_rows(ep, "fed_repo_offered_usd_bn")["value"].sum())
     on = _rows(ep, "fed_on_repo_offered_usd_bn")
     offered += float(on["value"].max()) if len(on) else 0.0
-    cuts = _rows(ep, "fed_funds_target_change_bp")
     k_repo = day_of(name, _rows(ep, "fed_repo_offered_usd_bn")["date"].iloc[0])
-    cut_before = float(cuts.loc[cuts["date"] <= cal[k_repo - 1].date(), "value"].sum())
     policies.append(
         StandingRepoConfig(
             name="fed_repo_operations",
             trigger={"start_day": k_repo},
             aggregate_limit_usd_bn=offered,
-            min_bid_spread_bp=cut_before,  # policy rate after the cuts so far (bp)
+            min_bid_spread_bp=_ioer_spread_bp(system),
             eligible=["dealer"],
         )
     )
@@ -293,6 +337,65 @@ def _march_policies(ep: pd.DataFrame, system: System) -> list[PolicyConfig]:
             )
         )
     return policies
+
+
+def _ioer_spread_bp(system: System) -> float:
+    """The Fed's repo operations bid at IOER (2019: min bid 2.10 = IOER, then 1.80 = the new
+    IOER; fact base 4.36-4.37; the same rule for March 2020 is an assumption): IORB less the
+    top of the range at the vintage, bp, kept as the cuts move both."""
+    m = system.market
+    return (m.iorb_rate_pct - m.srf_rate_pct) * 100.0
+
+
+def _sept_inputs(ep: pd.DataFrame, system: System, n: int) -> tuple[dict, list]:
+    """September 2019: the tax date and coupon settlement (Sep 16), the repo operations."""
+    name = "sept_2019"
+    k = day_of(name, "2019-09-16")
+    mmf = (system.institutions["type"] == "mmf").to_numpy()
+    mmf_nav = float(system.compile().equity()[mmf].sum())
+    redemptions = float(_rows(ep, "mmf_tax_redemptions_usd_bn")["value"].sum())
+    outflow = np.zeros(n)
+    outflow[k - 1] = redemptions / mmf_nav
+    settled = float(_rows(ep, "treasury_coupon_settlement_usd_bn")["value"].sum())
+    # the week's auctions by bucket of remaining maturity (3y -> the 2y bucket, <= 3y)
+    sizes = {"2y": _rows(ep, "auction_size_3y_usd_bn"), "10y": _rows(ep, "auction_size_10y_usd_bn"),
+             "30y": _rows(ep, "auction_size_30y_usd_bn")}  # fmt: skip
+    total = sum(float(r["value"].sum()) for r in sizes.values())
+    issuance = {}
+    for b in BUCKETS:
+        path = np.zeros(n)
+        if b in sizes:
+            path[k - 1] = settled * float(sizes[b]["value"].sum()) / total
+        issuance[b] = [round(float(x), 6) for x in path]
+    # the Treasury's account: the two-day reserve drain less what the settlement drains
+    drain = float(_rows(ep, "reserve_drain_usd_bn")["value"].sum())
+    tga = np.zeros(n)
+    tga[k - 1] = drain - settled
+    doc = {
+        "mmf_outflow_frac": [round(float(x), 8) for x in outflow],
+        "treasury_issuance_usd_bn": issuance,
+        "tga_change_usd_bn": [round(float(x), 6) for x in tga],
+    }
+    offered = _rows(ep, "fed_repo_offered_usd_bn")
+    spread = _ioer_spread_bp(system)
+    start = day_of(name, offered["date"].iloc[0])
+    first = float(offered["value"].iloc[0])
+    policies: list[PolicyConfig] = [
+        StandingRepoConfig(name="fed_repo_operations", trigger={"start_day": start},
+                           aggregate_limit_usd_bn=first, min_bid_spread_bp=spread,
+                           eligible=["dealer"])
+    ]  # fmt: skip
+    for d, v in zip(offered["date"], offered["value"], strict=True):
+        extra = float(v) - first
+        if extra > 0:  # an enlargement: a second facility whose limit adds to the first
+            policies.append(
+                StandingRepoConfig(name="fed_repo_operations_added",
+                                   trigger={"start_day": day_of(name, d)},
+                                   aggregate_limit_usd_bn=extra, min_bid_spread_bp=spread,
+                                   eligible=["dealer"])
+            )  # fmt: skip
+            first = float(v)
+    return doc, policies
 
 
 def _april_policies(ep: pd.DataFrame, system: System) -> list[PolicyConfig]:
@@ -388,25 +491,22 @@ def episode(
     Parameters
     ----------
     name : str
-        ``"march_2020"`` (fit episode) or ``"april_2025"`` (out of sample).
+        ``"march_2020"``, ``"sept_2019"`` (fit episodes) or ``"april_2025"`` (out of sample).
     seed : int
         Builder seed.
     params : dict, "fitted" or None
         Parameter values (:data:`FITTED_NAMES`); ``"fitted"`` uses the shipped file
         (:func:`calibration.fitted_params`), None the model defaults.
     with_fed : bool
-        March 2020 only: False drops the Fed's actions (purchases, repo operations, SLR
-        relief and the rate cuts): the counterfactual.
+        March 2020 and September 2019: False drops the Fed's actions (purchases, repo
+        operations, SLR relief and the rate cuts): the counterfactual.
     probe : bool
         Append a :class:`ProbeConfig` recorder (used by the fit).
     n_hedge_funds : int
         Hedge funds in the built system.
     """
     if name not in EPISODES:
-        raise KeyError(
-            f"episode {name!r} is not modelled; available: {sorted(EPISODES)} "
-            "(sept_2019 is a funding-only episode and is not fitted)"
-        )
+        raise KeyError(f"episode {name!r} is not modelled; available: {sorted(EPISODES)}")
     vintage, _, _ = EPISODES[name]
     system = build_system(vintage, seed=seed, n_hedge_funds=n_hedge_funds)
     ep = _inputs(name)
@@ -424,12 +524,23 @@ def episode(
     cuts = _rows(ep, "fed_funds_target_change_bp")
     if with_fed and len(cuts):
         shock = np.zeros((n, len(BUCKETS)))
+        policy = np.zeros(n)
         passthrough = np.minimum(1.0, CUT_HORIZON_YEARS / MATURITY_YEARS)
         for d, v in zip(cuts["date"], cuts["value"], strict=True):
-            shock[day_of(name, d) - 1] += float(v) * passthrough
+            shock[day_of(name, d) - 1] += float(v) * passthrough  # yields react on the day
+            # administered rates take effect the next business day (a Sunday decision on
+            # Monday): the close before sets them (see close_before)
+            effective = pd.Timestamp(d) + pd.Timedelta(days=1)
+            policy[close_before(name, effective) - 1] += float(v)
         doc["rate_shock_bp"] = {b: [round(float(x), 6) for x in shock[:, j]]
                                 for j, b in enumerate(BUCKETS)}  # fmt: skip
-    if name == "march_2020":
+        doc["policy_rate_change_bp"] = [round(float(x), 6) for x in policy]
+    if name == "sept_2019":
+        extra, policies = _sept_inputs(ep, system, n)
+        doc.update(extra)
+        if not with_fed:
+            policies = []
+    elif name == "march_2020":
         w = _stress_weights(name, vol)
         inst = system.institutions
         other = (inst["type"] == "other").to_numpy()
@@ -448,9 +559,14 @@ def episode(
         redemption = mf * (oth + p * ust) / (p * ust)
         doc["am_redemption_frac"] = [round(float(redemption / nav * x), 8) for x in w]
         mmf = (inst["type"] == "mmf").to_numpy()
-        mmf_nav = float(system.compile().equity()[mmf].sum())
+        nav_mmf = system.compile().equity()[mmf]
+        prime_share = inst.loc[mmf, "mmf_prime_share_frac"].to_numpy(float)
+        prime_nav = float((nav_mmf * prime_share).sum())
+        govt_nav = float((nav_mmf * (1.0 - prime_share)).sum())
         prime = -float(_rows(ep, "prime_mmf_flow_usd_bn")["value"].sum())
-        doc["mmf_outflow_frac"] = [round(float(prime / mmf_nav * x), 8) for x in w]
+        govt = float(_rows(ep, "govt_mmf_flow_usd_bn")["value"].sum())
+        doc["prime_mmf_outflow_frac"] = [round(float(prime / prime_nav * x), 8) for x in w]
+        doc["government_mmf_inflow_frac"] = [round(float(govt / govt_nav * x), 8) for x in w]
         policies = _march_policies(ep, system) if with_fed else []
     else:
         policies = _april_policies(ep, system)
@@ -459,6 +575,19 @@ def episode(
     if probe:
         policies = [*policies, ProbeConfig(name="probe")]
     return system, scenario, policies
+
+
+def counterfactual_srf_2019(
+    *, seed: int = 0, params: Any = "fitted", limit_usd_bn: float = 500.0
+) -> tuple[System, Scenario, list]:
+    """September 2019 with today's Standing Repo Facility in place from the first day
+    instead of the repo operations improvised from Sep 17: dealers eligible, minimum bid at
+    the top of the target range (its setting since 2021, fact base 2.28), ``limit_usd_bn``
+    (the SRF's aggregate limit of USD 500 bn), no stigma; the rate cut is kept."""
+    system, scenario, policies = episode("sept_2019", seed=seed, params=params)
+    kept = [p for p in policies if not isinstance(p, StandingRepoConfig)]
+    srf = StandingRepoConfig(name="srf", aggregate_limit_usd_bn=limit_usd_bn, eligible=["dealer"])
+    return system, scenario, [*kept, srf]
 
 
 def counterfactual_no_fed(

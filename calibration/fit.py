@@ -1,11 +1,17 @@
-"""Fit the free parameters to the March 2020 stylized facts (moment matching) and report.
+"""Fit the free parameters to March 2020 and September 2019 (moment matching) and report.
 
 The March 2020 run starts from the ``2020-02`` vintage and is driven only by the episode's
 ``input`` rows (:func:`calibration.episodes.episode`: volatility path, foreign and
-mutual-fund sales, MMF outflows, rate cuts, repo operations, QE pace, SLR relief). Each
+mutual-fund sales, MMF flows, rate cuts, repo operations, QE pace, SLR relief). Each
 ``target`` row of ``episodes/march_2020.csv`` (fact base 9b) becomes a moment in
-:data:`TARGETS`; the residual of a moment is ``weight x (model - target) / scale`` (or the
-same on logs for multiples), ``scale`` being the stated tolerance of the fact. The objective
+:data:`TARGETS`. The September 2019 funding episode (``2019-08`` vintage: the tax date and
+coupon settlement, the Fed's repo operations and the rate cut) adds its SOFR path and the
+first operation's take-up (fact base 2.19, 4.36): the moments that identify the repo
+market's supply curve (``repo_rate_convexity``, ``mmf_reallocation_frac``). SOFR dated
+``d`` is compared with the model's GC at the close before ``d``
+(:func:`calibration.episodes.close_before`). The residual of a moment is ``weight x (model -
+target) / scale`` (or the same on logs for multiples), ``scale`` being the stated tolerance
+of the fact. The objective
 is the sum of squared residuals plus weak priors that pull each parameter toward its
 starting value by ``(z - z0) / PRIOR_SCALE`` in units of its bounded range (they only
 decide parameters the data do not identify). Minimised with
@@ -43,11 +49,13 @@ from scipy.optimize import least_squares
 from calibration.build import build_targets
 from calibration.episodes import (
     EPISODES,
+    FIT_EPISODES,
     FITTED_NAMES,
     FIXED_MODEL_PARAMS,
     FIXED_MODEL_PARAMS_SOURCE,
     ProbeConfig,
     apply_params,
+    close_before,
     day_of,
     episode,
 )
@@ -142,6 +150,10 @@ PARAMETERS: tuple[Parameter, ...] = (
                    "return, so a high value turns a bad day into a run (MMFs get half)"),
     Parameter("dealer_capacity_usd_bn", 75.0, 300.0, 150.0, "USD bn",
               note="start and bounds: snapshot prior dealer_ust_capacity_usd_bn (75-300)"),
+    Parameter("mmf_reallocation_frac", 0.0, 0.1, 0.02, "frac of NAV",
+              note="start: ModelParams default (assumption: a fifth of the 10% of assets "
+                   "money funds had to hold in daily liquid assets, 2019 rules); identified "
+                   "by the September 2019 SOFR path"),
 )  # fmt: skip
 assert {p.name for p in PARAMETERS} == set(FITTED_NAMES)
 assert all(
@@ -162,10 +174,11 @@ class Target:
     source: str
     model: Callable[[Any], float]
     kind: str = "level"  # "level", "log" (multiples) or "hinge" (sign: penalise < 0)
+    episode: str = "march_2020"
 
 
-def _tv(var: str, date: str | None = None) -> float:
-    ep = load_episode("march_2020")
+def _tv(var: str, date: str | None = None, episode_name: str = "march_2020") -> float:
+    ep = load_episode(episode_name)
     rows = ep[(ep["variable"] == var) & (ep["role"] == "target")]
     if date is not None:
         rows = rows[rows["date"] == dt.date.fromisoformat(date)]
@@ -246,6 +259,56 @@ class Run:
         u = u[(u["policy"] == "fed_repo_operations") & (u["item"] == "outstanding")]
         days = [_d(d) for d in dates]
         return float(u.loc[u["day"].isin(days), "value_usd_bn"].sum())
+
+
+class SeptRun:
+    """Outputs of one September 2019 simulation needed by its moments."""
+
+    name = "sept_2019"
+
+    def __init__(self, result) -> None:
+        self.r = result
+        self.m = result.markets
+
+    def sofr(self, date: str) -> float:
+        """The model's GC at the close before ``date`` (the rate of ``date``'s trades)."""
+        return float(self.m["repo_rate_pct"].iloc[close_before(self.name, date)])
+
+    def takeup(self, date: str) -> float:
+        """What the Fed's facilities supplied the repo market at the close of ``date`` (the
+        operation of that day; USD bn)."""
+        return float(self.m["repo_supply_facilities_usd_bn"].iloc[day_of(self.name, date)])
+
+    def demand_change(self, date: str) -> float:
+        """Rise of private repo demand at the close of ``date`` over the close before."""
+        d = self.m["repo_demand_usd_bn"]
+        k = day_of(self.name, date)
+        return float(d.iloc[k] - d.iloc[k - 1])
+
+
+def _sept_targets() -> tuple[Target, ...]:
+    """September 2019 moments (fact base 2.19, 4.36; episodes/sept_2019.csv)."""
+    name = "sept_2019"
+    out = [
+        Target(f"SOFR {date[5:]} (Sep 2019)", _tv("sofr_pct", date, name), 0.25, 1.0, "pct",
+               "2.19 (Derivatives & Repo Report); model GC at the close before",
+               lambda r, d=date: r.sofr(d), episode=name)
+        for date in ("2019-09-16", "2019-09-17", "2019-09-18", "2019-09-19", "2019-09-20")
+    ]  # fmt: skip
+    out += [
+        Target("Fed repo take-up, Sep 17 2019", _tv("fed_repo_takeup_usd_bn", "2019-09-17", name),
+               20.0, 1.0, "USD bn", "4.36 (53 of 75 offered)",
+               lambda r: r.takeup("2019-09-17"), episode=name),
+        Target("dealers' settlement funding, Sep 16 2019 (reported)",
+               _tv("dealer_settlement_funding_usd_bn", "2019-09-16", name), 10.0, 0.0, "USD bn",
+               "PIMCO via Crane Data (not in the fact base); model: rise of repo demand",
+               lambda r: r.demand_change("2019-09-16"), episode=name),
+        Target("intraday repo peak, Sep 17 2019 (intraday; not comparable)",
+               _tv("repo_rate_intraday_peak_pct", "2019-09-17", name), 1.0, 0.0, "pct",
+               "2.20 (OFR); the model has one rate per day",
+               lambda r: r.sofr("2019-09-17"), episode=name),
+    ]  # fmt: skip
+    return tuple(out)
 
 
 def _pct(a: float, b: float) -> float:
@@ -366,7 +429,8 @@ def build_targets_prior(kind: str) -> float:
     return load_snapshot("2020-02").value("basis_stress_widening_bp")
 
 
-TARGETS: tuple[Target, ...] = _targets()
+TARGETS: tuple[Target, ...] = _targets() + _sept_targets()
+assert {t.episode for t in TARGETS} == set(FIT_EPISODES)
 
 
 def _reported() -> tuple[Target, ...]:
@@ -423,7 +487,7 @@ class Evaluation:
     def table(self) -> pd.DataFrame:
         rows = []
         for t, v, r in zip(TARGETS, self.values, self.residuals, strict=True):
-            rows.append({"target": t.name, "fact": t.target, "model": v,
+            rows.append({"episode": t.episode, "target": t.name, "fact": t.target, "model": v,
                          "error": v - t.target if t.kind != "hinge" else min(v, 0.0),
                          "scale": t.scale, "weight": t.weight, "unit": t.unit,
                          "residual": r, "source": t.source})  # fmt: skip
@@ -455,13 +519,19 @@ def evaluate(
     params: dict[str, float], *, seed: int = FIT_SEED, n_hedge_funds: int = FIT_N_HEDGE_FUNDS,
     keep_result: bool = False,
 ) -> Evaluation:  # fmt: skip
-    """Run March 2020 at ``params`` and compute every moment (see :data:`TARGETS`)."""
-    try:
-        result, probe = _simulate(params, seed=seed, n_hedge_funds=n_hedge_funds)
-        run = Run(result, probe)
-        values = np.array([float(t.model(run)) for t in TARGETS])
-    except Exception:  # an engine failure is a bad point, not a crash of the optimiser
-        result, values = None, np.full(len(TARGETS), np.nan)
+    """Run the fit episodes at ``params`` and compute every moment (see :data:`TARGETS`)."""
+    values = np.full(len(TARGETS), np.nan)
+    result = None
+    for name in FIT_EPISODES:
+        idx = [i for i, t in enumerate(TARGETS) if t.episode == name]
+        try:  # an engine failure is a bad point, not a crash of the optimiser
+            res, probe = _simulate(params, name=name, seed=seed, n_hedge_funds=n_hedge_funds)
+            run = Run(res, probe) if name == "march_2020" else SeptRun(res)
+            values[idx] = [float(TARGETS[i].model(run)) for i in idx]
+        except Exception:
+            continue
+        if name == "march_2020":
+            result = res
     res = np.array([_residual(t, v) for t, v in zip(TARGETS, values, strict=True)])
     z = np.array([p.to_z(params.get(p.name, p.start)) for p in PARAMETERS])
     z0 = np.array([p.to_z(p.start) for p in PARAMETERS])
@@ -595,6 +665,7 @@ def _param_doc(out: dict, episode_name: str) -> dict:
         "fit_date": dt.date.today().isoformat(),
         "episode": episode_name,
         "vintage": EPISODES[episode_name][0],
+        "episodes": list(FIT_EPISODES),
         "seed": out["seed"],
         "n_hedge_funds": out["n_hedge_funds"],
         "quick": out["quick"],
@@ -645,6 +716,30 @@ def out_of_sample(params: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame({"metric": keys, "model": [float(s.get(k, 0.0)) for k in keys]})
 
 
+def srf_2019(params: dict[str, float]) -> pd.DataFrame:
+    """September 2019 as it happened, without the Fed's operations, and with today's SRF
+    (:func:`calibration.episodes.counterfactual_srf_2019`): SOFR by date, percent."""
+    from calibration.episodes import counterfactual_srf_2019
+
+    name = "sept_2019"
+    runs = {
+        "as it happened": episode(name, params=params),
+        "no Fed operations or cut": episode(name, params=params, with_fed=False),
+        "SRF from day 1": counterfactual_srf_2019(params=params),
+    }
+    dates = ("2019-09-16", "2019-09-17", "2019-09-18", "2019-09-19", "2019-09-20")
+    ep = load_episode(name)
+    fact = ep[(ep["variable"] == "sofr_pct") & (ep["role"] == "target")].set_index("date")
+    out = {
+        "date": list(dates),
+        "SOFR (fact)": [float(fact.loc[dt.date.fromisoformat(d), "value"]) for d in dates],
+    }
+    for label, (system, scenario, policies) in runs.items():
+        m = simulate(system, scenario, policies).markets["repo_rate_pct"]
+        out[label] = [float(m.iloc[close_before(name, d)]) for d in dates]
+    return pd.DataFrame(out)
+
+
 def counterfactual(params: dict[str, float]) -> pd.DataFrame:
     """March 2020 with and without the Fed's actions at ``params``."""
     rows = {}
@@ -663,7 +758,9 @@ def counterfactual(params: dict[str, float]) -> pd.DataFrame:
 def write_report(out: dict, path: Path, doc: dict) -> Path:
     """Write the Markdown calibration report (targets, parameters, provenance)."""
     ev: Evaluation = out["evaluation"]
-    tab = ev.table()[["target", "fact", "model", "error", "scale", "weight", "unit", "source"]]
+    tab = ev.table()[
+        ["episode", "target", "fact", "model", "error", "scale", "weight", "unit", "source"]
+    ]
     ptab = pd.DataFrame([
         {"parameter": k, "estimate": s["estimate"], "std error": s["std_error"],
          "low": s["low"], "high": s["high"], "start": s["start"], "unit": s["unit"],
@@ -680,13 +777,14 @@ def write_report(out: dict, path: Path, doc: dict) -> Path:
     weighted = tab[tab["weight"] > 0]
     within = int((np.abs(ev.residuals[tab["weight"].to_numpy() > 0]) <= 1.0).sum())
     label = "QUICK (smoke) FIT: not a converged calibration. " if out["quick"] else ""
-    text = f"""# Calibration report: March 2020 (fit) and April 2025 (out of sample)
+    text = f"""# Calibration report: March 2020 and September 2019 (fit), April 2025 (out of sample)
 
 {label}Generated by `calibration.fit.main` on {doc['fit_date']} (package {__version__}).
 
 ## Provenance
 
-- Episode: `{doc['episode']}`; system: vintage `{doc['vintage']}` built by
+- Episodes: `{doc['episode']}` and `sept_2019` (vintage `2019-08`); system: vintage
+  `{doc['vintage']}` built by
   `calibration.build_system(seed={doc['seed']}, n_hedge_funds={doc['n_hedge_funds']})`;
   scenario and policies from the episode's `input` rows (`calibration.episodes`).
 - Method: {doc['method']}; prior std {PRIOR_SCALE} of each parameter's range.
@@ -696,7 +794,7 @@ def write_report(out: dict, path: Path, doc: dict) -> Path:
 - Moments within their stated tolerance (|residual| <= 1): {within} of {len(weighted)}
   weighted moments.
 
-## Targets (fact base 9b) vs model
+## Targets (fact base 9b; 2.19, 4.36 for September 2019) vs model
 
 Error = model - fact (for the sign target: the shortfall below 0). Residual = weight x
 error / scale (on logs for multiples). Weight 0 rows are reported, not fitted.
@@ -733,8 +831,10 @@ prior (otherwise the estimate is close to its start and the std error is the pri
   `im_vol_elasticity` by the haircut-change and de-leveraging moments only (the CCP
   margin facts are global, all products, and not comparable with this model's Treasury
   futures and swaps).
-- `repo_rate_convexity` has no March 2020 repo-rate target (the September 2019 episode,
-  which would identify it, is not fitted): the prior decides it.
+- `repo_rate_convexity` and `mmf_reallocation_frac` are identified by the September 2019
+  SOFR path (the tax-date spike and its reversal once the Fed's repo operations lend) and
+  the first operation's take-up: how close to the top of the money funds' supply curve the
+  2019 market stood (no ON RRP slack) and how steep the curve is there.
 - `redemption_sensitivity_ratio` adds endogenous redemptions on top of the exogenous
   mutual-fund and MMF flows; identified by the asset managers' March sales (101 bn ICI
   bond-fund survey to ~260 bn Z.1 2020Q1) and through yields.
@@ -758,6 +858,14 @@ prior (otherwise the estimate is close to its start and the std error is the pri
   shared by OIS, which this fit cannot separate without a swap-rate target (none in the
   fact base). The yield targets are FRED DGS10/DGS30 daily closes (conflict 10.6
   resolved; `calibration/data/README.md`).
+
+## September 2019: the Standing Repo Facility counterfactual
+
+The same September 2019 run with today's SRF (minimum bid at the top of the range, USD 500
+bn, dealers eligible, no stigma) in place from the first day instead of the repo operations
+improvised from Sep 17. SOFR dated `d` is the model's GC at the close before `d`.
+
+{_md_table(srf_2019(out["params"]))}
 
 ## April 2025: out of sample (no targets stored; inputs only)
 
@@ -794,7 +902,8 @@ def main(out_dir: str | Path | None = None, episode: str = "march_2020",
     out_dir : path, optional
         Directory to write to (default: the package's ``calibration/data``).
     episode : str
-        Only ``"march_2020"`` is fitted (April 2025 is out of sample).
+        The main fit episode, ``"march_2020"`` (its vintage is the fit vintage); September
+        2019 is fitted jointly with it, April 2025 is out of sample.
     quick : bool
         A smoke run with very few evaluations (labelled as such in both files).
 

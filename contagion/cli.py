@@ -480,11 +480,13 @@ def calibrate(
             help="Folder for the fit report and parameter file (never the installed package).",
         ),
     ] = Path("calibration-fit"),
-    episode: Annotated[str, typer.Option("--episode", help="Episode to fit.")] = "march_2020",
+    episode: Annotated[
+        str, typer.Option("--episode", help="Main fit episode (September 2019 is fitted with it).")
+    ] = "march_2020",
     quick: Annotated[bool, typer.Option("--quick", help="A smoke run, few evaluations.")] = False,
     debug: Debug = False,
 ) -> None:
-    """Fit the free parameters to an episode (calls calibration.fit.main)."""
+    """Fit the free parameters to March 2020 and September 2019 (calls calibration.fit.main)."""
     from contagion.errors import InputError, Problem
 
     with _guard(debug):

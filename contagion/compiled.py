@@ -98,7 +98,13 @@ class MarketArrays:
     swap_rate_pct: F64
     repo_rate_pct: float
     on_rrp_rate_pct: float
-    policy_rate_pct: float
+    policy_rate_pct: float  # top of the target range
+    range_lower_pct: float
+    iorb_pct: float
+    srf_rate_pct: float  # SRF minimum bid
+    discount_rate_pct: float
+    bank_reserves_usd_bn: float  # NaN: not modelled
+    bank_assets_usd_bn: float  # NaN: not modelled
     volatility_index: float
 
 

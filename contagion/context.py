@@ -51,6 +51,11 @@ class Context:
         return self.scenario.bucket_paths("exogenous_sales_usd_bn", self.buckets)
 
     @cached_property
+    def treasury_issuance_usd_bn(self) -> np.ndarray:
+        """(days, buckets) net new Treasury supply settling, USD bn market value."""
+        return self.scenario.bucket_paths("treasury_issuance_usd_bn", self.buckets)
+
+    @cached_property
     def _paths(self) -> dict[str, np.ndarray]:
         return {}
 
@@ -76,6 +81,21 @@ class Context:
         return vo.tenor_weights(self.buckets)
 
     @cached_property
+    def futures_drift_pts(self) -> np.ndarray:
+        """Daily carry drift of each futures price (mechanisms.carry), price points."""
+        from contagion.mechanisms.carry import futures_drift_pts
+
+        m = self.topo.cs.market
+        fb = m.futures_bucket
+        return futures_drift_pts(
+            m.price[fb],
+            m.yield_pct[fb],
+            m.repo_rate_pct,
+            m.conversion_factor,
+            self.params.day_count_days,
+        )
+
+    @cached_property
     def basis0_bp(self) -> np.ndarray:
         """Initial basis per contract in yield bp (price points at the initial prices)."""
         m = self.topo.cs.market
@@ -97,6 +117,7 @@ class DayLog:
     exogenous_sales: np.ndarray
     liquidation_sales: np.ndarray
     redemptions_paid: np.ndarray
+    subscriptions_received: np.ndarray  # new investors' cash into funds (government MMFs)
     sales_by_bucket: np.ndarray  # (n, n_buckets) par sold
     absorbed_by_dealers: np.ndarray  # (n, n_buckets) par bought by dealers
     bought_outside: np.ndarray  # (n_buckets,) par bought outside the system
@@ -108,7 +129,7 @@ class DayLog:
     @classmethod
     def empty(cls, n: int, n_buckets: int) -> DayLog:
         return cls(
-            *(np.zeros(n) for _ in range(9)),
+            *(np.zeros(n) for _ in range(10)),
             sales_by_bucket=np.zeros((n, n_buckets)),
             absorbed_by_dealers=np.zeros((n, n_buckets)),
             bought_outside=np.zeros(n_buckets),
@@ -132,4 +153,6 @@ class Day:
     facility_plan: np.ndarray | None = None  # of which standing facilities
     policy_bids: np.ndarray | None = None  # par per bucket
     policy_supply: np.ndarray | None = None
+    issuance: np.ndarray | None = None  # par the Treasury issues this round (scenario)
+    awards: np.ndarray | None = None  # (n, buckets) par of it awarded to dealers
     orders: dict[str, Any] = field(default_factory=dict)  # the policies' orders this round

@@ -39,11 +39,7 @@ import numpy as np
 
 from contagion.context import Context, Day, DayLog
 from contagion.ledger import DebugLedger, Ledger
-from contagion.mechanisms import (
-    dealers,
-    volatility,
-    waterfall,
-)
+from contagion.mechanisms import dealers, deleveraging, policy_rates, volatility, waterfall
 from contagion.mechanisms import repo_market as rm
 from contagion.orders import PolicyDesk
 from contagion.policies import build
@@ -77,6 +73,7 @@ class Simulation:
         self.checker = None
         self.policies = build(policies)
         cs = system.compile()
+        policy_rates.check_path(scenario, system.market)
         self.state = None  # set below; policy views read it once it exists
         self.ctx = Context(Topology(cs, cs.repo), scenario)
         views = [PolicyView(self, i) for i in range(len(self.policies))]
@@ -104,6 +101,7 @@ class Simulation:
             room_ref=0.0, repo_demand0=0.0, repo_supply0=0.0, spread0_pct=0.0,
             book0=np.zeros(topo.book_shape), par_total0=np.zeros(topo.n_buckets),
             cash_total0=0.0, cb_cash0=0.0, insolvency_floor=-1e-7 * np.maximum(1.0, np.abs(a)),
+            haircut0=np.zeros(topo.n), repo_spread_iorb0_pct=0.0,
         )  # fmt: skip
         s.policy = self.desk.initial_records()
         self.desk.ex_ante(s, ctx, ledger)  # requirements in force before the shock
@@ -116,9 +114,13 @@ class Simulation:
             leverage0=np.where(np.isfinite(lev0), lev0, 0.0),
             room_ref=float(dealers.dealer_room(a - liab, a, slr, 0.0)[topo.mask["dealer"]].sum()),
             spread0_pct=max(m.repo_rate_pct - m.on_rrp_rate_pct, 0.01),
+            haircut0=deleveraging.repo_haircut_by_borrower(s, topo),
+            repo_spread_iorb0_pct=m.repo_rate_pct - m.iorb_pct,
         )
         s.nav_prev[:] = ledger.tracked_equity()
         demand0, supply0 = rm.demand_supply(s, ctx, ledger)
+        s.repo_demand_usd_bn, s.mmf_supply_usd_bn = demand0, min(demand0, supply0)
+        s.repo_unmet_usd_bn = max(demand0 - supply0, 0.0)
         s.ref = dataclasses.replace(
             s.ref,
             repo_demand0=demand0,
@@ -150,8 +152,10 @@ class Simulation:
         day = Day(s.day, DayLog.empty(topo.n, topo.n_buckets), L.leverage(), L.loss_frac())
         L.thaw()  # from here on the day changes the books
         do("shocks", s, ctx, day)
+        do("policy_rates", s, ctx, day)
         do("day_start", s)
         do("interest", s, ctx, L, day)
+        do("carry", s, ctx, L, day)
         do("im_multiplier", s, ctx, day)
         if desk:
             do("policies", s, L)
@@ -175,6 +179,7 @@ class Simulation:
                 sell.sum() > p.tolerance_usd_bn
                 or phi.any()
                 or close.any()
+                or day.issuance is not None
                 or (desk and desk.wants_to_trade())
             )
             if active:
@@ -196,7 +201,7 @@ class Simulation:
         day.log.bound_hit = k >= p.max_iterations
         # 9. the close
         do("utilisation", s, ctx, L, day, desk)
-        do("repo_rate", s, ctx, L, day)
+        do("repo_rate", s, ctx, L, day, desk)
         if desk:
             do("policies_close")
         do("realised_volatility", s, ctx, day)

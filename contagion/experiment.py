@@ -65,6 +65,8 @@ DEFAULT_UNCERTAINTY: dict[str, tuple[float, float, str]] = {
     "repo_rate_convexity": (1.0, 2.0, "uniform"),
     "mmf_appetite_vol_sensitivity": (0.1, 0.6, "uniform"),
     "treasury_sale_preference": (1.0, 5.0, "uniform"),
+    # the named assumptions of the funding mechanisms (ModelParams.assumption_ranges)
+    **ModelParams.assumption_ranges(),
 }
 
 HEADLINE = (

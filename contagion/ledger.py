@@ -299,10 +299,13 @@ class Ledger:
             s.pnl[PNL["bond_fundamental"]] += fundamental
         s.pnl[PNL["fire_sale"]] += fire_sale
 
-    def settle_vm(self, vm: np.ndarray, external_vm: np.ndarray) -> np.ndarray:
-        """Variation margin: gains paid in cash by the CCP (target) to the member (source),
-        losses called from the member (``vm_due``); the CCP's external side settles with the
-        outside world. Returns what each source owes (USD bn)."""
+    def settle_vm(
+        self, vm: np.ndarray, external_vm: np.ndarray, channel: str = "variation_margin"
+    ) -> np.ndarray:
+        """Variation margin (or swap coupons, ``channel="swap_carry"``): gains paid in cash by
+        the CCP (target) to the member (source), losses called from the member (``vm_due``);
+        the CCP's external side settles with the outside world. Returns what each source owes
+        (USD bn)."""
         s, t = self.s, self.topo
         gain = np.maximum(vm, 0.0)
         loss = np.maximum(-vm, 0.0)
@@ -310,13 +313,28 @@ class Ledger:
         s.cash -= t.by_target(gain)
         s.vm_due += loss
         self.moved("dues")
-        s.pnl[PNL["variation_margin"]] += t.by_source(vm)
-        s.pnl[PNL["variation_margin"]] -= t.by_target(vm)
+        row = PNL[channel]
+        s.pnl[row] += t.by_source(vm)
+        s.pnl[row] -= t.by_target(vm)
         ccp_ext = np.bincount(t.ccp_rows, external_vm, minlength=t.n)
         s.cash -= ccp_ext
-        s.pnl[PNL["variation_margin"]] -= ccp_ext
+        s.pnl[row] -= ccp_ext
         s.external_cash_in -= float(external_vm.sum())
         return t.by_source(loss)
+
+    def receive_coupons(self, income: np.ndarray) -> None:
+        """Holders receive coupons (USD bn each) from the Treasury, outside the system."""
+        s = self.s
+        s.cash += income
+        s.pnl[PNL["coupon_income"]] += income
+        s.external_cash_in += float(income.sum())
+
+    def receive_capital(self, inflow: np.ndarray) -> None:
+        """Funds receive new investors' cash from outside the system (capital, not P&L)."""
+        s = self.s
+        s.cash += inflow
+        s.capital_flows -= inflow
+        s.external_cash_in += float(inflow.sum())
 
     def call_im(self, call: np.ndarray) -> None:
         """Initial margin called (per margined edge, USD bn): due, paid with other dues."""
@@ -662,8 +680,9 @@ class Ledger:
 
 #: The ledger's methods that move amounts (the others only read).
 MOVES = (
-    "accrue_interest", "book_bond_pnl", "settle_vm", "call_im", "release_im", "pay_dues",
-    "pay_redemptions", "repay_repo_plain", "sell_other_assets", "buy_other_assets_from_outside",
+    "accrue_interest", "book_bond_pnl", "settle_vm", "receive_coupons", "receive_capital",
+    "call_im", "release_im", "pay_dues", "pay_redemptions", "repay_repo_plain",
+    "sell_other_assets", "buy_other_assets_from_outside",
     "lend_on_edges", "sell_bonds", "issue_outside", "receive_bonds", "pay_cash", "outside_buys",
     "pool_finance", "central_bank_buys", "outside_fund_buys", "repay_unwound_repo",
     "close_margined", "unwind_to_outside", "seize_collateral", "ccp_close_out", "assess",

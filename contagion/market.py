@@ -76,7 +76,47 @@ class Market(_Frozen):
     repo_rate_pct: FiniteFloat = Field(ge=-5, le=100, description="GC repo rate, percent.")
     on_rrp_rate_pct: FiniteFloat = Field(ge=-5, le=100, description="Fed ON RRP rate.")
     policy_rate_pct: FiniteFloat = Field(
-        ge=-5, le=100, description="Top of the policy range (IORB / SRF minimum bid)."
+        ge=-5, le=100, description="Top of the policy (fed funds target) range, percent."
+    )
+    policy_range_lower_pct: FiniteFloat | None = Field(
+        None,
+        ge=-5,
+        le=100,
+        description="Bottom of the target range, percent (None: 25 bp below the top).",
+    )
+    iorb_pct: FiniteFloat | None = Field(
+        None,
+        ge=-5,
+        le=100,
+        description="Interest on reserve balances, percent (None: 10 bp below the top of the "
+        "range, as in 2025; IOER was 15 bp below it in 2019-20).",
+    )
+    srf_min_bid_pct: FiniteFloat | None = Field(
+        None,
+        ge=-5,
+        le=100,
+        description="Standing Repo Facility minimum bid rate, percent (None: the top of the "
+        "range, its setting since 2021; fact base 2.28).",
+    )
+    discount_rate_pct: FiniteFloat | None = Field(
+        None,
+        ge=-5,
+        le=100,
+        description="Primary credit rate, percent (None: the top of the range).",
+    )
+    bank_reserves_usd_bn: FiniteFloat | None = Field(
+        None,
+        ge=0,
+        le=1e6,
+        description="Banks' reserve balances at the central bank, USD bn (None: reserves not "
+        "modelled, so banks supply no repo cash).",
+    )
+    bank_assets_usd_bn: FiniteFloat | None = Field(
+        None,
+        gt=0,
+        le=1e7,
+        description="Total assets of the banking system, USD bn (scales the reserve-scarcity "
+        "threshold; needed with bank_reserves_usd_bn).",
     )
     volatility_index: FiniteFloat = Field(gt=0, le=10000, description="MOVE-like level.")
 
@@ -96,7 +136,37 @@ class Market(_Frozen):
         for b in self.swap_rates_pct:
             if b not in names:
                 raise ValueError(f"swap_rates_pct: unknown bucket '{b}' (allowed: {names})")
+        lower, upper = self.range_lower_pct, self.policy_rate_pct
+        if lower > upper:
+            raise ValueError(
+                f"policy_range_lower_pct {lower} is above the top of the range {upper}"
+            )
+        if not lower <= self.iorb_rate_pct <= upper:
+            raise ValueError(f"iorb_pct {self.iorb_rate_pct} is outside the range {lower}-{upper}")
+        if self.on_rrp_rate_pct > upper:
+            raise ValueError(f"on_rrp_rate_pct {self.on_rrp_rate_pct} is above the range's top")
+        if (self.bank_reserves_usd_bn is None) != (self.bank_assets_usd_bn is None):
+            raise ValueError("bank_reserves_usd_bn and bank_assets_usd_bn go together")
         return self
+
+    # --- the administered rates, defaults filled in ------------------------------------------
+    @property
+    def range_lower_pct(self) -> float:
+        lower = self.policy_range_lower_pct
+        return self.policy_rate_pct - 0.25 if lower is None else lower
+
+    @property
+    def iorb_rate_pct(self) -> float:
+        return self.policy_rate_pct - 0.10 if self.iorb_pct is None else self.iorb_pct
+
+    @property
+    def srf_rate_pct(self) -> float:
+        return self.policy_rate_pct if self.srf_min_bid_pct is None else self.srf_min_bid_pct
+
+    @property
+    def primary_credit_rate_pct(self) -> float:
+        d = self.discount_rate_pct
+        return self.policy_rate_pct if d is None else d
 
     @property
     def bucket_names(self) -> list[str]:

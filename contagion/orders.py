@@ -13,11 +13,12 @@ order                       executed as
 :class:`HaircutFloor`       repo haircuts floored per edge (ex ante: before the
                             shock, borrowers meet it by deleveraging at t0 prices)
 :class:`IMMultiplier`       the CCPs' IM multiplier set for the day
-:class:`RateCap`            eligible borrowers' repo rate capped
+:class:`PolicyRateChange`   the policy rates move together (bp)
 :class:`RecallFacility`     the facility's loans are called
 :class:`LoanOffer`          standing lending: eligible institutions borrow what
-                            they cannot pay, against free collateral, and dealers
-                            finance inventory, within the limit
+                            they cannot pay and refinance recalled repo, against free
+                            and released collateral, dealers finance inventory, within
+                            the limit; a market facility caps the GC rate at its cost
 :class:`Bid`                purchases per bucket at the clearing price, netted from
                             sales before price impact; paid with new reserves or
                             by a fund outside the system
@@ -71,11 +72,11 @@ class IMMultiplier:
 
 
 @dataclass(frozen=True)
-class RateCap:
-    """Cap on the repo rate eligible borrowers pay (``rate_pct = inf``: no cap today)."""
+class PolicyRateChange:
+    """The policy rates (target range, IORB, ON RRP, SRF minimum bid, discount rate) move
+    together by ``change_bp``."""
 
-    rate_pct: float
-    eligible: np.ndarray | None = None  # added to the capped borrowers
+    change_bp: float
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ class LoanOffer:
     limit_left_usd_bn: float
     min_shortfall_usd_bn: float = 0.0
     finances_inventory: bool = True
+    #: a market facility: eligible dealers borrow at ``cost_pct`` (rate plus stigma) and lend
+    #: on while the market pays more, which caps the GC rate (contagion.mechanisms.repo_market)
+    cost_pct: float = np.inf
+    centrally_cleared: bool = False  # facility trades netted: no balance-sheet room used
 
 
 @dataclass(frozen=True)
@@ -187,10 +192,10 @@ class PolicyDesk:
     def execute_day_order(order, state, ledger) -> None:
         if isinstance(order, RecallFacility):
             state.repo_recall[order.edges] = state.repo_amount[order.edges]
-        elif isinstance(order, RateCap):
-            state.rate_cap_pct = order.rate_pct
-            if order.eligible is not None:
-                state.rate_cap_eligible |= order.eligible
+        elif isinstance(order, PolicyRateChange):
+            from contagion.mechanisms.policy_rates import shift
+
+            shift(state, order.change_bp)
         elif isinstance(order, HaircutFloor):
             np.maximum(state.haircut_floor, order.floor_frac, out=state.haircut_floor)
         elif isinstance(order, IMMultiplier):
@@ -222,7 +227,8 @@ class PolicyDesk:
     # --- standing facilities --------------------------------------------------------------
     def lend_on_shortfalls(self, state, topo, ledger, owed) -> None:
         """Standing facilities lend to eligible institutions whose cash falls short of what
-        they owe, before they sell anything (``facilities.loans_for_shortfall``)."""
+        they owe, and refinance eligible dealers' recalled repo while the market pays more
+        than the facility's cost, before anyone sells (``facilities.loans_for_shortfall``)."""
         for i, offer in self.loan_offers():
             shortfall = owed() - np.maximum(state.cash, 0.0)
             made = fa.loans_for_shortfall(state, topo, ledger, offer, shortfall)
@@ -231,6 +237,22 @@ class PolicyDesk:
                 ledger.lend_on_edges(offer.edges, x, offer.lender)
                 pol, view = self.policies[i], self.views[i]
                 pol.filled(view, Fill(loans=loans, edge_amounts=x, purpose="shortfall"))
+
+    def facility_supply(self, state, ctx, ledger):
+        """(cost %, capacity USD bn, eligible borrowers) of the market facilities open today:
+        the cheapest one's cost caps the GC rate; capacities add up, each within its eligible
+        dealers' balance-sheet room unless its trades are centrally cleared."""
+        cost, capacity, eligible = np.inf, 0.0, None
+        for _, offer in self.loan_offers():
+            if not np.isfinite(offer.cost_pct) or offer.limit_left_usd_bn <= 0:
+                continue
+            cap = fa.market_capacity(state, ctx, ledger, offer, self)
+            if cap <= 0:
+                continue
+            cost = min(cost, offer.cost_pct)
+            capacity += cap
+            eligible = offer.eligible if eligible is None else eligible | offer.eligible
+        return cost, capacity, eligible
 
     def inventory_capacity(self, state, topo, room: np.ndarray) -> np.ndarray:
         """New inventory financing the facilities could give each dealer (USD bn)."""

@@ -39,6 +39,7 @@ EVENT_NAMES = {
     "liquidation_sales": "liquidation_sale",
     "exogenous_sales": "exogenous_sale",
     "redemptions_paid": "redemption",
+    "subscriptions_received": "subscription",
 }
 
 # Summary key -> the bound it counts (days at the close of which it binds; floats).
@@ -59,6 +60,42 @@ BOUNDS = {
     "price_floor_hit_days": "a cash bond or futures price is at the floor of "
     "mechanisms.prices.price_from_yield (MIN_PRICE_FRAC x its initial price)",
 }
+
+
+#: Policy-rate columns of ``Result.markets`` (percent) and the state fields they show.
+POLICY_RATE_COLUMNS = (
+    "policy_range_lower_pct",
+    "policy_range_upper_pct",
+    "iorb_pct",
+    "on_rrp_rate_pct",
+    "srf_rate_pct",
+    "discount_rate_pct",
+)
+_POLICY_RATE_FIELDS = (
+    "range_lower_pct",
+    "range_upper_pct",
+    "iorb_pct",
+    "on_rrp_pct",
+    "srf_rate_pct",
+    "discount_rate_pct",
+)
+#: Who supplied the repo market's cash at the last close (USD bn; mechanisms.repo_market).
+REPO_SUPPLY_COLUMNS = (
+    "repo_demand_usd_bn",
+    "repo_supply_mmf_usd_bn",
+    "repo_supply_banks_usd_bn",
+    "repo_supply_facilities_usd_bn",
+    "repo_facility_capacity_usd_bn",  # what facilities could lend at their cost (room)
+    "repo_unmet_usd_bn",
+)
+_REPO_SUPPLY_FIELDS = (
+    "repo_demand_usd_bn",
+    "mmf_supply_usd_bn",
+    "bank_supply_usd_bn",
+    "facility_supply_usd_bn",
+    "facility_capacity_usd_bn",
+    "repo_unmet_usd_bn",
+)
 
 
 def metric_names(market) -> list[str]:
@@ -86,6 +123,11 @@ def metric_names(market) -> list[str]:
         *names,
         "repo_rate_pct",
         "repo_rate_eligible_pct",
+        "hedge_fund_repo_rate_pct",
+        *POLICY_RATE_COLUMNS,
+        "bank_reserves_usd_bn",
+        "on_rrp_usd_bn",
+        *REPO_SUPPLY_COLUMNS,
         "volatility_index",
         "realised_volatility_index",
         "im_multiplier",
@@ -200,14 +242,33 @@ def market_row(state, ctx, day: int) -> dict[str, float]:
         row[f"basis_{c}_bp"] = bp[k]
         row[f"basis_widening_{c}_bp"] = widening[k]
     row["repo_rate_pct"] = s.repo_rate_pct
-    row["repo_rate_eligible_pct"] = min(s.repo_rate_pct, s.rate_cap_pct)
+    # eligible dealers pay at most the facility's cost while it has room; once it is
+    # exhausted (it supplied all it could) they pay the market rate like everyone else
+    room = s.facility_supply_usd_bn < s.facility_capacity_usd_bn * (1.0 - 1e-9)
+    row["repo_rate_eligible_pct"] = (
+        min(s.repo_rate_pct, s.facility_cost_pct) if room else s.repo_rate_pct
+    )
+    hf = topo.hedge_fund_private_repo  # their market repo: facilities set their own terms
+    amt = s.repo_amount[hf]
+    tot = float(amt.sum())
+    row["hedge_fund_repo_rate_pct"] = (
+        s.repo_rate_pct + float((topo.repo_spread_pct[hf] * amt).sum()) / tot
+        if tot > 0
+        else s.repo_rate_pct
+    )
+    for col, name in zip(POLICY_RATE_COLUMNS, _POLICY_RATE_FIELDS, strict=True):
+        row[col] = getattr(s, name)
+    from contagion.mechanisms.repo_market import reserves
+
+    row["bank_reserves_usd_bn"] = reserves(s, ctx)
+    row["on_rrp_usd_bn"] = float(s.repo_amount[topo.mmf_rrp_idx].sum())
+    for col, name in zip(REPO_SUPPLY_COLUMNS, _REPO_SUPPLY_FIELDS, strict=True):
+        row[col] = getattr(s, name)
     row["volatility_index"] = s.vol
     row["realised_volatility_index"] = s.realised_vol
     row["im_multiplier"] = s.im_multiplier if day else 1.0
     row["dealer_utilisation_frac"] = s.utilisation
     row["dealer_peak_utilisation_frac"] = s.peak_utilisation
-    hf = topo.hedge_fund_private_repo  # their market repo: facilities set their own terms
-    amt = s.repo_amount[hf]
     row["hedge_fund_haircut_frac"] = (
         float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
     )

@@ -76,6 +76,7 @@ class Channels(_Frozen):
     price_impact: bool = True
     futures_impact: bool = True
     repo_market: bool = True
+    carry: bool = True  # coupons, repo interest, futures carry drift, swap coupons
     defaults: bool = True
     realised_volatility: bool = True
 
@@ -220,23 +221,92 @@ class ModelParams(_Frozen):
         0.3,
         ge=0,
         le=10,
-        description="MMF lending capacity falls as 1 / (1 + a * max(0, "
-        "vol / vol_0 - 1)), a dimensionless.",
+        description="What money funds would move into repo beyond their overnight book falls "
+        "as 1 / (1 + a * max(0, vol / vol_0 - 1)), a dimensionless.",
     )
-    mmf_repo_capacity_frac: Finite = Field(
-        0.9, gt=0, le=1, description="Share of MMF NAV that can be lent in private repo."
+    reserve_scarcity_frac: Finite = Field(
+        0.10,
+        gt=0,
+        le=1,
+        description="Reserves below this share of bank assets are scarce: banks lend none of "
+        "them in repo (reserves were about 8% of bank assets in September 2019 and 9% in "
+        "January 2020, fact base 2.16-2.17), fraction.",
+        json_schema_extra={"assumption_range": (0.08, 0.12)},
     )
-    dealer_reserve_lending_frac: Finite = Field(
-        0.5,
+    bank_repo_lending_frac: Finite = Field(
+        0.25,
         ge=0,
         le=1,
-        description="Share of dealers' reserves above their starting level "
-        "that they lend in repo (adds to funding supply), fraction.",
+        description="Share of reserves above the scarcity threshold that banks lend in repo "
+        "once GC pays their full balance-sheet cost and ramp over IORB, fraction.",
+        json_schema_extra={"assumption_range": (0.1, 0.5)},
+    )
+    bank_balance_sheet_cost_bp: Finite = Field(
+        10.0,
+        ge=0,
+        le=500,
+        description="GC minus IORB at which banks start lending reserves in repo (their "
+        "balance-sheet cost), bp; SOFR traded 8-30 bp over IORB in late 2025 with little "
+        "bank arbitrage (fact base 2.22-2.25).",
+        json_schema_extra={"assumption_range": (5.0, 25.0)},
+    )
+    bank_lending_ramp_bp: Finite = Field(
+        25.0,
+        gt=0,
+        le=1000,
+        description="Further spread over that cost at which banks lend their full share, bp.",
+        json_schema_extra={"assumption_range": (10.0, 50.0)},
+    )
+    mmf_reallocation_frac: Finite = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Share of their NAV money funds can move into repo within days (maturing "
+        "bills), on top of their overnight book of cash, ON RRP and private repo, fraction "
+        "(money funds must hold at least 10% of assets in daily liquid assets, 2019 rules).",
     )
     pool_haircut_frac: Finite = Field(
         0.02, ge=0, lt=1, description="Haircut on dealers' new inventory financing from MMFs."
     )
+    dealer_auction_share_frac: Finite = Field(
+        0.37,
+        ge=0,
+        le=1,
+        description="Share of the Treasury's scheduled issuance dealers take and finance "
+        "(assumption 0.2-0.5: dealers needed USD 20 bn of funding for the USD 54 bn settled "
+        "on 2019-09-16, PIMCO via Crane Data; primary dealers' award share of coupon "
+        "auctions is of that order).",
+        json_schema_extra={"assumption_range": (0.2, 0.5)},
+    )
     # deleveraging (contagion.mechanisms.deleveraging)
+    leverage_funding_semi_elasticity_per_pct: Finite = Field(
+        0.2,
+        ge=0,
+        le=5,
+        description="Hedge funds' target leverage falls by exp(-e * dr) when their repo rate "
+        "is dr percentage points above its start (carry turns against leveraged trades), per "
+        "percent.",
+        json_schema_extra={"assumption_range": (0.05, 0.5)},
+    )
+    leverage_funding_horizon_days: Finite = Field(
+        20.0,
+        ge=1,
+        le=250,
+        description="Holding horizon over which hedge funds average the rise in repo funding "
+        "costs when setting their leverage (a one-day spike counts 1/H of itself), business "
+        "days; basis trades are held for weeks to months and partly term-funded.",
+        json_schema_extra={"assumption_range": (5.0, 60.0)},
+    )
+    leverage_haircut_elasticity: Finite = Field(
+        0.5,
+        ge=0,
+        le=2,
+        description="Hedge funds' target leverage scales with (m_0 / m)^e, m their equity per "
+        "unit of assets (1 / L_0 at the start) plus the rise of their repo haircut: higher "
+        "haircuts mean less leverage (1: leverage proportional to 1 / margin, Brunnermeier and "
+        "Pedersen 2009), dimensionless.",
+        json_schema_extra={"assumption_range": (0.25, 1.0)},
+    )
     treasury_sale_preference: Finite = Field(
         3.0,
         ge=0,
@@ -272,6 +342,19 @@ class ModelParams(_Frozen):
         1e-6, gt=0, le=1.0, description="Sales, dues and payments below this are zero, USD bn."
     )
     day_count_days: Finite = Field(360.0, gt=0, le=366.0, description="Money-market day count.")
+
+    @classmethod
+    def assumption_ranges(cls) -> dict[str, tuple[float, float, str]]:
+        """Named assumptions (parameters neither fitted nor taken from data) with their
+        plausible ranges, ``{name: (low, high, "uniform")}``, for sensitivity analysis
+        (the ``assumption_range`` of each field)."""
+        out = {}
+        for name, f in cls.model_fields.items():
+            extra = f.json_schema_extra
+            if isinstance(extra, dict) and "assumption_range" in extra:
+                lo, hi = extra["assumption_range"]  # type: ignore[misc]
+                out[name] = (float(lo), float(hi), "uniform")
+        return out
 
 
 _LEVEL_PATHS = {
@@ -312,12 +395,47 @@ class Scenario(_Frozen):
     mmf_outflow_frac: tuple[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)], ...] = Field(
         default_factory=tuple, description="Exogenous MMF outflows, share of NAV per day."
     )
+    treasury_issuance_usd_bn: dict[
+        str, tuple[Annotated[float, Field(ge=0, le=5000, allow_inf_nan=False)], ...]
+    ] = Field(
+        default_factory=FrozenDict,
+        description="Net new Treasury supply settling per bucket and day (coupon "
+        "settlements), USD bn market value: sold into the market by the Treasury, its cash "
+        "goes to the Treasury's account and drains reserves.",
+    )
     exogenous_sales_usd_bn: dict[
         str, tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...]
     ] = Field(
         default_factory=FrozenDict,
         description="Sales by 'other' sellers per bucket and day, "
         "USD bn market value (spread pro rata to their holdings).",
+    )
+    policy_rate_change_bp: tuple[
+        Annotated[float, Field(ge=-500, le=500, allow_inf_nan=False)], ...
+    ] = Field(
+        default_factory=tuple,
+        description="Change of the policy rates by day, bp: the target range, IORB, ON RRP, "
+        "the SRF minimum bid and the discount rate move together (a cut is negative).",
+    )
+    tga_change_usd_bn: tuple[
+        Annotated[float, Field(ge=-5000, le=5000, allow_inf_nan=False)], ...
+    ] = Field(
+        default_factory=tuple,
+        description="Increase of the Treasury's cash at the central bank by day, USD bn: it "
+        "drains bank reserves (tax dates, debt settlement; September 2019), negative adds.",
+    )
+    prime_mmf_outflow_frac: tuple[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)], ...] = (
+        Field(
+            default_factory=tuple,
+            description="Outflows from prime money-market funds, share of their NAV per day.",
+        )
+    )
+    government_mmf_inflow_frac: tuple[
+        Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)], ...
+    ] = Field(
+        default_factory=tuple,
+        description="Inflows into government money-market funds (flight to safety), share of "
+        "their NAV per day; the cash comes from outside the system.",
     )
     dealer_capacity_shock_frac: tuple[
         Annotated[float, Field(ge=-1, le=10, allow_inf_nan=False)], ...
@@ -351,7 +469,9 @@ class Scenario(_Frozen):
             raise ValueError("must be a whole number of days, not a boolean")
         return v
 
-    @field_validator("rate_shock_bp", "exogenous_sales_usd_bn", mode="after")
+    @field_validator(
+        "rate_shock_bp", "exogenous_sales_usd_bn", "treasury_issuance_usd_bn", mode="after"
+    )
     @classmethod
     def _read_only_paths(cls, v: dict) -> FrozenDict:
         return FrozenDict(v)
@@ -362,6 +482,10 @@ class Scenario(_Frozen):
             "volatility_multiplier",
             "am_redemption_frac",
             "mmf_outflow_frac",
+            "prime_mmf_outflow_frac",
+            "government_mmf_inflow_frac",
+            "policy_rate_change_bp",
+            "tga_change_usd_bn",
             "dealer_capacity_shock_frac",
             "mmf_repo_pullback_frac",
             "haircut_addon_frac",
@@ -369,7 +493,7 @@ class Scenario(_Frozen):
         ):
             if len(getattr(self, name)) > self.days:
                 raise ValueError(f"{name}: {len(getattr(self, name))} values for {self.days} days")
-        for name in ("rate_shock_bp", "exogenous_sales_usd_bn"):
+        for name in ("rate_shock_bp", "exogenous_sales_usd_bn", "treasury_issuance_usd_bn"):
             for bucket, path in getattr(self, name).items():
                 if len(path) > self.days:
                     raise ValueError(f"{name}.{bucket}: {len(path)} values for {self.days} days")

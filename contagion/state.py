@@ -35,6 +35,8 @@ PNL_CHANNELS = (
     "bond_fundamental",  # cash bonds marked to the fundamental rate shock
     "fire_sale",  # cash bonds marked to the price impact of sales (and its decay)
     "funding_cost",  # repo interest accrued (paid by borrowers, earned by lenders)
+    "coupon_income",  # coupons on Treasuries held (paid by the Treasury, outside the system)
+    "swap_carry",  # swaps' fixed-minus-floating payments
     "default_losses",  # creditors' losses: CCP close-out and assessments, clearing losses
     "shortfall_passed_on",  # a defaulter's unpaid debts (its loss beyond equity, borne by
     # its creditors and so counted in their default_losses): a negative loss
@@ -66,6 +68,8 @@ class References:
     cash_total0: float  # total cash minus net cash received from outside
     cb_cash0: float  # central banks' cash at the start (reserves created = cb_cash0 - cash)
     insolvency_floor: F64  # equity below this is insolvency (a tolerance on assets0)
+    haircut0: F64  # each borrower's average market-repo haircut at the start (leverage target)
+    repo_spread_iorb0_pct: float  # GC minus IORB at the start
 
 
 @dataclass(eq=False)
@@ -90,10 +94,10 @@ class State:
     pnl: F64  # (n_channels, n) P&L by channel
     redemption_due: F64  # redemptions owed (unpaid ones carry to the next day)
     redemption_share: F64  # today's redemptions as a share of NAV
+    inflow_share: F64  # today's inflows as a share of NAV (government MMFs)
     to_liquidate: F64  # (n, nb) par to be sold for defaulted estates and seized collateral
     nav_prev: F64  # tracked equity at the previous close
     last_return: F64  # the previous day's return on NAV
-    rate_cap_eligible: np.ndarray  # bool: borrowers whose repo rate a facility caps
     # --- repo edges (k_repo) -------------------------------------------------------------
     repo_amount: F64  # cash lent, interest accrued
     repo_haircut: F64
@@ -117,6 +121,7 @@ class State:
     fut_impact_bp: F64  # (nf) cumulative futures impact
     price: F64  # (nb)
     fut_price: F64  # (nf)
+    fut_carry_pts: F64  # (nf) cumulative carry drift of the futures price, points
     marked_price: F64  # prices at the last mark to market
     marked_fund_price: F64
     marked_fut_price: F64
@@ -138,8 +143,24 @@ class State:
     realised_vol: float  # realised volatility index
     capacity_shock: float  # today's dealer-capacity shock
     pullback: float  # today's MMF pullback from private repo
-    rate_cap_pct: float  # repo-rate cap for eligible borrowers (inf: none)
     iterations: int  # within-day rounds of the last day
+    # --- policy rates (percent) and reserves ------------------------------------------------
+    range_lower_pct: float  # target range
+    range_upper_pct: float
+    iorb_pct: float
+    on_rrp_pct: float
+    srf_rate_pct: float  # SRF minimum bid
+    discount_rate_pct: float
+    tga_drain_usd_bn: float  # cumulative rise of the Treasury's account (drains reserves)
+    # --- the repo market at the last close (USD bn; contagion.mechanisms.repo_market) -------
+    repo_demand_usd_bn: float  # private repo funding demanded of money funds
+    mmf_supply_usd_bn: float  # what MMFs supply at the GC rate
+    bank_supply_usd_bn: float  # what banks supply at the GC rate from spare reserves
+    facility_supply_usd_bn: float  # what standing facilities supply at their cost
+    repo_unmet_usd_bn: float  # demand no one supplies (rationed)
+    facility_cost_pct: float  # the cheapest open facility's cost to eligible dealers (inf: none)
+    facility_capacity_usd_bn: float  # what the open facilities could lend at that cost
+    funding_spread_rise_pct: float  # smoothed rise of GC over IORB since the start (leverage)
     # --- the policies' own state, one record per policy of the run --------------------------
     policy: list[dict[str, Any]] = field(default_factory=list)
     ref: References | None = None
@@ -168,10 +189,10 @@ class State:
             pnl=np.zeros((len(PNL_CHANNELS), n)),
             redemption_due=np.zeros(n),
             redemption_share=np.zeros(n),
+            inflow_share=np.zeros(n),
             to_liquidate=np.zeros((n, nb)),
             nav_prev=np.zeros(n),
             last_return=np.zeros(n),
-            rate_cap_eligible=np.zeros(n, bool),
             repo_amount=r.amount_usd_bn.copy(),
             repo_haircut=r.haircut_frac.copy(),
             repo_recall=np.zeros(len(r.ids)),
@@ -191,6 +212,7 @@ class State:
             fut_impact_bp=np.zeros(nf),
             price=m.price.copy(),
             fut_price=m.futures_price.copy(),
+            fut_carry_pts=np.zeros(nf),
             marked_price=m.price.copy(),
             marked_fund_price=m.price.copy(),
             marked_fut_price=m.futures_price.copy(),
@@ -211,8 +233,22 @@ class State:
             realised_vol=float(m.volatility_index),
             capacity_shock=0.0,
             pullback=0.0,
-            rate_cap_pct=np.inf,
             iterations=0,
+            range_lower_pct=float(m.range_lower_pct),
+            range_upper_pct=float(m.policy_rate_pct),
+            iorb_pct=float(m.iorb_pct),
+            on_rrp_pct=float(m.on_rrp_rate_pct),
+            srf_rate_pct=float(m.srf_rate_pct),
+            discount_rate_pct=float(m.discount_rate_pct),
+            tga_drain_usd_bn=0.0,
+            repo_demand_usd_bn=0.0,
+            mmf_supply_usd_bn=0.0,
+            bank_supply_usd_bn=0.0,
+            facility_supply_usd_bn=0.0,
+            repo_unmet_usd_bn=0.0,
+            facility_cost_pct=np.inf,
+            facility_capacity_usd_bn=0.0,
+            funding_spread_rise_pct=0.0,
         )
 
     # --- introspection ----------------------------------------------------------------------

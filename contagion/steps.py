@@ -9,10 +9,12 @@ its mechanism module.
 from __future__ import annotations
 
 from contagion.mechanisms import (
+    carry,
     dealers,
     deleveraging,
     haircuts,
     margin,
+    policy_rates,
     price_impact,
     settlement,
     shocks,
@@ -23,15 +25,16 @@ from contagion.mechanisms import defaults as dfl
 from contagion.mechanisms import repo_market as rm
 
 #: What the policies' day orders may write (contagion.orders.PolicyDesk.start_day).
-POLICY_DAY_WRITES = ("repo_recall", "rate_cap_pct", "rate_cap_eligible", "haircut_floor",
-                     "im_multiplier")  # fmt: skip
+POLICY_DAY_WRITES = ("repo_recall", "haircut_floor", "im_multiplier", *policy_rates.FIELDS)
 
 #: Every step of a day: name -> (function, State fields it may write). The policies'
 #: steps write what their orders execute (see :mod:`contagion.orders`).
 STEPS: dict[str, tuple] = {
     "shocks": (shocks.step, shocks.WRITES),
+    "policy_rates": (policy_rates.step, policy_rates.WRITES),
     "day_start": (dealers.day_start_step, ("peak_utilisation",)),
     "interest": (rm.interest_step, rm.INTEREST_WRITES),
+    "carry": (carry.step, carry.WRITES),
     "im_multiplier": (margin.im_multiplier_step, margin.IM_MULTIPLIER_WRITES),
     "haircuts": (haircuts.haircut_step, haircuts.HAIRCUT_WRITES),
     "runs": (haircuts.runs_step, haircuts.RUNS_WRITES),

@@ -88,6 +88,12 @@ REPO_RATE_PCT = 4.30
 ON_RRP_RATE_PCT = 4.25
 POLICY_RATE_PCT = 4.50
 VOLATILITY_INDEX = 100.0
+# bank reserves (H.4.1 WRESBAL, 3,312.6-3,450.9 USD bn on Wednesdays of March 2025: the raw
+# extract calibration/data/raw/fred/WRESBAL_2025.csv) and total assets of commercial banks
+# (H.8; an assumption of 23,500: the level was 22,605 at end-2021 in the FRED series
+# TLAACBW027SBOG and grew a few percent a year since)
+BANK_RESERVES_USD_BN = 3300.0
+BANK_ASSETS_USD_BN = 23500.0
 
 # --- portfolio shapes (assumptions) ---------------------------------------------------------
 # Par weights across buckets, per hedge-fund strategy: basis concentrated in 5y.
@@ -158,6 +164,9 @@ def market_dict(
     on_rrp_rate_pct: float = ON_RRP_RATE_PCT,
     policy_rate_pct: float = POLICY_RATE_PCT,
     volatility_index: float = VOLATILITY_INDEX,
+    bank_reserves_usd_bn: float | None = BANK_RESERVES_USD_BN,
+    bank_assets_usd_bn: float | None = BANK_ASSETS_USD_BN,
+    iorb_pct: float | None = None,
 ) -> dict:
     """The market as a document: the synthetic one by default (the module constants), or
     any other vintage's numbers by keyword (``calibration.build`` passes a snapshot's).
@@ -176,6 +185,10 @@ def market_dict(
         Initial margin rate per contract at the market's volatility index.
     repo_rate_pct, on_rrp_rate_pct, policy_rate_pct, volatility_index : float
         GC repo, ON RRP and policy rates (percent); MOVE-like index level (bp).
+    bank_reserves_usd_bn, bank_assets_usd_bn : float or None
+        Banks' reserves and total assets (USD bn); None leaves reserves out of the model.
+    iorb_pct : float or None
+        Interest on reserve balances (percent; None: 10 bp below the policy rate).
 
     Examples
     --------
@@ -217,6 +230,15 @@ def market_dict(
         "on_rrp_rate_pct": on_rrp_rate_pct,
         "policy_rate_pct": policy_rate_pct,
         "volatility_index": volatility_index,
+        **({} if iorb_pct is None else {"iorb_pct": iorb_pct}),
+        **(
+            {}
+            if bank_reserves_usd_bn is None
+            else {
+                "bank_reserves_usd_bn": bank_reserves_usd_bn,
+                "bank_assets_usd_bn": bank_assets_usd_bn,
+            }
+        ),
     }
 
 

@@ -261,6 +261,12 @@ def _compile(inst: pd.DataFrame, exp: pd.DataFrame, market: Market) -> CompiledS
         repo_rate_pct=m.repo_rate_pct,
         on_rrp_rate_pct=m.on_rrp_rate_pct,
         policy_rate_pct=m.policy_rate_pct,
+        range_lower_pct=m.range_lower_pct,
+        iorb_pct=m.iorb_rate_pct,
+        srf_rate_pct=m.srf_rate_pct,
+        discount_rate_pct=m.primary_credit_rate_pct,
+        bank_reserves_usd_bn=np.nan if m.bank_reserves_usd_bn is None else m.bank_reserves_usd_bn,
+        bank_assets_usd_bn=np.nan if m.bank_assets_usd_bn is None else m.bank_assets_usd_bn,
         volatility_index=m.volatility_index,
     )
     return CompiledSystem(

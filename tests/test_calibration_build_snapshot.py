@@ -166,9 +166,15 @@ def test_comparison_report_is_current() -> None:
 
 
 def test_2019_08_lists_what_it_cannot_carry() -> None:
+    # 2019-08 is a shipped vintage: the build from 2020-02 could not carry the Form PF
+    # exposures back (dated 2020-02-29), so the shipped file holds them as assumptions
+    # dated within the vintage, with a range, never as observations after its date.
     build = build_snapshot_rows("2019-08")
-    assert build.base == "2020-02"
-    assert "hf_ust_long_exposure_usd_bn" in set(build.excluded["quantity"])
+    assert build.base == "2019-08"
+    shipped = calibration.load_snapshot("2019-08").table.set_index("quantity")
+    row = shipped.loc["hf_ust_long_exposure_usd_bn"]
+    assert row["quality"] == "assumption" and row["low"] < row["value"] < row["high"]
+    assert (pd.to_datetime(shipped["as_of"]) <= "2019-08-31").all()
     rows = build.rows.set_index("quantity")
     assert rows.loc["iorb_pct", "value"] == "2.1"
     assert rows.loc["lf_futures_short_10y_usd_bn", "as_of"] == "2019-08-27"

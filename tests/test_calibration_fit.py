@@ -18,9 +18,12 @@ from contagion._version import __version__
 # i.e. |model - fact| <= scale / weight): the 10y on Mar 13, at the Mar 18 peak and at the
 # end of March (DGS10 closes), the 30y's worst two days, the basis (direction and size),
 # the hedge funds' de-leveraging and "no collapse" (9b.1-9b.4), haircuts and the Fed's repo
-# take-up (9b.7). The first days of the rise (Mar 10-12) come too late, the hedge funds'
-# repo falls more than the data say, asset managers sell too little and depth recovers too
-# fast (see calibration_report.md); every weighted moment is bounded loosely below.
+# take-up (9b.7); September 2019's spike (SOFR on Sep 17), SOFR after the cut and the first
+# operation's take-up (2.19, 4.36). The first days of the rise (Mar 10-12) come too late,
+# the hedge funds' repo falls more than the data say, asset managers sell too little and
+# depth recovers too fast; SOFR's rise on Sep 16 (before the drain) and its level on Sep 18
+# (the model's operation caps GC at its minimum bid at once) are missed (see
+# calibration_report.md); every weighted moment is bounded loosely below.
 WITHIN_TOLERANCE = (
     "10y rise since Mar 9, 03-13",
     "10y rise since Mar 9, 03-18",
@@ -35,6 +38,10 @@ WITHIN_TOLERANCE = (
     "HF bilateral haircut change, March",
     "Fed term repo take-up, Mar 12 + 13",
     "hedge-fund defaults (de-lever, do not collapse)",
+    "SOFR 09-17 (Sep 2019)",
+    "SOFR 09-19 (Sep 2019)",
+    "SOFR 09-20 (Sep 2019)",
+    "Fed repo take-up, Sep 17 2019",
 )
 MAX_ABS_RESIDUAL = 10.0  # every weighted moment within 10 tolerance scales
 
@@ -54,6 +61,7 @@ def evaluation(shipped):
 def test_shipped_file_is_valid(shipped):
     assert set(shipped["parameters"]) == set(FITTED_NAMES)
     assert shipped["episode"] == "march_2020" and shipped["vintage"] == "2020-02"
+    assert shipped["episodes"] == ["march_2020", "sept_2019"]
     assert shipped["package_version"] == __version__
     assert not shipped["quick"]
     for name, rec in shipped["parameters"].items():

@@ -90,8 +90,17 @@ PATH_RANGES = {
     "dealer_capacity_shock_frac": (-0.9, 0.5),
     "haircut_addon_frac": (0.0, 0.2),
     "initial_margin_addon_frac": (0.0, 2.0),
+    # at most MAX_DAYS cuts of 50 bp from a range that starts at 4.25% or more: never below 0
+    "policy_rate_change_bp": (-50.0, 50.0),
+    "tga_change_usd_bn": (-300.0, 300.0),
+    "prime_mmf_outflow_frac": (0.0, 0.2),
+    "government_mmf_inflow_frac": (0.0, 0.2),
 }
-BUCKET_RANGES = {"rate_shock_bp": (-100.0, 200.0), "exogenous_sales_usd_bn": (0.0, 200.0)}
+BUCKET_RANGES = {
+    "rate_shock_bp": (-100.0, 200.0),
+    "exogenous_sales_usd_bn": (0.0, 200.0),
+    "treasury_issuance_usd_bn": (0.0, 100.0),
+}
 
 
 def _bounds(metadata) -> tuple[float | None, float | None, bool, bool]:
@@ -177,7 +186,10 @@ def assert_leverage_rule(inst: pd.DataFrame) -> None:
 def assert_par_conserved(system: c.System, sim: Simulation, res: c.Result) -> None:
     s = sim.state
     par0 = system.compile().holdings_par_usd_bn.sum(axis=0)
-    np.testing.assert_allclose(s.par.sum(axis=0) + s.external_par_out, par0, rtol=1e-9, atol=1e-6)
+    # bonds are never created or destroyed, except the Treasury's new issuance
+    np.testing.assert_allclose(
+        s.par.sum(axis=0) + s.external_par_out, par0 + s.par_issued, rtol=1e-9, atol=1e-6
+    )
     assert (s.par >= -1e-6).all()
     # what left the system is what the flows frame says outside investors bought
     out = res.flows[res.flows["buyer"] == "outside"].groupby("bucket")["par_usd_bn"].sum()
@@ -200,8 +212,9 @@ def assert_attribution_adds_up(res: c.Result) -> None:
     e0 = inst.loc[inst["day"] == 0, "equity_usd_bn"].sum()
     e1 = inst.loc[inst["day"] == last, "equity_usd_bn"].sum()
     paid = res.events.loc[res.events["event"] == "redemption", "amount_usd_bn"].sum()
+    received = res.events.loc[res.events["event"] == "subscription", "amount_usd_bn"].sum()
     big = inst.loc[inst["day"] == 0, "assets_usd_bn"].abs().sum()
-    assert e1 - e0 == pytest.approx(-total - paid, abs=1e-8 * big + 1e-6)
+    assert e1 - e0 == pytest.approx(-total - paid + received, abs=1e-8 * big + 1e-6)
 
 
 def assert_iterations_bounded(res: c.Result, scenario: c.Scenario) -> None:
@@ -253,7 +266,7 @@ def test_subnormal_pool_haircut_does_not_overflow(toy):
 
 
 def test_tiny_mmf_capacity_does_not_overflow(toy):
-    c.simulate(toy, c.Scenario(days=1).with_params(mmf_repo_capacity_frac=5e-324))
+    c.simulate(toy, c.Scenario(days=1).with_params(mmf_reallocation_frac=5e-324))
 
 
 def test_steep_impact_curve_within_bounds_keeps_prices_finite(toy):

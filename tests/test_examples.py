@@ -187,12 +187,19 @@ def test_calibrated_draw_ranges_bracket_the_estimates() -> None:
     system = calibrated_us_2025()
     ranges = model_params_uncertainty(system)
     params = model_params(system)
-    assert ranges and set(ranges) <= set(params)
+    assumed = ModelParams.assumption_ranges()
+    # fitted parameters: the estimate +/- 2 std errors; named assumptions: their stated range
+    assert ranges and set(ranges) <= set(params) | set(assumed)
+    assert set(assumed) <= set(ranges)
     fields = ModelParams.model_fields
     for name, (lo, hi, dist) in ranges.items():
         assert lo < hi and dist == "uniform"
-        assert lo <= params[name] <= hi, name  # the fit's estimate +/- 2 std errors
         assert name in fields
+        if name in params:
+            assert lo <= params[name] <= hi, name
+        else:
+            assert (lo, hi, dist) == assumed[name], name
+            assert lo <= ModelParams().model_dump()[name] <= hi, name  # the default inside
 
 
 def test_uncalibrated_system_has_no_draw_ranges(stylised: System) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from contagion.mechanisms import dealers
+from contagion.mechanisms import carry, dealers
 from contagion.mechanisms import defaults as df_
 from contagion.mechanisms import deleveraging as dl
 from contagion.mechanisms import haircuts as hc
@@ -65,6 +65,20 @@ def outputs(value: Any) -> tuple[np.ndarray, ...]:
 
 
 # --- input builders --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _LinearCurve:
+    """MMFs lend 100 at 4.30% and 400 more per point above it, up to 200 (at 4.55%)."""
+
+    floor: float = 4.05
+
+    def __call__(self, r: float) -> float:
+        return float(np.clip(100.0 + 400.0 * (r - 4.3), 0.0, 200.0))
+
+
+def _no_banks(r: float) -> float:
+    return 0.0
+
+
 def _vm(k: float) -> dict[str, Any]:
     # a long TY future and a receive-fixed 10y swap; futures prices fall by k points and swap
     # rates rise by 10 k bp: both edges lose more as k grows
@@ -350,6 +364,141 @@ REGISTRY: tuple[Mechanism, ...] = (
         (-1,),
     ),
     Mechanism(
+        "carry.swap_carry",
+        carry.swap_carry,
+        lambda: {
+            "notional": A([100.0, 20.0]),
+            "fixed_pct": A([4.0, 3.5]),
+            "floating_pct": 0.0,
+            "day_count": 360.0,
+        },
+        lambda kw: (kw["notional"] * kw["fixed_pct"] / 100.0 / 360.0,),
+        # the floating rate rises by k points: the fixed receivers get less
+        lambda k: {
+            "notional": A([100.0, 20.0]),
+            "fixed_pct": A([4.0, 3.5]),
+            "floating_pct": k,
+            "day_count": 360.0,
+        },
+        (-1,),
+    ),
+    Mechanism(
+        "carry.futures_drift_pts",
+        carry.futures_drift_pts,
+        lambda: {
+            "price": A([100.0, 99.0]),
+            "coupon_pct": A([4.0, 4.5]),
+            "repo_rate0_pct": 4.0,
+            "conversion_factor": A([1.0, 0.9]),
+            "day_count": 360.0,
+        },
+        lambda kw: (A([0.0, 99.0 * 0.5 / 100.0 / 360.0 / 0.9]),),
+        # repo costs more: futures drift less (the cash bond's carry shrinks)
+        lambda k: {
+            "price": A([100.0, 99.0]),
+            "coupon_pct": A([4.0, 4.5]),
+            "repo_rate0_pct": 4.0 + k,
+            "conversion_factor": A([1.0, 0.9]),
+            "day_count": 360.0,
+        },
+        (-1,),
+    ),
+    Mechanism(
+        "deleveraging.funding_factor",
+        dl.funding_factor,
+        lambda: {
+            "spread_rise_pct": 0.0,
+            "margin0": A([0.05, 0.1]),
+            "haircut_rise": A([0.0, 0.0]),
+            "semi_elasticity": 0.2,
+            "margin_elasticity": 0.5,
+        },
+        _same(np.ones(2)),
+        # repo over IORB rises k points and haircuts rise: the target leverage falls
+        lambda k: {
+            "spread_rise_pct": k,
+            "margin0": A([0.05, 0.1]),
+            "haircut_rise": A([0.01, 0.01]) * k,
+            "semi_elasticity": 0.2,
+            "margin_elasticity": 0.5,
+        },
+        (-1,),
+    ),
+    Mechanism(
+        "repo_market.mmf_supply",
+        rm.mmf_supply,
+        lambda: {
+            "rate_pct": 4.3,
+            "capacity": 200.0,
+            "x0": 0.5,
+            "on_rrp_pct": 4.25,
+            "spread0_pct": 0.05,
+            "convexity": 1.5,
+            "cap": 0.99,
+        },
+        _same(100.0),  # at the starting rate r_RRP + s_0 MMFs lend x_0 K = 100
+        lambda k: {
+            "rate_pct": 4.3 + k,
+            "capacity": 200.0,
+            "x0": 0.5,
+            "on_rrp_pct": 4.25,
+            "spread0_pct": 0.05,
+            "convexity": 1.5,
+            "cap": 0.99,
+        },
+        (+1,),
+    ),
+    Mechanism(
+        "repo_market.bank_supply",
+        rm.bank_supply,
+        lambda: {
+            "rate_pct": 4.5,
+            "reserves": 3000.0,
+            "bank_assets": 24000.0,
+            "iorb_pct": 4.4,
+            "scarcity_frac": 0.1,
+            "lending_frac": 0.25,
+            "threshold_bp": 10.0,
+            "ramp_bp": 25.0,
+        },
+        _same(0.0),  # GC exactly at IORB + cost: banks do not lend yet
+        lambda k: {
+            "rate_pct": 4.5 + k,
+            "reserves": 3000.0,
+            "bank_assets": 24000.0,
+            "iorb_pct": 4.4,
+            "scarcity_frac": 0.1,
+            "lending_frac": 0.25,
+            "threshold_bp": 10.0,
+            "ramp_bp": 25.0,
+        },
+        (+1,),
+    ),
+    Mechanism(
+        "repo_market.clear",
+        rm.clear,
+        lambda: {
+            "demand": 100.0,
+            "mmf": _LinearCurve(),
+            "bank": _no_banks,
+            "facility_cost_pct": 4.55,
+            "facility_capacity": 50.0,
+            "max_rate_pct": 50.0,
+        },
+        _same((4.3, 100.0, 0.0, 0.0, 0.0)),  # demand met by MMFs at the starting rate
+        # demand rises: the rate rises to the facility's cost, then the facility lends, then
+        # the rate rises beyond it and the rest is unmet
+        lambda k: {
+            "demand": 100.0 * (1.0 + k),
+            "mmf": _LinearCurve(),
+            "bank": _no_banks,
+            "facility_cost_pct": 4.55,
+            "facility_capacity": 50.0,
+            "max_rate_pct": 50.0,
+        },
+        (+1, +1, 0, +1, +1),
+    ),
+    Mechanism(
         "dealers.dealer_room",
         dealers.dealer_room,
         lambda: {
@@ -387,15 +536,17 @@ REGISTRY: tuple[Mechanism, ...] = (
         "repo_market.mmf_capacity",
         rm.mmf_capacity,
         lambda: {
+            "overnight_book": 250.0,
             "nav": A([100.0, 200.0]),
-            "capacity_frac": 0.9,
+            "reallocation_frac": 0.1,
             "vol_ratio": 1.0,
             "sensitivity": 0.3,
         },
-        _same(270.0),  # 300 * 0.9
+        _same(280.0),  # 250 + 300 * 0.1 / 1
         lambda k: {
+            "overnight_book": 250.0,
             "nav": A([100.0, 200.0]),
-            "capacity_frac": 0.9,
+            "reallocation_frac": 0.1,
             "vol_ratio": 1.0 + k,
             "sensitivity": 0.3,
         },
@@ -541,6 +692,8 @@ def test_registry_covers_every_public_mechanism_function() -> None:
         "haircuts.roll_period",
         "volatility.tenor_weights",
         "prices.price_from_yield",
+        "policy_rates.check_path",  # an input check (tests/test_funding.py)
+        "deleveraging.equity_share",  # 1 / leverage (tests/test_funding.py)
     }
     found = set()
     for mod in [m.name for m in pkgutil.iter_modules(contagion.mechanisms.__path__)]:
@@ -806,10 +959,10 @@ def test_price_impact_closed_forms() -> None:
 
 def test_mmf_capacity_closed_form() -> None:
     cap = rm.mmf_capacity(
-        A([100.0, 200.0, -50.0]), capacity_frac=0.9, vol_ratio=2.0, sensitivity=0.5
+        240.0, A([100.0, 200.0, -50.0]), reallocation_frac=0.1, vol_ratio=2.0, sensitivity=0.5
     )
-    # negative NAV counts as 0: 300 * 0.9 / (1 + 0.5 * (2 - 1)) = 270 / 1.5 = 180
-    assert cap == pytest.approx(180.0, rel=1e-12)
+    # negative NAV counts as 0: 240 + 300 * 0.1 / (1 + 0.5 * (2 - 1)) = 240 + 20 = 260
+    assert cap == pytest.approx(260.0, rel=1e-12)
 
 
 def test_repo_rate_closed_form() -> None:

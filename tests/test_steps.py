@@ -43,6 +43,7 @@ POLICY_EXAMPLES = {
     "central_clearing": lambda: c.policies.CentralClearingConfig(netting_frac=0.5),
     "apc_margin": lambda: c.policies.APCMarginConfig(max_daily_increase_frac=0.05),
     "fima_repo": lambda: FIMARepoConfig(per_counterparty_limit_usd_bn=20),
+    "policy_rate": lambda: c.policies.PolicyRateConfig(change_bp=-50, trigger={"start_day": 2}),
 }
 SEEDS = range(16)  # random systems, scenarios and policy mixes (the CI size)
 

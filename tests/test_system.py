@@ -59,7 +59,7 @@ def test_defaults_filled_per_type(toy: System) -> None:
     assert inst.loc["fed", "leverage_ratio_min_frac"] == 0.0
     assert inst.loc["fed", holdings_column("2y")] == 0.0
     behaviour = [c.name for c in INSTITUTION_COLUMNS[6:]]
-    assert list(toy.institutions.columns[6:14]) == behaviour
+    assert list(toy.institutions.columns[6 : 6 + len(behaviour)]) == behaviour
 
 
 def test_blank_behaviour_cell_takes_type_default_and_blank_name_takes_id(toy: System) -> None:

@@ -91,10 +91,33 @@ def allocate(total: float, weights: np.ndarray) -> np.ndarray:
 CLEAR_WRITES = ("impact_bp", "fut_impact_bp", "utilisation", "peak_utilisation")
 
 
+def _auction_awards(ctx, day, price0, room, buy_cap) -> np.ndarray:
+    """Value each dealer is awarded of the Treasury's issuance settling this round (USD bn):
+    its share ``a`` of the issue pro rata to balance-sheet room (equally without any), within
+    what it can fund; the par per bucket goes to ``day.awards``. Awards come before the
+    day's market purchases (they were committed at auction)."""
+    n = len(room)
+    if day.issuance is None:
+        return np.zeros(n)
+    live = ctx.topo.mask["dealer"]
+    value_b = day.issuance * price0
+    total = float(value_b.sum())
+    w = np.where(live, np.maximum(room, 0.0), 0.0)
+    w = w / w.sum() if w.sum() > 0 else live / max(live.sum(), 1)
+    awarded = np.minimum(ctx.params.dealer_auction_share_frac * total * w, buy_cap)
+    awarded = np.maximum(awarded, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_value = np.where(price0 > 0, value_b / total / price0, 0.0) if total > 0 else value_b
+    day.awards = awarded[:, None] * per_value[None, :]
+    return awarded
+
+
 def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarray):
     """Clear the cash and futures markets for this round's sales and closes.
 
-    Policies' bids and new issuance net against sales; dealers absorb what they can fund
+    Policies' bids and policies' new issuance net against sales (the Treasury's scheduled
+    issuance settles without moving prices, :mod:`contagion.mechanisms.settlement`); dealers
+    absorb what they can fund
     (own cash plus new MMF and facility financing) within their room; impact moves the cash
     yields and, through order flow and pass-through, the futures. Returns the value each
     dealer absorbs (USD bn) and sets the round's financing plan on ``day``. Prices are set
@@ -128,9 +151,11 @@ def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarra
         cash_limit = np.where(pool_d > 0, cash / h if h > 0 else np.inf, cash)
     buy_cap = np.minimum(room, np.minimum(cash + pool_d, cash_limit))
     day.pool_plan = pool_d
+    awarded = _auction_awards(ctx, day, price0, room, buy_cap)
+    buy_cap = buy_cap - awarded
     total_q = float(np.maximum(q_value, 0.0).sum())
     absorbed_value = allocate(total_q, buy_cap)
-    room_after = float((room - absorbed_value).sum())
+    room_after = float((room - absorbed_value - awarded).sum())
     u = dealers.utilisation(room_after, s.ref.room_ref)
     s.utilisation = u
     s.peak_utilisation = max(s.peak_utilisation, u)

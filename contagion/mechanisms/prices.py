@@ -69,8 +69,9 @@ class PriceCurve:
 
 
 def set_prices(state, topo) -> None:
-    """Cash and futures prices from the fundamental shock plus price impact (in place)."""
+    """Cash and futures prices from the fundamental shock plus price impact (in place); the
+    futures' carry drift (``mechanisms.carry``) is added to their price."""
     s = state
     fb = topo.cs.market.futures_bucket
     s.price[:] = topo.cash_curve(s.y_fund_bp + s.impact_bp)
-    s.fut_price[:] = topo.futures_curve(s.y_fund_bp[fb] + s.fut_impact_bp)
+    s.fut_price[:] = topo.futures_curve(s.y_fund_bp[fb] + s.fut_impact_bp) + s.fut_carry_pts

@@ -126,6 +126,13 @@ def plan_step(state, ctx, ledger, day, desk, still_owed: np.ndarray):
     phi_vol = np.zeros(n)
     if first and ctx.channels.deleveraging:
         a, liab = ledger.balance()
+        funding = dl.funding_factor(
+            s.funding_spread_rise_pct,
+            dl.equity_share(s.ref.leverage0),
+            dl.repo_haircut_by_borrower(s, topo) - s.ref.haircut0,
+            semi_elasticity=p.leverage_funding_semi_elasticity_per_pct,
+            margin_elasticity=p.leverage_haircut_elasticity,
+        )
         phi_vol = dl.leverage_target_share(
             a,
             a - liab,
@@ -136,6 +143,7 @@ def plan_step(state, ctx, ledger, day, desk, still_owed: np.ndarray):
             topo.behaviour("deleveraging_speed_frac"),
             topo.behaviour("max_leverage_ratio"),
             band=p.leverage_band_frac,
+            funding=funding,
         )
         phi_vol = np.where(topo.mask["hedge_fund"] & ~s.defaulted, phi_vol, 0.0)
     phi = np.clip(phi_need + phi_vol, 0.0, 1.0)
@@ -155,6 +163,9 @@ def plan_step(state, ctx, ledger, day, desk, still_owed: np.ndarray):
     sell = sell + liq
     s.to_liquidate[:] = 0.0
     if first:
+        # the Treasury's net new issuance settles in the first round (sold from outside)
+        value = ctx.treasury_issuance_usd_bn[day.t]
+        day.issuance = value / (s.price / 100.0) if value.any() else None
         exo = _exogenous_sales(s, ctx, day.t)
         if desk and exo.any():
             exo = desk.intercept(s, ledger, exo)

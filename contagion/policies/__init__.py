@@ -25,6 +25,7 @@ from contagion.policies import registry
 from contagion.policies.base import Policy, PolicyConfig, PolicyCosts, Trigger, UsageRecord
 from contagion.policies.facilities import StandingRepoConfig
 from contagion.policies.purchases import BasisFacilityConfig, QEConfig, SovereignFundConfig
+from contagion.policies.rates import PolicyRateConfig
 from contagion.policies.regulation import (
     APCMarginConfig,
     CentralClearingConfig,
@@ -115,6 +116,7 @@ __all__ = [
     "Policy",
     "PolicyConfig",
     "PolicyCosts",
+    "PolicyRateConfig",
     "QEConfig",
     "SLRReliefConfig",
     "SovereignFundConfig",

@@ -1,21 +1,24 @@
 """The Standing Repo Facility: central-bank repo lending to eligible counterparties.
 
-The facility lends cash overnight against Treasuries at its minimum bid rate
-(``policy_rate + spread``) plus a stigma premium, with a haircut, up to an aggregate limit.
-Each eligible institution gets one facility repo edge per bucket (lender: the central bank,
-segment ``central_bank``), so collateral, margin, interest and default handling are the
-engine's own. It stands ready with a :class:`~contagion.orders.LoanOffer`: an eligible
-institution whose cash falls short of what it owes borrows, before it sells anything, as
-much as its free collateral allows, once the shortfall exceeds the stigma threshold, and
-eligible dealers can fund the inventory they buy from sellers here once MMF financing runs
-out (:mod:`contagion.mechanisms.facilities`). Loans roll while the facility is on and are
-called when it ends.
+The facility lends cash overnight against Treasuries at its minimum bid rate (the SRF rate of
+the policy-rate state, which moves with the policy rates, plus ``min_bid_spread_bp``) plus a
+stigma premium, with a haircut, up to an aggregate limit. Each eligible institution gets one
+facility repo edge per bucket (lender: the central bank, segment ``central_bank``), so
+collateral, margin, interest and default handling are the engine's own. It stands ready with a
+:class:`~contagion.orders.LoanOffer` (:mod:`contagion.mechanisms.facilities`):
 
-It caps the repo rate only for those who can reach it: while take-up is below the limit
-(below 95% of it at the start of a day; a nearly exhausted facility no longer caps),
-eligible borrowers pay at most ``rate + stigma premium``; ineligible ones (hedge funds, by
-default) pay the market rate. With ``central_clearing`` dealers net facility trades, so
-their facility borrowing does not use leverage-ratio room.
+* it caps the market: eligible dealers borrow at its cost and lend on, to the market and to
+  their clients, while the market pays more, so the GC rate (and every repo rate above it,
+  hedge funds' included) stops at the cost while the facility has capacity: its remaining
+  limit, within its eligible dealers' balance-sheet room unless its trades are centrally
+  cleared (``central_clearing``: netted) (:mod:`contagion.mechanisms.repo_market`);
+* it refinances: when money funds recall repo from eligible dealers while GC is at or above
+  its cost, they borrow here instead (against the collateral the recalled loans release);
+* eligible institutions whose cash falls short of what they owe borrow before they sell,
+  once the shortfall exceeds the stigma threshold; eligible dealers fund new inventory here
+  once MMF financing runs out.
+
+Loans roll while the facility is on and are called when it ends.
 """
 
 from __future__ import annotations
@@ -25,12 +28,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from contagion.orders import LoanOffer, OpenFacility, RateCap, RecallFacility
+from contagion.orders import LoanOffer, OpenFacility, RecallFacility
 from contagion.policies.base import Policy, PolicyConfig, PolicyCosts, PolicyView
 from contagion.policies.registry import register
 from contagion.schema import INSTITUTION_TYPES
-
-EXHAUSTED_FRAC = 0.95  # near its limit the facility can no longer cap the rate
 
 
 @register
@@ -40,7 +41,12 @@ class StandingRepoConfig(PolicyConfig):
     tool: ClassVar[str] = "Standing Repo Facility (eligible counterparties, limit, stigma)"
     type: Literal["srf"] = "srf"
     min_bid_spread_bp: float = Field(
-        0.0, ge=-500, le=500, allow_inf_nan=False, description="Rate = policy rate + this."
+        0.0,
+        ge=-500,
+        le=500,
+        allow_inf_nan=False,
+        description="Rate = the SRF minimum bid of the policy rates (the top of the target "
+        "range by default) + this, bp.",
     )
     aggregate_limit_usd_bn: float = Field(500.0, gt=0, allow_inf_nan=False)
     haircut_frac: float = Field(0.02, ge=0, lt=1, description="Haircut on collateral.")
@@ -63,9 +69,12 @@ class StandingRepo(Policy):
         super().validate(view)
         cfg = self.config
         self.cb = view.central_bank()
-        self.rate_pct = view.market.policy_rate_pct + cfg.min_bid_spread_bp / 100.0
-        self.cost_rate_pct = self.rate_pct + cfg.stigma_premium_bp / 100.0
         self.eligible = np.isin(view.topo.type_name, cfg.eligible) & (np.arange(view.n) != self.cb)
+
+    def cost_pct(self, srf_rate_pct: float) -> float:
+        """What a borrower pays: the minimum bid plus the spread and the stigma premium."""
+        cfg = self.config
+        return srf_rate_pct + cfg.min_bid_spread_bp / 100.0 + cfg.stigma_premium_bp / 100.0
 
     def setup(self, view: PolicyView) -> list:
         return [
@@ -73,7 +82,7 @@ class StandingRepo(Policy):
                 lender=self.cb,
                 borrowers=np.flatnonzero(self.eligible),
                 haircut_frac=self.config.haircut_frac,
-                rate_pct=self.cost_rate_pct,
+                rate_pct=self.cost_pct(view.market.srf_rate_pct),
                 label="srf",
             )
         ]
@@ -84,16 +93,9 @@ class StandingRepo(Policy):
     def on_day(self, view: PolicyView) -> list:
         was_on = view.mine["on"]
         self.update_trigger(view)
-        on = view.mine["on"]
-        orders: list = []
-        if was_on and not on:  # the facility closes: its loans are called
-            orders.append(RecallFacility(self.edges))
-        limit = self.config.aggregate_limit_usd_bn
-        if on and view.repo_outstanding(self.edges) < EXHAUSTED_FRAC * limit:
-            orders.append(RateCap(self.cost_rate_pct, self.eligible))
-        else:
-            orders.append(RateCap(np.inf))
-        return orders
+        if was_on and not view.mine["on"]:  # the facility closes: its loans are called
+            return [RecallFacility(self.edges)]
+        return []
 
     def loan_offer(self, view: PolicyView) -> LoanOffer | None:
         if not view.mine["on"]:
@@ -106,6 +108,8 @@ class StandingRepo(Policy):
             eligible=self.eligible,
             limit_left_usd_bn=cfg.aggregate_limit_usd_bn - view.repo_outstanding(self.edges),
             min_shortfall_usd_bn=cfg.stigma_threshold_usd_bn,
+            cost_pct=self.cost_pct(view.srf_rate_pct),
+            centrally_cleared=cfg.central_clearing,
         )
 
     def filled(self, view: PolicyView, fill) -> None:

@@ -47,8 +47,8 @@ class FIMARepoConfig(PolicyConfig):
         ge=-500,
         le=500,
         allow_inf_nan=False,
-        description="Facility rate = policy rate + this, bp (IOER + 25 bp in 2020, fact base "
-        "4.56).",
+        description="Facility rate = IORB + this, bp (IOER + 25 bp in 2020, fact base 4.56); "
+        "it moves with the policy rates.",
     )
     haircut_frac: float = Field(
         0.02,
@@ -80,7 +80,7 @@ class FIMARepo(Policy):
         super().validate(view)
         cfg = self.config
         self.cb = view.central_bank()
-        self.rate_pct = view.market.policy_rate_pct + cfg.rate_spread_bp / 100.0
+        self.rate_pct = view.market.iorb_pct + cfg.rate_spread_bp / 100.0
         self.eligible = np.isin(view.topo.type_name, cfg.eligible) & (np.arange(view.n) != self.cb)
 
     def setup(self, view: PolicyView) -> list:
