@@ -46,6 +46,11 @@ class Context:
         return self.scenario.bucket_paths("rate_shock_bp", self.buckets)
 
     @cached_property
+    def swap_spread_shock_bp(self) -> np.ndarray:
+        """(days, buckets) change of swap rates alone, bp."""
+        return self.scenario.bucket_paths("swap_spread_shock_bp", self.buckets)
+
+    @cached_property
     def exogenous_sales_usd_bn(self) -> np.ndarray:
         """(days, buckets) sales by 'other' sellers, USD bn market value."""
         return self.scenario.bucket_paths("exogenous_sales_usd_bn", self.buckets)

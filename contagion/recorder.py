@@ -24,6 +24,7 @@ import functools
 import numpy as np
 import pandas as pd
 
+from contagion.mechanisms.margin import swap_rate_change_bp
 from contagion.mechanisms.prices import MIN_PRICE_FRAC
 from contagion.schema import INSTITUTION_TYPES
 from contagion.state import PNL, PNL_CHANNELS
@@ -59,7 +60,12 @@ BOUNDS = {
     "haircut_cap_hit_days": "a live repo haircut is at ModelParams.max_haircut_frac",
     "price_floor_hit_days": "a cash bond or futures price is at the floor of "
     "mechanisms.prices.price_from_yield (MIN_PRICE_FRAC x its initial price)",
+    "impact_bound_hit_days": "the cumulative cash, futures or swap impact of a bucket reached "
+    "ModelParams.max_impact_bp (either direction)",
 }
+#: Dealers' limits (mechanisms.dealers.CONSTRAINTS) as they appear in column names.
+DEALER_LIMIT_COLUMNS = tuple(f"dealer_utilisation_{c}_frac" for c in ("slr", "var", "internal"))
+DEALER_BINDING_COLUMNS = tuple(f"dealers_bound_by_{c}_count" for c in ("slr", "var", "internal"))
 
 
 #: Policy-rate columns of ``Result.markets`` (percent) and the state fields they show.
@@ -107,6 +113,8 @@ def metric_names(market) -> list[str]:
             f"yield_change_{b}_bp",
             f"price_{b}",
             f"impact_{b}_bp",
+            f"impact_permanent_{b}_bp",
+            f"swap_impact_{b}_bp",
             f"swap_rate_{b}_pct",
             f"swap_spread_{b}_bp",
             f"swap_spread_change_{b}_bp",
@@ -133,6 +141,8 @@ def metric_names(market) -> list[str]:
         "im_multiplier",
         "dealer_utilisation_frac",
         "dealer_peak_utilisation_frac",
+        *DEALER_LIMIT_COLUMNS,
+        *DEALER_BINDING_COLUMNS,
         "hedge_fund_haircut_frac",
         "cb_reserves_created_usd_bn",
         "iterations",
@@ -221,13 +231,15 @@ def market_row(state, ctx, day: int) -> dict[str, float]:
     m = topo.cs.market
     row: dict[str, float] = {"day": day}
     y = m.yield_pct + (s.y_fund_bp + s.impact_bp) / 100.0
-    swap = m.swap_rate_pct + s.y_fund_bp / 100.0
+    swap = m.swap_rate_pct + swap_rate_change_bp(s) / 100.0
     spread0 = (m.swap_rate_pct - m.yield_pct) * 100
     for j, b in enumerate(m.bucket_names):
         row[f"yield_{b}_pct"] = y[j]
         row[f"yield_change_{b}_bp"] = (y[j] - m.yield_pct[j]) * 100
         row[f"price_{b}"] = s.price[j]
         row[f"impact_{b}_bp"] = s.impact_bp[j]
+        row[f"impact_permanent_{b}_bp"] = s.impact_perm_bp[j]
+        row[f"swap_impact_{b}_bp"] = s.swap_impact_bp[j]
         row[f"swap_rate_{b}_pct"] = swap[j]
         row[f"swap_spread_{b}_bp"] = (swap[j] - y[j]) * 100
         row[f"swap_spread_change_{b}_bp"] = (swap[j] - y[j]) * 100 - spread0[j]
@@ -269,6 +281,10 @@ def market_row(state, ctx, day: int) -> dict[str, float]:
     row["im_multiplier"] = s.im_multiplier if day else 1.0
     row["dealer_utilisation_frac"] = s.utilisation
     row["dealer_peak_utilisation_frac"] = s.peak_utilisation
+    for j, col in enumerate(DEALER_LIMIT_COLUMNS):
+        row[col] = s.utilisation_by_limit[j]
+    for j, col in enumerate(DEALER_BINDING_COLUMNS):
+        row[col] = int(s.binding_by_limit[j])
     row["hedge_fund_haircut_frac"] = (
         float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
     )
@@ -355,6 +371,7 @@ class Recorder:
                 (s.price <= m.price * MIN_PRICE_FRAC * floor).any()
                 or (s.fut_price <= m.futures_price * MIN_PRICE_FRAC * floor).any()
             ),
+            "impact_bound_hit_days": bool(s.impact_bound_hit),
         }
 
     # --- frames -------------------------------------------------------------------------
@@ -518,6 +535,10 @@ class Recorder:
         out["peak_repo_rate_pct"] = peak("repo_rate_pct")
         out["peak_repo_rate_eligible_pct"] = peak("repo_rate_eligible_pct")
         out["dealer_peak_utilisation_frac"] = peak("dealer_peak_utilisation_frac")
+        for col_name in DEALER_LIMIT_COLUMNS:
+            out[col_name.replace("dealer_", "dealer_peak_", 1)] = peak(col_name)
+        for col_name in DEALER_BINDING_COLUMNS:  # dealer-days bound by each limit
+            out[col_name.replace("_count", "_dealer_days")] = float(col(col_name)[1:].sum())
         for kind in SALE_KINDS:
             total = (
                 np.sum([getattr(log, kind) for log in self.logs], axis=0)
