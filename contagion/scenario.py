@@ -128,12 +128,13 @@ class ModelParams(_Frozen):
         0.9, gt=0, lt=1, description="Utilisation at which g(u) stops growing, fraction."
     )
     impact_decay_frac: Finite = Field(
-        0.0,
+        0.05,
         ge=0,
         le=1,
         description="Share of the transient cash, futures and swap impact that reverts "
         "each day (half-life ln 2 / -ln(1 - decay) days), fraction per day; the permanent "
-        "cash impact stays.",
+        "cash impact stays. Default: a half-life of about two weeks (slow-moving capital "
+        "returns within weeks, Duffie 2010); fitted to March 2020.",
     )
     futures_impact_bp_per_usd_bn: Finite = Field(
         0.02,
