@@ -137,6 +137,9 @@ def _output(out: Path, overwrite: bool) -> Iterator[Any]:
     target = open_output(out, overwrite=overwrite)
     try:
         yield target
+    except BaseException:
+        target.abandon()  # a folder made for this run and left empty is removed
+        raise
     finally:
         target.release()
 

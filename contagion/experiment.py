@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from contagion.errors import InputError, Problem, text_problem
+from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem, text_problem
 from contagion.policies import AnyPolicy, PolicyConfig, policy_from_dict
 from contagion.result import Result
-from contagion.scenario import ModelParams, Scenario, range_problems
+from contagion.scenario import Scenario, range_problems
 from contagion.system import System
 
 BASELINE = "no_action"
@@ -359,6 +359,15 @@ def experiment(
         raise InputError(
             Problem("experiment", "parameters", f"at most {MAX_DRAWS:,} parameter points")
         )
+    # everything checked before the first run: nothing fails after the point runs
+    if sampling not in SAMPLING:
+        raise InputError(Problem("experiment", "sampling", f"use one of {', '.join(SAMPLING)}"))
+    if parameters is not None:
+        parameters = _checked_points(parameters)
+        draws, sampling = len(parameters), "explicit"
+    elif draws:
+        check_uncertainty(DEFAULT_UNCERTAINTY if uncertainty is None else dict(uncertainty))
+        _seed_sequence(rng)
     executor = backends.make_executor(backend, workers, scheduler)
     check_compatible(system, scenario, arms)
     results, rows, scenarios = {}, {}, {}
@@ -370,16 +379,6 @@ def experiment(
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(HEADLINE)]
     metrics.index.name = "arm"
     long: list[backends.Row] = []
-    if sampling not in SAMPLING:
-        raise InputError(Problem("experiment", "sampling", f"use one of {', '.join(SAMPLING)}"))
-    if parameters is not None:
-        parameters = [{str(k): float(v) for k, v in p.items()} for p in parameters]
-        unknown = sorted({k for p in parameters for k in p} - set(ModelParams.model_fields))
-        if unknown:
-            raise InputError(
-                Problem("experiment", "parameters", f"unknown model parameters {unknown}")
-            )
-        draws, sampling = len(parameters), "explicit"
     if draws:
         long = _draws(
             backends, executor, system, scenario, arms, draws, rng, uncertainty,
@@ -387,6 +386,21 @@ def experiment(
         )  # fmt: skip
     draws_frame = pd.DataFrame(long, columns=backends.COLUMNS)
     return ExperimentResult(metrics, effectiveness(metrics), draws_frame, results, scenarios)
+
+
+def _checked_points(parameters: Sequence[Mapping[str, float]]) -> list[dict[str, float]]:
+    """Explicit parameter points as floats, each within its parameter's bounds."""
+    from contagion.scenario import parameter_problems
+
+    out, problems = [], []
+    for i, point in enumerate(parameters):
+        if not isinstance(point, Mapping):
+            raise InputError(Problem("experiment", f"parameters.{i}", "must be a mapping"))
+        problems += parameter_problems(dict(point), location="experiment", field=f"parameters.{i}")
+        if problems:
+            raise InputError(problems[:MAX_PROBLEMS_SHOWN])
+        out.append({str(k): float(v) for k, v in point.items()})
+    return out
 
 
 def _draws(
@@ -531,6 +545,7 @@ def check_compatible(
     from contagion.policies import build
 
     arm_sources = arm_sources or {}
+    system_label = system_source or repr(system.name)
     try:
         Run(system, scenario, ())
     except InputError as err:
@@ -550,7 +565,7 @@ def check_compatible(
                     Problem(
                         where,
                         q.field,
-                        q.reason + (f" (system {system.name!r})" if q.location == "system" else ""),
+                        q.reason + (f" (system {system_label})" if q.location == "system" else ""),
                     )
                     for q in err.problems
                 ]

@@ -252,6 +252,7 @@ class OutputDirectory:
         self.path = Path(os.path.realpath(path))  # a link to a folder: write there
         self.option = option
         self._fd: int | None = None
+        self.created = False  # whether acquire() made the folder
 
     def __enter__(self) -> OutputDirectory:
         return self.acquire()
@@ -269,7 +270,11 @@ class OutputDirectory:
             return self
         for _ in range(_LOCK_RETRIES):
             try:
-                self.path.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.path.mkdir(parents=True)
+                    self.created = True
+                except FileExistsError:
+                    pass
                 fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
             except OSError as err:
                 raise InputError(os_problem(err, self.option), str(self.path)) from None
@@ -311,6 +316,15 @@ class OutputDirectory:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
+
+    def abandon(self) -> None:
+        """Release, and remove the folder if :meth:`acquire` made it and it is still empty
+        (a command that failed leaves nothing behind)."""
+        locked = self._fd is not None
+        self.release()
+        if locked and self.created:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()  # only if empty
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:
