@@ -776,17 +776,24 @@ def run_experiment(
     from contagion.scenario import load_scenario
 
     base = Path(base_dir)
-    system = (
-        examples.load_bundled(config.system)
+    sys_file = (
+        None
         if config.system in examples.BUNDLED
-        else load_system(config_path(base, config.system, field="system"))
+        else config_path(base, config.system, field="system")
     )
-    scenario = (
-        scenarios.load(config.scenario)
+    sc_file = (
+        None
         if config.scenario in scenarios.available()
-        else load_scenario(config_path(base, config.scenario, field="scenario"))
+        else config_path(base, config.scenario, field="scenario")
     )
+    system = examples.load_bundled(config.system) if sys_file is None else load_system(sys_file)
+    scenario = scenarios.load(config.scenario) if sc_file is None else load_scenario(sc_file)
     config, scenario = resolve_model_params(config, system, scenario)
+    check_compatible(  # errors name the scenario or system file
+        system, scenario, check_arms(config.arms),
+        system_source=None if sys_file is None else str(sys_file),
+        scenario_source=None if sc_file is None else str(sc_file),
+    )  # fmt: skip
     result = experiment(
         system,
         scenario,

@@ -238,6 +238,18 @@ def remove_stale_staging(target: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def foreign_entries(folder: Path, owned: set[str]) -> list[str]:
+    """Entries of ``folder`` that are not in ``owned`` (nor temp files or staging folders
+    of ours): what replacing the folder whole would delete that is not output."""
+    out = []
+    for p in folder.iterdir():
+        name = p.name
+        if name in owned or (name.startswith(".") and (name.endswith(".tmp") or _STAGING in name)):
+            continue
+        out.append(name)
+    return sorted(out)
+
+
 # --- output folders ------------------------------------------------------------------------
 class OutputDirectory:
     """A folder written by one process at a time, replaced whole (module docstring).

@@ -67,18 +67,21 @@ class Result:
     def save(self, directory: str | os.PathLike, *, csv: bool = False) -> Path:
         """Write the frames (parquet, optionally CSV) and ``metadata.json`` into a folder,
         replacing it whole (module docstring); returns the folder."""
-        from contagion.files import OutputDirectory
+        from contagion.files import OutputDirectory, foreign_entries
 
         d = Path(directory)
         out = OutputDirectory(d, option="directory")
         with out:
-            if any(out.path.iterdir()) and not (out.path / META).is_file():
+            owned = {META, *(f"{n}.{ext}" for n in FRAMES for ext in ("parquet", "csv"))}
+            foreign = foreign_entries(out.path, owned)
+            if foreign or (any(out.path.iterdir()) and not (out.path / META).is_file()):
+                shown = ", ".join(foreign[:5]) or "no " + META
                 raise InputError(
                     Problem(
                         "result directory",
                         "(files)",
-                        f"is not empty and holds no {META}: not a saved result; refusing to "
-                        "replace it",
+                        f"is not empty and not a saved result ({shown}); refusing to replace "
+                        "it: choose a new or empty folder",
                     ),
                     str(d),
                 )

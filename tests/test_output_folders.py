@@ -280,6 +280,18 @@ def test_an_overwrite_leaves_no_stale_arm_folder(inputs, report, tmp_path):
     assert list(load_saved(d).results) == ["no_action", "qe"]
 
 
+def test_overwrite_never_deletes_files_that_are_not_report_output(inputs, report, tmp_path):
+    d = copy_of(report, tmp_path)
+    (d / "notes.txt").write_text("mine")
+    r = invoke(*run_args(inputs, d, "--overwrite"))
+    assert_input_error(r, "not part of a report", "notes.txt")
+    assert (d / "notes.txt").read_text() == "mine" and (d / "report.html").is_file()
+    res = c.Result.load(d / "arms" / "00-no_action")
+    (d / "arms" / "00-no_action" / "mine.txt").write_text("mine")
+    with pytest.raises(c.InputError, match=r"mine\.txt"):
+        res.save(d / "arms" / "00-no_action")
+
+
 def _child(*args: str) -> subprocess.Popen:
     code = "import sys; from contagion.cli import app; sys.argv[0] = 'contagion'; app()"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}

@@ -4,8 +4,9 @@ Writing (:func:`write_folder`): the experiment's data and report go into a stagi
 beside the target and are swapped in whole (:class:`contagion.files.OutputDirectory`), so a
 folder never mixes two runs (stale arm folders, new parquet beside old metadata) and a
 second process writing to the same folder fails at once. An existing folder is replaced
-only when it is empty or holds a report (``experiment.json``); any other non-empty folder
-is refused.
+only when it is empty or holds a report (``experiment.json``) and nothing but report output
+(:data:`REPORT_ENTRIES`); any other non-empty folder is refused, so replacing a folder never
+deletes a file that a run did not write.
 
 Reading (:func:`load_saved`): every file is read with a bounded read of a regular file
 (:func:`contagion.files.read_bytes`); a folder that was damaged or edited by hand
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contagion._version import __version__
 from contagion.errors import InputError, Problem
 from contagion.experiment import BASELINE, HEADLINE, ExperimentResult, arm_name_problem
-from contagion.files import OutputDirectory
+from contagion.files import OutputDirectory, foreign_entries
 from contagion.io import atomic_write_text, csv_text, load_system, to_csv
 from contagion.result import Result, read_json, read_parquet
 from contagion.system import System
@@ -55,6 +56,12 @@ EFFECTIVENESS_COLUMNS = (
     "cost_budget_spent_usd_bn",
     *(f"reduction_{m}_per_100bn" for m in _REDUCED),
 )
+#: What a report folder holds (:func:`save_experiment`, :func:`write_folder`): replacing
+#: a folder that holds anything else is refused.
+REPORT_ENTRIES = {
+    INFO, "report.html", "report.md", "figures", "arms", "system",
+    *(f"{t}.{ext}" for t in (*TABLES, SENSITIVITY) for ext in ("parquet", "csv")),
+}  # fmt: skip
 MARKET_COLUMNS = (
     "repo_rate_pct",
     "repo_rate_eligible_pct",
@@ -105,6 +112,14 @@ def open_output(out: str | os.PathLike, *, overwrite: bool = False) -> OutputDir
                     d,
                     f"is not empty and holds no {INFO} (not a contagion report); --overwrite "
                     "replaces a report folder whole, so choose a new or empty folder",
+                )
+            foreign = foreign_entries(target.path, REPORT_ENTRIES)
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+                raise _refuse(
+                    d,
+                    f"holds files that are not part of a report ({shown}); --overwrite "
+                    "replaces the folder whole, so move them or choose another folder",
                 )
     except BaseException:
         target.release()
