@@ -395,6 +395,7 @@ def experiment_cmd(
 ) -> None:
     """Run an experiment file; system and scenario paths are relative to the file (and
     must stay inside its directory unless absolute)."""
+    from contagion.errors import printable
     from contagion.experiment import check_compatible, load_experiment, resolve_model_params
     from contagion.paths import experiment_inputs
 
@@ -422,7 +423,8 @@ def experiment_cmd(
             result = _run_sensitivity(cfg, sys_, sc, result, quiet=quiet or as_json,
                                       workers=workers, scheduler=scheduler,
                                       checkpoint=checkpoint)  # fmt: skip
-        _finish(result, sys_, target, draws=n, seed=cfg.seed, title=f"Experiment {file.stem}",
+        title = f"Experiment {printable(file.stem)}"  # a file name is text from outside too
+        _finish(result, sys_, target, draws=n, seed=cfg.seed, title=title,
                 quiet=quiet, as_json=as_json)  # fmt: skip
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contagion._version import __version__
-from contagion.errors import InputError, Problem
+from contagion.errors import InputError, Problem, text_problem
 from contagion.experiment import BASELINE, HEADLINE, ExperimentResult, arm_name_problem
 from contagion.files import OutputDirectory, foreign_entries
 from contagion.io import atomic_write_text, csv_text, load_system, to_csv
@@ -270,6 +270,9 @@ def _read_info(d: Path) -> dict[str, Any]:
         problems.append(
             Problem(INFO, "format_version", f"{info.format_version}; this reads {FORMAT_VERSION}")
         )
+    reason = text_problem(info.title)
+    if reason:
+        problems.append(Problem(INFO, "title", reason))
     names = [a.name for a in info.arms]
     for i, name in enumerate(names):
         reason = arm_name_problem(name)
