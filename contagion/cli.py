@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import re
 import sys
 import tempfile
 import traceback
@@ -467,17 +466,14 @@ def systems() -> None:
 @app.command()
 def policies() -> None:
     """List the policy types and their settings."""
-    import typing
-
     import contagion.policies as pol
 
-    docs = dict(re.findall(r"^``(\w+)``\s+(.+)$", pol.__doc__ or "", flags=re.M))
     common = set(pol.PolicyConfig.model_fields) | {"type"}
     t = Table("type", "tool", "settings")
-    for cls in typing.get_args(typing.get_args(pol.AnyPolicy)[0]):
-        kind = cls.model_fields["type"].default
+    for kind in pol.registry.policy_types():
+        cls = pol.registry.config_class(kind)
         fields = ", ".join(f for f in cls.model_fields if f not in common)
-        t.add_row(kind, docs.get(kind, ""), fields)
+        t.add_row(kind, pol.registry.describe(kind), fields)
     out_console.print(t)
 
 

@@ -37,10 +37,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+)
 
 from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem, text_problem
-from contagion.policies import AnyPolicy, PolicyConfig, policy_from_dict
+from contagion.policies import PolicyConfig, policy_from_dict
 from contagion.result import Result
 from contagion.scenario import Scenario, range_problems
 from contagion.system import System
@@ -87,18 +94,11 @@ def headline(summary: Mapping[str, float]) -> dict[str, float]:
     yields = [k for k in summary if k.startswith("peak_yield_change_")]
     key = "peak_yield_change_10y_bp" if "peak_yield_change_10y_bp" in summary else yields[-1]
     basis = [v for k, v in summary.items() if k.startswith("peak_basis_widening_")]
-    # a facility's size is its peak outstanding (what its limit caps), not the cumulative
-    # amount lent, which counts money repaid and lent again
-    lent = sum(
-        v
-        for k, v in summary.items()
-        if k.startswith("policy_") and k.endswith("_peak_take_up_usd_bn")
-    )
-    spent = sum(
-        v
-        for k, v in summary.items()
-        if k.startswith("policy_") and (k.endswith("_spent_usd_bn") or k.endswith("_bought_usd_bn"))
-    )
+    # the policies' typed costs (contagion.policies.base.PolicyCosts): a facility's size is
+    # its peak outstanding (what its limit caps), not the amount lent, which counts money
+    # repaid and lent again
+    lent = summary["policy_cost_cash_lent_peak_usd_bn"]
+    spent = summary["policy_cost_budget_spent_usd_bn"]
     return {
         "peak_yield_bp": summary[key],
         "peak_basis_bp": max(basis) if basis else 0.0,
@@ -535,19 +535,21 @@ def check_compatible(
     """Check the scenario and every policy against the system before anything runs.
 
     The engine's own checks run (the scenario's bucket keys, each policy's buckets,
-    contracts, trigger metric and need for a central bank: everything a policy's
-    ``start`` hook validates), one component at a time, so the
+    contracts, trigger metric and need for a central bank: everything setting up a
+    :class:`contagion.engine.Simulation` validates), one component at a time, so the
     :class:`~contagion.InputError` names the file it comes from: ``scenario_source`` for
     the scenario, ``arm_sources[arm]`` for a policy (the policy file, or the experiment
     file holding the arm), ``system_source`` otherwise.
     """
-    from contagion.engine import Run
-    from contagion.policies import build
+    from contagion.engine import Simulation
 
     arm_sources = arm_sources or {}
     system_label = system_source or repr(system.name)
     try:
-        Run(system, scenario, ())
+        buckets = list(system.market.bucket_names)
+        for name in ("rate_shock_bp", "exogenous_sales_usd_bn"):
+            scenario.bucket_paths(name, buckets)  # unknown buckets
+        Simulation(system, scenario, ())
     except InputError as err:
         raise InputError(err.problems, scenario_source or err.source) from None
     seen: set[int] = set()
@@ -557,7 +559,7 @@ def check_compatible(
                 continue
             seen.add(id(pol))
             try:
-                Run(system, scenario, build([pol]))
+                Simulation(system, scenario, [pol])
             except InputError as err:
                 label = pol.name or getattr(pol, "type", type(pol).__name__)
                 where = f"arm '{arm}', policy '{label}'"
@@ -615,7 +617,7 @@ class ExperimentConfig(BaseModel):
 
     system: str = Field("stylised_us_2025", description="Bundled system name or file path.")
     scenario: str = Field("basis_unwind", description="Bundled scenario name or file path.")
-    arms: dict[str, list[AnyPolicy]] = Field(min_length=1)
+    arms: dict[str, list[SerializeAsAny[PolicyConfig]]] = Field(min_length=1)
     draws: int = Field(0, ge=0, le=MAX_DRAWS)
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     uncertainty: dict[str, tuple[float, float, str]] | None = None
@@ -627,6 +629,17 @@ class ExperimentConfig(BaseModel):
         "ones (metadata.model_params, e.g. calibrated_us_2025); a mapping overrides the "
         "scenario's; None keeps the scenario's.",
     )
+
+    @field_validator("arms", mode="before")
+    @classmethod
+    def _registered_policies(cls, arms: Any) -> Any:
+        """Each policy document validated by its registered ``type``."""
+        if not isinstance(arms, Mapping):
+            return arms
+        return {
+            arm: [_policy(p, arm) for p in pols] if isinstance(pols, list) else pols
+            for arm, pols in arms.items()
+        }
 
     @field_validator("arms")
     @classmethod

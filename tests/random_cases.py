@@ -167,6 +167,15 @@ def policy(rng: np.random.Generator, kind: str, system: c.System, days: int) -> 
             segments=some(["bilateral", "sponsored", "triparty"]),
             ex_ante=bool(rng.random() < 0.5),
         )
+    elif kind == "fima_repo":
+        doc.update(
+            rate_spread_bp=float(rng.uniform(-50, 100)),
+            haircut_frac=float(rng.uniform(0, 0.2)),
+            per_counterparty_limit_usd_bn=budget,
+            eligible=some(["other", "asset_manager", "mmf"]),
+        )
+        if rng.random() < 0.5:
+            doc["aggregate_limit_usd_bn"] = float(10.0 ** rng.uniform(0, 4))
     elif kind == "central_clearing":
         doc["netting_frac"] = float(rng.uniform(0, 1))
     elif kind == "apc_margin":

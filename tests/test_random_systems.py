@@ -30,18 +30,9 @@ CI_CASES = 400
 #: Seeds (within the CI range) on which the engine fails today: reproduced and described in
 #: the engine-failure notes, fixed in the engine files. Strict xfail: a fixed seed turns
 #: this suite red until it is removed from the list.
-BROADCAST = "min_haircut floor and SRF facility edges: broadcast error (issue 23 class 4)"
 KNOWN_ENGINE_FAILURES: dict[int, str] = {
-    21: "non_negative: negative dealer cash (issue 23 class 5)",
-    32: "cash_conserved off by USD 5,247 bn under a scheduled QE (class 5)",
-    75: "balance_sheet off by 1.1e-5 at a CCP (class 5)",
+    32: "cash_conserved off by USD 5,247 bn under a scheduled QE (issue 23 class 5)",
     115: "balance_sheet: an asset manager's books at 0 vs tracked equity 718 (class 5)",
-    187: BROADCAST,
-    256: BROADCAST,
-    268: BROADCAST,
-    283: BROADCAST,
-    310: "non_negative: negative dealer cash (class 5)",
-    344: BROADCAST,
 }
 
 
