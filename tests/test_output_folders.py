@@ -354,3 +354,29 @@ def test_two_concurrent_runs_one_wins_one_refused(inputs, tmp_path):
     assert sorted(p.name for p in (out / "arms").iterdir()) == ["00-no_action", "01-qe"]
     frame = pd.read_parquet(io.BytesIO((out / "draws.parquet").read_bytes()))
     assert set(frame["arm"]) == {"no_action", "qe"}
+
+
+@pytest.mark.parametrize("atomic", [True, False], ids=["exchange", "two-renames"])
+def test_swap_replaces_a_folder_whole_with_or_without_rename_exchange(
+    tmp_path, monkeypatch, atomic
+):
+    from contagion import files
+
+    if not atomic:
+        monkeypatch.setattr(files, "_EXCHANGE", None)
+    elif files._EXCHANGE is None:
+        pytest.skip("no renameat2 here")
+    target = tmp_path / "out"
+    (target / "arms" / "99-stale").mkdir(parents=True)
+    with OutputDirectory(target).staging() as new:
+        (new / "report.html").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["report.html"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing left beside it
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "figures").symlink_to(elsewhere)
+    files.swap_in(Path(files.tempfile.mkdtemp(dir=tmp_path)), tmp_path / "figures")
+    assert (tmp_path / "figures").is_dir() and not (tmp_path / "figures").is_symlink()
+    assert elsewhere.is_dir() and (target / "report.html").read_text() == "new"
