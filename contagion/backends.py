@@ -361,6 +361,8 @@ class Checkpoint:
             raise
 
     def _open(self, config: str, **meta: Any) -> None:
+        for tmp in self.dir.glob(".*.tmp"):  # temp files of a killed sweep (we hold the lock)
+            tmp.unlink(missing_ok=True)
         old = self.read_meta()
         if old is not None:
             if old["config_hash"] != config:

@@ -105,10 +105,24 @@ def short(doc: Any) -> Any:
     return doc
 
 
+def damage(path: Path, data) -> None:
+    """Truncate ``path``, flip one of its bits or splice random bytes into it."""
+    raw = path.read_bytes()
+    how = data.draw(st.sampled_from(["none", "truncate", "flip", "splice"]), label="damage")
+    at = data.draw(st.integers(0, max(len(raw) - 1, 0)), label="at")
+    if how == "truncate":
+        path.write_bytes(raw[:at])
+    elif how == "flip" and raw:
+        path.write_bytes(raw[:at] + bytes([raw[at] ^ (1 << data.draw(st.integers(0, 7)))]) +
+                         raw[at + 1 :])  # fmt: skip
+    elif how == "splice":
+        path.write_bytes(raw[:at] + data.draw(st.binary(max_size=40)) + raw[at:])
+
+
 @cli_settings(15)
 @given(doc=mutated(TOY), fmt=st.sampled_from(["yaml", "json", "graphml", "csv"]),
-       command=st.sampled_from(["validate", "summary", "export"]))  # fmt: skip
-def test_fuzz_system_commands(tmp_path_factory, monkeypatch, doc, fmt, command):
+       command=st.sampled_from(["validate", "summary", "export"]), data=st.data())  # fmt: skip
+def test_fuzz_system_commands(tmp_path_factory, monkeypatch, doc, fmt, command, data):
     d = fresh(tmp_path_factory)
     monkeypatch.chdir(d)
     if fmt in ("graphml", "csv"):  # formats written from a valid system, then damaged
@@ -118,6 +132,8 @@ def test_fuzz_system_commands(tmp_path_factory, monkeypatch, doc, fmt, command):
             return
         path = d / ("sys.graphml" if fmt == "graphml" else "sys")
         (c.to_graphml if fmt == "graphml" else c.to_csv)(system, path)
+        files = [path] if fmt == "graphml" else sorted(path.iterdir())
+        damage(data.draw(st.sampled_from(files), label="file"), data)
     else:
         path = d / f"sys.{fmt}"
         if not dump(path, doc, fmt):

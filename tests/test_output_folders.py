@@ -244,6 +244,14 @@ def test_a_corrupted_checkpoint_chunk_is_recomputed_never_used(toy, tmp_path):
         )
 
 
+def test_temp_files_of_a_killed_sweep_are_removed_on_resume(toy, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    experiment(toy, c.Scenario(days=1), {}, draws=1, rng=1, checkpoint_dir=ckpt)
+    (ckpt / ".draws-0-0.parquet.abc.tmp").write_bytes(b"")  # SIGKILL during a write
+    experiment(toy, c.Scenario(days=1), {}, draws=1, rng=1, checkpoint_dir=ckpt)
+    assert not list(ckpt.glob(".*"))
+
+
 def test_a_checkpoint_in_use_is_refused(toy, tmp_path):
     ckpt = tmp_path / "ckpt"
     with OutputDirectory(ckpt, option="--checkpoint"):
