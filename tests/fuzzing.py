@@ -38,6 +38,12 @@ ODD_VALUES = st.one_of(
 )  # fmt: skip
 
 
+def _odd(draw) -> Any:
+    """An odd value, copied: the lists and mappings of ODD_VALUES are shared objects, and a
+    later mutation inside one would change what the strategy draws (a flaky strategy)."""
+    return copy.deepcopy(draw(ODD_VALUES))
+
+
 def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
     """Every path (tuple of keys / indices) to a node of a JSON-like document."""
     out = [prefix]
@@ -66,17 +72,17 @@ def mutated(draw, base: Any, max_mutations: int = 3) -> Any:
         op = draw(st.sampled_from(["drop", "replace", "replace", "rename", "extra", "scale"]))
         if not path:
             if op == "replace":
-                return draw(ODD_VALUES)
+                return _odd(draw)
             continue
         parent, key = _get(doc, path[:-1]), path[-1]
         if op == "drop":
             del parent[key]
         elif op == "replace":
-            parent[key] = draw(ODD_VALUES)
+            parent[key] = _odd(draw)
         elif op == "rename" and isinstance(parent[key], str):
             parent[key] = draw(st.sampled_from(["", "nobody", "hf_alpha", "dealer_a", "ccp"]))
         elif op == "extra" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extra", "id", "1", "type"]))] = draw(ODD_VALUES)
+            parent[draw(st.sampled_from(["extra", "id", "1", "type"]))] = _odd(draw)
         elif op == "scale" and isinstance(parent[key], int | float):
             factor = draw(st.sampled_from([-1, 0, 1e300, 1e-300, 10**400]))
             try:
