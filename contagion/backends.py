@@ -19,19 +19,31 @@ and caches it by its hash. The parameters of draw ``d`` come from child ``d`` of
 and are computed in the calling process, so results do not depend on the executor.
 
 :class:`Checkpoint` writes each finished chunk atomically to
-``DIR/draws-<first>-<last>.parquet``; ``DIR/checkpoint.json`` holds a hash of the
-experiment (system, scenario, arms, seed, draws, uncertainty, chunk size, version) so a
-rerun skips finished chunks and a different experiment is refused.
+``DIR/draws-<first>-<last>.<sha256>.parquet``, the SHA-256 of the file's bytes in its name
+(one rename publishes the data and its checksum together); ``DIR/checkpoint.json`` holds
+a hash of the experiment (system, scenario, arms, seed, draws, uncertainty, chunk size,
+version) so a rerun skips finished chunks and a different experiment is refused. On
+resume a chunk is used only if its bytes match the checksum and its rows are exactly the
+chunk's draws and arms; a damaged chunk (a flipped bit, a truncated or replaced file) is
+recomputed, with a :class:`CheckpointWarning`, never used. The directory is locked while
+a sweep writes to it (:class:`contagion.files.OutputDirectory`): a second sweep into it
+fails at once.
+
+Errors raised in worker processes (:class:`~contagion.InputError`,
+:class:`~contagion.InvariantError`) pickle by their fields, so they arrive in the calling
+process as they were raised.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
 import pickle
+import re
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,6 +55,13 @@ import numpy as np
 import pandas as pd
 
 from contagion.errors import InputError, Problem
+from contagion.files import (
+    MAX_DATA_BYTES,
+    OutputDirectory,
+    atomic_write_bytes,
+    read_bytes,
+    read_text,
+)
 
 BACKENDS = ("serial", "processes", "dask")
 CHUNK_SIZE = 50  # draws per task at most
@@ -266,7 +285,7 @@ def config_hash(
     from contagion.io import to_dict
 
     doc = {
-        "format": 1,
+        "format": 2,  # 2: chunk files carry their SHA-256
         "version": _version(),
         "system": to_dict(system),
         "scenario": scenario.model_dump(mode="json"),
@@ -298,13 +317,18 @@ def seed_key(rng) -> Any:
     return None
 
 
+class CheckpointWarning(UserWarning):
+    """A checkpoint chunk failed its checksum or checks and is being recomputed."""
+
+
 class Checkpoint:
-    """A directory of finished chunks of one experiment."""
+    """A directory of finished chunks of one experiment (module docstring)."""
 
     META = "checkpoint.json"
 
     def __init__(self, directory: str | os.PathLike) -> None:
         self.dir = Path(directory)
+        self._lock: OutputDirectory | None = None
 
     def _problem(self, reason: str) -> InputError:
         return InputError(Problem("checkpoint", str(self.dir), reason))
@@ -314,17 +338,31 @@ class Checkpoint:
         if not path.exists():
             return None
         try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
+            meta = json.loads(read_text(path))
             if not isinstance(meta, dict) or "config_hash" not in meta:
                 raise ValueError("no config_hash")
-        except (OSError, ValueError) as err:
+        except InputError as err:
+            raise self._problem(f"{self.META}: {err.problems[0].reason}") from None
+        except (ValueError, RecursionError) as err:
             raise self._problem(f"{self.META} is unreadable ({err}); use a new directory") from None
         return meta
 
     def open(self, config: str, **meta: Any) -> None:
-        """Start or resume: refuse a directory holding another experiment's draws."""
+        """Start or resume (locking the directory): refuse a directory holding another
+        experiment's draws."""
         if self.dir.exists() and not self.dir.is_dir():
             raise self._problem("is a file, not a directory")
+        if self._lock is None:
+            self._lock = OutputDirectory(self.dir, option="--checkpoint").acquire()
+        try:
+            self._open(config, **meta)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, config: str, **meta: Any) -> None:
+        for tmp in self.dir.glob(".*.tmp"):  # temp files of a killed sweep (we hold the lock)
+            tmp.unlink(missing_ok=True)
         old = self.read_meta()
         if old is not None:
             if old["config_hash"] != config:
@@ -333,21 +371,47 @@ class Checkpoint:
                     "draws, uncertainty or version differ); use a new directory or delete it"
                 )
             return
-        if self.dir.exists() and any(self.dir.glob("draws-*.parquet")):
+        if any(self.dir.glob("draws-*.parquet")):
             raise self._problem(f"holds draws but no {self.META}; use a new directory")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._atomic(self.dir / self.META, lambda p: p.write_text(
-            json.dumps({"config_hash": config, **meta}, indent=1), encoding="utf-8"
-        ))  # fmt: skip
+        text = json.dumps({"config_hash": config, **meta}, indent=1)
+        atomic_write_bytes(self.dir / self.META, text.encode("utf-8"))
+
+    def close(self) -> None:
+        """Release the directory's lock."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _files(self, chunk: Chunk) -> list[Path]:
+        pattern = re.compile(rf"draws-{chunk.first}-{chunk.last}\.([0-9a-f]{{64}})\.parquet")
+        return [p for p in self.dir.glob(f"draws-{chunk.first}-{chunk.last}.*.parquet")
+                if pattern.fullmatch(p.name)]  # fmt: skip
 
     def load(self, chunk: Chunk, arms: Sequence[str]) -> list[Row] | None:
-        """The rows of a finished chunk, or None (missing or not this chunk's draws)."""
-        path = self.dir / chunk.name
-        if not path.exists():
+        """The rows of a finished chunk, or None (missing, or damaged: recomputed)."""
+        for path in self._files(chunk):
+            rows = self._verified(path, chunk, arms)
+            if rows is not None:
+                return rows
+            warnings.warn(
+                f"checkpoint {path} is damaged (checksum or content); recomputing its draws",
+                CheckpointWarning,
+                stacklevel=2,
+            )
+            path.unlink(missing_ok=True)
+        return None
+
+    @staticmethod
+    def _verified(path: Path, chunk: Chunk, arms: Sequence[str]) -> list[Row] | None:
+        try:
+            data = read_bytes(path, limit=MAX_DATA_BYTES)
+        except InputError:
+            return None
+        if hashlib.sha256(data).hexdigest() != path.name.split(".")[1]:
             return None
         try:
-            df = pd.read_parquet(path)
-        except Exception:  # a damaged file is recomputed
+            df = pd.read_parquet(io.BytesIO(data))
+        except Exception:  # the checksum matched: only a file written wrongly gets here
             return None
         if (
             list(df.columns) != COLUMNS
@@ -361,14 +425,13 @@ class Checkpoint:
         ]
 
     def save(self, chunk: Chunk, rows: list[Row]) -> None:
-        frame = pd.DataFrame(rows, columns=COLUMNS)
-        self._atomic(self.dir / chunk.name, lambda p: frame.to_parquet(p, index=False))
-
-    @staticmethod
-    def _atomic(path: Path, write) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        """Write a chunk atomically, its SHA-256 in the name; drop older copies."""
+        buf = io.BytesIO()
+        pd.DataFrame(rows, columns=COLUMNS).to_parquet(buf, index=False)
+        data = buf.getvalue()
+        stem = chunk.name.removesuffix(".parquet")
+        path = self.dir / f"{stem}.{hashlib.sha256(data).hexdigest()}.parquet"
+        atomic_write_bytes(path, data)
+        for old in self._files(chunk):
+            if old != path:
+                old.unlink(missing_ok=True)

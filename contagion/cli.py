@@ -44,9 +44,27 @@ Out = Annotated[Path, typer.Option("--out", "-o", help="Report directory to writ
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out.")]
 
 
+def _say(text: str) -> None:
+    """Print a message to stderr with control and format characters escaped."""
+    from contagion.errors import printable
+
+    err_console.print(printable(text), markup=False)
+
+
+def _echo(text: str) -> None:
+    """Print a line to stdout with control and format characters escaped."""
+    from contagion.errors import printable
+
+    typer.echo(printable(text))
+
+
 @contextmanager
 def _guard(debug: bool = False) -> Iterator[None]:
-    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors."""
+    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors.
+
+    Every message is printed with control and format characters escaped
+    (:func:`contagion.errors.printable`): names from input files cannot rewrite the terminal.
+    """
     import yaml
 
     from contagion.errors import InputError
@@ -56,14 +74,14 @@ def _guard(debug: bool = False) -> Iterator[None]:
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except InputError as err:
-        err_console.print(f"error: {err}", markup=False)
+        _say(f"error: {err}")
         raise typer.Exit(2) from None
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+    except OSError as err:  # a file named on the command line: missing, a loop, no access
         where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-        err_console.print(f"error: {where}{err.strerror or err}", markup=False)
+        _say(f"error: {where}{err.strerror or err}")
         raise typer.Exit(2) from None
     except yaml.YAMLError as err:
-        err_console.print(f"error: invalid YAML: {str(err).splitlines()[0]}", markup=False)
+        _say(f"error: invalid YAML: {str(err).splitlines()[0]}")
         raise typer.Exit(2) from None
     except Exception as err:
         if debug:
@@ -72,10 +90,9 @@ def _guard(debug: bool = False) -> Iterator[None]:
         with open(fd, "w", encoding="utf-8") as fh:
             fh.write(traceback.format_exc())
         first = str(err).splitlines()[0] if str(err) else ""
-        err_console.print(
+        _say(
             f"internal error: {type(err).__name__}: {first} (traceback in {log}; rerun with "
-            "--debug to see it)",
-            markup=False,
+            "--debug to see it)"
         )
         raise typer.Exit(1) from None
 
@@ -110,15 +127,54 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_json) -> None:
-    """Write the report, then print the summary table (or JSON)."""
+@contextmanager
+def _output(out: Path, overwrite: bool) -> Iterator[Any]:
+    """The ``--out`` folder, checked and locked for the whole command (another process
+    writing to it makes this one fail at once; see :func:`contagion.report.open_output`)."""
+    from contagion.report import open_output
+
+    target = open_output(out, overwrite=overwrite)
+    try:
+        yield target
+    except BaseException:
+        target.abandon()  # a folder made for this run and left empty is removed
+        raise
+    finally:
+        target.release()
+
+
+def _file(spec: str | None, bundled: tuple[str, ...] | None = None) -> str | None:
+    """The file a command-line system or scenario names (None for a bundled name)."""
+    from contagion import examples
+
+    names = examples.BUNDLED if bundled is None else bundled
+    return None if spec is None or spec in names else spec
+
+
+def _bundled_scenarios() -> tuple[str, ...]:
+    from contagion import scenarios
+
+    return tuple(scenarios.available())
+
+
+def _arms(arms) -> dict[str, list]:
+    """Arms checked: safe names, an empty baseline (:func:`contagion.experiment.check_arms`)."""
+    from contagion.experiment import check_arms
+
+    return check_arms(arms)
+
+
+def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> None:
+    """Write the report into the locked ``target``, then print the summary table (or JSON)."""
+    from rich.text import Text
+
+    from contagion.errors import printable
     from contagion.report import write_report
     from contagion.report.render import fmt, summary_table, yield_label
 
+    out = target.path
     with _status(quiet or as_json, "Writing the report"):
-        html = write_report(
-            result, system, out, draws=draws, seed=seed, title=title, overwrite=overwrite
-        )
+        html = write_report(result, system, target, draws=draws, seed=seed, title=title)
     if as_json:
         arms = result.metrics.join(result.effectiveness).to_dict(orient="index")
         doc = {"out": str(Path(out)), "report": str(html), "arms": arms}
@@ -135,9 +191,10 @@ def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_jso
     for c in table.columns:
         t.add_column(c, justify="right", max_width=14)
     for arm, row in table.iterrows():
-        t.add_row(str(arm), *(fmt(v, 0 if c == "Defaults" else 1) for c, v in row.items()))
+        cells = (fmt(v, 0 if c == "Defaults" else 1) for c, v in row.items())
+        t.add_row(Text(printable(str(arm))), *cells)  # Text: no markup, no escapes
     out_console.print(t)
-    out_console.print(f"Report: {html}", markup=False)
+    out_console.print(f"Report: {printable(str(html))}", markup=False)
 
 
 @contextmanager
@@ -282,13 +339,11 @@ def run(
     runs with its fitted model parameters wherever the scenario does not set its own.
     """
     from contagion import examples
-    from contagion.experiment import with_model_params
+    from contagion.experiment import check_compatible, with_model_params
     from contagion.policies import load_policy
-    from contagion.report import prepare_directory
 
-    with _guard(debug):
+    with _guard(debug), _output(out, overwrite) as target:  # fail before simulating
         _one_backend(workers, scheduler)
-        prepare_directory(out, overwrite=overwrite)  # fail before simulating
         cfg = _default_experiment()
         sys_ = _system(system or cfg.system)
         sc = _scenario(scenario or cfg.scenario)
@@ -296,6 +351,7 @@ def run(
         if examples.model_params(sys_):  # a calibrated system runs with its parameters
             sc = with_model_params(sc, sys_, "system")
             ranges = examples.model_params_uncertainty(sys_)  # and draws around them
+        sources: dict[str, str] = {}
         if policy:
             arms: dict[str, list] = {"no_action": []}
             for path in policy:
@@ -304,16 +360,21 @@ def run(
                 while name in arms:
                     name += "_"
                 arms[name] = [pol]
+                sources[name] = str(path)
         else:
             arms = dict(cfg.arms)
+        check_compatible(
+            sys_, sc, _arms(arms), system_source=_file(system), arm_sources=sources,
+            scenario_source=_file(scenario, bundled=_bundled_scenarios()),
+        )  # fmt: skip
         result = _run_experiment(sys_, sc, arms, draws=draws, seed=cfg.seed,
                                  quiet=quiet or as_json, workers=workers, uncertainty=ranges,
                                  scheduler=scheduler, checkpoint=checkpoint)  # fmt: skip
         title = "Main job: basis-trade unwind policy experiment" if not (
             scenario or system or policy
         ) else "Policy experiment"  # fmt: skip
-        _finish(result, sys_, out, draws=draws, seed=cfg.seed, title=title,
-                overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
+        _finish(result, sys_, target, draws=draws, seed=cfg.seed, title=title,
+                quiet=quiet, as_json=as_json)  # fmt: skip
 
 
 @app.command("experiment")
@@ -333,18 +394,23 @@ def experiment_cmd(
 ) -> None:
     """Run an experiment file; system and scenario paths are relative to the file (and
     must stay inside its directory unless absolute)."""
-    from contagion.experiment import load_experiment, resolve_model_params
+    from contagion.errors import printable
+    from contagion.experiment import check_compatible, load_experiment, resolve_model_params
     from contagion.paths import experiment_inputs
-    from contagion.report import prepare_directory
 
     with _guard(debug):
         _one_backend(workers, scheduler)
         cfg = load_experiment(file)
-        prepare_directory(out, overwrite=overwrite)
+    with _guard(debug), _output(out, overwrite) as target:
         sys_file, sc_file = experiment_inputs(cfg, file.parent, source=str(file))
         sys_ = _system(cfg.system if sys_file is None else str(sys_file))
         sc = _scenario(cfg.scenario if sc_file is None else str(sc_file))
         cfg, sc = resolve_model_params(cfg, sys_, sc)
+        check_compatible(
+            sys_, sc, _arms(cfg.arms), arm_sources=dict.fromkeys(cfg.arms, str(file)),
+            system_source=None if sys_file is None else str(sys_file),
+            scenario_source=None if sc_file is None else str(sc_file),
+        )  # fmt: skip
         n = cfg.draws if draws is None else draws
         result = _run_experiment(
             sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,
@@ -356,8 +422,9 @@ def experiment_cmd(
             result = _run_sensitivity(cfg, sys_, sc, result, quiet=quiet or as_json,
                                       workers=workers, scheduler=scheduler,
                                       checkpoint=checkpoint)  # fmt: skip
-        _finish(result, sys_, out, draws=n, seed=cfg.seed, title=f"Experiment {file.stem}",
-                overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
+        title = f"Experiment {printable(file.stem)}"  # a file name is text from outside too
+        _finish(result, sys_, target, draws=n, seed=cfg.seed, title=title,
+                quiet=quiet, as_json=as_json)  # fmt: skip
 
 
 @app.command()
@@ -369,7 +436,7 @@ def report(
     from contagion.report import render_report
 
     with _guard(debug):
-        typer.echo(str(render_report(result_dir)))
+        _echo(str(render_report(result_dir)))
 
 
 @app.command()
@@ -424,9 +491,13 @@ def system_summary(
         if as_json:
             typer.echo(json.dumps(_clean(s), indent=1))
             return
+        from rich.text import Text
+
+        from contagion.errors import printable
+
         t = Table("figure", "value")
         for k, v in s.items():
-            t.add_row(k, f"{v:,.3f}" if isinstance(v, float) else str(v))
+            t.add_row(Text(k), Text(f"{v:,.3f}" if isinstance(v, float) else printable(str(v))))
         out_console.print(t)
 
 
@@ -455,7 +526,7 @@ def system_export(
             to_csv(s, path)
         else:
             save_system(s, path if path.suffix == f".{fmt}" else path.with_suffix(f".{fmt}"))
-        typer.echo(str(path))
+        _echo(str(path))
 
 
 @system_app.command("validate")
@@ -467,7 +538,7 @@ def system_validate(
     with _guard(debug):
         s = _system(system)
         s.compile()
-        typer.echo(f"valid: {s.name} ({s.n_institutions} institutions, {s.n_exposures} exposures)")
+        _echo(f"valid: {s.name} ({s.n_institutions} institutions, {s.n_exposures} exposures)")
 
 
 @app.command()
@@ -501,7 +572,7 @@ def calibrate(
             report = fit.main(out_dir=out, episode=episode, quick=quick)
         except ValueError as err:  # e.g. an episode that is not fitted
             raise InputError(Problem("option", "--episode", str(err))) from None
-        typer.echo(str(report))
+        _echo(str(report))
 
 
 def main() -> None:  # pragma: no cover - console entry alias

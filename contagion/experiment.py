@@ -46,14 +46,21 @@ from pydantic import (
     field_validator,
 )
 
-from contagion.errors import InputError, Problem
+from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem, text_problem
 from contagion.policies import PolicyConfig, policy_from_dict
 from contagion.result import Result
-from contagion.scenario import ModelParams, Scenario
+from contagion.scenario import Scenario, range_problems
 from contagion.system import System
 
 BASELINE = "no_action"
 MIN_SIZE_USD_BN = 10.0  # below this an intervention has no meaningful per-100bn ratio
+#: Most parameter draws (or explicit parameter points, e.g. a Sobol' design) in one
+#: experiment: each runs in every arm and adds (metrics + parameters) rows per arm.
+MAX_DRAWS = 100_000
+#: Longest arm name, characters (arm names label folders, tables and figures).
+MAX_ARM_NAME = 100
+#: Largest seed: numpy's SeedSequence takes any non-negative integer; 128 bits suffice.
+MAX_SEED = 2**128 - 1
 
 # Plausible ranges (assumptions) of the free parameters; log-uniform for scale parameters.
 DEFAULT_UNCERTAINTY: dict[str, tuple[float, float, str]] = {
@@ -142,8 +149,14 @@ def _seed_sequence(rng) -> np.random.SeedSequence:
     """A SeedSequence from an int (numpy ints too), a SeedSequence, or None (fresh entropy)."""
     if isinstance(rng, np.random.SeedSequence):
         return rng
-    if rng is None or isinstance(rng, numbers.Integral):
-        return np.random.SeedSequence(None if rng is None else int(rng))
+    if rng is None:
+        return np.random.SeedSequence(None)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if not 0 <= int(rng) <= MAX_SEED:
+            raise InputError(
+                Problem("experiment", "seed", f"must be between 0 and 2**128 - 1, got {rng}")
+            )
+        return np.random.SeedSequence(int(rng))
     raise InputError(
         Problem("experiment", "seed", f"must be an integer or None, got {type(rng).__name__}")
     )
@@ -160,14 +173,18 @@ def check_uncertainty(
 
     ``model_params``: names must be fields of :class:`~contagion.ModelParams`.
     """
-    fields = ModelParams.model_fields
+    if model_params:  # names, ranges and the parameters' own bounds
+        problems = range_problems(
+            {k: list(v) if isinstance(v, tuple) else v for k, v in uncertainty.items()},
+            location="uncertainty",
+            field="",
+        )
+        if problems:
+            raise InputError(problems)
+        return
     for name, spec in uncertainty.items():
-        if model_params and name not in fields:
-            raise InputError(
-                Problem(
-                    "uncertainty", name, f"unknown model parameter; allowed: {', '.join(fields)}"
-                )
-            )
+        if not isinstance(spec, list | tuple) or len(spec) != 3:
+            raise InputError(Problem("uncertainty", name, "must be (low, high, kind)"))
         lo, hi, kind = spec
         if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi) or kind not in KINDS:
             raise InputError(
@@ -333,10 +350,26 @@ def experiment(
     from contagion import backends
     from contagion.engine import simulate
 
-    arms = {name: [_policy(p, name) for p in pols] for name, pols in arms.items()}
-    if BASELINE not in arms:
-        arms = {BASELINE: [], **arms}
+    arms = check_arms(arms)
+    if isinstance(draws, bool) or not isinstance(draws, numbers.Integral):
+        raise InputError(Problem("experiment", "draws", "must be a whole number"))
+    if not 0 <= draws <= MAX_DRAWS:
+        raise InputError(Problem("experiment", "draws", f"must be between 0 and {MAX_DRAWS:,}"))
+    if parameters is not None and len(parameters) > MAX_DRAWS:
+        raise InputError(
+            Problem("experiment", "parameters", f"at most {MAX_DRAWS:,} parameter points")
+        )
+    # everything checked before the first run: nothing fails after the point runs
+    if sampling not in SAMPLING:
+        raise InputError(Problem("experiment", "sampling", f"use one of {', '.join(SAMPLING)}"))
+    if parameters is not None:
+        parameters = _checked_points(parameters)
+        draws, sampling = len(parameters), "explicit"
+    elif draws:
+        check_uncertainty(DEFAULT_UNCERTAINTY if uncertainty is None else dict(uncertainty))
+        _seed_sequence(rng)
     executor = backends.make_executor(backend, workers, scheduler)
+    check_compatible(system, scenario, arms)
     results, rows, scenarios = {}, {}, {}
     for name, pols in arms.items():
         res = simulate(system, scenario, pols)
@@ -346,16 +379,6 @@ def experiment(
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(HEADLINE)]
     metrics.index.name = "arm"
     long: list[backends.Row] = []
-    if sampling not in SAMPLING:
-        raise InputError(Problem("experiment", "sampling", f"use one of {', '.join(SAMPLING)}"))
-    if parameters is not None:
-        parameters = [{str(k): float(v) for k, v in p.items()} for p in parameters]
-        unknown = sorted({k for p in parameters for k in p} - set(ModelParams.model_fields))
-        if unknown:
-            raise InputError(
-                Problem("experiment", "parameters", f"unknown model parameters {unknown}")
-            )
-        draws, sampling = len(parameters), "explicit"
     if draws:
         long = _draws(
             backends, executor, system, scenario, arms, draws, rng, uncertainty,
@@ -363,6 +386,21 @@ def experiment(
         )  # fmt: skip
     draws_frame = pd.DataFrame(long, columns=backends.COLUMNS)
     return ExperimentResult(metrics, effectiveness(metrics), draws_frame, results, scenarios)
+
+
+def _checked_points(parameters: Sequence[Mapping[str, float]]) -> list[dict[str, float]]:
+    """Explicit parameter points as floats, each within its parameter's bounds."""
+    from contagion.scenario import parameter_problems
+
+    out, problems = [], []
+    for i, point in enumerate(parameters):
+        if not isinstance(point, Mapping):
+            raise InputError(Problem("experiment", f"parameters.{i}", "must be a mapping"))
+        problems += parameter_problems(dict(point), location="experiment", field=f"parameters.{i}")
+        if problems:
+            raise InputError(problems[:MAX_PROBLEMS_SHOWN])
+        out.append({str(k): float(v) for k, v in point.items()})
+    return out
 
 
 def _draws(
@@ -393,23 +431,33 @@ def _draws(
         parameters if parameters is not None else draw_parameters(draws, uncertainty, rng, sampling)
     )
     chunks = backends.plan(params, size)
-    done: dict[int, list] = {}
-    if checkpoint is not None:
-        checkpoint.open(
-            backends.config_hash(system, scenario, arms, key, draws, uncertainty, size),
-            draws=draws, chunk_size=size, **meta,
-        )  # fmt: skip
+    if checkpoint is None:
+        return _run_chunks(executor, backends.Work(system, scenario, arms), chunks, {}, None,
+                           progress, draws)  # fmt: skip
+    checkpoint.open(
+        backends.config_hash(system, scenario, arms, key, draws, uncertainty, size),
+        draws=draws, chunk_size=size, **meta,
+    )  # fmt: skip
+    try:  # the directory stays locked while the sweep writes to it
+        done: dict[int, list] = {}
         for chunk in chunks:
             found = checkpoint.load(chunk, list(arms))
             if found is not None:
                 done[chunk.first] = found
+        work = backends.Work(system, scenario, arms)
+        return _run_chunks(executor, work, chunks, done, checkpoint, progress, draws)
+    finally:
+        checkpoint.close()
+
+
+def _run_chunks(executor, work, chunks, done, checkpoint, progress, draws) -> list:
+    """Run the chunks not ``done`` (saving each to ``checkpoint``); every row in order."""
     by_first = {c.first: c for c in chunks}
     finished = sum(by_first[f].last - f + 1 for f in done)
     if progress is not None:
         progress(finished, draws)
     todo = [c for c in chunks if c.first not in done]
     if todo:
-        work = backends.Work(system, scenario, arms)
         # closed at once if interrupted: workers stop, a local cluster shuts down
         with contextlib.closing(executor.run(work, todo)) as finishing:
             for first, rows in finishing:
@@ -423,14 +471,107 @@ def _draws(
 
 
 def _policy(p, arm: str) -> PolicyConfig:
-    if isinstance(p, PolicyConfig):
-        return p
+    from contagion.policies import check_config
+
     try:
-        return policy_from_dict(p)
+        return check_config(p) if isinstance(p, PolicyConfig) else policy_from_dict(p)
     except InputError as err:
         raise InputError(
             [Problem(f"arm '{arm}'", q.field, q.reason) for q in err.problems]
         ) from None
+
+
+def arm_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name an arm (None if it can)."""
+    if not isinstance(name, str) or not name:
+        return "arm names must be non-empty strings"
+    if len(name) > MAX_ARM_NAME:
+        return f"arm names have at most {MAX_ARM_NAME} characters"
+    return text_problem(name)
+
+
+def check_arms(
+    arms: Mapping[str, Sequence[PolicyConfig | Mapping[str, Any]]],
+) -> dict[str, list[PolicyConfig]]:
+    """The arms with policies validated and ``no_action`` first (added if missing).
+
+    :class:`~contagion.InputError` for a name that is not a safe non-empty string
+    (:func:`contagion.errors.text_problem`) and for a ``no_action`` arm holding a policy
+    (the baseline every arm is compared with acts by definition not at all).
+    """
+    if not isinstance(arms, Mapping):
+        raise InputError(Problem("experiment", "arms", "must be a mapping of name to policies"))
+    problems = [
+        Problem("experiment", "arms", f"{name!r}: {reason}")
+        for name in arms
+        if (reason := arm_name_problem(name))
+    ]
+    if problems:
+        raise InputError(problems)
+    out = {name: [_policy(p, name) for p in pols] for name, pols in arms.items()}
+    if out.get(BASELINE):
+        raise InputError(
+            Problem(
+                f"arm '{BASELINE}'",
+                "(policies)",
+                f"'{BASELINE}' is the baseline every arm is compared with and must hold no "
+                "policy; give this arm another name",
+            )
+        )
+    if BASELINE not in out:
+        out = {BASELINE: [], **out}
+    return out
+
+
+def check_compatible(
+    system: System,
+    scenario: Scenario,
+    arms: Mapping[str, Sequence[PolicyConfig]],
+    *,
+    system_source: str | None = None,
+    scenario_source: str | None = None,
+    arm_sources: Mapping[str, str | None] | None = None,
+) -> None:
+    """Check the scenario and every policy against the system before anything runs.
+
+    The engine's own checks run (the scenario's bucket keys, each policy's buckets,
+    contracts, trigger metric and need for a central bank: everything setting up a
+    :class:`contagion.engine.Simulation` validates), one component at a time, so the
+    :class:`~contagion.InputError` names the file it comes from: ``scenario_source`` for
+    the scenario, ``arm_sources[arm]`` for a policy (the policy file, or the experiment
+    file holding the arm), ``system_source`` otherwise.
+    """
+    from contagion.engine import Simulation
+
+    arm_sources = arm_sources or {}
+    system_label = system_source or repr(system.name)
+    try:
+        buckets = list(system.market.bucket_names)
+        for name in ("rate_shock_bp", "exogenous_sales_usd_bn"):
+            scenario.bucket_paths(name, buckets)  # unknown buckets
+        Simulation(system, scenario, ())
+    except InputError as err:
+        raise InputError(err.problems, scenario_source or err.source) from None
+    seen: set[int] = set()
+    for arm, pols in arms.items():
+        for pol in pols:
+            if id(pol) in seen:
+                continue
+            seen.add(id(pol))
+            try:
+                Simulation(system, scenario, [pol])
+            except InputError as err:
+                label = pol.name or getattr(pol, "type", type(pol).__name__)
+                where = f"arm '{arm}', policy '{label}'"
+                problems = [
+                    Problem(
+                        where,
+                        q.field,
+                        q.reason + (f" (system {system_label})" if q.location == "system" else ""),
+                    )
+                    for q in err.problems
+                ]
+                raise InputError(problems, arm_sources.get(arm) or system_source) from None
 
 
 SENSITIVITY_METRICS = ("peak_yield_bp", "fire_sale_usd_bn", "defaults")
@@ -477,8 +618,8 @@ class ExperimentConfig(BaseModel):
     system: str = Field("stylised_us_2025", description="Bundled system name or file path.")
     scenario: str = Field("basis_unwind", description="Bundled scenario name or file path.")
     arms: dict[str, list[SerializeAsAny[PolicyConfig]]] = Field(min_length=1)
-    draws: int = Field(0, ge=0, le=1_000_000)
-    seed: int | None = None
+    draws: int = Field(0, ge=0, le=MAX_DRAWS)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     uncertainty: dict[str, tuple[float, float, str]] | None = None
     sampling: Literal["random", "sobol", "lhs"] = "random"
     sensitivity: SensitivityConfig | None = None
@@ -499,6 +640,28 @@ class ExperimentConfig(BaseModel):
             arm: [_policy(p, arm) for p in pols] if isinstance(pols, list) else pols
             for arm, pols in arms.items()
         }
+
+    @field_validator("arms")
+    @classmethod
+    def _arm_names(cls, arms: dict[str, list]) -> dict[str, list]:
+        for name, pols in arms.items():
+            reason = arm_name_problem(name)
+            if reason:
+                raise ValueError(f"{name!r}: {reason}")
+            if name == BASELINE and pols:
+                raise ValueError(
+                    f"'{BASELINE}' is the baseline every arm is compared with and must hold "
+                    "no policy; give this arm another name"
+                )
+        return arms
+
+    @field_validator("system", "scenario")
+    @classmethod
+    def _safe_path(cls, v: str) -> str:
+        reason = text_problem(v)
+        if reason:
+            raise ValueError(reason)
+        return v
 
 
 def with_model_params(
@@ -590,7 +753,17 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
         if config.sensitivity is not None:
             from contagion.sensitivity import check_design
 
-            check_design(config.uncertainty, config.sensitivity.base_samples)
+            unc = check_design(config.uncertainty, config.sensitivity.base_samples)
+            points = config.sensitivity.base_samples * (len(unc) + 2)
+            if points > MAX_DRAWS:
+                raise InputError(
+                    Problem(
+                        "experiment",
+                        "sensitivity.base_samples",
+                        f"{config.sensitivity.base_samples} base samples for {len(unc)} "
+                        f"parameters make {points:,} points, more than {MAX_DRAWS:,}",
+                    )
+                )
     except ValidationError as err:
         raise InputError.from_validation(err, "experiment", str(path)) from None
     except InputError as err:
@@ -616,17 +789,24 @@ def run_experiment(
     from contagion.scenario import load_scenario
 
     base = Path(base_dir)
-    system = (
-        examples.load_bundled(config.system)
+    sys_file = (
+        None
         if config.system in examples.BUNDLED
-        else load_system(config_path(base, config.system, field="system"))
+        else config_path(base, config.system, field="system")
     )
-    scenario = (
-        scenarios.load(config.scenario)
+    sc_file = (
+        None
         if config.scenario in scenarios.available()
-        else load_scenario(config_path(base, config.scenario, field="scenario"))
+        else config_path(base, config.scenario, field="scenario")
     )
+    system = examples.load_bundled(config.system) if sys_file is None else load_system(sys_file)
+    scenario = scenarios.load(config.scenario) if sc_file is None else load_scenario(sc_file)
     config, scenario = resolve_model_params(config, system, scenario)
+    check_compatible(  # errors name the scenario or system file
+        system, scenario, check_arms(config.arms),
+        system_source=None if sys_file is None else str(sys_file),
+        scenario_source=None if sc_file is None else str(sc_file),
+    )  # fmt: skip
     result = experiment(
         system,
         scenario,

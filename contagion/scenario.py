@@ -25,10 +25,19 @@ from pydantic import (
     model_validator,
 )
 
-from contagion.errors import InputError, Problem
+from contagion.errors import InputError, Problem, text_problem
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 MAX_DAYS = 3650
+#: Largest fundamental yield change in one day, bp (100 percentage points; the extreme
+#: tests use 500). Bounded so that later arithmetic (prices, P&L) stays far from overflow.
+MAX_RATE_SHOCK_BP = 10_000.0
+#: Largest exogenous sale in one day and bucket, USD bn (the bound on table amounts,
+#: :data:`contagion.validation.MAX_AMOUNT_USD_BN`).
+MAX_SALES_USD_BN = 1e9
+RateShock = Annotated[
+    float, Field(ge=-MAX_RATE_SHOCK_BP, le=MAX_RATE_SHOCK_BP, allow_inf_nan=False)
+]
 
 
 class _Frozen(BaseModel):
@@ -296,7 +305,7 @@ class Scenario(_Frozen):
     name: str = Field("scenario", min_length=1, max_length=200)
     description: str = Field("", max_length=10_000)
     days: int = Field(20, ge=1, le=MAX_DAYS)
-    rate_shock_bp: dict[str, tuple[Finite, ...]] = Field(
+    rate_shock_bp: dict[str, tuple[RateShock, ...]] = Field(
         default_factory=FrozenDict,
         description="Fundamental yield change per bucket and day, bp. "
         "Moves cash yields, futures and swap rates alike.",
@@ -313,7 +322,7 @@ class Scenario(_Frozen):
         default_factory=tuple, description="Exogenous MMF outflows, share of NAV per day."
     )
     exogenous_sales_usd_bn: dict[
-        str, tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...]
+        str, tuple[Annotated[float, Field(ge=0, le=MAX_SALES_USD_BN, allow_inf_nan=False)], ...]
     ] = Field(
         default_factory=FrozenDict,
         description="Sales by 'other' sellers per bucket and day, "
@@ -351,9 +360,29 @@ class Scenario(_Frozen):
             raise ValueError("must be a whole number of days, not a boolean")
         return v
 
+    @field_validator("name", mode="after")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        reason = text_problem(v)
+        if reason:
+            raise ValueError(reason)
+        return v
+
+    @field_validator("description", mode="after")
+    @classmethod
+    def _safe_description(cls, v: str) -> str:
+        reason = text_problem(v, allow="\n\t")
+        if reason:
+            raise ValueError(reason)
+        return v
+
     @field_validator("rate_shock_bp", "exogenous_sales_usd_bn", mode="after")
     @classmethod
     def _read_only_paths(cls, v: dict) -> FrozenDict:
+        for key in v:
+            reason = text_problem(key) or (None if len(key) <= 100 else "longer than 100")
+            if reason:
+                raise ValueError(f"bucket key {key!r}: {reason}")
         return FrozenDict(v)
 
     @model_validator(mode="after")
@@ -418,6 +447,82 @@ def _validated(model, current, changes: dict, where: str):
         return model.model_validate({**current.model_dump(), **changes})
     except ValidationError as err:
         raise InputError.from_validation(err, "scenario", prefix=(where,)) from None
+
+
+def parameter_problems(values: Any, *, location: str, field: str) -> list[Problem]:
+    """Problems of a mapping ``{ModelParams field: value}`` (unknown names, values that are
+    not numbers or lie outside the field's bounds), each naming ``field.<name>``."""
+    if not isinstance(values, dict):
+        return [Problem(location, field, f"must be a mapping, got {type(values).__name__}")]
+    fields = ModelParams.model_fields
+    problems = []
+    for name, value in values.items():
+        where = f"{field}.{name}"
+        if name not in fields:
+            problems.append(
+                Problem(location, where, f"unknown model parameter; allowed: {', '.join(fields)}")
+            )
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(Problem(location, where, f"must be a number, got {value!r}"))
+        else:
+            problems += _bound_problems(name, value, location, where)
+    return problems
+
+
+def _bound_problems(name: str, value: float, location: str, where: str) -> list[Problem]:
+    try:
+        ModelParams.model_validate({name: value})
+    except ValidationError as err:
+        return [Problem(location, where, e["msg"]) for e in err.errors()]
+    except OverflowError:  # an int beyond the float range
+        return [Problem(location, where, "must be a finite number")]
+    return []
+
+
+RANGE_KINDS = ("uniform", "loguniform")
+
+
+def range_problems(ranges: Any, *, location: str, field: str) -> list[Problem]:
+    """Problems of draw ranges ``{ModelParams field: [low, high, kind]}``: known names,
+    finite ``low <= high`` both within the parameter's bounds, a kind of ``uniform`` or
+    ``loguniform`` (then ``low > 0``); integer parameters cannot be drawn. Each problem's
+    field is ``field.<name>`` (``<name>`` when ``field`` is empty)."""
+    if not isinstance(ranges, dict):
+        return [Problem(location, field, f"must be a mapping, got {type(ranges).__name__}")]
+    fields = ModelParams.model_fields
+    problems = []
+    for name, spec in ranges.items():
+        where = f"{field}.{name}" if field else str(name)
+        if name not in fields:
+            problems.append(
+                Problem(location, where, f"unknown model parameter; allowed: {', '.join(fields)}")
+            )
+            continue
+        if not isinstance(spec, list | tuple) or len(spec) != 3:
+            problems.append(Problem(location, where, "must be [low, high, kind]"))
+            continue
+        lo, hi, kind = spec
+        if kind not in RANGE_KINDS:
+            problems.append(
+                Problem(location, where, f"kind must be one of {', '.join(RANGE_KINDS)}")
+            )
+        ends = [(lo, "low"), (hi, "high")]
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v, _ in ends):
+            problems.append(Problem(location, where, "low and high must be numbers"))
+            continue
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            problems.append(Problem(location, where, "needs finite low <= high"))
+            continue
+        if kind == "loguniform" and lo <= 0:
+            problems.append(Problem(location, where, "loguniform needs low > 0"))
+        if fields[name].annotation is int and lo != hi:
+            problems.append(Problem(location, where, "a whole-number parameter cannot be drawn"))
+        for value, end in ends:
+            problems += [
+                Problem(location, where, f"{end} {value}: {q.reason}")
+                for q in _bound_problems(name, value, location, where)
+            ]
+    return problems
 
 
 def scenario_from_dict(doc: Any, *, source: str | None = None) -> Scenario:

@@ -33,7 +33,7 @@ from contagion.compiled import (
     RepoArrays,
     UnsecuredArrays,
 )
-from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
+from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem, text_problem
 from contagion.market import Market
 from contagion.schema import (
     BEHAVIOUR_COLUMNS,
@@ -179,18 +179,39 @@ class System:
 
 
 def _check_labels(name: Any, description: Any, metadata: Any, source: str | None) -> None:
-    """Name and description are strings; metadata must survive a JSON save."""
+    """Name and description are safe strings (market names are checked by their pattern,
+    :mod:`contagion.market`); metadata must survive a JSON save, and its calibrated parameters
+    (``model_params``, ``model_params_uncertainty``) must be valid for
+    :class:`~contagion.ModelParams`."""
     import json
+
+    from contagion.scenario import parameter_problems, range_problems
 
     problems = [
         Problem("system", field, "must be a string")
         for field, value in (("name", name), ("description", description))
         if not isinstance(value, str)
     ]
+    for field, value, allow in (("name", name, ""), ("description", description, "\n\t")):
+        reason = text_problem(value, allow=allow) if isinstance(value, str) else None
+        if reason:
+            problems.append(Problem("system", field, reason))
+    meta = metadata or {}
     try:
-        json.dumps(dict(metadata or {}), allow_nan=False)
-    except (TypeError, ValueError) as err:
+        json.dumps(dict(meta), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as err:
         problems.append(Problem("system", "metadata", f"must be plain JSON data ({err})"))
+    else:
+        if meta.get("model_params") is not None:
+            problems += parameter_problems(
+                meta["model_params"], location="system", field="metadata.model_params"
+            )
+        if meta.get("model_params_uncertainty") is not None:
+            problems += range_problems(
+                meta["model_params_uncertainty"],
+                location="system",
+                field="metadata.model_params_uncertainty",
+            )
     if problems:
         raise InputError(problems, source)
 

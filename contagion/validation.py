@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
+from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem, printable, text_problem
 from contagion.market import Market
 from contagion.schema import (
     EXPOSURE_COLUMNS,
@@ -158,13 +158,13 @@ def _string_column(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").map(str).astype(object)
 
 
-_CONTROL = r"[\x00-\x1f\x7f]"
-
-
 def _check_text(problems, table: str, ids: pd.Series, values: pd.Series, field: str) -> None:
-    """Ids and names may not hold control characters (they break CSV and XML round trips)."""
-    bad = values.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool)
-    _flag(problems, table, ids, bad, field, lambda r: "must not contain control characters")
+    """Ids and names may not hold control or format characters (they break CSV and XML
+    round trips and can rewrite a terminal; :data:`contagion.errors.UNSAFE_CATEGORIES`)."""
+    reasons = values.map(text_problem)
+    bad = reasons.notna().to_numpy(dtype=bool)
+    shown = ids.map(printable)
+    _flag(problems, table, shown, bad, field, lambda r: reasons.iloc[r])
 
 
 def _check_unique_ids(problems, table: str, ids: pd.Series) -> None:

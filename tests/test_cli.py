@@ -111,10 +111,16 @@ def test_refuses_to_overwrite_unless_asked(files, tmp_path):
     args = ("run", files["scenario"], "--system", "toy_basis_trade", "--out", out, "--quiet")
     assert_input_error(invoke(*args), "--overwrite", str(out))
     assert not (out / "report.html").exists()
+    # --overwrite replaces a report folder whole: a folder of other files is never replaced
+    assert_input_error(invoke(*args, "--overwrite"), "not a contagion report", str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    assert invoke(*args).exit_code == 0  # an empty folder needs no --overwrite
+    (out / "arms" / "99-stale").mkdir()
     r = invoke(*args, "--overwrite")
     assert r.exit_code == 0, r.output
     assert r.stdout == ""  # --quiet
-    assert (out / "report.html").is_file() and (out / "keep.txt").is_file()
+    assert (out / "report.html").is_file() and not (out / "arms" / "99-stale").exists()
 
 
 def test_scenario_with_negative_days_names_the_field(tmp_path):

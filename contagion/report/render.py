@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,12 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from contagion.errors import InputError, Problem
 from contagion.experiment import BASELINE
+from contagion.files import OutputDirectory, remove_stale_staging, swap_in
 from contagion.io import atomic_write_text
-from contagion.report import SavedExperiment, figures, load_saved
+from contagion.report import figures
+from contagion.report.folder import SavedExperiment, load_saved
 from contagion.scenario import scenario_from_dict
 from contagion.schema import INSTITUTION_TYPES
 
@@ -172,6 +177,18 @@ def institution_stress(result, names: pd.Series) -> pd.DataFrame:
     return out
 
 
+SECTOR_PATH_COLUMNS = [
+    "sector",
+    "called",
+    "first_call_day",
+    "forced_sellers",
+    "first_sale_day",
+    "forced_sales_usd_bn",
+    "defaults",
+    "first_default_day",
+]
+
+
 def sector_path(result) -> pd.DataFrame:
     """How the stress reached each sector: calls, forced sales and defaults (counts, days)."""
     ev = result.events
@@ -191,7 +208,7 @@ def sector_path(result) -> pd.DataFrame:
                 "first_default_day": dflt["day"].min() if len(dflt) else np.nan,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SECTOR_PATH_COLUMNS)
 
 
 def _count(n: float, noun: str) -> str:
@@ -590,15 +607,54 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
     return ctx
 
 
-def render_report(directory: str | os.PathLike) -> Path:
-    """Render ``report.html``, ``report.md`` and ``figures/*.svg`` from a saved directory."""
-    d = Path(directory)
+def _documents(d: Path) -> tuple[str, str, dict[str, Any]]:
+    """The HTML, the Markdown and the figures of the report of a saved directory."""
     ctx = build_context(load_saved(d))
     env = _env()
     html = env.get_template("report.html.j2").render(**ctx)
     md = env.get_template("report.md.j2").render(**ctx)
-    for fig in ctx["figures"].values():
-        atomic_write_text(d / fig["file"], fig["svg"])
+    return html, md, ctx["figures"]
+
+
+def _write_figures(folder: Path, figs: dict[str, Any]) -> None:
+    for fig in figs.values():
+        atomic_write_text(folder / Path(fig["file"]).name, fig["svg"])
+
+
+def render_into(directory: str | os.PathLike) -> Path:
+    """Render into a folder being staged (:func:`contagion.report.folder.write_folder`):
+    a fresh folder nobody else writes, so no lock and no swap."""
+    d = Path(directory)
+    html, md, figs = _documents(d)
+    (d / "figures").mkdir()
+    _write_figures(d / "figures", figs)
     atomic_write_text(d / "report.md", md)
     atomic_write_text(d / "report.html", html)
+    return d / "report.html"
+
+
+def render_report(directory: str | os.PathLike) -> Path:
+    """Render ``report.html``, ``report.md`` and ``figures/*.svg`` from a saved directory.
+
+    The folder is locked while it is written (:class:`contagion.files.OutputDirectory`);
+    the figures are written to a fresh folder inside it and swapped in for ``figures``
+    (a symbolic link there is replaced, never written through), and each file is replaced
+    atomically, so nothing is written outside the directory.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError(Problem("result directory", "(path)", "not a directory"), str(d))
+    with OutputDirectory(d, option="RESULT_DIR") as lock:
+        root = lock.path
+        remove_stale_staging(root / "figures")
+        html, md, figs = _documents(root)
+        new = Path(tempfile.mkdtemp(prefix=".figures.staging-", dir=root))
+        try:
+            _write_figures(new, figs)
+            swap_in(new, root / "figures")
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        atomic_write_text(root / "report.md", md)
+        atomic_write_text(root / "report.html", html)
     return d / "report.html"
