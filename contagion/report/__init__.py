@@ -13,6 +13,11 @@ gives the same HTML byte for byte. Layout of a report directory::
     draws.parquet/.csv              arm x draw x metric (parameter draws; may be empty)
     sensitivity.parquet/.csv        arm x metric x parameter Sobol' indices (only when run;
                                     the design is described in experiment.json)
+    paths.parquet/.csv              arm x draw x day x metric daily paths of the draws
+                                    (only when draws ran; the fan charts)
+
+``experiment.json`` also records the parameter set the arms ran with (``parameters``:
+fitted or package defaults, every value and its origin, the draw ranges).
     system/              the system (institutions.csv, exposures.csv, system.yaml)
     arms/NN-<arm>/       each arm's Result.save(..., csv=True)
 
@@ -41,6 +46,7 @@ from contagion.system import System
 FORMAT_VERSION = 1
 TABLES = ("metrics", "effectiveness", "draws")
 SENSITIVITY = "sensitivity"  # optional table: Sobol' indices
+PATHS = "paths"  # optional table: daily paths of the draws
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class SavedExperiment:
     system: System
     info: dict[str, Any]
     sensitivity: pd.DataFrame | None = None
+    paths: pd.DataFrame | None = None
 
 
 def arm_folder(index: int, name: str) -> str:
@@ -107,7 +114,19 @@ def save_experiment(
         "draws": int(draws),
         "seed": seed,
         "version": __version__,
+        "parameters": json.loads(
+            json.dumps(getattr(result, "parameters", None) or {}, default=str)
+        ),
     }
+    paths = getattr(result, "paths", None)
+    if paths is not None and len(paths):
+        tmp = d / f".{PATHS}.parquet.tmp"
+        paths.to_parquet(tmp, index=False)
+        os.replace(tmp, d / f"{PATHS}.parquet")
+        atomic_write_text(d / f"{PATHS}.csv", paths.to_csv(index=False))
+    else:  # an overwritten report must not show an earlier run's paths
+        for ext in ("parquet", "csv"):
+            (d / f"{PATHS}.{ext}").unlink(missing_ok=True)
     sens = getattr(result, "sensitivity", None)
     if sens is not None:
         info["sensitivity"] = json.loads(json.dumps(sens.attrs, default=str))
@@ -163,9 +182,11 @@ def load_saved(directory: str | os.PathLike) -> SavedExperiment:
         if not path.exists():
             raise InputError(Problem("result directory", "(files)", f"missing {path.name}"), str(d))
         sens = pd.read_parquet(path)
+    paths = pd.read_parquet(d / f"{PATHS}.parquet") if (d / f"{PATHS}.parquet").exists() else None
     return SavedExperiment(
-        **tables, results=results, system=load_system(d / "system"), info=info, sensitivity=sens
-    )
+        **tables, results=results, system=load_system(d / "system"), info=info,
+        sensitivity=sens, paths=paths,
+    )  # fmt: skip
 
 
 def write_report(
