@@ -79,10 +79,14 @@ class _Pipe:
             "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank",
         ]  # fmt: skip
 
-        # the browser reads fd 3 and writes fd 4: the shell puts the pipe ends there
+        # the browser reads fd 3 and writes fd 4: bash puts the pipe ends there (a POSIX sh
+        # such as dash takes only one-digit descriptors in a redirection)
+        bash = shutil.which("bash")
+        if bash is None:
+            raise BrowserError("the browser check needs bash to hand the browser its pipe")
         wire = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}'
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", wire, *args],
+            [bash, "-c", wire, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
