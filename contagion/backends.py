@@ -93,6 +93,7 @@ class Work:
     system: Any
     scenario: Any
     arms: dict[str, list]
+    keep_paths: bool = False  # also the daily paths (experiment.PATHS) of every run
 
 
 def chunk_size(draws: int) -> int:
@@ -108,19 +109,50 @@ def plan(params: Sequence[dict[str, float]], size: int) -> list[Chunk]:
     ]
 
 
+PATH_PREFIX = "path:"  # rows "path:<metric>:<day>" carry a day of a kept path
+
+
 def run_draws(work: Work, draws: Sequence[Draw]) -> list[Row]:
-    """Long rows of some draws: every arm's headline metrics, then the draw's parameters."""
-    from contagion.engine import simulate_summary
+    """Long rows of some draws: every arm's headline metrics, then the draw's parameters,
+    then (``work.keep_paths``) its daily paths as ``path:<metric>:<day>`` rows, so chunks
+    and checkpoints keep one format (:func:`split_paths` takes them apart)."""
+    from contagion.engine import Simulation
     from contagion.experiment import headline
 
     rows: list[Row] = []
     for d, params in draws:
         sc = work.scenario.with_params(**params)
         for name, pols in work.arms.items():
-            h = headline(simulate_summary(work.system, sc, pols))
-            rows += [(name, d, k, v) for k, v in h.items()]
+            rec = Simulation(work.system, sc, pols).record(institutions=False)
+            rows += [(name, d, k, v) for k, v in headline(rec.summary()).items()]
             rows += [(name, d, f"param:{k}", v) for k, v in params.items()]
+            if work.keep_paths:
+                for metric, values in rec.paths().items():
+                    rows += [
+                        (name, d, f"{PATH_PREFIX}{metric}:{day}", float(v))
+                        for day, v in enumerate(values)
+                    ]
     return rows
+
+
+def split_paths(rows: Sequence[Row]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The draws frame (:data:`COLUMNS`) and the paths frame (arm, draw, day, metric,
+    value) from the rows of :func:`run_draws`."""
+    frame = pd.DataFrame(list(rows), columns=COLUMNS)
+    is_path = frame["metric"].str.startswith(PATH_PREFIX)
+    draws = frame[~is_path].reset_index(drop=True)
+    p = frame[is_path]
+    parts = p["metric"].str.removeprefix(PATH_PREFIX).str.rsplit(":", n=1, expand=True)
+    paths = pd.DataFrame(
+        {
+            "arm": p["arm"].to_numpy(),
+            "draw": p["draw"].to_numpy(dtype=np.int64),
+            "day": (parts[1] if len(p) else pd.Series(dtype=str)).astype(np.int64).to_numpy(),
+            "metric": (parts[0] if len(p) else pd.Series(dtype=str)).astype(str).to_numpy(),
+            "value": p["value"].to_numpy(dtype=float),
+        }
+    )
+    return draws, paths
 
 
 _WORK: dict[str, Work] = {}  # per process: the last payload, by its hash

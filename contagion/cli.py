@@ -169,7 +169,7 @@ def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> No
     from rich.text import Text
 
     from contagion.errors import printable
-    from contagion.report import write_report
+    from contagion.report import labels, write_report
     from contagion.report.render import fmt, summary_table, yield_label
 
     out = target.path
@@ -177,7 +177,8 @@ def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> No
         html = write_report(result, system, target, draws=draws, seed=seed, title=title)
     if as_json:
         arms = result.metrics.join(result.effectiveness).to_dict(orient="index")
-        doc = {"out": str(Path(out)), "report": str(html), "arms": arms}
+        doc = {"out": str(Path(out)), "report": str(html), "arms": arms,
+               "parameters": getattr(result, "parameters", {})}  # fmt: skip
         if getattr(result, "sensitivity", None) is not None:
             doc["sensitivity"] = str(Path(out) / "sensitivity.csv")
         typer.echo(json.dumps(_clean(doc), indent=1))
@@ -185,8 +186,13 @@ def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> No
     if quiet:
         return
     y = yield_label(next(iter(result.results.values())).summary)
-    table = summary_table(result.metrics, result.effectiveness, y)
-    t = Table(title=f"Policy experiment ({len(table)} arms)", title_justify="left")
+    table = summary_table(result.metrics, result.effectiveness, y, draws=result.draws,
+                          names=labels.arm_labels(result.results))  # fmt: skip
+    n = result.draws["draw"].nunique() if len(result.draws) else 0
+    how = f"median [p10–p90] of {n} draws" if n else "central run, no parameter draws"
+    from rich.markup import escape
+
+    t = Table(title=escape(f"Policy experiment ({len(table)} arms; {how})"), title_justify="left")
     t.add_column("arm", no_wrap=True)
     for c in table.columns:
         t.add_column(c, justify="right", max_width=14)
@@ -194,6 +200,9 @@ def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> No
         cells = (fmt(v, 0 if c == "Defaults" else 1) for c, v in row.items())
         t.add_row(Text(printable(str(arm))), *cells)  # Text: no markup, no escapes
     out_console.print(t)
+    params = getattr(result, "parameters", None) or {}
+    if params.get("description"):  # names the system: text from outside
+        out_console.print(printable(str(params["description"])), markup=False)
     out_console.print(f"Report: {printable(str(html))}", markup=False)
 
 
@@ -216,6 +225,13 @@ Scheduler = Annotated[
         "--scheduler", help="Run the draws on an existing Dask cluster (tcp://host:8786)."
     ),
 ]
+ParameterSet = Annotated[
+    str | None,
+    typer.Option(
+        "--parameter-set",
+        help="auto (fitted where the system carries a fit), fitted, or defaults (opt out).",
+    ),
+]
 Checkpoint = Annotated[
     Path | None,
     typer.Option(
@@ -223,6 +239,26 @@ Checkpoint = Annotated[
         help="Write finished chunks of draws to DIR; a rerun skips them (resume).",
     ),
 ]
+
+
+def load_experiment_with(cfg, file: Path, **changes: Any):
+    """``cfg`` with options from the command line, validated like the file."""
+    from contagion.errors import InputError
+    from contagion.experiment import ExperimentConfig, config_parameters
+
+    try:
+        cfg = ExperimentConfig.model_validate({**cfg.model_dump(), **changes})
+        if changes.get("parameter_set") == "defaults" and cfg.model_params in (
+            "system",
+            "fitted",
+        ):  # the command line opts out of the file's fitted parameters
+            cfg = cfg.model_copy(update={"model_params": None})
+        config_parameters(cfg)
+    except ValueError as err:
+        if isinstance(err, InputError):
+            raise err.with_source(str(file)) from None
+        raise InputError.from_validation(err, "option", "--parameter-set") from None
+    return cfg
 
 
 def _one_backend(workers: int | None, scheduler: str | None) -> None:
@@ -242,7 +278,8 @@ def _one_backend(workers: int | None, scheduler: str | None) -> None:
 
 def _run_experiment(
     system, scenario, arms, *, draws, seed, quiet, uncertainty=None, workers=None,
-    scheduler=None, checkpoint=None, message=None, sampling="random",
+    scheduler=None, checkpoint=None, message=None, sampling="random", parameter_set="auto",
+    model_params=None,
 ):  # fmt: skip
     """Run an experiment; a progress bar across the draws (a spinner without draws)."""
     from contagion.experiment import experiment
@@ -254,6 +291,7 @@ def _run_experiment(
     options = {
         "draws": draws, "rng": seed, "uncertainty": uncertainty, "workers": workers,
         "scheduler": scheduler, "checkpoint_dir": checkpoint, "sampling": sampling,
+        "parameter_set": parameter_set, "model_params": model_params,
     }  # fmt: skip
     if quiet or not draws:
         with _status(quiet, message):
@@ -321,7 +359,11 @@ def run(
         list[Path] | None,
         typer.Option("--policy", help="Policy YAML/JSON file; one arm per file (repeatable)."),
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help="Parameter draws.")] = 0,
+    draws: Annotated[
+        int | None,
+        typer.Option("--draws", min=0, help="Parameter draws (default: the main job's, 64)."),
+    ] = None,
+    parameter_set: ParameterSet = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     checkpoint: Checkpoint = None,
@@ -335,11 +377,11 @@ def run(
 
     With no arguments this is the main job: the bundled calibrated_us_2025 system under the
     bundled basis_unwind scenario, no action versus the arms of the default experiment
-    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility). A calibrated system
-    runs with its fitted model parameters wherever the scenario does not set its own.
+    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility), with 64 Sobol' draws of
+    the fitted parameters. A calibrated system runs with its fitted model parameters
+    wherever the scenario does not set its own (--parameter-set defaults: without them).
     """
-    from contagion import examples
-    from contagion.experiment import check_compatible, with_model_params
+    from contagion.experiment import check_compatible, resolve_parameters
     from contagion.policies import load_policy
 
     with _guard(debug), _output(out, overwrite) as target:  # fail before simulating
@@ -347,10 +389,9 @@ def run(
         cfg = _default_experiment()
         sys_ = _system(system or cfg.system)
         sc = _scenario(scenario or cfg.scenario)
-        ranges = None
-        if examples.model_params(sys_):  # a calibrated system runs with its parameters
-            sc = with_model_params(sc, sys_, "system")
-            ranges = examples.model_params_uncertainty(sys_)  # and draws around them
+        # a calibrated system runs with its fitted parameters and draws around them
+        pset = parameter_set or ("fitted" if system is None else "auto")
+        n = cfg.draws if draws is None else draws
         sources: dict[str, str] = {}
         if policy:
             arms: dict[str, list] = {"no_action": []}
@@ -363,17 +404,19 @@ def run(
                 sources[name] = str(path)
         else:
             arms = dict(cfg.arms)
-        check_compatible(
-            sys_, sc, _arms(arms), system_source=_file(system), arm_sources=sources,
+        check_compatible(  # the parameters do not matter here, the paths of errors do
+            sys_, resolve_parameters(sys_, sc, pset).scenario, _arms(arms),
+            system_source=_file(system), arm_sources=sources,
             scenario_source=_file(scenario, bundled=_bundled_scenarios()),
         )  # fmt: skip
-        result = _run_experiment(sys_, sc, arms, draws=draws, seed=cfg.seed,
-                                 quiet=quiet or as_json, workers=workers, uncertainty=ranges,
-                                 scheduler=scheduler, checkpoint=checkpoint)  # fmt: skip
+        result = _run_experiment(sys_, sc, arms, draws=n, seed=cfg.seed,
+                                 quiet=quiet or as_json, workers=workers, sampling=cfg.sampling,
+                                 scheduler=scheduler, checkpoint=checkpoint,
+                                 parameter_set=pset)  # fmt: skip
         title = "Main job: basis-trade unwind policy experiment" if not (
             scenario or system or policy
         ) else "Policy experiment"  # fmt: skip
-        _finish(result, sys_, target, draws=draws, seed=cfg.seed, title=title,
+        _finish(result, sys_, target, draws=n, seed=cfg.seed, title=title,
                 quiet=quiet, as_json=as_json)  # fmt: skip
 
 
@@ -383,6 +426,7 @@ def experiment_cmd(
     draws: Annotated[
         int | None, typer.Option("--draws", min=0, help="Parameter draws (overrides the file).")
     ] = None,
+    parameter_set: ParameterSet = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     checkpoint: Checkpoint = None,
@@ -393,21 +437,28 @@ def experiment_cmd(
     debug: Debug = False,
 ) -> None:
     """Run an experiment file; system and scenario paths are relative to the file (and
-    must stay inside its directory unless absolute)."""
-    from contagion.errors import printable
-    from contagion.experiment import check_compatible, load_experiment, resolve_model_params
+    must stay inside its directory unless absolute). A system with fitted parameters runs
+    with them unless the file says parameter_set: defaults (or --parameter-set defaults)."""
+    from contagion.errors import InputError, printable
+    from contagion.experiment import check_compatible, load_experiment, resolve_config
     from contagion.paths import experiment_inputs
 
     with _guard(debug):
         _one_backend(workers, scheduler)
         cfg = load_experiment(file)
+        if parameter_set is not None:
+            cfg = load_experiment_with(cfg, file, parameter_set=parameter_set)
     with _guard(debug), _output(out, overwrite) as target:
         sys_file, sc_file = experiment_inputs(cfg, file.parent, source=str(file))
         sys_ = _system(cfg.system if sys_file is None else str(sys_file))
         sc = _scenario(cfg.scenario if sc_file is None else str(sc_file))
-        cfg, sc = resolve_model_params(cfg, sys_, sc)
+        try:  # a contradiction between the file and the system names the file
+            resolved = resolve_config(cfg, sys_, sc)
+        except InputError as err:
+            raise err.with_source(str(file)) from None
         check_compatible(
-            sys_, sc, _arms(cfg.arms), arm_sources=dict.fromkeys(cfg.arms, str(file)),
+            sys_, resolved.scenario, _arms(cfg.arms),
+            arm_sources=dict.fromkeys(cfg.arms, str(file)),
             system_source=None if sys_file is None else str(sys_file),
             scenario_source=None if sc_file is None else str(sc_file),
         )  # fmt: skip
@@ -416,8 +467,11 @@ def experiment_cmd(
             sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,
             uncertainty=cfg.uncertainty, workers=workers, scheduler=scheduler,
             checkpoint=checkpoint, sampling=cfg.sampling,
+            parameter_set=resolved.record["requested"], model_params=cfg.model_params
+            if isinstance(cfg.model_params, dict) else None,
             message=f"Simulating {len(cfg.arms)} arms with {n} parameter draws",
         )  # fmt: skip
+        cfg = cfg.model_copy(update={"uncertainty": resolved.uncertainty})
         if cfg.sensitivity is not None:  # written beside the results as sensitivity.csv
             result = _run_sensitivity(cfg, sys_, sc, result, quiet=quiet or as_json,
                                       workers=workers, scheduler=scheduler,

@@ -131,3 +131,132 @@ def model_params_uncertainty(system: System) -> dict[str, tuple[float, float, st
     if not raw:
         return None
     return {str(k): (float(v[0]), float(v[1]), str(v[2])) for k, v in raw.items()}
+
+
+#: Where a model parameter's value came from (see :func:`parameter_origins`).
+ORIGINS = ("fitted", "scenario", "experiment", "default")
+
+
+def fit_description(system: System) -> str | None:
+    """One line on what a system's parameters were fitted to (``metadata.fit_episode``,
+    ``fit_date``), or None for a system that carries no fitted parameters."""
+    if not model_params(system):
+        return None
+    meta = system.metadata
+    episode = str(meta.get("fit_episode") or "an unnamed episode").replace("_", " ")
+    text = f"fitted to the {episode} episode"
+    if meta.get("fit_date"):
+        text += f" (fit of {meta['fit_date']})"
+    return text + f", carried by system {system.name!r}"
+
+
+def scenario_set_params(scenario) -> set[str]:
+    """Model parameters a scenario sets itself: given explicitly and different from the
+    package default (a scenario that went through ``with_params`` marks every field as set,
+    so the value decides)."""
+    from contagion.scenario import ModelParams
+
+    default = ModelParams()
+    p = scenario.params
+    return {k for k in p.model_fields_set if getattr(p, k) != getattr(default, k)}
+
+
+def with_fitted_params(scenario, system: System, *, strict: bool = True):
+    """``scenario`` with the fitted model parameters of ``system`` (the explicit helper for
+    :func:`contagion.simulate`; :func:`contagion.experiment.experiment` applies them itself).
+
+    A parameter the scenario sets itself (:func:`scenario_set_params`) keeps the
+    scenario's value. ``strict``: a system without fitted parameters is an
+    :class:`~contagion.InputError`; otherwise ``scenario`` comes back unchanged.
+
+    Examples
+    --------
+    >>> import contagion as c
+    >>> system = c.examples.calibrated_us_2025()
+    >>> sc = with_fitted_params(c.scenarios.load("basis_unwind"), system)
+    >>> sc.params.impact_bp_per_usd_bn == model_params(system)["impact_bp_per_usd_bn"]
+    True
+    """
+    fitted = model_params(system)
+    if not fitted:
+        if not strict:
+            return scenario
+        from contagion.errors import InputError, Problem
+
+        raise InputError(
+            Problem(
+                "system",
+                "metadata.model_params",
+                f"system {system.name!r} carries no fitted parameters (run it with the "
+                "package defaults, or calibrate it first)",
+            )
+        )
+    own = scenario_set_params(scenario)
+    return scenario.with_params(**{k: v for k, v in fitted.items() if k not in own})
+
+
+def parameter_origins(
+    params, system: System, *, fitted_used: bool, overrides=(), scenario_own=()
+) -> dict[str, str]:
+    """Per model parameter, where its value came from: ``experiment`` (an override),
+    ``scenario`` (the scenario's own value), ``fitted`` (the system's fit) or ``default``
+    (the package default of :class:`contagion.ModelParams`)."""
+    from contagion.scenario import ModelParams
+
+    fitted = model_params(system) if fitted_used else {}
+    default = ModelParams()
+    out = {}
+    for k in ModelParams.model_fields:
+        v = getattr(params, k)
+        if k in overrides:
+            out[k] = "experiment"
+        elif k in fitted and v == fitted[k]:
+            out[k] = "fitted"
+        elif k in scenario_own or v != getattr(default, k):
+            out[k] = "scenario"
+        else:
+            out[k] = "default"
+    return out
+
+
+def describe_parameters(params, system: System) -> dict:
+    """What parameter set a run used, read from its values alone (for a
+    :class:`~contagion.Result`): ``set`` is ``fitted`` when every fitted parameter of the
+    system has its fitted value, ``defaults`` when every parameter has the package default,
+    else ``mixed``; with the values, their origins and a one-line description."""
+    fitted = model_params(system)
+    values = params.model_dump()
+    if fitted and all(values.get(k) == v for k, v in fitted.items()):
+        origins = parameter_origins(params, system, fitted_used=True)
+    else:
+        origins = parameter_origins(params, system, fitted_used=False)
+    used = set(origins.values())
+    name = (
+        "fitted"
+        if "fitted" in used and fitted and all(origins[k] == "fitted" for k in fitted)
+        else "defaults"
+        if used == {"default"}
+        else "mixed"
+    )
+    return {
+        "set": name,
+        "description": parameter_set_text(name, system, origins),
+        "values": values,
+        "origin": origins,
+    }
+
+
+def parameter_set_text(name: str, system: System, origins: dict[str, str]) -> str:
+    """One sentence naming a parameter set and what differs from it."""
+    others = sorted(k for k, o in origins.items() if o in ("scenario", "experiment"))
+    if name == "fitted":
+        text = f"Fitted parameters: {fit_description(system)}"
+    elif name == "defaults":
+        text = "Package defaults (contagion.ModelParams): no fitted parameters applied"
+        if model_params(system):
+            text += f" although system {system.name!r} carries a fit"
+    else:
+        text = "Mixed parameters: neither the system's fit nor the package defaults throughout"
+    if others:
+        text += "; set by the scenario or experiment: " + ", ".join(others)
+    return text + "."

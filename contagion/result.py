@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,40 @@ class Result:
         summary, config = read_metadata(d / META)
         frames = {n: _restore(read_parquet(d / f"{n}.parquet")) for n in FRAMES}
         return cls(**frames, summary=summary, config=config)
+
+    def parameter_set(self) -> dict[str, Any]:
+        """Which model parameters this run used, read from its config: ``set`` (``fitted``,
+        ``defaults`` or ``mixed``), a one-line ``description`` (fitted on what, or package
+        defaults), every ``values`` entry and its ``origin``
+        (:func:`contagion.examples.describe_parameters`)."""
+        from types import SimpleNamespace
+
+        from contagion.examples import describe_parameters
+        from contagion.scenario import ModelParams
+
+        system = self.config.get("system", {})
+        shim = SimpleNamespace(name=system.get("name", "?"), metadata=system.get("metadata") or {})
+        params = ModelParams.model_validate(self.config["scenario"].get("params") or {})
+        return describe_parameters(params, shim)
+
+    def plot(self, columns: Sequence[str] | None = None, *, label: str = "run", ncols: int = 3):
+        """Daily market paths of this run as a matplotlib ``Figure`` (no pyplot state).
+
+        ``columns``: columns of :attr:`markets` (default: the headline yield change, each
+        contract's basis widening, the repo rate and the dealers' daily peak utilisation).
+        """
+        from contagion.report import figures, labels
+
+        if columns is None:
+            panels = labels.market_panels(self.summary)
+        else:
+            missing = [c for c in columns if c not in self.markets]
+            if missing:
+                raise InputError(
+                    Problem("plot", "columns", f"not columns of Result.markets: {missing}")
+                )
+            panels = [(c, labels.readable(c)) for c in columns]
+        return figures.time_paths({label: self.markets}, panels, "", ncols=ncols)
 
     def equals(self, other: Result) -> bool:
         """Identical frames, summary and config."""

@@ -48,6 +48,7 @@ from contagion.experiment import (
     _seed_sequence,
     check_uncertainty,
     experiment,
+    resolve_parameters,
     unit_to_parameters,
 )
 
@@ -231,9 +232,16 @@ def sensitivity(
     rng=None,
     num_resamples: int = 100,
     conf_level: float = 0.95,
+    parameter_set: str = "auto",
+    model_params: Mapping[str, float] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Sobol' indices of headline metrics per policy arm (``no_action`` added if missing).
+
+    The parameters and the default ranges are those of
+    :func:`~contagion.experiment.resolve_parameters`: on a system with fitted parameters
+    the indices are taken around the fit, over its ranges (``parameter_set="defaults"``:
+    the package defaults and :data:`~contagion.experiment.DEFAULT_UNCERTAINTY`).
 
     Every point of the design runs in every arm, on any backend: ``options`` go to
     :func:`~contagion.experiment.experiment` (``backend``, ``workers``, ``scheduler``,
@@ -255,9 +263,13 @@ def sensitivity(
     for bad in ("draws", "uncertainty", "sampling", "parameters"):
         if bad in options:
             raise InputError(Problem("sensitivity", bad, "is set by the Sobol' design"))
-    unc = check_design(uncertainty, base_samples)
+    resolved = resolve_parameters(system, scenario, parameter_set, model_params, uncertainty)
+    unc = check_design(resolved.uncertainty, base_samples)
     _, params = sobol_design(unc, base_samples, rng)
-    ex = experiment(system, scenario, arms, parameters=params, rng=rng, **options)
+    ex = experiment(
+        system, scenario, arms, parameters=params, rng=rng, parameter_set=parameter_set,
+        model_params=model_params, keep_paths=False, **options,
+    )  # fmt: skip
     wide = ex.draws[ex.draws["metric"].isin(metrics)].pivot(
         index="draw", columns=["arm", "metric"], values="value"
     )
@@ -278,6 +290,7 @@ def sensitivity(
         "metrics": metrics,
         "num_resamples": int(num_resamples),
         "conf_level": float(conf_level),
+        "parameter_set": resolved.record["set"],
     }
     return out
 
@@ -288,12 +301,15 @@ def run_sensitivity(
     """``result`` with the indices of ``config.sensitivity`` attached (same options as the
     experiment; a checkpoint goes to ``checkpoint_dir/sensitivity``; resuming one needs a
     ``seed``, since without one every run draws a new design)."""
+    from contagion.experiment import config_parameters
+
     sens = config.sensitivity or SensitivityConfig()
+    pset, overrides = config_parameters(config)
     if options.get("checkpoint_dir") is not None:
         options = {**options, "checkpoint_dir": Path(options["checkpoint_dir"]) / "sensitivity"}
     table = sensitivity(
         system, scenario, config.arms, base_samples=sens.base_samples, metrics=sens.metrics,
         uncertainty=config.uncertainty, rng=config.seed, num_resamples=sens.num_resamples,
-        conf_level=sens.conf_level, **options,
+        conf_level=sens.conf_level, parameter_set=pset, model_params=overrides, **options,
     )  # fmt: skip
     return dataclasses.replace(result, sensitivity=table)

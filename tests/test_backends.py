@@ -96,16 +96,15 @@ def stop_after_first_chunk(done: int, total: int) -> None:
 
 
 def count_simulations(monkeypatch) -> list[int]:
-    """Count runs: point runs (``simulate``) and draws (``simulate_summary``)."""
+    """Count runs: point runs and draws both record a ``Simulation`` once."""
     calls = [0]
-    for name in ("simulate", "simulate_summary"):
-        plain = getattr(contagion.engine, name)
+    plain = contagion.engine.Simulation.record
 
-        def counting(*args, _plain=plain, **kwargs):
-            calls[0] += 1
-            return _plain(*args, **kwargs)
+    def counting(self, *args, **kwargs):
+        calls[0] += 1
+        return plain(self, *args, **kwargs)
 
-        monkeypatch.setattr(contagion.engine, name, counting)
+    monkeypatch.setattr(contagion.engine.Simulation, "record", counting)
     return calls
 
 

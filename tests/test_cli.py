@@ -46,7 +46,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
 def toy_run(files, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("run") / "report"
     r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
-               "--policy", files["slr"], "--out", out, "--json")  # fmt: skip
+               "--policy", files["slr"], "--draws", "2", "--out", out, "--json")  # fmt: skip
     assert r.exit_code == 0, r.output
     return out, json.loads(r.stdout)
 
@@ -78,17 +78,20 @@ def test_run_writes_a_report_with_one_arm_per_policy_file(toy_run):
 
 def test_run_prints_a_summary_table(files, tmp_path):
     r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
-               "--out", tmp_path / "r")  # fmt: skip
+               "--draws", "2", "--out", tmp_path / "r")  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "qe_small" in r.stdout and "no_action" in r.stdout
+    assert "QE (USD" in r.stdout and "No action" in r.stdout  # labels, not ids
+    assert "of 2 draws" in r.stdout and "Package defaults" in r.stdout
     assert "Report:" in r.stdout
 
 
 def test_main_job_without_arguments(tmp_path):
     out = tmp_path / "main"
-    r = invoke("run", "--out", out, "--json")
+    r = invoke("run", "--out", out, "--json", "--draws", "2")  # 64 by default: kept short here
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
+    assert doc["parameters"]["set"] == "fitted" and doc["parameters"]["draws"] == 2
+    assert doc["parameters"]["sampling"] == "sobol"
     arms = doc["arms"]
     assert {"no_action", "qe_500bn", "srf_500bn", "swf_500bn", "slr_relief"} <= set(arms)
     assert any("basis_facility" in a for a in arms)
@@ -108,7 +111,8 @@ def test_refuses_to_overwrite_unless_asked(files, tmp_path):
     out = tmp_path / "busy"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    args = ("run", files["scenario"], "--system", "toy_basis_trade", "--out", out, "--quiet")
+    args = ("run", files["scenario"], "--system", "toy_basis_trade", "--out", out, "--quiet",
+            "--draws", "0")  # fmt: skip
     assert_input_error(invoke(*args), "--overwrite", str(out))
     assert not (out / "report.html").exists()
     # --overwrite replaces a report folder whole: a folder of other files is never replaced
@@ -289,6 +293,7 @@ def test_run_with_a_scenario_without_shock_paths(tmp_path):
     # a scenario that sets no path at all still renders (its shock table is empty)
     calm = tmp_path / "calm.yaml"
     calm.write_text("name: calm\ndays: 2\n")
-    r = invoke("run", calm, "--system", "toy_basis_trade", "--out", tmp_path / "o", "--quiet")
+    r = invoke("run", calm, "--system", "toy_basis_trade", "--out", tmp_path / "o", "--quiet",
+               "--draws", "0")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "calm" in (tmp_path / "o" / "report.html").read_text("utf-8")

@@ -285,7 +285,7 @@ def test_cli_experiment_writes_the_indices_and_the_report_section(tmp_path):
     assert '<a href="#sensitivity">' in html
     assert re.search(r'<img alt="Sobol sensitivity[^"]*" src="data:image/svg\+xml;base64,',
                      section)  # fmt: skip
-    assert all(name in section for name in TWO) and "no_action: ST" in section
+    assert all(name in section for name in TWO) and "No action: ST" in section
     assert "nan" not in section.lower()
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Sensitivity" in md and "(figures/sensitivity.svg)" in md

@@ -13,8 +13,13 @@ gives the same HTML byte for byte. Layout of a report directory::
     draws.parquet/.csv              arm x draw x metric (parameter draws; may be empty)
     sensitivity.parquet/.csv        arm x metric x parameter Sobol' indices (only when run;
                                     the design is described in experiment.json)
+    paths.parquet/.csv              arm x draw x day x metric daily paths of the draws
+                                    (only when draws ran; the fan charts)
     system/              the system (institutions.csv, exposures.csv, system.yaml)
     arms/NN-<arm>/       each arm's Result.save(..., csv=True)
+
+``experiment.json`` also records the parameter set the arms ran with (``parameters``:
+fitted or package defaults, every value and its origin, the draw ranges).
 
 Arm folders are numbered and sanitised (``arms/01-qe_500bn``); ``experiment.json`` maps
 them back to the arm names (safe text: no control or format characters). The folder is
@@ -32,6 +37,7 @@ from contagion.experiment import ExperimentResult
 from contagion.files import OutputDirectory
 from contagion.report.folder import (
     FORMAT_VERSION,
+    PATHS,
     SENSITIVITY,
     TABLES,
     SavedExperiment,
@@ -75,6 +81,7 @@ def render_report(directory: str | os.PathLike) -> Path:
 
 __all__ = [
     "FORMAT_VERSION",
+    "PATHS",
     "SENSITIVITY",
     "TABLES",
     "SavedExperiment",

@@ -38,8 +38,10 @@ from contagion.system import System
 FORMAT_VERSION = 1
 TABLES = ("metrics", "effectiveness", "draws")
 SENSITIVITY = "sensitivity"  # optional table: Sobol' indices
+PATHS = "paths"  # optional table: daily paths of the draws (the fan charts)
 INFO = "experiment.json"
 DRAW_COLUMNS = ("arm", "draw", "metric", "value")
+PATH_COLUMNS = ("arm", "draw", "day", "metric", "value")
 SENSITIVITY_COLUMNS = ("arm", "metric", "parameter", "S1", "S1_conf", "ST", "ST_conf", "note")
 #: Columns of each arm's frames that the report reads (markets: per bucket and contract).
 FRAME_COLUMNS = {
@@ -60,7 +62,7 @@ EFFECTIVENESS_COLUMNS = (
 #: a folder that holds anything else is refused.
 REPORT_ENTRIES = {
     INFO, "report.html", "report.md", "figures", "arms", "system",
-    *(f"{t}.{ext}" for t in (*TABLES, SENSITIVITY) for ext in ("parquet", "csv")),
+    *(f"{t}.{ext}" for t in (*TABLES, SENSITIVITY, PATHS) for ext in ("parquet", "csv")),
 }  # fmt: skip
 MARKET_COLUMNS = (
     "repo_rate_pct",
@@ -81,6 +83,7 @@ class SavedExperiment:
     system: System
     info: dict[str, Any]
     sensitivity: pd.DataFrame | None = None
+    paths: pd.DataFrame | None = None
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -188,7 +191,14 @@ def _write_data(
         "draws": int(draws),
         "seed": seed,
         "version": __version__,
+        "parameters": json.loads(
+            json.dumps(getattr(result, "parameters", None) or {}, default=str)
+        ),
     }
+    paths = getattr(result, "paths", None)
+    if paths is not None and len(paths):  # (a fresh folder: no earlier run's paths)
+        _write_parquet(d / f"{PATHS}.parquet", paths, index=False)
+        atomic_write_text(d / f"{PATHS}.csv", csv_text(paths, index=False))
     sens = getattr(result, "sensitivity", None)
     if sens is not None:
         info["sensitivity"] = json.loads(json.dumps(sens.attrs, default=str))
@@ -244,6 +254,21 @@ class _SensitivityInfo(BaseModel):
     conf_level: float | None = None
 
 
+class _ParametersInfo(BaseModel):
+    """The parameter record of ``experiment.json``
+    (:func:`contagion.experiment.resolve_parameters`): the fields the report reads, typed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    description: str = ""
+    values: dict[str, float | int | bool | str | None] = Field(default_factory=dict)
+    origin: dict[str, str] = Field(default_factory=dict)
+    draw_ranges: dict[str, tuple[float, float, str]] | None = None
+    draw_ranges_source: str = ""
+    held_fixed: list[str] = Field(default_factory=list)
+    sampling: str = ""
+
+
 class _Info(BaseModel):
     """The layout of ``experiment.json`` (see :func:`save_experiment`)."""
 
@@ -256,6 +281,7 @@ class _Info(BaseModel):
     seed: int | None
     version: str
     sensitivity: _SensitivityInfo | None = None
+    parameters: _ParametersInfo | None = None  # absent in reports saved before it existed
 
 
 def _read_info(d: Path) -> dict[str, Any]:
@@ -273,6 +299,10 @@ def _read_info(d: Path) -> dict[str, Any]:
     reason = text_problem(info.title)
     if reason:
         problems.append(Problem(INFO, "title", reason))
+    if info.parameters is not None:
+        reason = text_problem(info.parameters.description, allow="\n")
+        if reason:
+            problems.append(Problem(INFO, "parameters.description", reason))
     names = [a.name for a in info.arms]
     for i, name in enumerate(names):
         reason = arm_name_problem(name)
@@ -413,6 +443,21 @@ def _check_sensitivity(frame: pd.DataFrame, names: list[str], path: Path) -> Non
         raise InputError(problems, str(path))
 
 
+def _check_paths(frame: pd.DataFrame, names: list[str], path: Path) -> None:
+    numeric = {"draw": True, "day": True, "value": False}
+    problems = _columns(frame, PATH_COLUMNS, numeric, path, path.name)
+    if not problems and len(frame):
+        unknown = sorted(set(frame["arm"].astype(str)) - set(names))
+        if unknown:
+            problems.append(Problem(path.name, "arm", f"rows of unknown arms {unknown}"))
+        elif (frame["day"] < 0).any():
+            problems.append(Problem(path.name, "day", "days are 0, 1, ..."))
+        elif frame.duplicated(["arm", "draw", "day", "metric"]).any():
+            problems.append(Problem(path.name, "metric", "an (arm, draw, day, metric) twice"))
+    if problems:
+        raise InputError(problems, str(path))
+
+
 def load_saved(directory: str | os.PathLike) -> SavedExperiment:
     """Read a directory written by :func:`save_experiment`, checking every file (module
     docstring); :class:`~contagion.InputError` names the file and the field."""
@@ -450,4 +495,11 @@ def load_saved(directory: str | os.PathLike) -> SavedExperiment:
             raise InputError(Problem("result directory", "(files)", f"missing {path.name}"), str(d))
         sens = read_parquet(path)
         _check_sensitivity(sens, names, path)
-    return SavedExperiment(**tables, results=results, system=system, info=info, sensitivity=sens)
+    paths = None
+    if (d / f"{PATHS}.parquet").exists():
+        path = d / f"{PATHS}.parquet"
+        paths = read_parquet(path)
+        _check_paths(paths, names, path)
+    return SavedExperiment(
+        **tables, results=results, system=system, info=info, sensitivity=sens, paths=paths
+    )
