@@ -158,6 +158,23 @@ TAMPERING = {
         lambda p: _edit_json(p, lambda d: _set(d, "config", "scenario", "days", -3)),
     ),
     "named pipe": ("draws.parquet", lambda p: (p.unlink(), os.mkfifo(p))),
+    # what the report branch added to a folder: the draws' daily paths, the parameter record
+    "missing path column": (
+        "paths.parquet",
+        lambda p: _rewrite_parquet(p, lambda f: f.drop(columns="day")),
+    ),
+    "paths of an unknown arm": (
+        "paths.parquet",
+        lambda p: _rewrite_parquet(p, lambda f: f.assign(arm="ghost")),
+    ),
+    "draw ranges not ranges": (
+        "experiment.json",
+        lambda p: _edit_json(p, lambda d: _set(d, "parameters", "draw_ranges", "wide")),
+    ),
+    "unsafe parameter description": (
+        "experiment.json",
+        lambda p: _edit_json(p, lambda d: _set(d, "parameters", "description", "fit\x1b[2J")),
+    ),
 }
 
 
