@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Network model of a US Treasury basis-trade unwind: run policy experiments and "
     "write reports. `contagion run` with no arguments runs the main job.",
@@ -43,6 +42,27 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summa
 AsJson = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Report directory to write.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out.")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from contagion import __version__
+
+        typer.echo(f"contagion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Network model of a US Treasury basis-trade unwind: run policy experiments and write
+    reports. `contagion run` with no arguments runs the main job."""
 
 
 @contextmanager
