@@ -370,14 +370,15 @@ def _draws(
     progress, size, sampling="random", parameters=None,
 ) -> list:  # fmt: skip
     """The long rows of every draw, chunk by chunk, resuming from a checkpoint."""
-    if size is None:
-        size = backends.chunk_size(draws)
-    elif isinstance(size, bool) or int(size) != size or size < 1:
+    if size is not None and (isinstance(size, bool) or int(size) != size or size < 1):
         raise InputError(Problem("option", "chunk_size", "must be a whole number >= 1"))
     checkpoint = None
     meta: dict[str, Any] = {}
     if checkpoint_dir is not None:
         checkpoint = backends.Checkpoint(checkpoint_dir)
+        if size is None:  # resume with the chunks of the first run, whatever the cluster
+            kept = (checkpoint.read_meta() or {}).get("chunk_size")
+            size = kept if isinstance(kept, int) and not isinstance(kept, bool) and kept else None
         key = backends.seed_key(rng)
         if key is None:  # unseeded: keep the first run's entropy so a rerun can resume
             old = checkpoint.read_meta()
@@ -392,6 +393,8 @@ def _draws(
     params = (
         parameters if parameters is not None else draw_parameters(draws, uncertainty, rng, sampling)
     )
+    if size is None:  # sized to the executor's threads (a large cluster: smaller chunks)
+        size = backends.chunk_size(draws, executor.slots())
     chunks = backends.plan(params, size)
     done: dict[int, list] = {}
     if checkpoint is not None:
