@@ -473,12 +473,23 @@ def to_networkx(system: System) -> nx.MultiDiGraph:
 
 
 def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> System:
-    """Build a system from a MultiDiGraph laid out as :func:`to_networkx` writes it."""
+    """Build a system from a MultiDiGraph laid out as :func:`to_networkx` writes it.
+
+    Also what ``networkx.read_graphml`` returns for a file of :func:`to_graphml`: a
+    ``DiGraph`` when no pair of institutions has two exposures (edge ids then sit in the
+    ``id`` attribute), market and metadata as JSON strings, whole floats read as ints.
+    """
+    if isinstance(graph, nx.DiGraph) and not graph.is_multigraph():
+        graph = nx.MultiDiGraph(graph)
     if not isinstance(graph, nx.MultiDiGraph):
         raise InputError(
             Problem("graph", "(type)", f"must be a networkx MultiDiGraph, got {type(graph)}"),
             source,
         )
+    if any(isinstance(graph.graph.get(k), str) for k in ("market", "metadata")):
+        graph = nx.MultiDiGraph(graph)  # a copy: the caller's graph is not changed
+        _decode_graph_attrs(graph, source)
+        _restore_dtypes(graph)
     gattr = graph.graph
     market = gattr.get("market")
     if market is None:
@@ -515,21 +526,22 @@ def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> Syste
     )
 
 
-def to_graphml(system: System, path: str | os.PathLike) -> None:
-    """Write GraphML: scalar attributes only; market and metadata as JSON strings."""
+def graphml_graph(system: System) -> nx.MultiDiGraph:
+    """The graph :func:`to_graphml` writes: :func:`to_networkx` with market and metadata
+    as JSON strings (GraphML holds scalar attributes only)."""
     g = to_networkx(system)
     g.graph["market"] = json.dumps(g.graph["market"])
     g.graph["metadata"] = json.dumps(g.graph["metadata"])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".graphml.tmp")
-    os.close(fd)
-    try:
-        nx.write_graphml(g, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return g
+
+
+def to_graphml(system: System, path: str | os.PathLike) -> None:
+    """Write GraphML: scalar attributes only; market and metadata as JSON strings.
+
+    Written atomically with the mode of any new file (0644 under the usual umask).
+    """
+    text = "\n".join(nx.generate_graphml(graphml_graph(system))) + "\n"
+    atomic_write_text(path, text)
 
 
 def from_graphml(path: str | os.PathLike) -> System:
@@ -543,17 +555,20 @@ def from_graphml(path: str | os.PathLike) -> System:
             Problem("file", "(graphml)", f"not a readable GraphML file: {err}"), str(path)
         ) from None
     g = nx.MultiDiGraph(g)
+    _decode_graph_attrs(g, str(path))
+    _restore_dtypes(g)
+    return from_networkx(g, source=str(path))
+
+
+def _decode_graph_attrs(g: nx.MultiDiGraph, source: str | None) -> None:
+    """Market and metadata stored as JSON strings (GraphML) back to mappings."""
     for key in ("market", "metadata"):
         raw = g.graph.get(key)
         if isinstance(raw, str):
             try:
                 g.graph[key] = json.loads(raw)
             except json.JSONDecodeError as err:
-                raise InputError(
-                    Problem("graph", key, f"not valid JSON: {err}"), str(path)
-                ) from None
-    _restore_dtypes(g)
-    return from_networkx(g, source=str(path))
+                raise InputError(Problem("graph", key, f"not valid JSON: {err}"), source) from None
 
 
 def _restore_dtypes(g: nx.MultiDiGraph) -> None:
