@@ -28,8 +28,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import numbers
 import os
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +46,8 @@ from contagion.policies import AnyPolicy, PolicyConfig, policy_from_dict
 from contagion.result import Result
 from contagion.scenario import ModelParams, Scenario
 from contagion.system import System
+
+log = logging.getLogger(__name__)
 
 BASELINE = "no_action"
 MIN_SIZE_USD_BN = 10.0  # below this an intervention has no meaningful per-100bn ratio
@@ -288,7 +292,7 @@ def experiment(
     workers: int | None = None,
     scheduler: str | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: Callable[[int, int], object] | None = None,
+    progress: Callable[[int, int], object] | bool | None = None,
     chunk_size: int | None = None,
     sampling: str = "random",
     parameters: Sequence[Mapping[str, float]] | None = None,
@@ -318,9 +322,11 @@ def experiment(
         there on a rerun of the same experiment; a directory of another experiment raises
         :class:`~contagion.InputError`. Without a seed, the first run's entropy is kept
         in the directory and reused.
-    progress : callable(done, total), optional
+    progress : callable(done, total) or bool, optional
         Called with the number of finished draws: once before the draws start (counting
-        those found in the checkpoint) and after each chunk.
+        those found in the checkpoint) and after each chunk. ``True`` writes a line per
+        finished chunk to standard error (:class:`contagion.progress.ProgressLines`: for
+        notebooks and logs).
     chunk_size : int, optional
         Draws per task (default :func:`contagion.backends.chunk_size`).
     sampling : "random", "sobol" or "lhs"
@@ -332,19 +338,27 @@ def experiment(
     """
     from contagion import backends
     from contagion.engine import simulate
+    from contagion.progress import resolve
 
     arms = {name: [_policy(p, name) for p in pols] for name, pols in arms.items()}
     if BASELINE not in arms:
         arms = {BASELINE: [], **arms}
     executor = backends.make_executor(backend, workers, scheduler)
+    progress = resolve(progress, "Parameter points" if parameters is not None else "Draws")
     results, rows, scenarios = {}, {}, {}
+    t0 = time.monotonic()
     for name, pols in arms.items():
+        log.debug("point run of arm %r (%d policies)", name, len(pols))
         res = simulate(system, scenario, pols)
         results[name] = res
         rows[name] = headline(res.summary)
         scenarios[name] = scenario
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(HEADLINE)]
     metrics.index.name = "arm"
+    log.info(
+        "%d arms %s on %s x %s in %.1f s", len(arms), ", ".join(arms), system.name,
+        scenario.name, time.monotonic() - t0,
+    )  # fmt: skip
     long: list[backends.Row] = []
     if sampling not in SAMPLING:
         raise InputError(Problem("experiment", "sampling", f"use one of {', '.join(SAMPLING)}"))
@@ -411,6 +425,10 @@ def _draws(
     if progress is not None:
         progress(finished, draws)
     todo = [c for c in chunks if c.first not in done]
+    log.info(
+        "%d draws of %d arms in %d chunks of up to %d on %s (%d already in the checkpoint)",
+        draws, len(arms), len(chunks), size, type(executor).__name__, finished,
+    )  # fmt: skip
     if todo:
         work = backends.Work(system, scenario, arms)
         # closed at once if interrupted: workers stop, a local cluster shuts down
@@ -420,6 +438,7 @@ def _draws(
                     checkpoint.save(by_first[first], rows)
                 done[first] = rows
                 finished += by_first[first].last - first + 1
+                log.debug("finished %s (%d/%d draws)", by_first[first].name, finished, draws)
                 if progress is not None:
                     progress(finished, draws)
     return [row for c in chunks for row in done[c.first]]

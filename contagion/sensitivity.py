@@ -28,6 +28,7 @@ closed forms); :func:`sensitivity` runs an experiment's arms.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +51,8 @@ from contagion.experiment import (
     experiment,
     unit_to_parameters,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_METRICS = SENSITIVITY_METRICS
 COLUMNS = ["arm", "metric", "parameter", "S1", "S1_conf", "ST", "ST_conf", "note"]
@@ -237,7 +240,8 @@ def sensitivity(
 
     Every point of the design runs in every arm, on any backend: ``options`` go to
     :func:`~contagion.experiment.experiment` (``backend``, ``workers``, ``scheduler``,
-    ``checkpoint_dir``, ``progress``, ``chunk_size``). ``metrics``: headline metrics
+    ``checkpoint_dir``, ``progress``, ``chunk_size``; ``progress=True`` writes a line per
+    finished chunk to standard error). ``metrics``: headline metrics
     (:data:`~contagion.experiment.HEADLINE`; default peak 10y yield change, fire-sale
     volume, defaults). Returns the tidy frame (arm, metric, parameter, S1, S1_conf, ST,
     ST_conf, note); ``attrs`` describe the design (base samples, points, runs, parameters).
@@ -257,6 +261,10 @@ def sensitivity(
             raise InputError(Problem("sensitivity", bad, "is set by the Sobol' design"))
     unc = check_design(uncertainty, base_samples)
     _, params = sobol_design(unc, base_samples, rng)
+    log.info(
+        "Sobol' design: %d points (N = %d, %d parameters), each in %d arms",
+        len(params), base_samples, len(unc), len(arms) + (0 if "no_action" in arms else 1),
+    )  # fmt: skip
     ex = experiment(system, scenario, arms, parameters=params, rng=rng, **options)
     wide = ex.draws[ex.draws["metric"].isin(metrics)].pivot(
         index="draw", columns=["arm", "metric"], values="value"
