@@ -1,15 +1,22 @@
 """The ``contagion`` command line: parse, load and validate, call the public API, write.
 
-Exit codes: 0 success; 2 invalid input (one message naming the file and field, no
-traceback); 1 internal error (a one-line message and the file holding the traceback, or
-the traceback itself with ``--debug``).
+Exit codes: 0 success; 2 invalid input or an unusable environment (one message naming the
+file and field, or the Dask cluster, and what to do; no traceback); 1 internal error (a
+one-line message and the file holding the traceback, or the traceback itself with
+``--debug``).
+
+Messages go to standard error through the ``contagion`` and ``calibration`` loggers (INFO;
+WARNING with ``--quiet``; DEBUG with ``--debug``). Progress: a live bar on a terminal, a
+line per finished chunk of draws anywhere else (a log, CI, a pipe).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import math
+import numbers
 import re
 import sys
 import tempfile
@@ -65,9 +72,43 @@ def _main(
     reports. `contagion run` with no arguments runs the main job."""
 
 
+class _Formatter(logging.Formatter):
+    """``message`` for INFO, ``warning: message`` (the level's name) otherwise."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno == logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
 @contextmanager
-def _guard(debug: bool = False) -> Iterator[None]:
-    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors."""
+def _logging(quiet: bool, debug: bool) -> Iterator[None]:
+    """Log records of the package to standard error while a command runs."""
+    handler = logging.StreamHandler(sys.stderr)  # the stream of this invocation
+    handler.setFormatter(_Formatter("%(message)s"))
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    loggers = [logging.getLogger(name) for name in ("contagion", "calibration")]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, old_level in saved:
+            lg.removeHandler(handler)
+            lg.setLevel(old_level)
+
+
+@contextmanager
+def _guard(debug: bool = False, quiet: bool = False) -> Iterator[None]:
+    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors; log
+    the package's messages to standard error meanwhile."""
+    with _logging(quiet, debug), _exit_codes(debug):
+        yield
+
+
+@contextmanager
+def _exit_codes(debug: bool) -> Iterator[None]:
     import yaml
 
     from contagion.errors import InputError
@@ -122,13 +163,33 @@ def _default_experiment():
         return load_experiment(path)
 
 
-def _clean(x: Any) -> Any:
-    """JSON-safe numbers (NaN and infinities become null)."""
+COUNTS = ("defaults", "reduction_defaults", "n_institutions", "n_exposures", "days")
+
+
+def _clean(x: Any, key: str = "") -> Any:
+    """JSON-safe values: integers stay integers (and counts held as floats become
+    integers), NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, float | int) and not isinstance(x, bool):
-        return float(x) if math.isfinite(x) else None
+        return {str(k): _clean(v, str(k)) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v, key) for v in x]
+    if isinstance(x, bool | None | str):
+        return x
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        x = float(x)
+        if not math.isfinite(x):
+            return None
+        is_count = key in COUNTS or key.endswith(".n")
+        return int(x) if is_count and x.is_integer() else x
     return x
+
+
+def _arms_text(arms) -> str:
+    """``3 arms (no_action, qe, srf)``: the arms that run, ``no_action`` included."""
+    names = list(arms) if "no_action" in arms else ["no_action", *arms]
+    return f"{len(names)} arm{'s' if len(names) != 1 else ''} ({', '.join(names)})"
 
 
 def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_json) -> None:
@@ -163,7 +224,11 @@ def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_jso
 
 @contextmanager
 def _status(quiet: bool, message: str) -> Iterator[None]:
+    """A spinner on a terminal; the message as one line anywhere else."""
     if quiet:
+        yield
+    elif not err_console.is_terminal:
+        err_console.print(f"{message} ...", markup=False)
         yield
     else:
         with err_console.status(message):
@@ -177,7 +242,9 @@ Workers = Annotated[
 Scheduler = Annotated[
     str | None,
     typer.Option(
-        "--scheduler", help="Run the draws on an existing Dask cluster (tcp://host:8786)."
+        "--scheduler",
+        help="Run the draws on an existing Dask cluster (tcp://host:8786; needs the dask "
+        "extra). Start its workers single-threaded: dask worker ADDRESS --nthreads 1.",
     ),
 ]
 Checkpoint = Annotated[
@@ -212,9 +279,9 @@ def _run_experiment(
     from contagion.experiment import experiment
 
     _one_backend(workers, scheduler)
-    n = len(arms) + (0 if "no_action" in arms else 1)
-    runs = n * (1 + draws)
-    message = message or f"Simulating {n} arms ({runs} runs incl. {draws} parameter draws)"
+    message = message or f"Simulating {_arms_text(arms)}" + (
+        f" with {draws} parameter draw{'s' if draws != 1 else ''}" if draws else ""
+    )
     options = {
         "draws": draws, "rng": seed, "uncertainty": uncertainty, "workers": workers,
         "scheduler": scheduler, "checkpoint_dir": checkpoint, "sampling": sampling,
@@ -222,6 +289,12 @@ def _run_experiment(
     if quiet or not draws:
         with _status(quiet, message):
             return experiment(system, scenario, arms, **options)
+    if not err_console.is_terminal:  # a log or a pipe: a line per finished chunk
+        from contagion.progress import ProgressLines
+
+        err_console.print(message, markup=False)
+        lines = ProgressLines("Parameter draws", stream=sys.stderr)
+        return experiment(system, scenario, arms, progress=lines, **options)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -259,6 +332,12 @@ def _run_sensitivity(cfg, system, scenario, result, *, quiet, workers, scheduler
     options = {"workers": workers, "scheduler": scheduler, "checkpoint_dir": checkpoint}
     if quiet:
         return run_sensitivity(cfg, system, scenario, result, **options)
+    if not err_console.is_terminal:  # a log or a pipe: a line per finished chunk
+        from contagion.progress import ProgressLines
+
+        err_console.print(message, markup=False)
+        lines = ProgressLines("Sobol' points", stream=sys.stderr)
+        return run_sensitivity(cfg, system, scenario, result, progress=lines, **options)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
@@ -286,6 +365,14 @@ def run(
         typer.Option("--policy", help="Policy YAML/JSON file; one arm per file (repeatable)."),
     ] = None,
     draws: Annotated[int, typer.Option("--draws", min=0, help="Parameter draws.")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Seed of the parameter draws (default: the default experiment's, so runs repeat).",
+        ),
+    ] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     checkpoint: Checkpoint = None,
@@ -307,10 +394,12 @@ def run(
     from contagion.policies import load_policy
     from contagion.report import prepare_directory
 
-    with _guard(debug):
+    with _guard(debug, quiet or as_json):
         _one_backend(workers, scheduler)
         prepare_directory(out, overwrite=overwrite)  # fail before simulating
         cfg = _default_experiment()
+        if seed is not None:
+            cfg = cfg.model_copy(update={"seed": seed})
         sys_ = _system(system or cfg.system)
         sc = _scenario(scenario or cfg.scenario)
         ranges = None
@@ -352,13 +441,16 @@ def experiment_cmd(
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
-    """Run an experiment file; system and scenario paths are relative to the file (and
-    must stay inside its directory unless absolute)."""
+    """Run an experiment file (system, scenario, arms, draws) and write a report.
+
+    Relative system and scenario paths in the file are read relative to it and must stay
+    inside its directory.
+    """
     from contagion.experiment import load_experiment, resolve_model_params
     from contagion.paths import experiment_inputs
     from contagion.report import prepare_directory
 
-    with _guard(debug):
+    with _guard(debug, quiet or as_json):
         _one_backend(workers, scheduler)
         cfg = load_experiment(file)
         prepare_directory(out, overwrite=overwrite)
@@ -371,7 +463,6 @@ def experiment_cmd(
             sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,
             uncertainty=cfg.uncertainty, workers=workers, scheduler=scheduler,
             checkpoint=checkpoint, sampling=cfg.sampling,
-            message=f"Simulating {len(cfg.arms)} arms with {n} parameter draws",
         )  # fmt: skip
         if cfg.sensitivity is not None:  # written beside the results as sensitivity.csv
             result = _run_sensitivity(cfg, sys_, sc, result, quiet=quiet or as_json,
@@ -393,32 +484,49 @@ def report(
         typer.echo(str(render_report(result_dir)))
 
 
+def _listing(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """Rows as a table, or as a JSON list with ``--json``."""
+    if as_json:
+        typer.echo(json.dumps(_clean(rows), indent=1))
+        return
+    t = Table(*rows[0]) if rows else Table()
+    for row in rows:
+        t.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in row.values()))
+    out_console.print(t)
+
+
 @app.command()
-def scenarios() -> None:
+def scenarios(as_json: AsJson = False) -> None:
     """List the bundled scenarios."""
     from contagion import scenarios as sc
 
-    t = Table("scenario", "days", "description")
+    rows = []
     for name in sc.available():
         s = sc.load(name)
-        t.add_row(name, str(s.days), s.description.split(". ")[0])
-    out_console.print(t)
+        rows.append({"scenario": name, "days": s.days, "description": _first(s.description)})
+    _listing(rows, as_json)
+
+
+def _first(text: str) -> str:
+    """The first sentence of a description."""
+    return text.split(". ")[0].strip()
 
 
 @app.command()
-def systems() -> None:
+def systems(as_json: AsJson = False) -> None:
     """List the bundled systems."""
     from contagion import examples
 
-    t = Table("system", "institutions", "exposures", "description")
+    rows = []
     for name in examples.BUNDLED:
         s = examples.load_bundled(name)
-        t.add_row(name, str(s.n_institutions), str(s.n_exposures), s.description.split(". ")[0])
-    out_console.print(t)
+        rows.append({"system": name, "institutions": s.n_institutions,
+                     "exposures": s.n_exposures, "description": _first(s.description)})  # fmt: skip
+    _listing(rows, as_json)
 
 
 @app.command()
-def policies() -> None:
+def policies(as_json: AsJson = False) -> None:
     """List the policy types and their settings."""
     import typing
 
@@ -426,12 +534,12 @@ def policies() -> None:
 
     docs = dict(re.findall(r"^``(\w+)``\s+(.+)$", pol.__doc__ or "", flags=re.M))
     common = set(pol.PolicyConfig.model_fields) | {"type"}
-    t = Table("type", "tool", "settings")
+    rows = []
     for cls in typing.get_args(typing.get_args(pol.AnyPolicy)[0]):
         kind = cls.model_fields["type"].default
-        fields = ", ".join(f for f in cls.model_fields if f not in common)
-        t.add_row(kind, docs.get(kind, ""), fields)
-    out_console.print(t)
+        fields = [f for f in cls.model_fields if f not in common]
+        rows.append({"type": kind, "tool": docs.get(kind, ""), "settings": fields})
+    _listing(rows, as_json)
 
 
 @system_app.command("summary")
@@ -460,7 +568,10 @@ def system_export(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="graphml, json, yaml or csv (a folder).")
     ] = "yaml",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output path; - writes to standard output."),
+    ] = None,
     overwrite: Overwrite = False,
     debug: Debug = False,
 ) -> None:
@@ -472,6 +583,13 @@ def system_export(
         if fmt not in ("graphml", "json", "yaml", "csv"):
             raise InputError(Problem("option", "--format", "use graphml, json, yaml or csv"))
         s = _system(system)
+        if out is not None and str(out) == "-":
+            if fmt == "csv":
+                raise InputError(
+                    Problem("option", "--out", "csv writes a folder of tables; give a folder")
+                )
+            sys.stdout.write(_system_text(s, fmt))
+            return
         path = out or Path(f"{s.name}-csv" if fmt == "csv" else f"{s.name}.{fmt}")
         if path.exists() and not overwrite:
             raise InputError(Problem("output", "--out", "exists; pass --overwrite"), str(path))
@@ -480,6 +598,24 @@ def system_export(
         else:
             save_system(s, path if path.suffix == f".{fmt}" else path.with_suffix(f".{fmt}"))
         typer.echo(str(path))
+
+
+def _system_text(system, fmt: str) -> str:
+    """A system as GraphML, JSON or YAML text (what ``save_system`` writes)."""
+    if fmt == "graphml":
+        import networkx as nx
+
+        from contagion.io import graphml_graph
+
+        return "\n".join(nx.generate_graphml(graphml_graph(system))) + "\n"
+    from contagion.io import to_dict
+
+    doc = to_dict(system)
+    if fmt == "json":
+        return json.dumps(doc, indent=1) + "\n"
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 @system_app.command("validate")
@@ -506,12 +642,17 @@ def calibrate(
     ] = Path("calibration-fit"),
     episode: Annotated[str, typer.Option("--episode", help="Episode to fit.")] = "march_2020",
     quick: Annotated[bool, typer.Option("--quick", help="A smoke run, few evaluations.")] = False,
+    quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Fit the free parameters to an episode (calls calibration.fit.main)."""
+    """Fit the free parameters to an episode (calls calibration.fit.main).
+
+    The full fit runs a few hundred simulations (tens of minutes on one core); progress
+    shows the evaluations, the stage and the best objective so far.
+    """
     from contagion.errors import InputError, Problem
 
-    with _guard(debug):
+    with _guard(debug, quiet):
         try:
             fit = importlib.import_module("calibration.fit")
         except ModuleNotFoundError as err:
@@ -522,10 +663,44 @@ def calibrate(
             err_console.print("error: calibration fit not available in this version")
             raise typer.Exit(2)
         try:
-            report = fit.main(out_dir=out, episode=episode, quick=quick)
+            with _fit_progress(quiet) as progress:
+                report = fit.main(out_dir=out, episode=episode, quick=quick, progress=progress)
         except ValueError as err:  # e.g. an episode that is not fitted
             raise InputError(Problem("option", "--episode", str(err))) from None
         typer.echo(str(report))
+
+
+FIT_LINE_EVERY = 10  # evaluations between progress lines off a terminal
+
+
+@contextmanager
+def _fit_progress(quiet: bool) -> Iterator[Any]:
+    """``progress(evaluations, stage, best)`` for the fit: a spinner on a terminal, a line
+    per stage and every :data:`FIT_LINE_EVERY` evaluations elsewhere, nothing if quiet."""
+    import time
+
+    start = time.monotonic()
+
+    def text(n: int, stage: str, best: float) -> str:
+        return (
+            f"Calibrating: {n} evaluations, {stage}, best objective {best:.4g}, "
+            f"{time.monotonic() - start:.0f} s"
+        )
+
+    if quiet:
+        yield None
+    elif not err_console.is_terminal:
+        last = [""]
+
+        def lines(n: int, stage: str, best: float) -> None:
+            if stage != last[0] or n % FIT_LINE_EVERY == 0:
+                last[0] = stage
+                err_console.print(text(n, stage, best), markup=False)
+
+        yield lines
+    else:
+        with err_console.status("Calibrating: building the episode") as status:
+            yield lambda n, stage, best: status.update(text(n, stage, best))
 
 
 def main() -> None:  # pragma: no cover - console entry alias
