@@ -69,7 +69,9 @@ class Result:
                 tmp.unlink(missing_ok=True)
                 raise
             if csv:
-                atomic_write_text(d / f"{name}.csv", frame.to_csv())
+                # an index without a name is a row counter: no unnamed first column
+                named = any(n is not None for n in frame.index.names)
+                atomic_write_text(d / f"{name}.csv", frame.to_csv(index=named))
         meta = {"summary": self.summary, "config": self.config}
         atomic_write_text(d / "metadata.json", json.dumps(meta, indent=1, sort_keys=True))
         return d

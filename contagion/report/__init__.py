@@ -98,7 +98,8 @@ def save_experiment(
         tmp = d / f".{name}.parquet.tmp"
         frame.to_parquet(tmp)
         os.replace(tmp, d / f"{name}.parquet")
-        atomic_write_text(d / f"{name}.csv", frame.to_csv())
+        named = any(n is not None for n in frame.index.names)  # else a row counter
+        atomic_write_text(d / f"{name}.csv", frame.to_csv(index=named))
     to_csv(system, d / "system")
     info = {
         "format_version": FORMAT_VERSION,
