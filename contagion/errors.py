@@ -99,3 +99,7 @@ class InvariantError(ContagionError, RuntimeError):
         who = f" at institution '{institution}'" if institution is not None else ""
         when = f" on day {day}" if day is not None else ""
         super().__init__(f"invariant '{invariant}' violated{who}{when}: {detail}")
+
+
+class InputWarning(UserWarning):
+    """Input that is used but worth a look, e.g. an unknown column kept as it is."""

@@ -374,3 +374,12 @@ def test_run_with_a_scenario_without_shock_paths(tmp_path):
     r = invoke("run", calm, "--system", "toy_basis_trade", "--out", tmp_path / "o", "--quiet")
     assert r.exit_code == 0, r.output
     assert "calm" in (tmp_path / "o" / "report.html").read_text("utf-8")
+
+
+def test_an_extra_csv_column_is_a_warning_not_an_error(tmp_path):
+    folder = contagion.to_csv(contagion.examples.toy_basis_trade(), tmp_path / "csv")
+    inst = pd.read_csv(folder / "institutions.csv")
+    inst.assign(lei="549300EXAMPLE").to_csv(folder / "institutions.csv", index=False)
+    r = invoke("system", "validate", folder)
+    assert r.exit_code == 0, r.output
+    assert "warning: institutions: unknown column 'lei' kept as given" in r.stderr
