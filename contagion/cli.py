@@ -21,6 +21,7 @@ import re
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
@@ -92,7 +93,21 @@ def _logging(quiet: bool, debug: bool) -> Iterator[None]:
         lg.addHandler(handler)
         lg.setLevel(level)
     try:
-        yield
+        with warnings.catch_warnings():
+            # input warnings (an unknown column kept) as one line each, never an error
+            from contagion.errors import InputWarning
+
+            warnings.simplefilter("always", InputWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, InputWarning):
+                    err_console.print(f"warning: {message}", markup=False)
+                else:
+                    shown(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            yield
     finally:
         for lg, old_level in saved:
             lg.removeHandler(handler)
