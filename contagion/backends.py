@@ -55,7 +55,7 @@ import os
 import pickle
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,7 @@ class Executor(ABC):
 class SerialExecutor(Executor):
     """In this process, in order."""
 
-    def run(self, work, chunks):
+    def run(self, work: Work, chunks: Sequence[Chunk]) -> Iterator[tuple[int, list[Row]]]:
         for chunk in chunks:
             yield chunk.first, run_draws(work, chunk.draws)
 
@@ -205,7 +205,7 @@ class JoblibExecutor(Executor):
     def slots(self) -> int:
         return self.workers
 
-    def run(self, work, chunks):
+    def run(self, work: Work, chunks: Sequence[Chunk]) -> Iterator[tuple[int, list[Row]]]:
         from joblib import Parallel, delayed
 
         payload = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
@@ -315,7 +315,7 @@ class DaskExecutor(Executor):
             _log_dashboard(client)
             yield client
 
-    def run(self, work, chunks):
+    def run(self, work: Work, chunks: Sequence[Chunk]) -> Iterator[tuple[int, list[Row]]]:
         dd = _distributed()
         payload = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
         token = hashlib.sha256(payload).hexdigest()[:12]
@@ -441,7 +441,13 @@ def make_executor(
 
 # --- checkpoints -------------------------------------------------------------------------
 def config_hash(
-    system, scenario, arms: Mapping[str, Sequence], seed: Any, draws: int, uncertainty, size: int
+    system: Any,
+    scenario: Any,
+    arms: Mapping[str, Sequence],
+    seed: Any,
+    draws: int,
+    uncertainty: Mapping[str, Sequence] | None,
+    size: int,
 ) -> str:
     """Hash of everything that determines the draws frame."""
     from contagion.io import to_dict
@@ -466,7 +472,7 @@ def config_hash(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def seed_key(rng) -> Any:
+def seed_key(rng: Any) -> Any:
     """A JSON-able description of a seed (None when it is not reproducible)."""
     if isinstance(rng, np.random.SeedSequence):
         return {
@@ -546,7 +552,7 @@ class Checkpoint:
         self._atomic(self.dir / chunk.name, lambda p: frame.to_parquet(p, index=False))
 
     @staticmethod
-    def _atomic(path: Path, write) -> None:
+    def _atomic(path: Path, write: Callable[[Path], object]) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             write(tmp)

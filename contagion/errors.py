@@ -14,6 +14,7 @@ Two families matter to users:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -53,7 +54,7 @@ class InputError(ContagionError, ValueError):
     @classmethod
     def from_validation(
         cls,
-        err,
+        err: Any,
         location: str,
         source: str | None = None,
         *,

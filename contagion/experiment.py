@@ -49,6 +49,9 @@ from contagion.system import System
 
 log = logging.getLogger(__name__)
 
+# A seed: an int, a SeedSequence, or None (fresh entropy)
+Seed = int | np.integer | np.random.SeedSequence | None
+
 BASELINE = "no_action"
 MIN_SIZE_USD_BN = 10.0  # below this an intervention has no meaningful per-100bn ratio
 
@@ -142,7 +145,7 @@ def effectiveness(metrics: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _seed_sequence(rng) -> np.random.SeedSequence:
+def _seed_sequence(rng: Seed) -> np.random.SeedSequence:
     """A SeedSequence from an int (numpy ints too), a SeedSequence, or None (fresh entropy)."""
     if isinstance(rng, np.random.SeedSequence):
         return rng
@@ -185,7 +188,7 @@ def check_uncertainty(
             raise InputError(Problem("uncertainty", name, "loguniform needs low > 0"))
 
 
-def _distribution(lo: float, hi: float, kind: str):
+def _distribution(lo: float, hi: float, kind: str) -> Any:
     """The frozen ``scipy.stats`` distribution of one range."""
     from scipy import stats
 
@@ -209,7 +212,7 @@ def unit_to_parameters(
     return [{k: float(v[i]) for k, v in columns.items()} for i in range(len(u))]
 
 
-def _qmc(engine, d: int, seed: np.random.SeedSequence):
+def _qmc(engine: Any, d: int, seed: np.random.SeedSequence) -> Any:
     """A scrambled ``scipy.stats.qmc`` engine seeded from ``seed`` (``rng=`` or ``seed=``)."""
     gen = np.random.default_rng(seed)
     try:
@@ -218,7 +221,7 @@ def _qmc(engine, d: int, seed: np.random.SeedSequence):
         return engine(d=d, scramble=True, seed=gen)
 
 
-def unit_points(n: int, d: int, rng, sampling: str = "random") -> np.ndarray:
+def unit_points(n: int, d: int, rng: Seed, sampling: str = "random") -> np.ndarray:
     """``n`` x ``d`` points in the unit cube.
 
     ``random``: row ``r`` from child ``r`` of the seed (order-independent); ``sobol``: the
@@ -248,7 +251,7 @@ def unit_points(n: int, d: int, rng, sampling: str = "random") -> np.ndarray:
 def draw_parameters(
     n: int,
     uncertainty: Mapping[str, tuple[float, float, str]] | None,
-    rng,
+    rng: Seed,
     sampling: str = "random",
 ) -> list[dict[str, float]]:
     """``n`` parameter draws, computed here whatever the backend (see :func:`unit_points`)."""
@@ -286,7 +289,7 @@ def experiment(
     arms: Mapping[str, Sequence[PolicyConfig | Mapping[str, Any]]],
     *,
     draws: int = 0,
-    rng=None,
+    rng: Seed = None,
     uncertainty: Mapping[str, tuple[float, float, str]] | None = None,
     backend: str | None = None,
     workers: int | None = None,
@@ -340,9 +343,10 @@ def experiment(
     from contagion.engine import simulate
     from contagion.progress import resolve
 
-    arms = {name: [_policy(p, name) for p in pols] for name, pols in arms.items()}
-    if BASELINE not in arms:
-        arms = {BASELINE: [], **arms}
+    policies = {name: [_policy(p, name) for p in pols] for name, pols in arms.items()}
+    if BASELINE not in policies:
+        policies = {BASELINE: [], **policies}
+    arms = policies
     executor = backends.make_executor(backend, workers, scheduler)
     progress = resolve(progress, "Parameter points" if parameters is not None else "Draws")
     results, rows, scenarios = {}, {}, {}
@@ -380,8 +384,12 @@ def experiment(
 
 
 def _draws(
-    backends, executor, system, scenario, arms, draws, rng, uncertainty, checkpoint_dir,
-    progress, size, sampling="random", parameters=None,
+    backends: Any, executor: Any, system: System, scenario: Scenario,
+    arms: Mapping[str, Sequence[PolicyConfig]], draws: int, rng: Seed,
+    uncertainty: Mapping[str, tuple[float, float, str]] | None,
+    checkpoint_dir: str | os.PathLike | None, progress: Callable[[int, int], object] | None,
+    size: int | None, sampling: str = "random",
+    parameters: Sequence[Mapping[str, float]] | None = None,
 ) -> list:  # fmt: skip
     """The long rows of every draw, chunk by chunk, resuming from a checkpoint."""
     if size is not None and (isinstance(size, bool) or int(size) != size or size < 1):
@@ -444,7 +452,7 @@ def _draws(
     return [row for c in chunks for row in done[c.first]]
 
 
-def _policy(p, arm: str) -> PolicyConfig:
+def _policy(p: PolicyConfig | Mapping[str, Any], arm: str) -> PolicyConfig:
     if isinstance(p, PolicyConfig):
         return p
     try:
@@ -536,6 +544,10 @@ def with_model_params(
             )
         explicit = scenario.params.model_fields_set
         return scenario.with_params(**{k: v for k, v in params.items() if k not in explicit})
+    if isinstance(model_params, str):
+        raise InputError(
+            Problem("experiment", "model_params", "use 'system' or a mapping of parameters")
+        )
     return scenario.with_params(**dict(model_params))
 
 

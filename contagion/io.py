@@ -445,7 +445,7 @@ def from_csv(directory: str | os.PathLike) -> System:
     )
 
 
-def _read_csv(path: Path, dtypes: dict[str, type]) -> pd.DataFrame:
+def _read_csv(path: Path, dtypes: Mapping[str, type]) -> pd.DataFrame:
     _read_text(path)  # clear errors for missing / non-UTF-8 files
     try:
         return pd.read_csv(

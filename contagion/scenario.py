@@ -554,7 +554,7 @@ def _reallocated(
     return ordered, "sales of " + ", ".join(moves) + " (nearest maturity)"
 
 
-def _validated(model, current, changes: dict, where: str):
+def _validated(model: Any, current: BaseModel, changes: dict, where: str) -> Any:
     try:
         return model.model_validate({**current.model_dump(), **changes})
     except ValidationError as err:

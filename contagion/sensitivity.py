@@ -45,12 +45,15 @@ from contagion.experiment import (
     SENSITIVITY_METRICS,
     ExperimentConfig,
     ExperimentResult,
+    Seed,
     SensitivityConfig,
     _seed_sequence,
     check_uncertainty,
     experiment,
     unit_to_parameters,
 )
+from contagion.scenario import Scenario
+from contagion.system import System
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ def check_design(
     return unc
 
 
-def _seeds(rng) -> tuple[int, int]:
+def _seeds(rng: Seed) -> tuple[int, int]:
     """Seeds of the design and of the bootstrap, from one seed (not consumed)."""
     state = _seed_sequence(rng).generate_state(2)
     # SALib treats a falsy analysis seed as "unseeded": keep it >= 1
@@ -120,7 +123,11 @@ def _problem(names: Sequence[str]) -> dict[str, Any]:
 
 
 def sobol_design(
-    uncertainty: Uncertainty | None, base_samples: int, rng=None, *, model_params: bool = True
+    uncertainty: Uncertainty | None,
+    base_samples: int,
+    rng: Seed = None,
+    *,
+    model_params: bool = True,
 ) -> tuple[np.ndarray, list[dict[str, float]]]:
     """The Saltelli points: unit-cube rows (N (k + 2) x k) and their parameter values."""
     from SALib.sample import sobol as salib_sample
@@ -133,7 +140,9 @@ def sobol_design(
     return unit, unit_to_parameters(unit, unc)
 
 
-def _analyze_one(problem, y: np.ndarray, seed: int, num_resamples: int, conf_level: float):
+def _analyze_one(
+    problem: dict[str, Any], y: np.ndarray, seed: int, num_resamples: int, conf_level: float
+) -> Any:
     """(S1, S1_conf, ST, ST_conf) arrays and a note for one output vector."""
     from SALib.analyze import sobol as salib_analyze
 
@@ -166,7 +175,7 @@ def sobol_analyze(
     outputs: Mapping[str, Sequence[float] | np.ndarray],
     names: Sequence[str],
     *,
-    rng=None,
+    rng: Seed = None,
     num_resamples: int = 100,
     conf_level: float = 0.95,
 ) -> pd.DataFrame:
@@ -205,7 +214,7 @@ def sobol_indices(
     uncertainty: Uncertainty,
     *,
     base_samples: int = 64,
-    rng=None,
+    rng: Seed = None,
     num_resamples: int = 100,
     conf_level: float = 0.95,
 ) -> pd.DataFrame:
@@ -224,14 +233,14 @@ def sobol_indices(
 
 
 def sensitivity(
-    system,
-    scenario,
+    system: System,
+    scenario: Scenario,
     arms: Mapping[str, Sequence[Any]],
     *,
     base_samples: int = 64,
     metrics: Sequence[str] = DEFAULT_METRICS,
     uncertainty: Uncertainty | None = None,
-    rng=None,
+    rng: Seed = None,
     num_resamples: int = 100,
     conf_level: float = 0.95,
     **options: Any,
@@ -291,7 +300,11 @@ def sensitivity(
 
 
 def run_sensitivity(
-    config: ExperimentConfig, system, scenario, result: ExperimentResult, **options: Any
+    config: ExperimentConfig,
+    system: System,
+    scenario: Scenario,
+    result: ExperimentResult,
+    **options: Any,
 ) -> ExperimentResult:
     """``result`` with the indices of ``config.sensitivity`` attached (same options as the
     experiment; a checkpoint goes to ``checkpoint_dir/sensitivity``; resuming one needs a

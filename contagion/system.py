@@ -19,7 +19,7 @@ Validation beyond the per-column schema (all problems are reported together):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -326,7 +326,7 @@ def _check_accounts(inst: pd.DataFrame, cs: CompiledSystem) -> np.ndarray:
     equity = assets - liabilities
     is_cb = cs.mask("central_bank")
 
-    def flag(mask: np.ndarray, field: str, reason) -> None:
+    def flag(mask: np.ndarray, field: str, reason: Callable[[int], str]) -> None:
         rows = np.flatnonzero(mask)
         for i in rows[:MAX_PROBLEMS_SHOWN]:
             problems.append(Problem(f"institution '{ids[i]}'", field, reason(i)))
