@@ -4,15 +4,15 @@ The unit of work is one draw: every arm of that draw (so arms stay paired) on th
 with that draw's parameters, giving the long rows ``(arm, draw, metric, value)``. Draws
 are grouped in chunks (:func:`chunk_size`: at most :data:`CHUNK_SIZE` draws, and at least
 :data:`MIN_CHUNKS` chunks or :data:`TASKS_PER_SLOT` per worker thread, whichever is more) to
-amortise the per-task overhead without idling a large cluster. Executors:
+amortise the per-task overhead without idling a large cluster. Executors::
 
-``serial``      in this process, chunk after chunk (the default);
-``processes``   local worker processes through ``joblib.Parallel`` (loky backend);
-``dask``        a ``dask.distributed.LocalCluster`` of ``workers`` single-threaded
-                processes bound to loopback (``127.0.0.1``; its HTTP endpoint on a free
-                loopback port), or an existing cluster by scheduler address
-                (``tcp://host:8786``); its workers need the same ``contagion`` version.
-                Needs the ``dask`` extra (``pip install 'basis-contagion[dask]'``).
+    ``serial``      in this process, chunk after chunk (the default);
+    ``processes``   local worker processes through ``joblib.Parallel`` (loky backend);
+    ``dask``        a ``dask.distributed.LocalCluster`` of ``workers`` single-threaded
+                    processes bound to loopback (``127.0.0.1``; its HTTP endpoint on a free
+                    loopback port), or an existing cluster by scheduler address
+                    (``tcp://host:8786``); its workers need the same ``contagion`` version.
+                    Needs the ``dask`` extra (``pip install 'basis-contagion[dask]'``).
 
 The system, scenario and arms are pickled once into a payload. joblib sends it along with
 each chunk (about 0.4 MB for the stylised system, 1 MB for the calibrated one, negligible
