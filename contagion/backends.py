@@ -404,8 +404,11 @@ def _log_dashboard(client: Any) -> None:
         has_dashboard = False
     if link and has_dashboard:
         log.info("Dask dashboard: %s", link)
-    else:
-        log.info("Dask scheduler %s (no dashboard: pip install bokeh)", client.scheduler.address)
+        return
+    import importlib.util
+
+    why = "it is turned off" if importlib.util.find_spec("bokeh") else "pip install bokeh"
+    log.info("Dask scheduler %s (no dashboard: %s)", client.scheduler.address, why)
 
 
 def make_executor(

@@ -123,6 +123,22 @@ def test_losing_every_dask_worker_mid_run_still_finishes_with_the_serial_draws(i
     pd.testing.assert_frame_equal(result.draws, serial)
 
 
+def test_multithreaded_workers_get_a_warning_and_the_dashboard_is_logged(inputs, caplog):
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                     dashboard_address="127.0.0.1:0") as cluster,
+        caplog.at_level(logging.INFO, logger="contagion"),
+    ):  # fmt: skip
+        experiment(*inputs, ARMS, draws=1, rng=SEED, scheduler=cluster.scheduler_address)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("1 of 1 Dask workers run more than one thread" in m for m in messages)
+    assert any(m.startswith("Dask dashboard: http://127.0.0.1:") for m in messages)
+
+
 def test_scheduler_without_workers_is_an_input_error_before_any_simulation(inputs, monkeypatch):
     from dask.distributed import LocalCluster
 

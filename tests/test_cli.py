@@ -270,17 +270,23 @@ def test_system_export_to_standard_output(fmt, tmp_path, monkeypatch):
     )
 
 
-def test_run_seed_sets_the_draws_and_progress_is_a_line_per_chunk(files, tmp_path):
-    base = ["run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
-            "--draws", "2"]  # fmt: skip
-    a = invoke(*base, "--seed", "1", "--out", tmp_path / "a")
-    b = invoke(*base, "--seed", "2", "--out", tmp_path / "b")
-    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
-    draws = [pd.read_parquet(tmp_path / d / "draws.parquet") for d in "ab"]
-    assert not draws[0].equals(draws[1])
+def test_run_seed_sets_the_draws_and_progress_is_a_line_per_chunk(files, tmp_path, monkeypatch):
+    finished = []  # the experiment result, without writing a report (that is tested above)
+    monkeypatch.setattr(cli, "_finish", lambda result, *a, **k: finished.append(result))
+    r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
+               "--draws", "2", "--seed", "11", "--out", tmp_path / "a")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    from contagion.experiment import experiment
+
+    (result,) = finished
+    arms = {"no_action": [], "qe_small": [contagion.policies.load_policy(files["qe"])]}
+    system = contagion.examples.toy_basis_trade()
+    expected = experiment(system, contagion.load_scenario(files["scenario"]), arms, draws=2,
+                          rng=11).draws  # fmt: skip
+    pd.testing.assert_frame_equal(result.draws, expected)
     # off a terminal (CliRunner): the arms counted right, then one line per finished chunk
-    assert "Simulating 2 arms (no_action, qe_small) with 2 parameter draws" in a.stderr
-    assert "Parameter draws: 1/2 (50%)" in a.stderr and "Parameter draws: 2/2 (100%)" in a.stderr
+    assert "Simulating 2 arms (no_action, qe_small) with 2 parameter draws" in r.stderr
+    assert "Parameter draws: 1/2 (50%)" in r.stderr and "Parameter draws: 2/2 (100%)" in r.stderr
 
 
 def test_experiment_counts_no_action_among_the_arms(tmp_path):
