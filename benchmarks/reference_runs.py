@@ -47,8 +47,9 @@ FRAMES = ("markets", "institutions", "events", "flows", "policy_usage")
 
 def _calibrated(arm: str) -> Callable[[], c.Result]:
     def run() -> c.Result:
-        import yaml
         from importlib.resources import files
+
+        import yaml
 
         doc = yaml.safe_load(
             (files("contagion") / "data" / "experiments" / "default.yaml").read_text("utf-8")
