@@ -278,7 +278,13 @@ class DaskExecutor(Executor):
                 "the client, scheduler and workers run different versions of Dask or its "
                 f"dependencies; install the same ones everywhere. {err}"
             ) from None
-        versions = client.run(_version_or_error)
+        try:
+            versions = client.run(_version_or_error)
+        except Exception as err:  # e.g. a worker that cannot even unpickle our function
+            raise self._problem(
+                f"the workers of {self.scheduler} cannot run contagion ({type(err).__name__}: "
+                f"{err}); install basis-contagion {_version()} in the workers' environment"
+            ) from None
         check_worker_versions(versions, _version(), self.scheduler)
         threads = client.nthreads()
         self._threads = sum(threads.values()) or 1

@@ -150,6 +150,32 @@ def test_scheduler_without_workers_is_an_input_error_before_any_simulation(input
     assert calls[0] == 0
 
 
+def test_a_worker_that_cannot_import_contagion_is_an_input_error(inputs, monkeypatch):
+    """A real worker process in which ``import contagion`` fails joins the cluster."""
+    import subprocess
+    import sys
+
+    from dask.distributed import LocalCluster
+
+    calls = count_simulations(monkeypatch)
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:
+        code = (
+            "import sys; sys.modules['contagion'] = None; "
+            "from distributed.cli.dask_worker import main; "
+            f"sys.argv = ['dask-worker', '{cluster.scheduler_address}', '--nthreads', '1', "
+            "'--no-nanny', '--host', '127.0.0.1', '--no-dashboard']; main()"
+        )
+        worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            with pytest.raises(c.InputError, match=r"cannot run contagion.*install basis-"):
+                run(inputs, scheduler=cluster.scheduler_address)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    assert calls[0] == 0
+
+
 @pytest.mark.parametrize(
     "versions, needle",
     [
