@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint format typecheck docs bench clean
 
 $(STAMP): pyproject.toml
-	@echo "Creating $(VENV) and installing contagion with its test and docs tools (first time: about 2 minutes)"
+	@echo "Installing contagion with its test and docs tools into $(VENV) (the first time: about 2 minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --progress-bar off ".[dev]"
