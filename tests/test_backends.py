@@ -150,8 +150,20 @@ def test_scheduler_without_workers_is_an_input_error_before_any_simulation(input
     assert calls[0] == 0
 
 
-def test_a_worker_that_cannot_import_contagion_is_an_input_error(inputs, monkeypatch):
-    """A real worker process in which ``import contagion`` fails joins the cluster."""
+@pytest.mark.parametrize(
+    "setup, needle",
+    [
+        ("sys.modules['contagion'] = None", r"cannot run contagion.*install basis-contagion"),
+        ("import contagion; contagion.__version__ = '0.0.1'",
+         r"run contagion 0\.0\.1; this is .*install basis-contagion"),
+    ],
+    ids=["without contagion", "another version"],
+)  # fmt: skip
+def test_a_worker_without_contagion_or_at_another_version_is_an_input_error(
+    inputs, monkeypatch, setup, needle
+):
+    """A real worker process joins the cluster: ``import contagion`` fails in it, or gives
+    another version."""
     import subprocess
     import sys
 
@@ -160,7 +172,7 @@ def test_a_worker_that_cannot_import_contagion_is_an_input_error(inputs, monkeyp
     calls = count_simulations(monkeypatch)
     with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:
         code = (
-            "import sys; sys.modules['contagion'] = None; "
+            f"import sys; {setup}; "
             "from distributed.cli.dask_worker import main; "
             f"sys.argv = ['dask-worker', '{cluster.scheduler_address}', '--nthreads', '1', "
             "'--no-nanny', '--host', '127.0.0.1', '--no-dashboard']; main()"
@@ -168,7 +180,7 @@ def test_a_worker_that_cannot_import_contagion_is_an_input_error(inputs, monkeyp
         worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)  # fmt: skip
         try:
-            with pytest.raises(c.InputError, match=r"cannot run contagion.*install basis-"):
+            with pytest.raises(c.InputError, match=needle):
                 run(inputs, scheduler=cluster.scheduler_address)
         finally:
             worker.terminate()
