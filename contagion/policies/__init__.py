@@ -1,12 +1,10 @@
 """Policies: plug-ins behind one small interface (see :mod:`contagion.policies.base`).
 
-Bundled tools, one module each: purchases (``qe``, ``swf``, ``basis_facility``), the
-Standing Repo Facility (``srf``) and regulation (``slr_relief``, ``min_haircut``,
-``central_clearing``, ``apc_margin``); ``contagion policies``
-lists them with their settings. Every module of this package is imported here, and every
-tool registers itself (:func:`contagion.policies.registry.register`); the registry
-serves the YAML ``type:`` lookup, experiment files and ``contagion policies``. Configs are
-validated pydantic models; :func:`policy_from_dict` and :func:`load_policy` build them from
+One module per tool or family of tools (purchases, the Standing Repo Facility,
+regulation, ...); ``contagion policies`` and :func:`registry.policy_types` list what is
+bundled. Every module of this package is imported here, and every tool registers itself
+(:func:`contagion.policies.registry.register`); the registry serves the YAML ``type:``
+lookup, experiment files and ``contagion policies``. Configs are validated pydantic models; :func:`policy_from_dict` and :func:`load_policy` build them from
 documents with clear errors, and ``config.build()`` gives the runtime object that
 :func:`contagion.simulate` takes.
 """
