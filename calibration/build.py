@@ -65,7 +65,7 @@ import pandas as pd
 
 from calibration.snapshot import Snapshot, load_snapshot
 from contagion import synthetic as syn
-from contagion.mechanisms.price_impact import dealer_room
+from contagion.mechanisms.dealers import dealer_room
 from contagion.schema import holdings_column
 from contagion.system import System
 

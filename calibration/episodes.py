@@ -128,39 +128,46 @@ class ProbeConfig(PolicyConfig):
 
 class Probe(Policy):
     """Records, per day (index 0 = initial): HF long par per fund, HF short notional per
-    fund (futures + swaps), HF repo per fund, HF futures shorts per contract, USD bn."""
+    fund (futures + swaps), HF repo per fund, HF futures shorts per contract, USD bn.
 
-    def start(self, run) -> None:
-        super().start(run)
-        self.hf = np.flatnonzero(run.mask["hedge_fund"])
-        self.long, self.short, self.repo, self.fut = [], [], [], []
-        self._snap(run)
+    It only reads the run (:class:`contagion.policies.base.PolicyView`); its arrays live in
+    its record (``sim.state.policy[i]``, :func:`frames`).
+    """
 
-    def _snap(self, run) -> None:
-        s, n = run.s, run.s.n
-        self.long.append(s.par[self.hf].sum(axis=1))
-        neg = np.clip(-s.notional, 0.0, None)
-        self.short.append(np.bincount(s.m_source, neg, minlength=n)[self.hf])
-        self.repo.append(np.bincount(s.repo.borrower, s.repo_amount, minlength=n)[self.hf])
+    def initial_record(self, view) -> dict:
+        self.hf = np.flatnonzero(view.topo.mask["hedge_fund"])
+        rows, nh, nf = view.days + 1, len(self.hf), len(view.market.futures_codes)
+        rec = {
+            **super().initial_record(view),
+            "long": np.zeros((rows, nh)),
+            "short": np.zeros((rows, nh)),
+            "repo": np.zeros((rows, nh)),
+            "fut": np.zeros((rows, nf)),
+        }
+        self._snap(view, rec, 0)
+        return rec
+
+    def _snap(self, view, rec, k: int) -> None:
+        topo, n = view.topo, view.n
+        rec["long"][k] = view.par[self.hf].sum(axis=1)
+        neg = np.clip(-view.notional, 0.0, None)
+        rec["short"][k] = np.bincount(topo.m_source, neg, minlength=n)[self.hf]
+        rec["repo"][k] = np.bincount(topo.repo.borrower, view.repo_amount, minlength=n)[self.hf]
         is_hf = np.zeros(n, bool)
         is_hf[self.hf] = True
-        m = ~s.is_swap & is_hf[s.m_source]
-        self.fut.append(
-            np.bincount(s.m_instrument[m], neg[m], minlength=len(run.s.cs.market.futures_codes))
+        m = ~topo.is_swap & is_hf[topo.m_source]
+        rec["fut"][k] = np.bincount(
+            topo.m_instrument[m], neg[m], minlength=len(view.market.futures_codes)
         )
 
-    def end_day(self, run, log) -> None:
-        self._snap(run)
+    def on_day_end(self, view) -> None:
+        self._snap(view, view.mine, view.day)
 
-    def frames(self) -> dict[str, np.ndarray]:
-        """Arrays (days + 1, n_hedge_funds) of long par, short notional, repo; futures by
-        contract (days + 1, n_contracts). USD bn."""
-        return {
-            "long": np.array(self.long),
-            "short": np.array(self.short),
-            "repo": np.array(self.repo),
-            "fut": np.array(self.fut),
-        }
+
+def frames(record: dict) -> dict[str, np.ndarray]:
+    """A :class:`Probe`'s arrays (days + 1, n_hedge_funds) of long par, short notional and
+    repo; futures by contract (days + 1, n_contracts). USD bn."""
+    return {k: record[k] for k in ("long", "short", "repo", "fut")}
 
 
 def episode_calendar(name: str) -> pd.DatetimeIndex:

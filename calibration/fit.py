@@ -52,9 +52,13 @@ from calibration.episodes import (
     day_of,
     episode,
 )
+from calibration.episodes import (
+    frames as probe_frames,
+)
 from calibration.snapshot import load_episode
 from contagion import simulate
 from contagion._version import __version__
+from contagion.engine import Simulation
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +188,10 @@ def _d(date: str) -> int:
 class Run:
     """Outputs of one March 2020 simulation needed by the moments."""
 
-    def __init__(self, result, probe) -> None:
+    def __init__(self, result, probe: dict[str, np.ndarray]) -> None:
         self.r = result
         self.m = result.markets
-        self.p = probe.frames()
+        self.p = probe
         self.params = result.config["scenario"]["params"]
         inst = result.institutions
         hf = inst[inst["type"] == "hedge_fund"]
@@ -445,9 +449,9 @@ def _simulate(params: dict[str, float], *, name: str = "march_2020", with_fed: b
         name, seed=seed, params=None, with_fed=with_fed, n_hedge_funds=n_hedge_funds
     )
     system, scenario = apply_params(system, scenario, params)
-    probe = ProbeConfig(name="probe").build()
-    result = simulate(system, scenario, [*policies, probe])
-    return result, probe
+    sim = Simulation(system, scenario, [*policies, ProbeConfig(name="probe")])
+    result = sim.run()
+    return result, probe_frames(sim.state.policy[-1])
 
 
 def evaluate(

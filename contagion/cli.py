@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import numbers
-import re
 import sys
 import tempfile
 import traceback
@@ -543,17 +542,14 @@ def systems(as_json: AsJson = False) -> None:
 @app.command()
 def policies(as_json: AsJson = False) -> None:
     """List the policy types and their settings."""
-    import typing
-
     import contagion.policies as pol
 
-    docs = dict(re.findall(r"^``(\w+)``\s+(.+)$", pol.__doc__ or "", flags=re.M))
     common = set(pol.PolicyConfig.model_fields) | {"type"}
     rows = []
-    for cls in typing.get_args(typing.get_args(pol.AnyPolicy)[0]):
-        kind = cls.model_fields["type"].default
+    for kind in pol.registry.policy_types():
+        cls = pol.registry.config_class(kind)
         fields = [f for f in cls.model_fields if f not in common]
-        rows.append({"type": kind, "tool": docs.get(kind, ""), "settings": fields})
+        rows.append({"type": kind, "tool": pol.registry.describe(kind), "settings": fields})
     _listing(rows, as_json)
 
 

@@ -39,10 +39,17 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+)
 
 from contagion.errors import InputError, Problem
-from contagion.policies import AnyPolicy, PolicyConfig, policy_from_dict
+from contagion.policies import PolicyConfig, policy_from_dict
 from contagion.result import Result
 from contagion.scenario import ModelParams, Scenario
 from contagion.system import System
@@ -87,18 +94,11 @@ def headline(summary: Mapping[str, float]) -> dict[str, float]:
     yields = [k for k in summary if k.startswith("peak_yield_change_")]
     key = "peak_yield_change_10y_bp" if "peak_yield_change_10y_bp" in summary else yields[-1]
     basis = [v for k, v in summary.items() if k.startswith("peak_basis_widening_")]
-    # a facility's size is its peak outstanding (what its limit caps), not the cumulative
-    # amount lent, which counts money repaid and lent again
-    lent = sum(
-        v
-        for k, v in summary.items()
-        if k.startswith("policy_") and k.endswith("_peak_take_up_usd_bn")
-    )
-    spent = sum(
-        v
-        for k, v in summary.items()
-        if k.startswith("policy_") and (k.endswith("_spent_usd_bn") or k.endswith("_bought_usd_bn"))
-    )
+    # the policies' typed costs (contagion.policies.base.PolicyCosts): a facility's size is
+    # its peak outstanding (what its limit caps), not the amount lent, which counts money
+    # repaid and lent again
+    lent = summary["policy_cost_cash_lent_peak_usd_bn"]
+    spent = summary["policy_cost_budget_spent_usd_bn"]
     return {
         "peak_yield_bp": summary[key],
         "peak_basis_bp": max(basis) if basis else 0.0,
@@ -506,7 +506,7 @@ class ExperimentConfig(BaseModel):
 
     system: str = Field("stylised_us_2025", description="Bundled system name or file path.")
     scenario: str = Field("basis_unwind", description="Bundled scenario name or file path.")
-    arms: dict[str, list[AnyPolicy]] = Field(min_length=1)
+    arms: dict[str, list[SerializeAsAny[PolicyConfig]]] = Field(min_length=1)
     draws: int = Field(0, ge=0, le=1_000_000)
     seed: int | None = None
     uncertainty: dict[str, tuple[float, float, str]] | None = None
@@ -518,6 +518,17 @@ class ExperimentConfig(BaseModel):
         "ones (metadata.model_params, e.g. calibrated_us_2025); a mapping overrides the "
         "scenario's; None keeps the scenario's.",
     )
+
+    @field_validator("arms", mode="before")
+    @classmethod
+    def _registered_policies(cls, arms: Any) -> Any:
+        """Each policy document validated by its registered ``type``."""
+        if not isinstance(arms, Mapping):
+            return arms
+        return {
+            arm: [_policy(p, arm) for p in pols] if isinstance(pols, list) else pols
+            for arm, pols in arms.items()
+        }
 
 
 def with_model_params(

@@ -24,8 +24,9 @@ import functools
 import numpy as np
 import pandas as pd
 
+from contagion.mechanisms.prices import MIN_PRICE_FRAC
 from contagion.schema import INSTITUTION_TYPES
-from contagion.state import MIN_PRICE_FRAC, PNL_CHANNELS
+from contagion.state import PNL, PNL_CHANNELS
 
 SALE_KINDS = ("forced_sales", "voluntary_sales", "liquidation_sales", "exogenous_sales")
 EVENT_NAMES = {
@@ -56,7 +57,7 @@ BOUNDS = {
     "price_impact.utilisation; also when no dealer had room to start with)",
     "haircut_cap_hit_days": "a live repo haircut is at ModelParams.max_haircut_frac",
     "price_floor_hit_days": "a cash bond or futures price is at the floor of "
-    "state.price_from_yield (MIN_PRICE_FRAC x its initial price)",
+    "mechanisms.prices.price_from_yield (MIN_PRICE_FRAC x its initial price)",
 }
 
 
@@ -171,81 +172,77 @@ def _empty(cols: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=np.float64 if c in numeric else object) for c in cols})
 
 
+def market_row(state, ctx, day: int) -> dict[str, float]:
+    """One row of ``Result.markets`` computed from the state alone (the recorder writes
+    them; policies' metric triggers read the previous close's)."""
+    s, topo = state, ctx.topo
+    m = topo.cs.market
+    row: dict[str, float] = {"day": day}
+    y = m.yield_pct + (s.y_fund_bp + s.impact_bp) / 100.0
+    swap = m.swap_rate_pct + s.y_fund_bp / 100.0
+    spread0 = (m.swap_rate_pct - m.yield_pct) * 100
+    for j, b in enumerate(m.bucket_names):
+        row[f"yield_{b}_pct"] = y[j]
+        row[f"yield_change_{b}_bp"] = (y[j] - m.yield_pct[j]) * 100
+        row[f"price_{b}"] = s.price[j]
+        row[f"impact_{b}_bp"] = s.impact_bp[j]
+        row[f"swap_rate_{b}_pct"] = swap[j]
+        row[f"swap_spread_{b}_bp"] = (swap[j] - y[j]) * 100
+        row[f"swap_spread_change_{b}_bp"] = (swap[j] - y[j]) * 100 - spread0[j]
+    fb = m.futures_bucket
+    pts = s.price[fb] - m.conversion_factor * s.fut_price
+    widening = s.impact_bp[fb] - s.fut_impact_bp
+    bp = ctx.basis0_bp - widening
+    for k, c in enumerate(m.futures_codes):
+        row[f"futures_price_{c}"] = s.fut_price[k]
+        row[f"futures_impact_{c}_bp"] = s.fut_impact_bp[k]
+        row[f"basis_{c}_pts"] = pts[k]
+        row[f"basis_{c}_bp"] = bp[k]
+        row[f"basis_widening_{c}_bp"] = widening[k]
+    row["repo_rate_pct"] = s.repo_rate_pct
+    row["repo_rate_eligible_pct"] = min(s.repo_rate_pct, s.rate_cap_pct)
+    row["volatility_index"] = s.vol
+    row["realised_volatility_index"] = s.realised_vol
+    row["im_multiplier"] = s.im_multiplier if day else 1.0
+    row["dealer_utilisation_frac"] = s.utilisation
+    row["dealer_peak_utilisation_frac"] = s.peak_utilisation
+    hf = topo.mask["hedge_fund"][topo.repo.borrower]
+    amt = s.repo_amount[hf]
+    row["hedge_fund_haircut_frac"] = (
+        float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
+    )
+    row["cb_reserves_created_usd_bn"] = s.ref.cb_cash0 - float(
+        s.cash[topo.mask["central_bank"]].sum()
+    )
+    row["iterations"] = s.iterations if day else 0
+    row["iteration_bound_hit"] = bool(day and s.iterations >= ctx.params.max_iterations)
+    return row
+
+
 class Recorder:
-    """Collects per-day state from a :class:`contagion.engine.Run`.
+    """Observes a :class:`contagion.engine.Simulation` (never changes it).
 
     ``institutions=False`` keeps only what :meth:`summary` needs (the market rows and the
     day logs), not the per-institution snapshots of :attr:`Result.institutions`.
     """
 
-    def __init__(self, run, *, institutions: bool = True) -> None:
-        self.run = run
+    def __init__(self, sim, *, institutions: bool = True) -> None:
+        self.sim = sim
         self.keep_institutions = institutions
         self.market_rows: list[dict[str, float]] = []
         self.inst: dict[str, list[np.ndarray]] = {}
         self.logs = []
         self.bound_rows: list[dict[str, bool]] = []  # days 1.., keys of BOUNDS but the first
-        m = run.s.cs.market
-        self.basis0 = self._basis(run.s)[1]
-        self.yield0 = m.yield_pct.copy()
-        self.spread0 = (m.swap_rate_pct - m.yield_pct) * 100
-
-    def _basis(self, s):
-        """(basis in price points, basis in bp, widening in bp) per contract."""
-        m = s.cs.market
-        fb = m.futures_bucket
-        pts = s.price[fb] - m.conversion_factor * s.fut_price
-        widening = s.impact_bp[fb] - s.fut_impact_bp
-        if not hasattr(self, "basis0"):  # the initial level, converted at initial prices
-            return pts, pts / (m.modified_duration_years[fb] * s.price[fb] * 1e-4), widening
-        return pts, self.basis0 - widening, widening
 
     def _snapshot(self, day: int, log=None) -> None:
-        run, s = self.run, self.run.s
-        m = s.cs.market
-        row: dict[str, float] = {"day": day}
-        y = m.yield_pct + (s.y_fund_bp + s.impact_bp) / 100.0
-        swap = m.swap_rate_pct + s.y_fund_bp / 100.0
-        for j, b in enumerate(m.bucket_names):
-            row[f"yield_{b}_pct"] = y[j]
-            row[f"yield_change_{b}_bp"] = (y[j] - self.yield0[j]) * 100
-            row[f"price_{b}"] = s.price[j]
-            row[f"impact_{b}_bp"] = s.impact_bp[j]
-            row[f"swap_rate_{b}_pct"] = swap[j]
-            row[f"swap_spread_{b}_bp"] = (swap[j] - y[j]) * 100
-            row[f"swap_spread_change_{b}_bp"] = (swap[j] - y[j]) * 100 - self.spread0[j]
-        pts, bp, widening = self._basis(s)
-        for k, c in enumerate(m.futures_codes):
-            row[f"futures_price_{c}"] = s.fut_price[k]
-            row[f"futures_impact_{c}_bp"] = s.fut_impact_bp[k]
-            row[f"basis_{c}_pts"] = pts[k]
-            row[f"basis_{c}_bp"] = bp[k]
-            row[f"basis_widening_{c}_bp"] = widening[k]
-        row["repo_rate_pct"] = s.repo_rate_pct
-        row["repo_rate_eligible_pct"] = min(s.repo_rate_pct, run.rate_cap)
-        row["volatility_index"] = s.vol
-        row["realised_volatility_index"] = run.realised_vol
-        row["im_multiplier"] = s.im_multiplier if day else 1.0
-        row["dealer_utilisation_frac"] = run.utilisation
-        row["dealer_peak_utilisation_frac"] = run.peak_utilisation
-        hf = run.mask["hedge_fund"][s.repo.borrower]
-        amt = s.repo_amount[hf]
-        row["hedge_fund_haircut_frac"] = (
-            float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
-        )
-        row["cb_reserves_created_usd_bn"] = run.cash_cb0 - float(
-            s.cash[run.mask["central_bank"]].sum()
-        )
-        row["iterations"] = log.iterations if log else 0
-        row["iteration_bound_hit"] = bool(log.bound_hit) if log else False
-        self.market_rows.append(row)
-        run.metrics = row
+        self.market_rows.append(market_row(self.sim.state, self.sim.ctx, day))
         if self.keep_institutions:
             self._snapshot_institutions(log)
 
     def _snapshot_institutions(self, log) -> None:
-        s = self.run.s
-        a, liab = s.balance()
+        sim = self.sim
+        s, topo, ledger = sim.state, sim.ctx.topo, sim.ledger
+        a, liab = ledger.balance()
         eq = a - liab
         with np.errstate(divide="ignore", invalid="ignore"):
             lev = np.where(eq > 0, a / eq, np.nan)
@@ -254,11 +251,11 @@ class Recorder:
             "cash_usd_bn": s.cash.copy(),
             "assets_usd_bn": a,
             "leverage_ratio": lev,
-            "treasury_value_usd_bn": s.holdings_value(),
-            "repo_borrowed_usd_bn": s.repo_borrowed(),
-            "im_posted_usd_bn": s.im_posted_by(),
-            "futures_net_usd_bn": s.by_source(np.where(s.is_swap, 0.0, s.notional)),
-            "swap_net_usd_bn": s.by_source(np.where(s.is_swap, s.notional, 0.0)),
+            "treasury_value_usd_bn": ledger.holdings_value(),
+            "repo_borrowed_usd_bn": ledger.repo_borrowed(),
+            "im_posted_usd_bn": ledger.im_posted_by(),
+            "futures_net_usd_bn": topo.by_source(np.where(topo.is_swap, 0.0, s.notional)),
+            "swap_net_usd_bn": topo.by_source(np.where(topo.is_swap, s.notional, 0.0)),
             "sales_usd_bn": (sum(getattr(log, k) for k in SALE_KINDS) if log else np.zeros(s.n)),
             "defaulted": s.defaulted.copy(),
         }
@@ -266,29 +263,32 @@ class Recorder:
             self.inst.setdefault(k, []).append(v)
 
     def record_initial(self) -> None:
-        self.run.cash_cb0 = float(self.run.s.cash[self.run.mask["central_bank"]].sum())
         self._snapshot(0)
 
     def record_day(self, log) -> None:
         self.logs.append(log)
-        self._snapshot(self.run.s.day + 1, log)
+        self._snapshot(self.sim.state.day, log)
         self.bound_rows.append(self._bounds())
 
     def _bounds(self) -> dict[str, bool]:
         """Which bounds of :data:`BOUNDS` bind at today's close (read from the frozen state)."""
-        run, s, p = self.run, self.run.s, self.run.p
-        m = s.cs.market
-        demand, supply = run._funding_utilisation()  # what end_day priced the repo rate on
+        from contagion.mechanisms import repo_market
+
+        sim = self.sim
+        s, ctx = sim.state, sim.ctx
+        p, ch, m = ctx.params, ctx.channels, ctx.topo.cs.market
+        # what the close priced the repo rate on
+        demand, supply = repo_market.demand_supply(s, ctx, sim.ledger)
         floor = 1.0 + 1e-9
         live = (s.repo_amount > p.tolerance_usd_bn) & ~s.repo_unsecured
         return {
             "repo_rate_cap_hit_days": s.repo_rate_pct >= p.max_repo_rate_pct,
-            "funding_utilisation_cap_hit_days": bool(run.ch.repo_market)
+            "funding_utilisation_cap_hit_days": bool(ch.repo_market)
             and demand > 0
             and demand >= p.funding_utilisation_cap_frac * supply,
-            "dealer_utilisation_cap_hit_days": bool(run.ch.price_impact)
-            and run.peak_utilisation >= p.utilisation_cap_frac,
-            "dealer_room_exhausted_days": run.peak_utilisation >= 1.0,
+            "dealer_utilisation_cap_hit_days": bool(ch.price_impact)
+            and s.peak_utilisation >= p.utilisation_cap_frac,
+            "dealer_room_exhausted_days": s.peak_utilisation >= 1.0,
             "haircut_cap_hit_days": bool((live & (s.repo_haircut >= p.max_haircut_frac)).any()),
             "price_floor_hit_days": bool(
                 (s.price <= m.price * MIN_PRICE_FRAC * floor).any()
@@ -304,8 +304,8 @@ class Recorder:
     def result(self):
         from contagion.result import Result
 
-        run = self.run
-        s = run.s
+        sim = self.sim
+        s, cs = sim.state, sim.ctx.topo.cs
         if not self.keep_institutions:
             raise RuntimeError("this Recorder kept no institution snapshots: use summary()")
         markets = pd.DataFrame(self.market_rows).set_index("day")
@@ -314,14 +314,14 @@ class Recorder:
         institutions = _frame(
             {
                 "day": np.repeat(days, n),
-                "institution": self._categorical(np.tile(np.arange(n), len(days)), s.cs.ids),
+                "institution": self._categorical(np.tile(np.arange(n), len(days)), cs.ids),
                 "type": self._categorical(
-                    np.tile(s.cs.type_code.astype(np.int64), len(days)), INSTITUTION_TYPES
+                    np.tile(cs.type_code.astype(np.int64), len(days)), INSTITUTION_TYPES
                 ),
                 **self.inst,
             }
         )
-        usage = [row for pol in run.policies for row in pol.usage]
+        usage = [tuple(row) for rec in s.policy for row in rec["usage"]]
         cols = ["day", "policy", "item", "institution", "value_usd_bn"]
         policy_usage = (
             _text(pd.DataFrame(usage, columns=cols))
@@ -346,7 +346,7 @@ class Recorder:
 
     def _events(self) -> pd.DataFrame:
         """One row per institution, day and event kind with a non-zero amount; built once."""
-        s = self.run.s
+        cs = self.sim.ctx.topo.cs
         kinds = [*EVENT_NAMES, "default"]
         n_kinds = len(EVENT_NAMES)
         # defaults by day: one dict of arrays per round with new defaults
@@ -385,10 +385,8 @@ class Recorder:
         return pd.DataFrame(
             {
                 "day": _ints(days),
-                "institution": self._categorical(who_a, s.cs.ids),
-                "type": self._categorical(
-                    s.cs.type_code[who_a].astype(np.int64), INSTITUTION_TYPES
-                ),
+                "institution": self._categorical(who_a, cs.ids),
+                "type": self._categorical(cs.type_code[who_a].astype(np.int64), INSTITUTION_TYPES),
                 "event": self._categorical(
                     _ints(kind), tuple(EVENT_NAMES.get(k, k) for k in kinds)
                 ),
@@ -399,8 +397,8 @@ class Recorder:
 
     def _flows(self) -> pd.DataFrame:
         """Par sold per seller and bucket, split across buyer sectors pro rata by day."""
-        s = self.run.s
-        buckets = tuple(s.cs.market.bucket_names)
+        cs = self.sim.ctx.topo.cs
+        buckets = tuple(cs.market.bucket_names)
         buyers = ("dealers", "outside", "policy")
         days, seller, bucket, buyer, par = [], [], [], [], []
         for d, log in enumerate(self.logs, start=1):
@@ -425,9 +423,9 @@ class Recorder:
         return pd.DataFrame(
             {
                 "day": _ints(days),
-                "seller": self._categorical(who, s.cs.ids),
+                "seller": self._categorical(who, cs.ids),
                 "seller_type": self._categorical(
-                    s.cs.type_code[who].astype(np.int64), INSTITUTION_TYPES
+                    cs.type_code[who].astype(np.int64), INSTITUTION_TYPES
                 ),
                 "bucket": self._categorical(_ints(bucket), buckets),
                 "buyer": self._categorical(_ints(buyer), buyers),
@@ -436,7 +434,8 @@ class Recorder:
         )
 
     def _summary(self) -> dict[str, float]:
-        run, s = self.run, self.run.s
+        sim = self.sim
+        s, mask = sim.state, sim.ctx.topo.mask
         rows = self.market_rows
 
         def col(key: str) -> np.ndarray:  # a column of Result.markets, day 0 on
@@ -445,7 +444,7 @@ class Recorder:
         def peak(key: str) -> float:  # the frame's max(): NaN-skipping
             return float(np.fmax.reduce(col(key)))
 
-        m = s.cs.market
+        m = sim.ctx.topo.cs.market
         out: dict[str, float] = {}
         for b in m.bucket_names:
             ch = col(f"yield_change_{b}_bp")
@@ -465,7 +464,7 @@ class Recorder:
                 else np.zeros(s.n)
             )
             for t in INSTITUTION_TYPES:
-                v = float(total[run.mask[t]].sum())
+                v = float(total[mask[t]].sum())
                 if v:
                     out[f"{kind}_{t}_usd_bn"] = v
             out[f"{kind}_total_usd_bn"] = float(total.sum())
@@ -473,22 +472,29 @@ class Recorder:
             out["forced_sales_total_usd_bn"] + out["liquidation_sales_total_usd_bn"]
         )
         out["defaults_count"] = float(s.defaulted.sum())
-        out["defaults_assets_usd_bn"] = float(s.assets0[s.defaulted].sum())
+        out["defaults_assets_usd_bn"] = float(s.ref.assets0[s.defaulted].sum())
         for t in INSTITUTION_TYPES:
-            out[f"defaults_{t}_count"] = float((s.defaulted & run.mask[t]).sum())
+            out[f"defaults_{t}_count"] = float((s.defaulted & mask[t]).sum())
         total_loss = 0.0
         for ch in PNL_CHANNELS:
-            v = -float(s.pnl[ch].sum())
+            v = -float(s.pnl[PNL[ch]].sum())
             out[f"equity_loss_{ch}_usd_bn"] = v
             total_loss += v
         out["equity_loss_total_usd_bn"] = total_loss
-        pnl = sum(s.pnl.values())
+        pnl = sim.ledger.pnl_total()
         for t in INSTITUTION_TYPES:
-            out[f"equity_loss_{t}_usd_bn"] = -float(pnl[run.mask[t]].sum())
-        out["loss_outside_system_usd_bn"] = float(run.loss_outside)
+            out[f"equity_loss_{t}_usd_bn"] = -float(pnl[mask[t]].sum())
+        out["loss_outside_system_usd_bn"] = float(s.loss_outside)
         out["cb_reserves_created_usd_bn"] = float(rows[-1]["cb_reserves_created_usd_bn"])
-        for pol in run.policies:
-            out.update({k: float(v) for k, v in pol.summary().items()})
+        budget, lent = 0.0, 0.0
+        for pol, rec in zip(sim.policies, s.policy, strict=True):
+            out.update({k: float(v) for k, v in pol.summary(rec).items()})
+            costs = pol.costs(rec)
+            budget += costs.budget_spent_usd_bn
+            lent += costs.cash_lent_peak_usd_bn
+        # the policies' typed costs (contagion.policies.base.PolicyCosts), summed
+        out["policy_cost_budget_spent_usd_bn"] = budget
+        out["policy_cost_cash_lent_peak_usd_bn"] = lent
         out["iterations_max"] = peak("iterations")
         out["iteration_bound_hit_days"] = float(col("iteration_bound_hit").sum())
         for key in list(BOUNDS)[1:]:
@@ -499,16 +505,16 @@ class Recorder:
     def _config(self) -> dict:
         from contagion._version import __version__
 
-        run = self.run
+        sim = self.sim
         return {
-            "scenario": run.sc.model_dump(mode="json"),
+            "scenario": sim.ctx.scenario.model_dump(mode="json"),
             "system": {
-                "name": run.system.name,
-                "n_institutions": run.system.n_institutions,
-                "n_exposures": run.system.n_exposures,
-                "metadata": run.system.metadata,
+                "name": sim.system.name,
+                "n_institutions": sim.system.n_institutions,
+                "n_exposures": sim.system.n_exposures,
+                "metadata": sim.system.metadata,
             },
-            "policies": [p.describe() for p in run.policies],
-            "seed": run.seed,
+            "policies": [p.describe() for p in sim.policies],
+            "seed": sim.seed,
             "version": __version__,
         }

@@ -1,32 +1,34 @@
-"""Mutable simulation state: the compiled system's arrays plus what evolves during a run.
+"""Run state: every quantity that changes during a simulation, as flat typed arrays.
 
-The engine owns one :class:`State`; mechanisms read it and return flows, the engine applies
-them. Futures and swaps are held together as *margined* edges (``is_swap`` tells them apart)
-so variation and initial margin are one vectorised pass. Positions closed into the market
-leave the other side with an *external* counterparty at the same CCP (``ext_notional``), so
-each CCP's book stays flat and VM stays zero-sum.
+:class:`State` holds the books (cash, Treasuries at par, other assets and liabilities, P&L by
+channel), every edge amount (repo cash lent and its terms, futures and swap notionals, margin
+posted and due, unsecured claims), the market (fundamental yield shock, price impact, prices
+and the prices last marked at), the funding market, the volatility index and the state of
+the policies of the run. The structure it is indexed by (who lends to whom) is in
+:class:`contagion.topology.Topology`, which does not change. A run can stop after any day
+and resume from a saved state bit for bit (:meth:`State.save`, :meth:`State.load`).
+
+Only :class:`contagion.ledger.Ledger` moves cash, par and edge amounts; mechanisms set
+prices, terms (haircuts, recalls) and amounts due. Positions closed into the market leave
+the other side with an *external* counterparty at the same CCP (``ext_notional``), so each
+CCP's book stays flat and VM stays zero-sum.
 
 Equity is tracked twice: derived from the balance sheet, and accumulated from the P&L by
-channel (``pnl``). :mod:`contagion.testing` checks that the two agree every round; the
-channel totals are the loss attribution of the result.
+channel (``pnl``, one row per :data:`PNL_CHANNELS`). :mod:`contagion.testing` checks that
+the two agree; the channel totals are the loss attribution of the result.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from contagion.compiled import CompiledSystem
-from contagion.schema import INSTITUTION_TYPES, REPO_SEGMENTS
-
-try:  # the kernel behind ``csr_array @ vector``, without scipy's per-call dispatch (~8 us)
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
-except ImportError:  # pragma: no cover - private scipy API; bincount instead
-    _csr_matvec = None
-
-MIN_PRICE_FRAC = 1e-9  # floor on price / initial price
+from contagion.topology import Topology
 
 PNL_CHANNELS = (
     "variation_margin",  # futures and swaps marked to market (paid as VM)
@@ -37,462 +39,306 @@ PNL_CHANNELS = (
     "shortfall_passed_on",  # a defaulter's unpaid debts (its loss beyond equity, borne by
     # its creditors and so counted in their default_losses): a negative loss
 )
+#: Row of each channel in ``State.pnl``.
+PNL = {name: i for i, name in enumerate(PNL_CHANNELS)}
 
-TYPE = {t: i for i, t in enumerate(INSTITUTION_TYPES)}
-SEGMENT = {s: i for i, s in enumerate(REPO_SEGMENTS)}
-
-
-def price_from_yield(p0, duration, convexity, dy_bp):
-    """Price per 100 face after a yield change ``dy_bp`` (bp): positive and monotone.
-
-    Near the initial yield it is the duration-convexity expansion
-    ``P = P0 (1 - D dy + C dy^2 / 2)`` (exact to second order). That polynomial turns up
-    at ``dy = D / C`` and, with ``C = 0``, reaches zero at ``dy = 1 / D``, so beyond
-    ``dy_s = min(D / C, 1 / D) / 2`` the price continues smoothly (value and slope match) as
-    ``P(dy_s) exp(-s (dy - dy_s))`` with ``s = -P'(dy_s) / P(dy_s)``, the local semi-
-    elasticity: positive and decreasing for any shock.
-    """
-    d = np.asarray(duration, dtype=np.float64)
-    c = np.asarray(convexity, dtype=np.float64)
-    dy = np.asarray(dy_bp, dtype=np.float64) * 1e-4
-    with np.errstate(divide="ignore"):
-        dy_s = 0.5 * np.minimum(np.where(c > 0, d / c, np.inf), 1.0 / d)
-    inner = np.minimum(dy, dy_s)
-    poly = 1.0 - d * inner + 0.5 * c * inner * inner
-    slope = (d - c * dy_s) / (1.0 - d * dy_s + 0.5 * c * dy_s * dy_s)
-    with np.errstate(under="ignore"):
-        tail = np.exp(-slope * np.maximum(dy - dy_s, 0.0))
-    # a bond is never worth nothing: the floor keeps collateral arithmetic finite
-    return p0 * np.maximum(poly * tail, MIN_PRICE_FRAC)
+F64 = np.ndarray
 
 
-# name -> (incidence, per-edge values) of the cached sums of State._edge_sum
-_EDGE_SUMS = {
-    "repo_lent": ("lender", "repo_amount"),
-    "repo_borrowed": ("borrower", "repo_amount"),
-    "im_posted_by": ("source", "im_posted"),
-    "im_held": ("target", "im_posted"),
-    "unsecured_claims": ("creditor", "unsec_amount"),
-    "unsecured_debts": ("debtor", "unsec_amount"),
-    "dues_receivable": ("target", "dues"),  # unpaid VM and assessments
-    "dues_payable": ("source", "dues"),
-    "abs_notional": ("source", "abs_notional"),
-}
-# the sums in State.balance: assets, then liabilities
-_BALANCE_SUMS = (
-    "repo_lent",
-    "im_posted_by",
-    "unsecured_claims",
-    "dues_receivable",
-    "repo_borrowed",
-    "im_held",
-    "unsecured_debts",
-    "dues_payable",
-)
-# edge array -> the cached values that depend on it
-_SUMS_OF = {
-    "repo_amount": ("repo_lent", "repo_borrowed"),
-    "im_posted": ("im_posted_by", "im_held"),
-    "dues": ("dues", "dues_receivable", "dues_payable"),  # vm_due and assess_due
-    "notional": ("abs_notional",),
-    "unsec_amount": ("unsecured_claims", "unsecured_debts"),
-}
+@dataclass(frozen=True, eq=False)
+class References:
+    """Levels fixed at the start of a run (after policies' ex-ante measures), USD bn.
 
-
-class PriceCurve:
-    """:func:`price_from_yield` for fixed bonds, with the yield-independent terms computed once
-    (the same arithmetic, so the same prices to the last bit)."""
-
-    __slots__ = ("c", "d", "dy_s", "half_c", "p0", "slope")
-
-    def __init__(self, p0, duration, convexity) -> None:
-        self.p0 = p0
-        self.d = d = np.asarray(duration, dtype=np.float64)
-        self.c = c = np.asarray(convexity, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            self.dy_s = dy_s = 0.5 * np.minimum(np.where(c > 0, d / c, np.inf), 1.0 / d)
-        self.half_c = 0.5 * c
-        self.slope = (d - c * dy_s) / (1.0 - d * dy_s + 0.5 * c * dy_s * dy_s)
-
-    def __call__(self, dy_bp) -> np.ndarray:
-        dy = np.asarray(dy_bp, dtype=np.float64) * 1e-4
-        inner = np.minimum(dy, self.dy_s)
-        poly = 1.0 - self.d * inner + self.half_c * inner * inner
-        with np.errstate(under="ignore"):
-            tail = np.exp(-self.slope * np.maximum(dy - self.dy_s, 0.0))
-        return self.p0 * np.maximum(poly * tail, MIN_PRICE_FRAC)
-
-
-class Incidence:
-    """Sums a per-edge array by node: ``(inc @ x)[i] = sum of x[e] over edges e of node i``.
-
-    Exactly ``np.bincount(idx, x, minlength=n)`` (each node's edges added in edge order).
-    Edges grouped by node (a few sorted runs, e.g. repo by borrower) are summed from a CSR
-    incidence matrix, several times faster there; scattered ones with ``bincount``, which
-    beats the CSR gather. The CSR kernel is called directly (scipy's dispatch costs ~8 us,
-    the whole sum on a small system). An all-zero ``x`` is not summed at all.
+    They scale the run's rules (leverage targets, dealer utilisation, the repo-rate curve)
+    and are the baselines of the conservation invariants.
     """
 
-    __slots__ = ("csr", "data", "idx", "indices", "indptr", "k", "n")
-
-    MAX_RUNS = 16  # sorted runs of ``idx`` up to which the CSR kernel is used
-    SMALL = 20_000  # edges below which it is used anyway (call overhead dominates)
-
-    def __init__(self, idx: np.ndarray, n: int) -> None:
-        idx = np.asarray(idx, dtype=np.int64)
-        k = len(idx)
-        self.n, self.k, self.idx = n, k, idx
-        runs = 1 + int(np.count_nonzero(idx[1:] < idx[:-1])) if k else 1
-        self.csr = _csr_matvec is not None and (k < self.SMALL or runs <= self.MAX_RUNS)
-        if self.csr:  # CSR of (idx[e], e): row i lists its edges in increasing order
-            itype = np.int32 if max(n, k) < 2**31 - 1 else np.int64
-            self.indices = np.argsort(idx, kind="stable").astype(itype)
-            self.indptr = np.zeros(n + 1, itype)
-            np.cumsum(np.bincount(idx, minlength=n), out=self.indptr[1:])
-            self.data = np.ones(k)
-
-    @property
-    def matrix(self) -> sp.csr_array:
-        """The incidence as a scipy CSR array (n x edges)."""
-        k = self.k
-        return sp.csr_array((np.ones(k), (self.idx, np.arange(k))), shape=(self.n, k))
-
-    def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        if x.__class__ is not np.ndarray or x.dtype != np.float64 or not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x, dtype=np.float64)
-        if x.shape != (self.k,):
-            raise ValueError(f"sum over edges: expected shape ({self.k},), got {x.shape}")
-        if self.k >= self.SMALL and not x.any():  # (on small sets the check costs more)
-            return np.zeros(self.n)
-        if not self.csr:
-            return np.bincount(self.idx, x, minlength=self.n)
-        y = np.zeros(self.n)
-        _csr_matvec(
-            self.n, self.k, self.indptr, self.indices, self.data,
-            x, y,
-        )  # fmt: skip
-        return y
+    equity0: F64  # per institution, at t0 before ex-ante measures
+    assets0: F64
+    cash0: F64  # per institution, at t0 before ex-ante measures
+    leverage0: F64  # assets / equity at the start (0 where equity <= 0)
+    room_ref: float  # dealers' total leverage-ratio room at the start
+    repo_demand0: float  # MMF repo lent plus MMF inventory financing at the start
+    repo_supply0: float  # MMF repo capacity at the start
+    spread0_pct: float  # GC repo rate minus the ON RRP rate at the start (>= 1 bp)
+    book0: F64  # each CCP's (row, instrument) book at the start
+    par_total0: F64  # par per bucket held plus par already sold outside
+    cash_total0: float  # total cash minus net cash received from outside
+    cb_cash0: float  # central banks' cash at the start (reserves created = cb_cash0 - cash)
+    insolvency_floor: F64  # equity below this is insolvency (a tolerance on assets0)
 
 
-@dataclass
+@dataclass(eq=False)
 class State:
-    """Arrays of a running simulation (USD bn, par for Treasuries, prices per 100)."""
+    """Arrays of a running simulation (USD bn, par for Treasuries, prices per 100).
 
-    cs: CompiledSystem
-    day: int = 0
-    # institutions
-    cash: np.ndarray = field(init=False)
-    par: np.ndarray = field(init=False)
-    other_assets: np.ndarray = field(init=False)
-    other_liabilities: np.ndarray = field(init=False)
-    pool_borrowed: np.ndarray = field(init=False)  # dealers' inventory financing from MMFs
-    pool_lent: np.ndarray = field(init=False)
-    defaulted: np.ndarray = field(init=False)
-    default_day: np.ndarray = field(init=False)
-    equity0: np.ndarray = field(init=False)
-    assets0: np.ndarray = field(init=False)
-    pnl: dict[str, np.ndarray] = field(init=False)
-    capital_flows: np.ndarray = field(init=False)  # redemptions paid out (not a loss)
-    # repo edges
-    repo_amount: np.ndarray = field(init=False)
-    repo_haircut: np.ndarray = field(init=False)
-    repo_recall: np.ndarray = field(init=False)  # amount the lender will not roll (due)
-    repo_unsecured: np.ndarray = field(init=False)  # collateral gone: a deficiency claim
-    repo_spread_pct: np.ndarray = field(init=False)  # edge rate - market rate at t0
-    # margined edges (futures then swaps)
-    m_source: np.ndarray = field(init=False)
-    m_target: np.ndarray = field(init=False)
-    m_instrument: np.ndarray = field(init=False)  # contract index, or bucket index for swaps
-    is_swap: np.ndarray = field(init=False)
-    notional: np.ndarray = field(init=False)
-    notional0: np.ndarray = field(init=False)
-    im_posted: np.ndarray = field(init=False)
-    im_base_rate: np.ndarray = field(init=False)  # IM posted / |notional| at t0
-    vm_due: np.ndarray = field(init=False)
-    im_due: np.ndarray = field(init=False)
-    assess_due: np.ndarray = field(init=False)
-    ext_notional: np.ndarray = field(init=False)  # (n_ccp_rows, n_futures + n_buckets)
-    # unsecured edges
-    unsec_amount: np.ndarray = field(init=False)
-    # market
-    y_fund_bp: np.ndarray = field(init=False)  # cumulative fundamental shock per bucket
-    impact_bp: np.ndarray = field(init=False)  # cumulative cash price impact per bucket
-    fut_impact_bp: np.ndarray = field(init=False)  # cumulative futures impact per contract
-    price: np.ndarray = field(init=False)
-    fut_price: np.ndarray = field(init=False)
-    marked_price: np.ndarray = field(init=False)
-    marked_fund_price: np.ndarray = field(init=False)
-    marked_fut_price: np.ndarray = field(init=False)
-    marked_swap_bp: np.ndarray = field(init=False)
-    repo_rate_pct: float = 0.0
-    vol: float = 0.0
-    vol_multiplier: float = 1.0
-    im_multiplier: float = 1.0
-    headroom_ref: float = 0.0
-    # flows leaving or entering the system (declared)
-    external_cash_in: float = 0.0
-    external_par_out: np.ndarray = field(init=False)
-    cb_injection: float = 0.0
+    Shapes: ``n`` institutions, ``nb`` buckets, ``nf`` futures contracts, ``k_repo``,
+    ``k_margined`` and ``k_unsecured`` edges (see :class:`~contagion.topology.Topology`).
+    """
 
-    def __post_init__(self) -> None:
-        cs = self.cs
-        n, nb = cs.holdings_par_usd_bn.shape
+    day: int  # days simulated so far
+    # --- institutions (n) ----------------------------------------------------------------
+    cash: F64
+    par: F64  # (n, nb) Treasuries held, par
+    other_assets: F64
+    other_liabilities: F64
+    pool_borrowed: F64  # dealers' inventory financing from the MMF pool
+    pool_lent: F64  # MMFs' lending to that pool
+    capital_flows: F64  # redemptions paid out (not a loss)
+    defaulted: np.ndarray  # bool
+    default_day: np.ndarray  # int64, -1 if not defaulted
+    pnl: F64  # (n_channels, n) P&L by channel
+    redemption_due: F64  # redemptions owed (unpaid ones carry to the next day)
+    redemption_share: F64  # today's redemptions as a share of NAV
+    to_liquidate: F64  # (n, nb) par to be sold for defaulted estates and seized collateral
+    nav_prev: F64  # tracked equity at the previous close
+    last_return: F64  # the previous day's return on NAV
+    rate_cap_eligible: np.ndarray  # bool: borrowers whose repo rate a facility caps
+    # --- repo edges (k_repo) -------------------------------------------------------------
+    repo_amount: F64  # cash lent, interest accrued
+    repo_haircut: F64
+    repo_recall: F64  # amount the lender will not roll (due now)
+    repo_margin: F64  # margin due to restore collateral cover
+    repo_rationed: F64  # MMF rationing decided at the close, recalled the next day
+    repo_unsecured: np.ndarray  # bool: collateral gone, a deficiency claim
+    haircut_floor: F64  # minimum haircut set by policies
+    # --- margined edges (k_margined): futures, then swaps ----------------------------------
+    notional: F64  # signed, + long (futures) / receives fixed (swaps)
+    im_posted: F64
+    vm_due: F64
+    im_due: F64
+    assess_due: F64  # CCP assessments owed
+    ext_notional: F64  # (n_ccp_rows, nf + nb): the CCPs' external side
+    # --- unsecured edges ------------------------------------------------------------------
+    unsec_amount: F64
+    # --- market ---------------------------------------------------------------------------
+    y_fund_bp: F64  # (nb) cumulative fundamental shock
+    impact_bp: F64  # (nb) cumulative cash price impact
+    fut_impact_bp: F64  # (nf) cumulative futures impact
+    price: F64  # (nb)
+    fut_price: F64  # (nf)
+    marked_price: F64  # prices at the last mark to market
+    marked_fund_price: F64
+    marked_fut_price: F64
+    marked_swap_bp: F64  # fundamental shock at the last swap mark
+    fund_marked_bp: F64  # fundamental shock at the last fundamental mark (NaN: never)
+    external_par_out: F64  # (nb) par sold to buyers outside the system
+    par_issued: F64  # (nb) par issued by policies
+    realised_var: F64  # (nb) EWMA variance of daily yield moves, bp^2 per day
+    close_yield_bp: F64  # (nb) the last close's yield change
+    # --- scalars --------------------------------------------------------------------------
+    repo_rate_pct: float
+    vol: float  # volatility index level
+    vol_multiplier: float
+    im_multiplier: float
+    external_cash_in: float  # net cash received from outside the system
+    loss_outside: float  # estates' unpaid debts to creditors outside the system
+    utilisation: float  # dealer utilisation at the last clearing (or the close)
+    peak_utilisation: float  # the day's highest utilisation
+    realised_vol: float  # realised volatility index
+    capacity_shock: float  # today's dealer-capacity shock
+    pullback: float  # today's MMF pullback from private repo
+    rate_cap_pct: float  # repo-rate cap for eligible borrowers (inf: none)
+    iterations: int  # within-day rounds of the last day
+    # --- the policies' own state, one record per policy of the run --------------------------
+    policy: list[dict[str, Any]] = field(default_factory=list)
+    ref: References | None = None
+
+    # --- construction -----------------------------------------------------------------------
+    @classmethod
+    def initial(cls, topo: Topology) -> State:
+        """The state at t0 of a compiled system (references are set by the engine)."""
+        cs = topo.cs
         m = cs.market
-        self.cash = cs.cash_usd_bn.copy()
-        self.par = cs.holdings_par_usd_bn.copy()
-        self.other_assets = cs.other_assets_usd_bn.copy()
-        self.other_liabilities = cs.other_liabilities_usd_bn.copy()
-        self.pool_borrowed = np.zeros(n)
-        self.pool_lent = np.zeros(n)
-        self.defaulted = np.zeros(n, bool)
-        self.default_day = np.full(n, -1, np.int64)
-        self.capital_flows = np.zeros(n)
-        self.pnl = {c: np.zeros(n) for c in PNL_CHANNELS}
-        self.repo = cs.repo  # topology; policies may append facility edges (add_repo_edges)
-        r = self.repo
-        self.repo_amount = r.amount_usd_bn.copy()
-        self.repo_haircut = r.haircut_frac.copy()
-        self.repo_recall = np.zeros(len(r.ids))
-        self.repo_unsecured = np.zeros(len(r.ids), bool)
-        self.repo_spread_pct = r.rate_pct - m.repo_rate_pct
+        n, nb, nf = topo.n, topo.n_buckets, topo.n_futures
+        r = topo.repo
+        k = len(topo.m_source)
         f, s = cs.futures, cs.swaps
-        self.m_source = np.concatenate([f.source, s.source])
-        self.m_target = np.concatenate([f.target, s.target])
-        self.m_instrument = np.concatenate([f.instrument, s.instrument])
-        self.is_swap = np.concatenate([np.zeros(len(f.ids), bool), np.ones(len(s.ids), bool)])
-        self.notional = np.concatenate([f.notional_usd_bn, s.notional_usd_bn])
-        self.notional0 = self.notional.copy()
-        self.im_posted = np.concatenate([f.initial_margin_usd_bn, s.initial_margin_usd_bn])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.im_base_rate = np.where(
-                self.notional != 0, self.im_posted / np.abs(self.notional), 0.0
-            )
-        k = len(self.notional)
-        self.vm_due = np.zeros(k)
-        self.im_due = np.zeros(k)
-        self.assess_due = np.zeros(k)
-        self.ccp_rows = np.unique(self.m_target)
-        self.ext_notional = np.zeros((len(self.ccp_rows), len(m.futures_codes) + nb))
-        self.unsec_amount = cs.unsecured.amount_usd_bn.copy()
-        self.y_fund_bp = np.zeros(nb)
-        self.impact_bp = np.zeros(nb)
-        self.fut_impact_bp = np.zeros(len(m.futures_codes))
-        self.price = m.price.copy()
-        self.fut_price = m.futures_price.copy()
-        self.marked_price = self.price.copy()
-        self.marked_fund_price = self.price.copy()
-        self.marked_fut_price = self.fut_price.copy()
-        self.marked_swap_bp = np.zeros(nb)
-        self.repo_rate_pct = m.repo_rate_pct
-        self.vol = m.volatility_index
-        self.external_par_out = np.zeros(nb)
-        self._build_incidence()
-        a, liab = self.balance()
-        self.assets0 = a
-        self.equity0 = a - liab
+        return cls(
+            day=0,
+            cash=cs.cash_usd_bn.copy(),
+            par=cs.holdings_par_usd_bn.copy(),
+            other_assets=cs.other_assets_usd_bn.copy(),
+            other_liabilities=cs.other_liabilities_usd_bn.copy(),
+            pool_borrowed=np.zeros(n),
+            pool_lent=np.zeros(n),
+            capital_flows=np.zeros(n),
+            defaulted=np.zeros(n, bool),
+            default_day=np.full(n, -1, np.int64),
+            pnl=np.zeros((len(PNL_CHANNELS), n)),
+            redemption_due=np.zeros(n),
+            redemption_share=np.zeros(n),
+            to_liquidate=np.zeros((n, nb)),
+            nav_prev=np.zeros(n),
+            last_return=np.zeros(n),
+            rate_cap_eligible=np.zeros(n, bool),
+            repo_amount=r.amount_usd_bn.copy(),
+            repo_haircut=r.haircut_frac.copy(),
+            repo_recall=np.zeros(len(r.ids)),
+            repo_margin=np.zeros(len(r.ids)),
+            repo_rationed=np.zeros(len(r.ids)),
+            repo_unsecured=np.zeros(len(r.ids), bool),
+            haircut_floor=np.zeros(len(r.ids)),
+            notional=np.concatenate([f.notional_usd_bn, s.notional_usd_bn]),
+            im_posted=np.concatenate([f.initial_margin_usd_bn, s.initial_margin_usd_bn]),
+            vm_due=np.zeros(k),
+            im_due=np.zeros(k),
+            assess_due=np.zeros(k),
+            ext_notional=np.zeros(topo.book_shape),
+            unsec_amount=cs.unsecured.amount_usd_bn.copy(),
+            y_fund_bp=np.zeros(nb),
+            impact_bp=np.zeros(nb),
+            fut_impact_bp=np.zeros(nf),
+            price=m.price.copy(),
+            fut_price=m.futures_price.copy(),
+            marked_price=m.price.copy(),
+            marked_fund_price=m.price.copy(),
+            marked_fut_price=m.futures_price.copy(),
+            marked_swap_bp=np.zeros(nb),
+            fund_marked_bp=np.full(nb, np.nan),
+            external_par_out=np.zeros(nb),
+            par_issued=np.zeros(nb),
+            realised_var=np.zeros(nb),
+            close_yield_bp=np.zeros(nb),
+            repo_rate_pct=float(m.repo_rate_pct),
+            vol=float(m.volatility_index),
+            vol_multiplier=1.0,
+            im_multiplier=1.0,
+            external_cash_in=0.0,
+            loss_outside=0.0,
+            utilisation=0.0,
+            peak_utilisation=0.0,
+            realised_vol=float(m.volatility_index),
+            capacity_shock=0.0,
+            pullback=0.0,
+            rate_cap_pct=np.inf,
+            iterations=0,
+        )
 
-    # --- sums over edges (sparse incidence: one pass each, faster than bincount) --------
-    def _build_incidence(self) -> None:
-        n, r, u = self.n, self.repo, self.cs.unsecured
-        nb = self.par.shape[1]
-        self._inc = {
-            "borrower": Incidence(r.borrower, n),
-            "lender": Incidence(r.lender, n),
-            "source": Incidence(self.m_source, n),
-            "target": Incidence(self.m_target, n),
-            "creditor": Incidence(u.creditor, n),
-            "debtor": Incidence(u.debtor, n),
-            # (institution, bucket) cells of repo collateral, flattened
-            "borrower_bucket": Incidence(r.borrower * nb + r.bucket, n * nb),
-            "lender_bucket": Incidence(r.lender * nb + r.bucket, n * nb),
-        }
+    # --- introspection ----------------------------------------------------------------------
+    @classmethod
+    def array_fields(cls) -> tuple[str, ...]:
+        """Names of the array fields (everything that moves, but the scalars)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.type in ("F64", "np.ndarray"))
 
-    def by_borrower(self, x: np.ndarray) -> np.ndarray:
-        """Sum a per-repo-edge array by borrower (``bincount(borrower, x)``)."""
-        return self._inc["borrower"] @ x
+    @classmethod
+    def scalar_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.type in ("int", "float"))
 
-    def by_lender(self, x: np.ndarray) -> np.ndarray:
-        return self._inc["lender"] @ x
-
-    def by_source(self, x: np.ndarray) -> np.ndarray:
-        """Sum a per-margined-edge array by source (member or party)."""
-        return self._inc["source"] @ x
-
-    def by_target(self, x: np.ndarray) -> np.ndarray:
-        return self._inc["target"] @ x
-
-    # --- derived quantities -----------------------------------------------------------
     @property
     def n(self) -> int:
-        return len(self.cash)  # = cs.n_institutions
+        return len(self.cash)
 
-    def type_mask(self, name: str) -> np.ndarray:
-        return self.cs.type_code == TYPE[name]
-
-    def holdings_value(self) -> np.ndarray:
-        return self.par @ (self.price / 100.0)
-
-    closing: tuple[np.ndarray, np.ndarray] | None = None
-
-    def freeze(self) -> None:
-        """Compute the day's closing balance sheets once; reads share them until ``thaw``."""
-        self.closing = None
-        self.closing = self.balance()
-
-    def thaw(self) -> None:
-        """The state is about to change: drop the closing balance sheets."""
-        self.closing = None
-        self.edges_moved()
-
-    # Sums over edges that enter the balance sheet, cached between book moves while the
-    # engine runs: ``edge_cache`` is None (no caching: every read recomputes) unless the
-    # engine sets it to a dict, and then it must call :meth:`edges_moved` whenever
-    # repo_amount, im_posted, vm_due, assess_due, unsec_amount or notional change.
-    edge_cache: dict | None = None
-
-    def edges_moved(self, *arrays: str) -> None:
-        """Edge amounts changed: drop the cached sums over ``arrays`` ("repo_amount",
-        "im_posted", "dues", "notional", "unsec_amount"), or all of them (no-op when
-        caching is off)."""
-        cache = self.edge_cache
-        if not cache:
-            return
-        if not arrays:
-            cache.clear()
-            return
-        for name in arrays:
-            for key in _SUMS_OF[name]:
-                cache.pop(key, None)
-
-    def _edge_sum(self, key: str) -> np.ndarray:
-        """One sum over edges by node (see ``_EDGE_SUMS``), cached when enabled."""
-        cache = self.edge_cache
-        if cache is not None:
-            out = cache.get(key)
-            if out is not None:
-                return out
-        inc, values = _EDGE_SUMS[key]
-        if values == "dues":  # (the same vector for both sides)
-            x = cache.get("dues") if cache is not None else None
-            if x is None:
-                x = self.vm_due + self.assess_due
-                if cache is not None:
-                    cache["dues"] = x
-        elif values == "abs_notional":
-            x = np.abs(self.notional)
-        else:
-            x = getattr(self, values)
-        out = self._inc[inc] @ x
-        if cache is not None:
-            cache[key] = out
+    def copy(self) -> State:
+        """A deep copy (arrays copied; policy records copied one level down)."""
+        out = dataclasses.replace(self)
+        for name in self.array_fields():
+            setattr(out, name, getattr(self, name).copy())
+        out.policy = [_copy_record(rec) for rec in self.policy]
         return out
 
-    def balance(self) -> tuple[np.ndarray, np.ndarray]:
-        """(assets, liabilities) per institution at current prices, USD bn.
+    def equals(self, other: State) -> bool:
+        """Bit-for-bit equality of every array, scalar and policy record (NaN == NaN)."""
+        for name in self.array_fields():
+            a, b = getattr(self, name), getattr(other, name)
+            if a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+                return False
+        for name in self.scalar_fields():
+            a, b = getattr(self, name), getattr(other, name)
+            if not (a == b or (a != a and b != b)):
+                return False
+        return _records_equal(self.policy, other.policy)
 
-        The layout of :func:`contagion.compiled.balance_sheet`, plus unpaid VM and CCP
-        assessments (receivables of the target, debts of the source) and MMF financing.
-        """
-        if self.closing is not None:
-            return self.closing
-        cache = self.edge_cache
-        try:  # all eight cached: no calls
-            sums = [cache[k] for k in _BALANCE_SUMS]  # type: ignore[index]
-        except (KeyError, TypeError):
-            sums = [self._edge_sum(k) for k in _BALANCE_SUMS]
-        lent, im_out, claims, receivable, borrowed, im_in, debts, payable = sums
-        assets = (
-            self.cash
-            + self.holdings_value()
-            + self.other_assets
-            + self.pool_lent
-            + lent
-            + im_out
-            + claims
-            + receivable
-        )
-        liabilities = (
-            self.other_liabilities + self.pool_borrowed + borrowed + im_in + debts + payable
-        )
-        return assets, liabilities
+    # --- save and load ----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the state to ``path`` (a ``.npz`` archive: arrays bit for bit; scalars,
+        references and policy records alongside, no pickled objects)."""
+        arrays = {f"a/{name}": getattr(self, name) for name in self.array_fields()}
+        if self.ref is not None:
+            for f in dataclasses.fields(References):
+                v = getattr(self.ref, f.name)
+                arrays[f"r/{f.name}"] = np.asarray(v)
+        meta: dict[str, Any] = {
+            "scalars": {name: _float_repr(getattr(self, name)) for name in self.scalar_fields()},
+            "policy": [],
+        }
+        for i, rec in enumerate(self.policy):
+            plain = {}
+            for key, value in rec.items():
+                if isinstance(value, np.ndarray):
+                    arrays[f"p/{i}/{key}"] = value
+                    plain[key] = {"array": True}
+                else:
+                    plain[key] = {"value": _plain(value)}
+            meta["policy"].append(plain)
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
 
-    def equity(self) -> np.ndarray:
-        a, liab = self.balance()
-        return a - liab
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> State:
+        """Read a state written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+            kwargs: dict[str, Any] = {name: z[f"a/{name}"].copy() for name in cls.array_fields()}
+            for name, v in meta["scalars"].items():
+                kwargs[name] = int(v) if name in ("day", "iterations") else float(v)
+            ref = None
+            if "r/equity0" in z:
+                vals = {}
+                for f in dataclasses.fields(References):
+                    v = z[f"r/{f.name}"]
+                    vals[f.name] = float(v) if f.type == "float" else v.copy()
+                ref = References(**vals)
+            policy = []
+            for i, plain in enumerate(meta["policy"]):
+                rec = {}
+                for key, spec in plain.items():
+                    rec[key] = z[f"p/{i}/{key}"].copy() if spec.get("array") else spec["value"]
+                policy.append(rec)
+        return cls(**kwargs, policy=policy, ref=ref)
 
-    def tracked_equity(self, which: np.ndarray | None = None) -> np.ndarray:
-        """Initial equity plus accumulated P&L by channel minus capital paid out (of the
-        institutions selected by the mask or index ``which``, if given)."""
-        if which is None:
-            return self.equity0 + sum(self.pnl.values()) - self.capital_flows
-        pnl = sum(v[which] for v in self.pnl.values())
-        return self.equity0[which] + pnl - self.capital_flows[which]
 
-    def repo_borrowed(self) -> np.ndarray:
-        return self._edge_sum("repo_borrowed")
+def _float_repr(v: Any) -> Any:
+    if isinstance(v, float | np.floating):
+        return repr(float(v))  # exact: Python's repr round-trips every float
+    return v
 
-    def im_posted_by(self) -> np.ndarray:
-        return self._edge_sum("im_posted_by")
 
-    def pledged_value(self) -> tuple[np.ndarray, np.ndarray]:
-        """Collateral value needed (as borrower) and received (as lender), (n, n_buckets).
+def _plain(value: Any) -> Any:
+    """A JSON-able copy of a policy record value (tuples become lists)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
-        Value needed on an edge is amount / (1 - haircut); a lender may re-pledge what it
-        receives (dealers' matched book), so both are in market value.
-        """
-        n, nb = self.par.shape
-        v = np.where(self.repo_unsecured, 0.0, self.repo_amount / (1.0 - self.repo_haircut))
-        need = (self._inc["borrower_bucket"] @ v).reshape(n, nb)
-        got = (self._inc["lender_bucket"] @ v).reshape(n, nb)
-        return need, got
 
-    def free_par(self) -> np.ndarray:
-        """Unencumbered par per institution and bucket (own holdings not pledged)."""
-        need, got = self.pledged_value()
-        own_pledged = np.maximum(need - got, 0.0) / (self.price / 100.0)
-        return np.maximum(self.par - own_pledged, 0.0)
+def _copy_record(rec: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in rec.items():
+        if isinstance(value, np.ndarray):
+            out[key] = value.copy()
+        elif isinstance(value, list):
+            out[key] = list(value)
+        else:
+            out[key] = value
+    return out
 
-    def leverage(self) -> np.ndarray:
-        a, liab = self.balance()
-        e = a - liab
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(e > 0, a / e, np.inf)
 
-    def add_repo_edges(
-        self, lender, borrower, bucket, haircut, rate_pct, segment: int, ids
-    ) -> np.ndarray:
-        """Append repo edges with zero amount (e.g. a standing facility); returns their index.
-
-        Must be called before the first day. Amounts, haircuts and recalls grow with them.
-        """
-        from contagion.compiled import RepoArrays
-
-        k = len(lender)
-        r = self.repo
-        start = len(r.ids)
-        self.repo = RepoArrays(
-            ids=np.concatenate([r.ids, np.asarray(ids, dtype=object)]),
-            lender=np.concatenate([r.lender, lender]).astype(np.int64),
-            borrower=np.concatenate([r.borrower, borrower]).astype(np.int64),
-            amount_usd_bn=np.concatenate([r.amount_usd_bn, np.zeros(k)]),
-            bucket=np.concatenate([r.bucket, bucket]).astype(np.int64),
-            haircut_frac=np.concatenate([r.haircut_frac, haircut]),
-            rate_pct=np.concatenate([r.rate_pct, rate_pct]),
-            tenor_days=np.concatenate([r.tenor_days, np.ones(k)]),
-            segment=np.concatenate([r.segment, np.full(k, segment)]).astype(np.int64),
-        )
-        self.repo_amount = np.concatenate([self.repo_amount, np.zeros(k)])
-        self.repo_haircut = np.concatenate([self.repo_haircut, haircut])
-        self.repo_recall = np.concatenate([self.repo_recall, np.zeros(k)])
-        self.repo_unsecured = np.concatenate([self.repo_unsecured, np.zeros(k, bool)])
-        self.repo_spread_pct = np.concatenate(
-            [self.repo_spread_pct, rate_pct - self.cs.market.repo_rate_pct]
-        )
-        self._build_incidence()
-        return np.arange(start, start + k)
-
-    def loss_frac(self) -> np.ndarray:
-        """Share of initial equity lost (0 when no loss; capital flows excluded)."""
-        loss = -(sum(self.pnl.values()))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.equity0 > 0, np.maximum(loss / self.equity0, 0.0), 0.0)
+def _records_equal(a: list[dict], b: list[dict]) -> bool:
+    if len(a) != len(b):
+        return False
+    for ra, rb in zip(a, b, strict=True):
+        if ra.keys() != rb.keys():
+            return False
+        for key in ra:
+            x, y = ra[key], rb[key]
+            if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+                if not np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True):
+                    return False
+            elif _plain(x) != _plain(y):
+                return False
+    return True

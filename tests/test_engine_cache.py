@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import contagion as c
-from contagion import examples, scenarios, state
+from contagion import examples, ledger, scenarios, topology
+from contagion.ledger import Ledger
+from contagion.mechanisms import prices
 from contagion.policies import QEConfig, StandingRepoConfig
 from contagion.synthetic import counts_for, generate_system
 
@@ -21,7 +23,7 @@ def test_incidence_sums_are_bincount(n, layout):
         idx = np.sort(idx)
     elif layout == "two_runs":
         idx = np.concatenate([np.sort(idx[: k // 2]), np.sort(idx[k // 2 :])])
-    inc = state.Incidence(idx, n)
+    inc = topology.Incidence(idx, n)
     x = rng.normal(size=k)
     assert np.array_equal(inc @ x, np.bincount(idx, x, minlength=n))  # same order of sums
     assert np.array_equal(inc @ np.zeros(k), np.zeros(n))
@@ -34,28 +36,28 @@ def test_price_curve_is_price_from_yield():
     d = np.array([1.9, 4.5, 8.0, 17.0, 3.0])
     cvx = np.array([0.05, 0.3, 0.8, 4.0, 0.0])
     p0 = np.array([99.0, 100.0, 101.5, 98.0, 100.0])
-    curve = state.PriceCurve(p0, d, cvx)
+    curve = prices.PriceCurve(p0, d, cvx)
     for dy in (np.zeros(5), np.full(5, 35.0), np.array([-500.0, 3e3, 1e5, 2.5e4, 1e7])):
-        assert np.array_equal(curve(dy), state.price_from_yield(p0, d, cvx, dy))
+        assert np.array_equal(curve(dy), prices.price_from_yield(p0, d, cvx, dy))
 
 
 def _checked_sums(monkeypatch) -> list[int]:
     """Make every cached sum over edges compare itself with a fresh one."""
     seen = [0]
-    plain = state.State._edge_sum
+    plain = Ledger.edge_sum
 
     def checked(self, key):
         out = plain(self, key)
-        cache, self.edge_cache = self.edge_cache, None
+        cache, self._cache = self._cache, {}
         try:
             fresh = plain(self, key)
         finally:
-            self.edge_cache = cache
-        assert np.array_equal(out, fresh), f"stale cached sum {key!r} on day {self.day}"
+            self._cache = cache
+        assert np.array_equal(out, fresh), f"stale cached sum {key!r} on day {self.s.day}"
         seen[0] += 1
         return out
 
-    monkeypatch.setattr(state.State, "_edge_sum", checked)
+    monkeypatch.setattr(Ledger, "edge_sum", checked)
     return seen
 
 
@@ -88,5 +90,5 @@ def test_sparse_pay_and_settle_match_whole_arrays(monkeypatch):
     system = generate_system(seed=12345, exposures_per_fund=12, **counts_for(1000))
     sc = scenarios.load("basis_unwind")
     whole = c.simulate(system, sc)
-    monkeypatch.setattr(c.engine.Run, "SPARSE_MIN_EDGES", 0)
+    monkeypatch.setattr(ledger, "SPARSE_MIN_EDGES", 0)
     assert c.simulate(system, sc).equals(whole)

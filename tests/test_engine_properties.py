@@ -22,13 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contagion as c
-from contagion.engine import Run
-from contagion.policies import build
-from contagion.recorder import Recorder
+from contagion.engine import Simulation
 from contagion.schema import INSTITUTION_TYPES
 from contagion.state import PNL_CHANNELS
 from contagion.synthetic import BUCKETS, generate_system
-from contagion.testing import check_invariants
 
 MAX_DAYS = 6
 # practical ranges for parameters without an upper (or a useful lower) bound
@@ -151,17 +148,11 @@ def scenarios(draw, *, days: int | None = None) -> c.Scenario:
 
 
 # --- running with access to the state --------------------------------------------------------
-def run_with_state(system: c.System, scenario: c.Scenario) -> tuple[c.Result, Run]:
-    """:func:`contagion.simulate`, step by step, keeping the run for state checks."""
-    run = Run(system, scenario, build(()), np.random.default_rng(None))
-    run.seed = None
-    rec = Recorder(run)
-    rec.record_initial()
-    for t in range(scenario.days):
-        log = run.run_day(t)
-        check_invariants(run, day=t + 1)
-        rec.record_day(log)
-    return rec.result(), run
+def run_with_state(system: c.System, scenario: c.Scenario) -> tuple[c.Result, Simulation]:
+    """:func:`contagion.simulate`, keeping the simulation for state checks (invariants
+    are checked every day)."""
+    sim = Simulation(system, scenario)
+    return sim.run(), sim
 
 
 def assert_frames_finite(res: c.Result) -> None:
@@ -183,14 +174,14 @@ def assert_leverage_rule(inst: pd.DataFrame) -> None:
     np.testing.assert_allclose(lev[pos], a[pos] / eq[pos], rtol=1e-12)
 
 
-def assert_par_conserved(system: c.System, run: Run, res: c.Result) -> None:
-    s = run.s
+def assert_par_conserved(system: c.System, sim: Simulation, res: c.Result) -> None:
+    s = sim.state
     par0 = system.compile().holdings_par_usd_bn.sum(axis=0)
     np.testing.assert_allclose(s.par.sum(axis=0) + s.external_par_out, par0, rtol=1e-9, atol=1e-6)
     assert (s.par >= -1e-6).all()
     # what left the system is what the flows frame says outside investors bought
     out = res.flows[res.flows["buyer"] == "outside"].groupby("bucket")["par_usd_bn"].sum()
-    names = list(s.cs.market.bucket_names)
+    names = list(sim.ctx.topo.cs.market.bucket_names)
     by_bucket = out.reindex(names, fill_value=0.0).to_numpy()
     np.testing.assert_allclose(by_bucket, s.external_par_out, rtol=1e-9, atol=1e-6)
 

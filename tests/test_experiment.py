@@ -325,7 +325,11 @@ def test_draws_on_a_calibrated_system_stay_in_its_fitted_ranges(tmp_path, monkey
 
 def test_a_facility_is_sized_by_its_peak_outstanding_not_its_turnover():
     # lent 550 in all, of which some was repaid and lent again; at most 480 was out at once
-    # (the limit caps that): the facility's cash-lent cost is 480
+    # (the limit caps that): the facility's cash-lent cost is 480, a typed record of the
+    # policy (PolicyCosts), summed into the summary and read by the headline
+    srf = c.policies.StandingRepoConfig(name="srf").build()
+    costs = srf.costs({"peak": 480.0, "lent_total": 550.0})
+    assert costs.cash_lent_peak_usd_bn == 480.0 and costs.budget_spent_usd_bn == 0.0
     summary = {
         "peak_yield_change_10y_bp": 50.0,
         "fire_sale_volume_usd_bn": 100.0,
@@ -337,6 +341,8 @@ def test_a_facility_is_sized_by_its_peak_outstanding_not_its_turnover():
         "cb_reserves_created_usd_bn": 0.0,
         "policy_srf_peak_take_up_usd_bn": 480.0,
         "policy_srf_lent_usd_bn": 550.0,
+        "policy_cost_cash_lent_peak_usd_bn": costs.cash_lent_peak_usd_bn,
+        "policy_cost_budget_spent_usd_bn": costs.budget_spent_usd_bn,
     }
     assert headline(summary)["cash_lent_usd_bn"] == 480.0
 

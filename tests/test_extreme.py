@@ -19,8 +19,8 @@ import pytest
 
 import contagion as c
 from contagion.examples import stylised_us_2025
+from contagion.mechanisms.prices import MIN_PRICE_FRAC
 from contagion.recorder import BOUNDS
-from contagion.state import MIN_PRICE_FRAC
 
 # One 10y bucket, duration 8, zero convexity, price 100, zero rates: a yield change of dy bp
 # moves the price to 100 (1 - 8 dy 1e-4) exactly (within 625 bp), so +500 bp gives 60 and

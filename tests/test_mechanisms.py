@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contagion.mechanisms import dealers
 from contagion.mechanisms import defaults as df_
 from contagion.mechanisms import deleveraging as dl
 from contagion.mechanisms import haircuts as hc
@@ -327,8 +328,30 @@ REGISTRY: tuple[Mechanism, ...] = (
         (-1,),
     ),
     Mechanism(
-        "price_impact.dealer_room",
-        pi.dealer_room,
+        "margin.external_vm",
+        mg.external_vm,
+        lambda: {
+            "ext_notional": A([[100.0, -50.0, 20.0]]),  # long TY, short FV, receive 10y
+            "d_fut_price": np.zeros(2),
+            "d_swap_bp": np.zeros(1),
+            "duration": A([8.0]),
+            "n_futures": 2,
+        },
+        _same(np.zeros(1)),
+        lambda k: {
+            # TY and FV fall by k points, the swap rate rises 10 k bp: the long TY and the
+            # receiver lose 100 k / 100 + 20 x 8 x 10 k 1e-4 = 1.16 k; the FV short gains 0.5 k
+            "ext_notional": A([[100.0, -50.0, 20.0]]),
+            "d_fut_price": A([-k, -k]),
+            "d_swap_bp": A([10.0 * k]),
+            "duration": A([8.0]),
+            "n_futures": 2,
+        },
+        (-1,),
+    ),
+    Mechanism(
+        "dealers.dealer_room",
+        dealers.dealer_room,
         lambda: {
             "equity": A([10.0, 5.0]),
             "assets": A([150.0, 100.0]),
@@ -345,8 +368,8 @@ REGISTRY: tuple[Mechanism, ...] = (
         (-1,),
     ),
     Mechanism(
-        "price_impact.utilisation",
-        pi.utilisation,
+        "dealers.utilisation",
+        dealers.utilisation,
         lambda: {"room": 80.0, "room_ref": 80.0},
         _same(0.0),
         lambda k: {"room": 80.0 * max(0.0, 1.0 - k), "room_ref": 80.0},
@@ -512,18 +535,36 @@ def test_registry_covers_every_public_mechanism_function() -> None:
 
     import contagion.mechanisms
 
-    # (closed forms below)
-    covered = {m.name for m in REGISTRY} | {"haircuts.maturing_today", "volatility.tenor_weights"}
+    # (closed forms below and in test_engine_cache)
+    covered = {m.name for m in REGISTRY} | {
+        "haircuts.maturing_today",
+        "haircuts.roll_period",
+        "volatility.tenor_weights",
+        "prices.price_from_yield",
+    }
     found = set()
     for mod in [m.name for m in pkgutil.iter_modules(contagion.mechanisms.__path__)]:
         module = importlib.import_module(f"contagion.mechanisms.{mod}")
         for name, obj in inspect.getmembers(module, inspect.isfunction):
-            if obj.__module__ == module.__name__ and not name.startswith("_"):
+            if obj.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            # steps and state-level helpers (first argument: the run's state) are checked by
+            # the step contract suite (tests/test_steps.py), not here
+            first = next(iter(inspect.signature(obj).parameters), "")
+            if first != "state":
                 found.add(f"{mod}.{name}")
     assert found <= covered, sorted(found - covered)
 
 
 # --- monotonicity the registry cannot express as one direction -----------------------------
+def test_external_vm_closed_form() -> None:
+    # -1 point on both contracts, +10 bp on the swap: 100 x -1/100 + (-50) x -1/100
+    # - 20 x 8 x 10 x 1e-4 = -1 + 0.5 - 0.16 = -0.66 USD bn
+    ext = A([[100.0, -50.0, 20.0], [0.0, 0.0, 0.0]])
+    got = mg.external_vm(ext, A([-1.0, -1.0]), A([10.0]), A([8.0]), 2)
+    np.testing.assert_allclose(got, [-0.66, 0.0])
+
+
 def test_variation_margin_monotone_per_edge() -> None:
     # long futures and receive-fixed swap lose as prices fall / rates rise; the short gains
     path = np.stack([mg.variation_margin(**_vm(k)) for k in SHOCKS])
@@ -748,16 +789,16 @@ def test_price_impact_closed_forms() -> None:
     )
     # buying 100 at 0.02 bp per USD bn lowers the implied yield by 2 bp
     np.testing.assert_allclose(pi.futures_impact_bp(A([100.0, -50.0]), lam=0.02), [-2.0, 1.0])
-    room = pi.dealer_room(
+    room = dealers.dealer_room(
         A([10.0, 10.0, -1.0, 10.0]), A([150.0, 250.0, 10.0, 10.0]), A([0.05, 0.05, 0.05, 0.0]), 0
     )
     # 10 / 0.05 - 150 = 50; over the limit: 0; no equity: 0; no SLR constraint given: 0
     np.testing.assert_allclose(room, [50.0, 0.0, 0.0, 0.0])
     # a 10% capacity cut: 200 * 0.9 - 150 = 30
-    assert pi.dealer_room(A([10.0]), A([150.0]), A([0.05]), -0.1)[0] == pytest.approx(30.0)
-    assert pi.utilisation(25.0, 100.0) == 0.75
-    assert pi.utilisation(5.0, 0.0) == 1.0  # no room to begin with: full
-    assert pi.utilisation(150.0, 100.0) == 0.0  # more room than at the start
+    assert dealers.dealer_room(A([10.0]), A([150.0]), A([0.05]), -0.1)[0] == pytest.approx(30.0)
+    assert dealers.utilisation(25.0, 100.0) == 0.75
+    assert dealers.utilisation(5.0, 0.0) == 1.0  # no room to begin with: full
+    assert dealers.utilisation(150.0, 100.0) == 0.0  # more room than at the start
     # 30 pro rata to 10, 20, 30 (total 60): half of each; more than the weights: capped
     np.testing.assert_allclose(pi.allocate(30.0, A([10.0, 20.0, 30.0])), [5.0, 10.0, 15.0])
     np.testing.assert_allclose(pi.allocate(100.0, A([10.0, 20.0])), [10.0, 20.0])

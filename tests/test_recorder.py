@@ -346,7 +346,7 @@ def test_exogenous_sales_flow_as_par_at_the_planning_price(res, scenario, system
     # The foreign official holder (type 'other') only sells what the scenario tells it to.
     # On day 1 the sales are planned at the price after the fundamental shock, before any
     # impact: par = value / (P / 100) with P = P0 (1 - D dy + C dy^2 / 2).
-    from contagion.state import price_from_yield
+    from contagion.mechanisms.prices import price_from_yield
 
     fl = res.flows.assign(seller=lambda f: text(f["seller"]), bucket=lambda f: text(f["bucket"]))
     day1 = fl[(fl["day"] == 1) & (fl["seller"] == "foreign_official")]
@@ -432,10 +432,10 @@ def test_simulate_summary_with_a_policy_is_the_results_summary(system, scenario)
 
 
 def test_a_summary_only_recorder_builds_no_frames(system, scenario):
-    from contagion.engine import Run
+    from contagion.engine import Simulation
     from contagion.recorder import Recorder
 
-    rec = Recorder(Run(system, scenario), institutions=False)
+    rec = Recorder(Simulation(system, scenario), institutions=False)
     rec.record_initial()
     assert rec.inst == {}
     with pytest.raises(RuntimeError, match="summary"):

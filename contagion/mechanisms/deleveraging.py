@@ -92,3 +92,78 @@ def redemption_share(
 ) -> np.ndarray:
     """Share of NAV redeemed today (flow-performance: losses bring outflows)."""
     return np.clip(exogenous + sensitivity * np.clip(-daily_return, 0.0, None), 0.0, 1.0)
+
+
+# --- steps -----------------------------------------------------------------------------------
+REDEMPTIONS_WRITES = ("redemption_due", "redemption_share")
+RETURNS_WRITES = ("last_return", "nav_prev")
+
+
+def redemptions_step(state, ctx, ledger, day) -> None:
+    """Redemptions fall due: yesterday's unpaid ones plus today's share of NAV (asset
+    managers and MMFs; the scenario's rate plus flow-performance on yesterday's return)."""
+    s, topo = state, ctx.topo
+    carried = np.where(s.defaulted, 0.0, s.redemption_due)
+    s.redemption_due[:] = carried
+    s.redemption_share[:] = 0.0
+    if not ctx.channels.redemptions:
+        return
+    nav = ledger.tracked_equity()
+    ret = s.last_return
+    sens = topo.behaviour("redemption_sensitivity_ratio")
+    share = np.zeros(topo.n)
+    am, mmf = topo.mask["asset_manager"], topo.mask["mmf"]
+    share[am] = redemption_share(float(ctx.path("am_redemption_frac")[day.t]), ret[am], sens[am])
+    share[mmf] = redemption_share(float(ctx.path("mmf_outflow_frac")[day.t]), ret[mmf], sens[mmf])
+    share[s.defaulted] = 0.0
+    s.redemption_share[:] = share
+    s.redemption_due[:] = carried + share * np.maximum(nav, 0.0)
+
+
+def returns_step(state, ctx, ledger, day) -> None:
+    """The day's return on NAV, net of capital paid out today (tomorrow's flows follow it)."""
+    s = state
+    nav = ledger.tracked_equity()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        paid = day.log.redemptions_paid
+        s.last_return[:] = np.where(s.nav_prev > 0, (nav + paid) / s.nav_prev - 1.0, 0.0)
+    s.nav_prev[:] = nav
+
+
+EX_ANTE_WRITES = ("repo_haircut", "repo_amount", "cash", "par", "im_posted", "notional",
+                  "ext_notional", "external_par_out", "external_cash_in")  # fmt: skip
+EX_ANTE_PASSES = 5  # passes of pay-then-unwind; each pass's unwind frees cash for the next
+
+
+def ex_ante_step(state, ctx, ledger, floor: np.ndarray) -> float:
+    """Borrowers meet a haircut floor that is in force before the shock, at t0 prices.
+
+    Each pass: the repo margin the floor calls is paid from cash, pro rata; what cash
+    cannot pay is raised by unwinding (:func:`unwind_share` of the need over the unwind
+    yield ``U = V - L + IM + need``), the bonds sold to investors outside the system
+    without price impact. Returns the value sold (USD bn).
+    """
+    from contagion.mechanisms.haircuts import repo_margin_due
+
+    s, topo = state, ctx.topo
+    r = topo.repo
+    s.repo_haircut[:] = np.maximum(s.repo_haircut, floor)
+    sold = 0.0
+    for _ in range(EX_ANTE_PASSES):
+        _, got = ledger.pledged_value()
+        available = s.par * (s.price / 100.0) + got
+        due = repo_margin_due(
+            s.repo_amount, s.repo_haircut, r.borrower, r.bucket, ~s.repo_unsecured, available
+        )
+        owed = topo.by_borrower(due)
+        pay = np.minimum(owed, np.maximum(s.cash, 0.0))
+        frac = np.where(owed > 0, pay / np.maximum(owed, 1e-300), 0.0)
+        ledger.repay_repo_plain(due * frac[r.borrower])
+        need_left = owed - pay
+        price = s.price / 100.0
+        u = s.par @ price - ledger.repo_borrowed() + ledger.im_posted_by() + need_left
+        phi = np.where(topo.can["unwind"], unwind_share(need_left, u), 0.0)
+        if not (phi > 1e-12).any():
+            break
+        sold += ledger.unwind_to_outside(phi, price)
+    return sold

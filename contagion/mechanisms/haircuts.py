@@ -118,14 +118,93 @@ def maturing_today(
 ) -> np.ndarray:
     """Edges maturing (and so up for rolling) on ``day``: overnight every day, a term repo
     every ``ceil(tenor)`` days; central-bank facilities are not run on. ``period``: the
-    edges' :func:`_roll_period`, if already computed."""
+    edges' :func:`roll_period`, if already computed."""
     if period is None:
-        period = _roll_period(tenor_days, segment)
+        period = roll_period(tenor_days, segment)
     return (day + 1) % period == 0
 
 
-def _roll_period(tenor_days: np.ndarray, segment: np.ndarray) -> np.ndarray:
+def roll_period(tenor_days: np.ndarray, segment: np.ndarray) -> np.ndarray:
     """Days between rolls per edge, ``ceil(tenor)`` (at least 1); 2**62 for central-bank
     facilities, which never come up for rolling in a simulation."""
     period = np.maximum(np.ceil(tenor_days), 1.0).astype(np.int64)
     return np.where(segment != CENTRAL_BANK, period, np.int64(2**62))
+
+
+# --- steps -----------------------------------------------------------------------------------
+HAIRCUT_WRITES = ("repo_haircut",)
+RUNS_WRITES = ("repo_recall", "repo_rationed")
+REPO_MARGIN_WRITES = ("repo_margin",)
+
+
+def haircut_step(state, ctx, day) -> None:
+    """Today's haircut on every repo edge (market-wide and weak-borrower add-ons, the
+    policies' floors), from yesterday's close."""
+    if not ctx.channels.haircuts:
+        return
+    s, p, topo = state, ctx.params, ctx.topo
+    r = topo.repo
+    addon = borrower_addon(
+        day.close_leverage,
+        s.ref.leverage0,
+        day.close_loss,
+        leverage_sensitivity=p.haircut_leverage_sensitivity_frac,
+        loss_sensitivity=p.haircut_loss_sensitivity_frac,
+    )
+    h = haircuts(
+        r.haircut_frac,
+        r.segment,
+        addon[r.borrower],
+        market_addon=p.haircut_vol_sensitivity_frac * max(0.0, s.vol_multiplier - 1.0),
+        scenario_addon=float(ctx.path("haircut_addon_frac")[day.t]),
+        triparty_pass_through=p.triparty_haircut_pass_through_frac,
+        max_haircut=p.max_haircut_frac,
+    )
+    s.repo_haircut[:] = np.maximum(h, s.haircut_floor)
+
+
+def runs_step(state, ctx, ledger, day) -> None:
+    """Lenders refuse to roll maturing repo to weak borrowers (runs); MMFs recall what
+    they rationed at the last close."""
+    s, topo = state, ctx.topo
+    r = topo.repo
+    if ctx.channels.funding_runs:
+        maturing = maturing_today(r.tenor_days, day.t, r.segment, period=topo.roll_period)
+        maturing &= ~s.repo_unsecured
+        runs = refuse_to_roll(
+            maturing,
+            day.close_leverage[r.borrower],
+            day.close_loss[r.borrower],
+            s.defaulted[r.borrower],
+            topo.lender_max_leverage,
+            topo.lender_max_loss,
+        )
+        day.log.repo_recalled += topo.by_borrower(np.where(runs, s.repo_amount, 0.0))
+        s.repo_recall[:] = np.where(runs, s.repo_amount, s.repo_recall)
+    rationed = np.minimum(s.repo_rationed, s.repo_amount)
+    np.maximum(s.repo_recall, rationed, out=s.repo_recall)
+    s.repo_rationed[:] = 0.0
+
+
+def repo_margin_step(state, ctx, ledger, day) -> None:
+    """Repo margin calls: what each borrower owes to restore collateral cover."""
+    s, topo = state, ctx.topo
+    r = topo.repo
+    if ctx.channels.haircuts:
+        need, got = ledger.pledged_value()
+        available = s.par * (s.price / 100.0) + got
+        due = repo_margin_due(
+            s.repo_amount,
+            s.repo_haircut,
+            r.borrower,
+            r.bucket,
+            ~s.repo_unsecured,
+            available,
+            need=need,
+            key=topo.collateral_cell,
+        )
+    else:
+        due = np.zeros_like(s.repo_amount)
+    new = np.maximum(due - s.repo_margin, 0.0)
+    day.log.repo_margin_called += topo.by_borrower(new)
+    s.repo_margin[:] = due

@@ -70,3 +70,118 @@ def initial_margin_gap(
 ) -> np.ndarray:
     """Required IM minus IM posted and already called, USD bn (> 0: call, < 0: release)."""
     return np.abs(notional) * im_base_rate * multiplier - im_posted - im_due
+
+
+# --- steps -----------------------------------------------------------------------------------
+#: State fields each step writes (checked by the step contract tests).
+IM_MULTIPLIER_WRITES = ("im_multiplier",)
+MARK_WRITES = (
+    "price",
+    "fut_price",
+    "marked_price",
+    "marked_fund_price",
+    "fund_marked_bp",
+    "marked_fut_price",
+    "marked_swap_bp",
+    "pnl",
+    "cash",
+    "vm_due",
+    "external_cash_in",
+)
+REQUIREMENTS_WRITES = ("im_due", "im_posted", "cash", "repo_margin")
+
+
+def im_multiplier_step(state, ctx, day) -> None:
+    """The day's IM multiplier from the volatility index and the scenario's add-on."""
+    p = ctx.params
+    state.im_multiplier = im_multiplier(
+        state.vol_multiplier,
+        elasticity=p.im_vol_elasticity,
+        apc_buffer_frac=p.im_apc_buffer_frac,
+        addon_frac=float(ctx.path("initial_margin_addon_frac")[day.t]),
+    )
+
+
+def mark_step(state, ctx, ledger, day) -> None:
+    """Prices from today's yields, then mark to market (bond P&L and VM)."""
+    from contagion.mechanisms.prices import set_prices
+
+    set_prices(state, ctx.topo)
+    mark_to_market(state, ctx, ledger, day)
+
+
+def mark_to_market(state, ctx, ledger, day) -> None:
+    """Bond P&L by channel and VM through the CCPs for prices moved since the last mark."""
+    s, topo = state, ctx.topo
+    day.books_changed = True
+    d_total = (s.price - s.marked_price) / 100.0
+    if np.array_equal(s.fund_marked_bp, s.y_fund_bp):
+        # no fundamental move since the last mark: nothing to book there
+        ledger.book_bond_pnl(None, s.par @ d_total)
+        s.marked_price[:] = s.price
+    else:
+        fund = topo.cash_curve(s.y_fund_bp)
+        d_fund = (fund - s.marked_fund_price) / 100.0
+        ledger.book_bond_pnl(s.par @ d_fund, s.par @ (d_total - d_fund))
+        s.marked_price[:] = s.price
+        s.marked_fund_price[:] = fund
+        s.fund_marked_bp[:] = s.y_fund_bp
+    # variation margin (nothing to pay when no futures price or swap rate moved)
+    d_fut = s.fut_price - s.marked_fut_price
+    d_swap = s.y_fund_bp - s.marked_swap_bp
+    if ctx.channels.variation_margin and (d_fut.any() or d_swap.any()):
+        m = topo.cs.market
+        vm = variation_margin(
+            s.notional,
+            topo.is_swap,
+            topo.m_instrument,
+            d_fut,
+            d_swap,
+            m.modified_duration_years,
+            n_futures=topo.n_futures_edges,
+        )
+        ext_vm = external_vm(
+            s.ext_notional, d_fut, d_swap, m.modified_duration_years, topo.n_futures
+        )
+        s.marked_fut_price[:] = s.fut_price
+        s.marked_swap_bp[:] = s.y_fund_bp
+        day.log.vm_paid += ledger.settle_vm(vm, ext_vm)
+    elif ctx.channels.variation_margin:
+        s.marked_fut_price[:] = s.fut_price
+        s.marked_swap_bp[:] = s.y_fund_bp
+
+
+def external_vm(
+    ext_notional: np.ndarray,
+    d_fut_price: np.ndarray,
+    d_swap_bp: np.ndarray,
+    duration: np.ndarray,
+    n_futures: int,
+) -> np.ndarray:
+    """VM gain of each CCP's external side (paid by the CCP), USD bn per CCP row.
+
+    ``ext_notional`` is (CCP rows, futures contracts then buckets): the external side's
+    signed futures and swap notionals; gains follow the VM formulas of the module docstring.
+    """
+    if not ext_notional.size:
+        return np.zeros(ext_notional.shape[0])
+    fut = ext_notional[:, :n_futures] @ (d_fut_price / 100.0) if n_futures else 0.0
+    swp = -(ext_notional[:, n_futures:] @ (duration * d_swap_bp * 1e-4))
+    return fut + swp
+
+
+def requirements_step(state, ctx, ledger, day) -> None:
+    """IM calls and releases at the day's multiplier; repo margin calls."""
+    from contagion.mechanisms import haircuts
+
+    s, topo = state, ctx.topo
+    if ctx.channels.initial_margin:
+        gap = initial_margin_gap(
+            s.notional, topo.im_base_rate, s.im_posted, s.im_due, s.im_multiplier
+        )
+        call = np.maximum(gap, 0.0)
+        ledger.call_im(call)
+        release = np.minimum(np.maximum(-gap, 0.0), s.im_posted)
+        ledger.release_im(release)
+        day.log.im_called += topo.by_source(call)
+    haircuts.repo_margin_step(state, ctx, ledger, day)

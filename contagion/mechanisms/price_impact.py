@@ -79,25 +79,81 @@ def futures_impact_bp(net_buying: np.ndarray, *, lam: float) -> np.ndarray:
     return -lam * net_buying
 
 
-def dealer_room(
-    equity: np.ndarray, assets: np.ndarray, slr_frac: np.ndarray, capacity_shock: float
-) -> np.ndarray:
-    """Leverage-ratio headroom per dealer, USD bn (0 where slr is 0 or equity <= 0)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cap = np.where(slr_frac > 0, np.maximum(equity, 0.0) / slr_frac, 0.0)
-    return np.maximum(cap * (1.0 + capacity_shock) - assets, 0.0)
-
-
-def utilisation(room: float, room_ref: float) -> float:
-    """Market-wide dealer utilisation u in [0, 1]."""
-    if room_ref <= 0:
-        return 1.0
-    return float(np.clip(1.0 - room / room_ref, 0.0, 1.0))
-
-
 def allocate(total: float, weights: np.ndarray) -> np.ndarray:
     """Split ``total`` pro rata to non-negative ``weights`` (capped at the weights)."""
     s = weights.sum()
     if s <= 0 or total <= 0:
         return np.zeros_like(weights)
     return weights * min(1.0, total / s)
+
+
+# --- step ------------------------------------------------------------------------------------
+CLEAR_WRITES = ("impact_bp", "fut_impact_bp", "utilisation", "peak_utilisation")
+
+
+def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarray):
+    """Clear the cash and futures markets for this round's sales and closes.
+
+    Policies' bids and new issuance net against sales; dealers absorb what they can fund
+    (own cash plus new MMF and facility financing) within their room; impact moves the cash
+    yields and, through order flow and pass-through, the futures. Returns the value each
+    dealer absorbs (USD bn) and sets the round's financing plan on ``day``. Prices are set
+    by the caller (:func:`contagion.mechanisms.prices.set_prices`).
+    """
+    from contagion.mechanisms import dealers
+    from contagion.mechanisms import repo_market as rm
+
+    s, topo, p = state, ctx.topo, ctx.params
+    nb = topo.n_buckets
+    price0 = s.price / 100.0
+    sold = sell.sum(axis=0)
+    if desk:
+        bids, supply = desk.bids(nb, sold)
+    else:
+        bids, supply = np.zeros(nb), np.zeros(nb)
+    day.policy_bids, day.policy_supply = bids, supply
+    q_par = sold + supply - bids
+    q_value = q_par * price0
+    # dealers' room and funding
+    live_dealer = topo.mask["dealer"] & ~s.defaulted
+    room = np.where(live_dealer, dealers.room(s, ctx, ledger, desk), 0.0)
+    pool_d = rm.pool_available(s, ctx, ledger, room)
+    facility_d = desk.inventory_capacity(s, topo, room) if desk else np.zeros(topo.n)
+    day.facility_plan = facility_d
+    pool_d = pool_d + facility_d
+    cash = np.maximum(s.cash, 0.0)
+    # buying V needs max(h V, V - pool) of own cash (h: the financing haircut)
+    h = p.pool_haircut_frac
+    with np.errstate(divide="ignore", over="ignore"):
+        cash_limit = np.where(pool_d > 0, cash / h if h > 0 else np.inf, cash)
+    buy_cap = np.minimum(room, np.minimum(cash + pool_d, cash_limit))
+    day.pool_plan = pool_d
+    total_q = float(np.maximum(q_value, 0.0).sum())
+    absorbed_value = allocate(total_q, buy_cap)
+    room_after = float((room - absorbed_value).sum())
+    u = dealers.utilisation(room_after, s.ref.room_ref)
+    s.utilisation = u
+    s.peak_utilisation = max(s.peak_utilisation, u)
+    if ctx.channels.price_impact:
+        g = impact_factor(u, convexity=p.impact_convexity, cap=p.utilisation_cap_frac)
+        dy = cash_impact_bp(
+            q_value,
+            lam=p.impact_bp_per_usd_bn * ctx.impact_duration_scale,
+            g=g,
+            outside_demand=p.outside_demand_usd_bn_per_bp,
+        )
+        s.impact_bp += dy
+        if p.futures_pass_through_frac and topo.n_futures:
+            s.fut_impact_bp += p.futures_pass_through_frac * dy[topo.cs.market.futures_bucket]
+    # futures order flow: closing a short is buying
+    if ctx.channels.futures_impact and topo.n_futures:
+        flow = -s.notional * close
+        fut_flow = np.bincount(
+            np.where(topo.is_swap, 0, topo.m_instrument),
+            np.where(topo.is_swap, 0.0, flow),
+            minlength=topo.n_futures,
+        )
+        if desk:
+            fut_flow = desk.futures_orders(fut_flow)
+        s.fut_impact_bp += futures_impact_bp(fut_flow, lam=p.futures_impact_bp_per_usd_bn)
+    return absorbed_value

@@ -60,3 +60,26 @@ def volatility_multiplier(
     """
     excess = weight * max(0.0, realised - vol0)
     return path_multiplier + excess / vol0 if excess > 0 else path_multiplier
+
+
+# --- steps -----------------------------------------------------------------------------------
+REALISED_WRITES = ("realised_var", "realised_vol", "close_yield_bp")
+
+
+def initial(state, ctx) -> None:
+    """Realised variances start at the index's level: ``R_0 = V_0``, nothing feeds back."""
+    vol0 = ctx.topo.cs.market.volatility_index
+    state.realised_var[:] = vol0**2 / TRADING_DAYS_PER_YEAR
+    state.realised_vol = realised_index(state.realised_var, ctx.vol_tenor_weights)
+    state.close_yield_bp[:] = state.y_fund_bp + state.impact_bp
+
+
+def realised_step(state, ctx, day) -> None:
+    """Update the EWMA variances with the day's yield moves (they feed tomorrow's index)."""
+    s = state
+    y = s.y_fund_bp + s.impact_bp
+    s.realised_var[:] = ewma_variance(
+        s.realised_var, y - s.close_yield_bp, ctx.params.realised_vol_decay_frac
+    )
+    s.realised_vol = realised_index(s.realised_var, ctx.vol_tenor_weights)
+    s.close_yield_bp[:] = y

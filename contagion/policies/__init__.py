@@ -1,33 +1,28 @@
 """Policies: plug-ins behind one small interface (see :mod:`contagion.policies.base`).
 
-=====================  =============================================================
-type                   tool
-=====================  =============================================================
-``qe``                 central-bank outright purchases with new reserves
-``srf``                Standing Repo Facility (eligible counterparties, limit, stigma)
-``swf``                sovereign wealth fund purchases (existing assets or new debt)
-``slr_relief``         Treasuries and reserves out of dealers' leverage exposure
-``min_haircut``        minimum repo haircuts (ex ante by default)
-``central_clearing``   mandatory central clearing: dealers net cleared repo
-``apc_margin``         anti-procyclical margin: cap on daily IM increases
-``basis_facility``     central bank buys cash bonds and sells the matching futures
-=====================  =============================================================
-
-Configs are validated pydantic models; :func:`policy_from_dict` and :func:`load_policy`
-build them from documents with clear errors, and ``config.build()`` gives the runtime
-object that :func:`contagion.simulate` takes.
+One module per tool or family of tools (purchases, the Standing Repo Facility,
+regulation, ...); ``contagion policies`` and :func:`registry.policy_types` list what is
+bundled. Every module of this package is imported here, and every tool registers itself
+(:func:`contagion.policies.registry.register`); the registry serves the YAML ``type:``
+lookup, experiment files and ``contagion policies``. Configs are validated pydantic models;
+:func:`policy_from_dict` and :func:`load_policy` build them from documents with clear
+errors, and ``config.build()`` gives the runtime object that :func:`contagion.simulate`
+takes.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
-from typing import Annotated, Any
+import pkgutil
+from typing import Any
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from contagion.errors import InputError, Problem
-from contagion.policies.base import Policy, PolicyConfig, Trigger
+from contagion.policies import registry
+from contagion.policies.base import Policy, PolicyConfig, PolicyCosts, Trigger, UsageRecord
 from contagion.policies.facilities import StandingRepoConfig
 from contagion.policies.purchases import BasisFacilityConfig, QEConfig, SovereignFundConfig
 from contagion.policies.regulation import (
@@ -37,43 +32,31 @@ from contagion.policies.regulation import (
     SLRReliefConfig,
 )
 
-AnyPolicy = Annotated[
-    QEConfig
-    | StandingRepoConfig
-    | SovereignFundConfig
-    | SLRReliefConfig
-    | MinimumHaircutConfig
-    | CentralClearingConfig
-    | APCMarginConfig
-    | BasisFacilityConfig,
-    Field(discriminator="type"),
-]
-POLICY_TYPES = (
-    "qe",
-    "srf",
-    "swf",
-    "slr_relief",
-    "min_haircut",
-    "central_clearing",
-    "apc_margin",
-    "basis_facility",
-)
-_ADAPTER: TypeAdapter = TypeAdapter(AnyPolicy)
+# every tool module registers its config on import: a new tool is a new module, nothing else
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "POLICY_TYPES":  # the registered types (a tool may register later)
+        return registry.policy_types()
+    raise AttributeError(name)
 
 
 def policy_from_dict(doc: Any, *, source: str | None = None) -> PolicyConfig:
     """Validate one policy document (``type`` picks the tool) with clear errors."""
-    if isinstance(doc, dict) and doc.get("type") not in POLICY_TYPES:
+    types = registry.policy_types()
+    if isinstance(doc, dict) and doc.get("type") not in types:
         raise InputError(
             Problem(
                 "policy",
                 "type",
-                f"unknown policy type {doc.get('type')!r}; allowed: {', '.join(POLICY_TYPES)}",
+                f"unknown policy type {doc.get('type')!r}; allowed: {', '.join(types)}",
             ),
             source,
         )
     try:
-        config = _ADAPTER.validate_python(doc)
+        config = registry.adapter().validate_python(doc)
     except ValidationError as err:
         raise InputError.from_validation(err, "policy", source, skip=1, empty="(policy)") from None
     from contagion.validation import coerced_booleans
@@ -126,18 +109,20 @@ def build(policies) -> tuple[Policy, ...]:
 __all__ = [
     "POLICY_TYPES",
     "APCMarginConfig",
-    "AnyPolicy",
     "BasisFacilityConfig",
     "CentralClearingConfig",
     "MinimumHaircutConfig",
     "Policy",
     "PolicyConfig",
+    "PolicyCosts",
     "QEConfig",
     "SLRReliefConfig",
     "SovereignFundConfig",
     "StandingRepoConfig",
     "Trigger",
+    "UsageRecord",
     "build",
     "load_policy",
     "policy_from_dict",
+    "registry",
 ]

@@ -3,7 +3,8 @@
 All three buy cash Treasuries through one :class:`Purchases` engine: a daily schedule
 (USD bn market value per bucket) and/or a reactive share of each round's sales, capped by a
 budget and optional price limits, bought at the clearing price and netted from sales before
-price impact. They differ in who pays and what that does to the system:
+price impact (a :class:`~contagion.orders.Bid`). They differ in who pays and what that does
+to the system:
 
 * **QE** (:class:`QEConfig`): the central bank pays with newly created reserves (its cash
   falls below zero: the reserves it issued), so cash enters the system; the bonds go on its
@@ -16,17 +17,20 @@ price impact. They differ in who pays and what that does to the system:
 * **Basis facility** (:class:`BasisFacilityConfig`): the central bank buys cash bonds with
   new reserves and sells the matching futures (par x conversion factor), taking the other
   side of the basis trade; its futures leg is a position of the CCP's outside side, kept in
-  the facility's ledger.
+  the facility's record.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from contagion.policies.base import Policy, PolicyConfig
+from contagion.errors import InputError, Problem
+from contagion.orders import Bid
+from contagion.policies.base import Policy, PolicyConfig, PolicyCosts, PolicyView
+from contagion.policies.registry import register
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PositivePrice = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -51,82 +55,94 @@ class PurchaseFields(PolicyConfig):
 class Purchases(Policy):
     """Shared purchase mechanics (see module docstring)."""
 
-    def start(self, run) -> None:
-        super().start(run)
+    payer: ClassVar[str] = "central_bank"
+
+    def validate(self, view: PolicyView) -> None:
+        super().validate(view)
         cfg = self.config
-        nb = len(run.buckets)
-        self.schedule = np.zeros((run.sc.days, nb))
+        nb = len(view.buckets)
+        self.schedule = np.zeros((view.days, nb))
         for b, path in cfg.schedule_usd_bn.items():
-            j = self.bucket_index(run, [b], f"schedule_usd_bn.{b}")[0]
-            self.schedule[: len(path), j] = path[: run.sc.days]
+            j = self.bucket_index(view, [b], f"schedule_usd_bn.{b}")[0]
+            self.schedule[: len(path), j] = path[: view.days]
         self.reactive = np.zeros(nb)
-        chosen = cfg.buckets if cfg.buckets is not None else run.buckets
-        self.reactive[self.bucket_index(run, chosen, "buckets")] = cfg.reactive_share
+        chosen = cfg.buckets if cfg.buckets is not None else view.buckets
+        self.reactive[self.bucket_index(view, chosen, "buckets")] = cfg.reactive_share
         self.max_price = np.full(nb, np.inf)
         for b, v in cfg.max_price.items():
-            self.max_price[self.bucket_index(run, [b], f"max_price.{b}")[0]] = v
-        self.spent = 0.0
-        self.holdings = np.zeros(nb)
-        self.cost_basis = 0.0
-        self.pending = np.zeros(nb)
-        self.scheduled_today = np.zeros(nb)
+            self.max_price[self.bucket_index(view, [b], f"max_price.{b}")[0]] = v
+        if self.payer == "central_bank":
+            self.cb = view.central_bank()
 
-    def adjust(self, run) -> None:
-        super().adjust(run)
-        self.scheduled_today = np.zeros(len(run.buckets))
-        if self.on:
-            k = run.s.day + 1 - self.triggered_day
+    def initial_record(self, view: PolicyView) -> dict[str, Any]:
+        nb = len(view.buckets)
+        return {
+            **super().initial_record(view),
+            "spent": 0.0,
+            "cost_basis": 0.0,
+            "holdings": np.zeros(nb),
+            "pending": np.zeros(nb),
+            "scheduled_today": np.zeros(nb),
+        }
+
+    def on_day(self, view: PolicyView) -> list:
+        self.update_trigger(view)
+        mine = view.mine
+        mine["scheduled_today"][:] = 0.0
+        if mine["on"]:
+            k = view.day - mine["triggered_day"]
             if k < len(self.schedule):
-                self.scheduled_today = self.schedule[k].copy()
+                mine["scheduled_today"][:] = self.schedule[k]
+        return []
 
-    def has_order(self, run) -> bool:
-        return self.on and bool(self.scheduled_today.any())
+    def wants_to_trade(self, view: PolicyView) -> bool:
+        mine = view.mine
+        return mine["on"] and bool(mine["scheduled_today"].any())
 
-    def bid(self, run, sold: np.ndarray) -> np.ndarray:
-        self.pending = np.zeros(len(run.buckets))
-        if not self.on:
-            return self.pending
-        price = run.s.price / 100.0
-        want = self.scheduled_today / price + self.reactive * sold
-        self.scheduled_today = np.zeros_like(self.scheduled_today)
-        want = np.where(run.s.price <= self.max_price, want, 0.0)
-        room = max(0.0, self.config.budget_usd_bn - self.spent)
+    def bid(self, view: PolicyView, sold: np.ndarray) -> Bid | None:
+        mine = view.mine
+        mine["pending"][:] = 0.0
+        if not mine["on"]:
+            return None
+        price = view.price / 100.0
+        want = mine["scheduled_today"] / price + self.reactive * sold
+        mine["scheduled_today"][:] = 0.0
+        want = np.where(view.price <= self.max_price, want, 0.0)
+        room = max(0.0, self.config.budget_usd_bn - mine["spent"])
         value = float(want @ price)
         if value > room:
             want = want * (room / value)
-        self.pending = want
-        return want
+        mine["pending"][:] = want
+        return Bid(par=want, payer=self.payer, investors=self.investors(view))
 
-    def settle(self, run, sold: np.ndarray, price: np.ndarray) -> np.ndarray:
-        par = self.pending
-        if not par.any():
-            return np.zeros_like(par)
-        cost = float(par @ price)
-        self.spent += cost
-        self.cost_basis += cost
-        self.holdings += par
-        self.pay(run, par, cost)
-        self.record(run, "bought", cost)
-        self.pending = np.zeros_like(par)
-        return par
+    def investors(self, view: PolicyView) -> np.ndarray | None:
+        return None
 
-    def pay(self, run, par: np.ndarray, cost: float) -> None:
-        """The central bank buys with new reserves (QE and the basis facility)."""
-        s = run.s
-        cb = self.central_bank(run)
-        s.cash[cb] -= cost
-        s.par[cb] += par
+    def filled(self, view: PolicyView, fill) -> None:
+        mine = view.mine
+        cost = fill.cost_usd_bn
+        mine["spent"] += cost
+        mine["cost_basis"] += cost
+        mine["holdings"] += fill.par
+        self.record(view, "bought", cost)
+        mine["pending"][:] = 0.0
 
-    def mtm_usd_bn(self, run) -> float:
-        return float(self.holdings @ (run.s.price / 100.0)) - self.cost_basis
+    def mtm_usd_bn(self, view: PolicyView) -> float:
+        mine = view.mine
+        return float(mine["holdings"] @ (view.price / 100.0)) - mine["cost_basis"]
 
-    def summary(self) -> dict[str, float]:
-        return {f"policy_{self.name}_spent_usd_bn": self.spent}
+    def summary(self, record: dict[str, Any]) -> dict[str, float]:
+        return {f"policy_{self.name}_spent_usd_bn": record["spent"]}
+
+    def costs(self, record: dict[str, Any]) -> PolicyCosts:
+        return PolicyCosts(budget_spent_usd_bn=record["spent"])
 
 
+@register
 class QEConfig(PurchaseFields):
     """Central-bank outright purchases paid with new reserves."""
 
+    tool: ClassVar[str] = "central-bank outright purchases with new reserves"
     type: Literal["qe"] = "qe"
 
     def build(self) -> Policy:
@@ -134,24 +150,23 @@ class QEConfig(PurchaseFields):
 
 
 class QE(Purchases):
-    def start(self, run) -> None:
-        super().start(run)
-        self.central_bank(run)
+    def on_day_end(self, view: PolicyView) -> None:
+        mine = view.mine
+        if mine["on"]:
+            self.record(view, "balance_sheet_growth", mine["spent"])
 
-    def end_day(self, run, log) -> None:
-        if self.on:
-            self.record(run, "balance_sheet_growth", self.spent)
-
-    def summary(self) -> dict[str, float]:
+    def summary(self, record: dict[str, Any]) -> dict[str, float]:
         return {
-            f"policy_{self.name}_bought_usd_bn": self.spent,
-            f"policy_{self.name}_balance_sheet_growth_usd_bn": self.spent,
+            f"policy_{self.name}_bought_usd_bn": record["spent"],
+            f"policy_{self.name}_balance_sheet_growth_usd_bn": record["spent"],
         }
 
 
+@register
 class SovereignFundConfig(PurchaseFields):
     """A sovereign wealth fund's purchases; creates no reserves."""
 
+    tool: ClassVar[str] = "sovereign wealth fund purchases (existing assets or new debt)"
     type: Literal["swf"] = "swf"
     funding: Literal["existing_assets", "new_issuance"] = "existing_assets"
     issuance_bucket: str | None = Field(
@@ -163,63 +178,61 @@ class SovereignFundConfig(PurchaseFields):
 
 
 class SovereignFund(Purchases):
+    payer: ClassVar[str] = "outside"
     INVESTORS = ("asset_manager", "other", "sovereign_fund")  # long-only buyers of its assets
 
-    def start(self, run) -> None:
-        super().start(run)
+    def validate(self, view: PolicyView) -> None:
+        super().validate(view)
         cfg = self.config
         self.issue_into = (
             None
             if cfg.issuance_bucket is None
-            else int(self.bucket_index(run, [cfg.issuance_bucket], "issuance_bucket")[0])
+            else int(self.bucket_index(view, [cfg.issuance_bucket], "issuance_bucket")[0])
         )
-        self.issued = np.zeros(len(run.buckets))
-        self.investors = np.isin(run.type_name, self.INVESTORS)
+        self.investor_mask = np.isin(view.topo.type_name, self.INVESTORS)
 
-    def supply(self, run) -> np.ndarray:
+    def initial_record(self, view: PolicyView) -> dict[str, Any]:
+        return {**super().initial_record(view), "issued": np.zeros(len(view.buckets))}
+
+    def investors(self, view: PolicyView) -> np.ndarray | None:
+        # funded from existing assets, it sold other assets to investors: their cash pays
+        return self.investor_mask if self.config.funding == "existing_assets" else None
+
+    def issue(self, view: PolicyView) -> np.ndarray | None:
         """New issuance worth this round's purchases (same bucket unless one is given)."""
-        out = np.zeros(len(run.buckets))
-        if self.config.funding != "new_issuance" or not self.pending.any():
-            return out
-        price = run.s.price / 100.0
-        value = self.pending * price
+        mine = view.mine
+        pending = mine["pending"]
+        if self.config.funding != "new_issuance" or not pending.any():
+            return None
+        price = view.price / 100.0
+        value = pending * price
+        out = np.zeros(len(view.buckets))
         if self.issue_into is None:
-            out = self.pending.copy()
+            out = pending.copy()
         else:
             out[self.issue_into] = value.sum() / price[self.issue_into]
-        self.issued += out
+        mine["issued"] += out
         return out
 
-    def pay(self, run, par: np.ndarray, cost: float) -> None:
-        s = run.s
-        # the fund sits outside the system: bonds leave, its cash comes in
-        s.external_par_out += par
-        s.external_cash_in += cost
-        if self.config.funding == "existing_assets":
-            # it sold other assets to investors: their cash pays for its purchases
-            cash = np.where(self.investors & ~s.defaulted, np.maximum(s.cash, 0.0), 0.0)
-            total = cash.sum()
-            drain = cash * min(1.0, cost / total) if total > 0 else cash
-            s.cash -= drain
-            s.other_assets += drain
-            s.external_cash_in -= float(drain.sum())
+    def on_day_end(self, view: PolicyView) -> None:
+        mine = view.mine
+        if mine["on"]:
+            self.record(view, "holdings_par", float(mine["holdings"].sum()))
+            self.record(view, "mtm_pnl", self.mtm_usd_bn(view))
 
-    def end_day(self, run, log) -> None:
-        if self.on:
-            self.record(run, "holdings_par", float(self.holdings.sum()))
-            self.record(run, "mtm_pnl", self.mtm_usd_bn(run))
-
-    def summary(self) -> dict[str, float]:
+    def summary(self, record: dict[str, Any]) -> dict[str, float]:
         return {
-            f"policy_{self.name}_spent_usd_bn": self.spent,
-            f"policy_{self.name}_holdings_par_usd_bn": float(self.holdings.sum()),
-            f"policy_{self.name}_issued_par_usd_bn": float(self.issued.sum()),
+            f"policy_{self.name}_spent_usd_bn": record["spent"],
+            f"policy_{self.name}_holdings_par_usd_bn": float(record["holdings"].sum()),
+            f"policy_{self.name}_issued_par_usd_bn": float(record["issued"].sum()),
         }
 
 
+@register
 class BasisFacilityConfig(PolicyConfig):
     """Central-bank basis purchases: buy cash bonds, sell the matching futures."""
 
+    tool: ClassVar[str] = "central bank buys cash bonds and sells the matching futures"
     type: Literal["basis_facility"] = "basis_facility"
     contracts: list[str] | None = Field(None, description="Futures contracts (all).")
     reactive_share: float = Field(0.5, gt=0, le=1, description="Share of sales bought.")
@@ -230,14 +243,12 @@ class BasisFacilityConfig(PolicyConfig):
 
 
 class BasisFacility(Purchases):
-    def start(self, run) -> None:
-        Policy.start(self, run)
-        m = run.s.cs.market
+    def validate(self, view: PolicyView) -> None:
+        Policy.validate(self, view)
+        m = view.market
         codes = self.config.contracts or list(m.futures_codes)
         unknown = [c for c in codes if c not in m.futures_codes]
         if unknown:
-            from contagion.errors import InputError, Problem
-
             raise InputError(
                 Problem(
                     f"policy '{self.name}'",
@@ -245,54 +256,47 @@ class BasisFacility(Purchases):
                     f"unknown contract {unknown[0]!r}; allowed: {', '.join(m.futures_codes)}",
                 )
             )
-        self.central_bank(run)
-        nb = len(run.buckets)
+        self.cb = view.central_bank()
+        nb = len(view.buckets)
         self.contract_idx = np.array([m.futures_codes.index(c) for c in codes], np.int64)
         self.reactive = np.zeros(nb)
         self.reactive[m.futures_bucket[self.contract_idx]] = self.config.reactive_share
-        self.schedule = np.zeros((run.sc.days, nb))
+        self.schedule = np.zeros((view.days, nb))
         self.max_price = np.full(nb, np.inf)
-        self.spent = self.cost_basis = 0.0
-        self.holdings = np.zeros(nb)
-        self.pending = np.zeros(nb)
-        self.scheduled_today = np.zeros(nb)
-        self.futures_short = np.zeros(len(m.futures_codes))
-        # the CCP row clearing each contract (for booking the futures leg)
-        s = run.s
-        fut = ~s.is_swap
-        self.ccp_row = np.full(len(m.futures_codes), -1)
-        for c in self.contract_idx:
-            on = fut & (s.m_instrument == c)
-            if on.any():
-                self.ccp_row[c] = run.ccp_key[np.flatnonzero(on)[0]]
+        # contracts cleared by some CCP (the futures leg is booked on its external side)
+        topo = view.topo
+        fut = ~topo.is_swap
+        self.cleared = {int(c) for c in self.contract_idx if (fut & (topo.m_instrument == c)).any()}
 
-    def futures_flow(self, run, flow: np.ndarray) -> np.ndarray:
+    def initial_record(self, view: PolicyView) -> dict[str, Any]:
+        nf = len(view.market.futures_codes)
+        return {**super().initial_record(view), "futures_short": np.zeros(nf)}
+
+    def futures_order(self, view: PolicyView, flow: np.ndarray) -> np.ndarray | None:
         """Sell futures against the bonds bought this round (par x conversion factor)."""
+        pending = view.mine["pending"]
+        if not pending.any():
+            return None
+        m = view.market
         out = np.zeros_like(flow)
-        if not self.pending.any():
-            return out
-        m = run.s.cs.market
         for c in self.contract_idx:
-            if self.ccp_row[c] < 0:
-                continue
-            out[c] = -self.pending[m.futures_bucket[c]] * m.conversion_factor[c]
+            if c in self.cleared:
+                out[c] = -pending[m.futures_bucket[c]] * m.conversion_factor[c]
         return out
 
-    def settle(self, run, sold: np.ndarray, price: np.ndarray) -> np.ndarray:
-        par = self.pending.copy()
-        got = super().settle(run, sold, price)
-        if par.any():
-            m = run.s.cs.market
-            for c in self.contract_idx:
-                if self.ccp_row[c] < 0:
-                    continue
-                # the facility takes the place of the outside seller the buyers would have
-                # met: a transfer within the CCP's outside side, kept in this ledger
-                self.futures_short[c] += par[m.futures_bucket[c]] * m.conversion_factor[c]
-        return got
+    def filled(self, view: PolicyView, fill) -> None:
+        super().filled(view, fill)
+        m = view.market
+        # the facility takes the place of the outside seller the buyers would have met: a
+        # transfer within the CCP's outside side, kept in this record
+        for c in self.contract_idx:
+            if c in self.cleared:
+                view.mine["futures_short"][c] += (
+                    fill.par[m.futures_bucket[c]] * m.conversion_factor[c]
+                )
 
-    def summary(self) -> dict[str, float]:
+    def summary(self, record: dict[str, Any]) -> dict[str, float]:
         return {
-            f"policy_{self.name}_bought_usd_bn": self.spent,
-            f"policy_{self.name}_futures_sold_usd_bn": float(self.futures_short.sum()),
+            f"policy_{self.name}_bought_usd_bn": record["spent"],
+            f"policy_{self.name}_futures_sold_usd_bn": float(record["futures_short"].sum()),
         }

@@ -14,18 +14,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
-from contagion.mechanisms import deleveraging as dl
 from contagion.mechanisms import haircuts as hc
-from contagion.policies.base import Policy, PolicyConfig
+from contagion.orders import HaircutFloor, IMMultiplier
+from contagion.policies.base import Policy, PolicyConfig, PolicyView
+from contagion.policies.registry import register
 from contagion.schema import REPO_SEGMENTS
 
 
+@register
 class SLRReliefConfig(PolicyConfig):
+    """Treasuries and reserves out of dealers' leverage exposure."""
+
+    tool: ClassVar[str] = "Treasuries and reserves out of dealers' leverage exposure"
     type: Literal["slr_relief"] = "slr_relief"
     exclude_treasuries: bool = True
     exclude_reserves: bool = True
@@ -35,24 +40,27 @@ class SLRReliefConfig(PolicyConfig):
 
 
 class SLRRelief(Policy):
-    def exposure_relief(self, run, assets: np.ndarray) -> np.ndarray:
-        s = run.s
-        out = np.zeros(s.n)
-        if not self.on:
+    def leverage_exclusion(self, view: PolicyView, assets: np.ndarray) -> np.ndarray | None:
+        out = np.zeros(view.n)
+        if not view.mine["on"]:
             return out
         if self.config.exclude_treasuries:
-            out += s.holdings_value()
+            out += view.holdings_value()
         if self.config.exclude_reserves:
-            out += np.maximum(s.cash, 0.0)
-        return np.where(run.is_dealer, out, 0.0)
+            out += np.maximum(view.cash, 0.0)
+        return np.where(view.topo.mask["dealer"], out, 0.0)
 
-    def end_day(self, run, log) -> None:
-        if self.on:
-            a, _ = run.s.balance()
-            self.record(run, "exposure_excluded", float(self.exposure_relief(run, a).sum()))
+    def on_day_end(self, view: PolicyView) -> None:
+        if view.mine["on"]:
+            a, _ = view.balance()
+            self.record(view, "exposure_excluded", float(self.leverage_exclusion(view, a).sum()))
 
 
+@register
 class MinimumHaircutConfig(PolicyConfig):
+    """Minimum repo haircuts (ex ante by default)."""
+
+    tool: ClassVar[str] = "minimum repo haircuts (ex ante by default)"
     type: Literal["min_haircut"] = "min_haircut"
     floor_frac: float = Field(0.02, gt=0, lt=1)
     segments: list[Literal[REPO_SEGMENTS]] = Field(  # type: ignore[valid-type]
@@ -65,17 +73,8 @@ class MinimumHaircutConfig(PolicyConfig):
 
 
 class MinimumHaircut(Policy):
-    def start(self, run) -> None:
-        super().start(run)
-        s = run.s
-        seg = np.isin(s.repo.segment, [REPO_SEGMENTS.index(x) for x in self.config.segments])
-        self.floor = np.where(seg, self.config.floor_frac, 0.0)
-        self.delevered = 0.0
-        if self.ex_ante:
-            self._apply_before_the_shock(run)
-
     @property
-    def ex_ante(self) -> bool:
+    def in_force_ex_ante(self) -> bool:
         """In force before the shock: ex ante and triggered from the first day."""
         return (
             self.config.ex_ante
@@ -83,68 +82,34 @@ class MinimumHaircut(Policy):
             and (self.config.trigger.metric is None)
         )
 
-    def _apply_before_the_shock(self, run) -> None:
-        """Meet the floor at t0 prices: cash first, then scale the leveraged book down and pay
-        what is left from the cash that released (a few passes settle it exactly)."""
-        run.s.repo_haircut = np.maximum(run.s.repo_haircut, self.floor)
-        for _ in range(5):
-            if not self._settle_once(run):
-                break
-
-    def _settle_once(self, run) -> bool:
-        s = run.s
-        r = s.repo
-        _, got = s.pledged_value()
-        available = s.par * (s.price / 100.0) + got
-        due = hc.repo_margin_due(
-            s.repo_amount, s.repo_haircut, r.borrower, r.bucket, ~s.repo_unsecured, available
+    def initial_record(self, view: PolicyView) -> dict[str, Any]:
+        segments = [REPO_SEGMENTS.index(x) for x in self.config.segments]
+        self.floor = np.where(
+            np.isin(view.topo.repo.segment, segments), self.config.floor_frac, 0.0
         )
-        owed = s.by_borrower(due)
-        pay = np.minimum(owed, np.maximum(s.cash, 0.0))
-        frac = np.where(owed > 0, pay / np.maximum(owed, 1e-300), 0.0)
-        paid = due * frac[r.borrower]
-        s.repo_amount -= paid
-        s.cash -= s.by_borrower(paid)
-        s.cash += s.by_lender(paid)
-        need_left = owed - pay
-        price = s.price / 100.0
-        u = s.par @ price - s.repo_borrowed() + s.im_posted_by() + need_left
-        phi = np.where(run.can["unwind"], dl.unwind_share(need_left, u), 0.0)
-        if not (phi > 1e-12).any():
-            return False
-        sold = s.par * phi[:, None]
-        s.par -= sold
-        value = sold @ price
-        s.cash += value
-        s.external_par_out += sold.sum(axis=0)
-        s.external_cash_in += float(value.sum())
-        rep = s.repo_amount * phi[r.borrower]
-        s.repo_amount -= rep
-        s.cash -= s.by_borrower(rep)
-        s.cash += s.by_lender(rep)
-        close = phi[s.m_source]
-        rel = s.im_posted * close
-        s.im_posted -= rel
-        s.cash += s.by_source(rel)
-        s.cash -= s.by_target(rel)
-        key = np.searchsorted(s.ccp_rows, s.m_target)
-        n_fut = len(s.cs.market.futures_codes)
-        col = np.where(s.is_swap, n_fut + s.m_instrument, s.m_instrument)
-        np.add.at(s.ext_notional, (key, col), s.notional * close)
-        s.notional = s.notional * (1.0 - close)
-        self.delevered += float(value.sum())
-        return True
+        return {**super().initial_record(view), "delevered": 0.0}
 
-    def adjust(self, run) -> None:
-        super().adjust(run)
-        if self.on or self.ex_ante:
-            run.haircut_floor = np.maximum(run.haircut_floor, self.floor)
+    def ex_ante(self, view: PolicyView) -> list:
+        return [HaircutFloor(self.floor, ex_ante=True)] if self.in_force_ex_ante else []
 
-    def summary(self) -> dict[str, float]:
-        return {f"policy_{self.name}_ex_ante_sales_usd_bn": self.delevered}
+    def filled(self, view: PolicyView, fill) -> None:
+        view.mine["delevered"] += fill.cost_usd_bn  # sold ex ante to meet the floor
+
+    def on_day(self, view: PolicyView) -> list:
+        self.update_trigger(view)
+        if view.mine["on"] or self.in_force_ex_ante:
+            return [HaircutFloor(self.floor)]
+        return []
+
+    def summary(self, record: dict[str, Any]) -> dict[str, float]:
+        return {f"policy_{self.name}_ex_ante_sales_usd_bn": record["delevered"]}
 
 
+@register
 class CentralClearingConfig(PolicyConfig):
+    """Mandatory central clearing: dealers net cleared repo."""
+
+    tool: ClassVar[str] = "mandatory central clearing: dealers net cleared repo"
     type: Literal["central_clearing"] = "central_clearing"
     netting_frac: float = Field(0.5, ge=0, le=1)
 
@@ -153,23 +118,28 @@ class CentralClearingConfig(PolicyConfig):
 
 
 class CentralClearing(Policy):
-    def exposure_relief(self, run, assets: np.ndarray) -> np.ndarray:
-        s = run.s
-        if not self.on:
-            return np.zeros(s.n)
-        r = s.repo
-        private = r.segment != hc.CENTRAL_BANK
-        lent = s.by_lender(np.where(private, s.repo_amount, 0.0))
-        borrowed = s.by_borrower(np.where(private, s.repo_amount, 0.0))
-        return np.where(run.is_dealer, self.config.netting_frac * np.minimum(lent, borrowed), 0.0)
+    def leverage_exclusion(self, view: PolicyView, assets: np.ndarray) -> np.ndarray | None:
+        if not view.mine["on"]:
+            return np.zeros(view.n)
+        topo = view.topo
+        private = topo.repo.segment != hc.CENTRAL_BANK
+        lent = topo.by_lender(np.where(private, view.repo_amount, 0.0))
+        borrowed = topo.by_borrower(np.where(private, view.repo_amount, 0.0))
+        return np.where(
+            topo.mask["dealer"], self.config.netting_frac * np.minimum(lent, borrowed), 0.0
+        )
 
-    def end_day(self, run, log) -> None:
-        if self.on:
-            a, _ = run.s.balance()
-            self.record(run, "exposure_netted", float(self.exposure_relief(run, a).sum()))
+    def on_day_end(self, view: PolicyView) -> None:
+        if view.mine["on"]:
+            a, _ = view.balance()
+            self.record(view, "exposure_netted", float(self.leverage_exclusion(view, a).sum()))
 
 
+@register
 class APCMarginConfig(PolicyConfig):
+    """Anti-procyclical margin: a cap on daily IM increases."""
+
+    tool: ClassVar[str] = "anti-procyclical margin: cap on daily IM increases"
     type: Literal["apc_margin"] = "apc_margin"
     max_daily_increase_frac: float = Field(0.1, ge=0, le=10)
     cap_multiplier: float | None = Field(None, ge=1, allow_inf_nan=False)
@@ -179,19 +149,21 @@ class APCMarginConfig(PolicyConfig):
 
 
 class APCMargin(Policy):
-    def start(self, run) -> None:
-        super().start(run)
-        self.previous = 1.0
-        self.absorbed = 0.0
+    def initial_record(self, view: PolicyView) -> dict[str, Any]:
+        return {**super().initial_record(view), "previous": 1.0}
 
-    def adjust(self, run) -> None:
-        super().adjust(run)
-        s = run.s
-        if self.on:
-            m = min(s.im_multiplier, self.previous * (1 + self.config.max_daily_increase_frac))
+    def on_day(self, view: PolicyView) -> list:
+        self.update_trigger(view)
+        mine = view.mine
+        m = view.im_multiplier
+        orders: list = []
+        if mine["on"]:
+            capped = min(m, mine["previous"] * (1 + self.config.max_daily_increase_frac))
             if self.config.cap_multiplier is not None:
-                m = min(m, self.config.cap_multiplier)
-            if m < s.im_multiplier:
-                self.record(run, "im_multiplier_cut", s.im_multiplier - m)
-            s.im_multiplier = m
-        self.previous = s.im_multiplier
+                capped = min(capped, self.config.cap_multiplier)
+            if capped < m:
+                self.record(view, "im_multiplier_cut", m - capped)
+            m = capped
+            orders.append(IMMultiplier(m))
+        mine["previous"] = m
+        return orders

@@ -14,9 +14,10 @@ and copies the executed notebooks (:mod:`notebook_cache`) to ``docs/notebooks/``
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import shutil
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +145,26 @@ def policies_page() -> str:
     out = []
     common = set(pol.PolicyConfig.model_fields)
     out.append("Every policy takes the common fields:\n\n" + model_page(pol.PolicyConfig))
-    for cls in typing.get_args(typing.get_args(pol.AnyPolicy)[0]):
-        kind = cls.model_fields["type"].default
+    for kind in pol.registry.policy_types():
+        cls = pol.registry.config_class(kind)
         doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         out.append(f"### `type: {kind}`\n\n{doc}\n\n"
                    + model_page(cls, skip=tuple(common | {"type"})))  # fmt: skip
     return "\n".join(out)
+
+
+# --- module lists -----------------------------------------------------------------------
+def submodules(package: str) -> list[str]:
+    """Every module of a package, in file-name order (a new mechanism appears by itself)."""
+    pkg = importlib.import_module(package)
+    return [f"{package}.{m.name}" for m in sorted(pkgutil.iter_modules(pkg.__path__),
+                                                  key=lambda m: m.name)]  # fmt: skip
+
+
+def automodules(modules: list[str], options: str) -> str:
+    """An eval-rst block documenting each module with the given autodoc options."""
+    body = "\n".join(f".. automodule:: {m}\n{options}\n" for m in modules)
+    return "```{eval-rst}\n" + body + "```\n"
 
 
 # --- data sources ---------------------------------------------------------------------------
@@ -222,6 +237,14 @@ def generate(app: Any) -> None:
         _write(f"{name}.md", model_page(model, skip=skip))
     _write("policies.md", policies_page())
     _write("sources.md", sources_page())
+    mechanisms = submodules("contagion.mechanisms")
+    # policies.base's docstring has a table reStructuredText cannot parse (its first
+    # column is narrower than `exposure_relief`): its classes are in the API reference
+    skip = ("contagion.policies.registry", "contagion.policies.base")
+    policies = [m for m in submodules("contagion.policies") if m not in skip]
+    _write("model_mechanisms.md", automodules(mechanisms, "   :no-members:\n   :no-index:"))
+    _write("model_policies.md", automodules(policies, "   :no-members:\n   :no-index:"))
+    _write("api_mechanisms.md", automodules(mechanisms, "   :members:"))
     copy_notebooks()
 
 

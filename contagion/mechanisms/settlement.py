@@ -1,0 +1,80 @@
+"""Step 7 of a round: settle the trades at the clearing prices.
+
+Sellers deliver the bonds and receive their value; policies' purchases and new issuance are
+netted first. What is left is bought by dealers in proportion to what they absorbed (paid
+with new MMF financing, standing facilities, then cash) and by investors outside the system
+at the impacted price. An unwind's sale repays the same share of the seller's secured repo,
+as far as its cash allows; its futures and swaps are closed with the CCP's external side,
+releasing their initial margin. Par per bucket::
+
+    q_b       = sold_b + issued_b - bid_b
+    dealers   = sum_d (A_d / sum_d' A_d') min(1, V / sum A) q_b^+     (A: value absorbed)
+    outside   = q_b^+ - dealers_b - max(-q_b, 0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from contagion.mechanisms import repo_market as rm
+
+WRITES = (
+    "par",
+    "cash",
+    "par_issued",
+    "external_cash_in",
+    "external_par_out",
+    "pool_lent",
+    "pool_borrowed",
+    "repo_amount",
+    "repo_recall",
+    "im_posted",
+    "im_due",
+    "ext_notional",
+    "notional",
+    "other_assets",  # investors' cash for a sovereign fund's other assets (orders.Bid)
+)
+
+
+def step(state, ctx, ledger, day, desk, sell, phi, close, absorbed_value) -> None:
+    """Transfer bonds and cash at the new prices; repay repo; close futures and swaps."""
+    s, topo = state, ctx.topo
+    log = day.log
+    price = s.price / 100.0
+    sold = sell.sum(axis=0)
+    bids_par = day.policy_bids
+    # sellers
+    ledger.sell_bonds(sell, price)
+    log.sales_by_bucket += sell
+    # new issuance by policies (e.g. a debt-financed sovereign fund) is sold by the
+    # Treasury, outside the system; policy bids are taken out first
+    supply = day.policy_supply
+    ledger.issue_outside(supply, price)
+    q = sold + supply - bids_par
+    q_par = np.maximum(q, 0.0)
+    from_outside = np.maximum(-q, 0.0)  # policies bought more than was offered
+    # buyers: dealers in proportion to what they absorb, then outside investors
+    total_value = float(q_par @ price)
+    dealer_share = np.zeros(topo.n)
+    if total_value > 0:
+        scale = min(1.0, total_value / max(float(absorbed_value.sum()), 1e-300))
+        dealer_share = absorbed_value * scale / total_value
+    bought = dealer_share[:, None] * q_par[None, :]
+    ledger.receive_bonds(bought)
+    cost = bought @ price
+    rm.finance_dealers(s, ctx, ledger, day, desk, cost, bought)
+    log.absorbed_by_dealers += bought
+    outside = q_par - bought.sum(axis=0) - from_outside
+    ledger.outside_buys(outside, price)
+    log.bought_outside += outside
+    # policies pay for what they bought (after dealers have drawn their financing)
+    if desk:
+        desk.settle_bids(s, topo, ledger, price, log.policy_bought)
+    # repay repo from the sale: phi of each loan, as far as the borrower's cash allows
+    if not phi.any():  # no unwind: nothing to repay
+        np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0, out=s.repo_recall)
+    else:
+        ledger.repay_unwound_repo(phi)
+    # close futures and swaps with the outside world; release IM on the closed part
+    if close.any():
+        ledger.close_margined(close)

@@ -1,0 +1,45 @@
+"""Step 1 of a day: the scenario's shocks for the day, and the decay of transient impact.
+
+On day ``t`` (USD bn, bp, fractions)::
+
+    y_fund_b   += rate_shock_b,t                     (fundamental yield path, per bucket)
+    impact_b   *= 1 - delta,   impact^F_c *= 1 - delta   (transient impact decays)
+    vol_t       = V_0 * m_t (+ realised feedback, mechanisms.volatility)
+    capacity shock and MMF pullback: the day's levels of their paths
+
+``delta`` is ``ModelParams.impact_decay_frac``. Prices are set from the new yields when the
+books are marked (:func:`contagion.mechanisms.margin.mark_step`).
+"""
+
+from __future__ import annotations
+
+from contagion.mechanisms import volatility as vo
+
+#: State fields this step writes.
+WRITES = (
+    "y_fund_bp",
+    "impact_bp",
+    "fut_impact_bp",
+    "vol_multiplier",
+    "vol",
+    "capacity_shock",
+    "pullback",
+)
+
+
+def step(state, ctx, day) -> None:
+    """Apply the scenario's shocks of day ``day.t``."""
+    s, p, t = state, ctx.params, day.t
+    m = ctx.topo.cs.market
+    s.y_fund_bp += ctx.rate_shock_bp[t]
+    s.impact_bp *= 1.0 - p.impact_decay_frac
+    s.fut_impact_bp *= 1.0 - p.impact_decay_frac
+    s.vol_multiplier = vo.volatility_multiplier(
+        float(ctx.path("volatility_multiplier")[t]),
+        s.realised_vol,
+        m.volatility_index,
+        weight=p.realised_vol_weight_frac if ctx.channels.realised_volatility else 0.0,
+    )
+    s.vol = m.volatility_index * s.vol_multiplier
+    s.capacity_shock = float(ctx.path("dealer_capacity_shock_frac")[t])
+    s.pullback = float(ctx.path("mmf_repo_pullback_frac")[t])
