@@ -206,7 +206,7 @@ def market_row(state, ctx, day: int) -> dict[str, float]:
     row["im_multiplier"] = s.im_multiplier if day else 1.0
     row["dealer_utilisation_frac"] = s.utilisation
     row["dealer_peak_utilisation_frac"] = s.peak_utilisation
-    hf = topo.mask["hedge_fund"][topo.repo.borrower]
+    hf = topo.hedge_fund_private_repo  # their market repo: facilities set their own terms
     amt = s.repo_amount[hf]
     row["hedge_fund_haircut_frac"] = (
         float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0

@@ -264,6 +264,11 @@ class Topology:
         return self.mask["mmf"][self.repo.lender] & ~self.cb_edges
 
     @cached_property
+    def hedge_fund_private_repo(self) -> np.ndarray:
+        """Repo borrowed by hedge funds in the market (mask: not from a facility)."""
+        return self.mask["hedge_fund"][self.repo.borrower] & ~self.cb_edges
+
+    @cached_property
     def mmf_private_idx(self) -> np.ndarray:
         return np.flatnonzero(self.mmf_private)
 

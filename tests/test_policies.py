@@ -25,6 +25,7 @@ from contagion.policies import (
     Trigger,
     policy_from_dict,
 )
+from contagion.policies.fima import FIMARepoConfig
 
 FRAMES = ("markets", "institutions", "events", "flows")
 
@@ -57,6 +58,7 @@ EVERY_POLICY_OFF = [
     CentralClearingConfig(trigger=NEVER),
     APCMarginConfig(trigger=NEVER),
     BasisFacilityConfig(budget_usd_bn=100, trigger=NEVER),
+    FIMARepoConfig(trigger=NEVER),
 ]
 
 
@@ -346,3 +348,77 @@ def test_unknown_trigger_metric_is_rejected_at_start(stylised, stress):
 def test_unknown_bucket_in_a_schedule_is_rejected(stylised, stress):
     with pytest.raises(c.InputError, match="unknown bucket"):
         c.simulate(stylised, stress, [QEConfig(budget_usd_bn=1, schedule_usd_bn={"7y": [1]})])
+
+
+# --- FIMA repo: foreign official holders borrow instead of selling ---------------------------
+def test_fima_repo_is_a_plug_in():
+    """The facility is one module that uses only the policy interface and the orders."""
+    import ast
+    from pathlib import Path
+
+    import contagion.policies.fima as fima
+
+    tree = ast.parse(Path(fima.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported <= {
+        "__future__", "typing", "numpy", "pydantic", "contagion.orders",
+        "contagion.policies.base", "contagion.policies.registry", "contagion.schema",
+    }  # fmt: skip
+    assert "fima_repo" in POLICY_TYPES
+
+
+def test_fima_repo_replaces_foreign_official_sales_with_loans():
+    # the toy's foreign official sector (type other) sells 10y 10, 15, 15, ... and 30y 5, 8,
+    # 8, ... in basis_unwind; with the facility it borrows instead, up to USD 60 bn
+    from contagion.policies.fima import FIMARepoConfig
+
+    toy, sc = c.examples.toy_basis_trade(), c.scenarios.load("basis_unwind")
+    base = c.simulate(toy, sc)
+    res = c.simulate(toy, sc, [FIMARepoConfig()])
+    sm, sm0 = res.summary, base.summary
+    avoided = sm["policy_fima_repo_sales_avoided_usd_bn"]
+    assert 59.0 < avoided <= 60.0 + 1e-9  # the per-counterparty limit binds
+    # what it did not sell it borrowed (the loans = the cash the sales were to raise)
+    assert sm["policy_fima_repo_lent_usd_bn"] == pytest.approx(avoided, rel=1e-12)
+    assert sm["exogenous_sales_total_usd_bn"] == pytest.approx(
+        sm0["exogenous_sales_total_usd_bn"] - avoided, rel=1e-9
+    )
+    assert sm["peak_yield_change_10y_bp"] < sm0["peak_yield_change_10y_bp"]
+    assert sm["policy_cost_cash_lent_peak_usd_bn"] == sm["policy_fima_repo_peak_take_up_usd_bn"]
+    inst = res.institutions
+    last = inst[(inst["day"] == sc.days) & (inst["institution"] == "foreign_official")]
+    last0 = base.institutions
+    last0 = last0[(last0["day"] == sc.days) & (last0["institution"] == "foreign_official")]
+    # it kept its bonds and owes the central bank the loans plus interest
+    assert last["treasury_value_usd_bn"].iloc[0] > last0["treasury_value_usd_bn"].iloc[0]
+    assert last["repo_borrowed_usd_bn"].iloc[0] >= sm["policy_fima_repo_lent_usd_bn"]
+
+
+def test_fima_repo_first_day_loan_is_the_sale_it_replaces():
+    # day 1: 10 of 10y and 5 of 30y planned at price ~100 (market value): loans 10 and 5
+    from contagion.policies.fima import FIMARepoConfig
+
+    toy = c.examples.toy_basis_trade()
+    sc = c.Scenario(days=1, exogenous_sales_usd_bn={"10y": [10.0], "30y": [5.0]})
+    res = c.simulate(toy, sc, [FIMARepoConfig(haircut_frac=0.05)])
+    take = res.policy_usage[res.policy_usage["item"] == "take_up"]
+    assert take["value_usd_bn"].sum() == pytest.approx(15.0)
+    assert res.summary["exogenous_sales_total_usd_bn"] == pytest.approx(0.0, abs=1e-9)
+    assert res.summary["peak_yield_change_10y_bp"] == 0.0  # nothing reached the market
+
+
+def test_fima_repo_limits_and_close():
+    from contagion.policies.fima import FIMARepoConfig
+
+    toy, sc = c.examples.toy_basis_trade(), c.scenarios.load("basis_unwind")
+    capped = c.simulate(toy, sc, [FIMARepoConfig(aggregate_limit_usd_bn=20.0)])
+    # new loans stop once 20 is outstanding (interest accrued counts as outstanding)
+    assert 19.99 < capped.summary["policy_fima_repo_lent_usd_bn"] <= 20.0
+    # open for three days: the loans are called on day 4 and repaid from the cash they raised
+    brief = c.simulate(toy, sc, [FIMARepoConfig(duration_days=3)])
+    out = brief.policy_usage[brief.policy_usage["item"] == "outstanding"].set_index("day")
+    assert out.loc[3, "value_usd_bn"] == pytest.approx(60.0)
+    inst = brief.institutions
+    holder = inst[inst["institution"] == "foreign_official"].set_index("day")
+    assert holder.loc[4, "repo_borrowed_usd_bn"] == pytest.approx(0.0, abs=1e-9)

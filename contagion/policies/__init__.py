@@ -4,8 +4,8 @@ One module per tool or family of tools (purchases, the Standing Repo Facility,
 regulation, ...); ``contagion policies`` and :func:`registry.policy_types` list what is
 bundled. Every module of this package is imported here, and every tool registers itself
 (:func:`contagion.policies.registry.register`); the registry serves the YAML ``type:``
-lookup, experiment files and ``contagion policies``. Configs are validated pydantic models;
-:func:`policy_from_dict` and :func:`load_policy` build them from documents with clear
+lookup, experiment files and ``contagion policies``. Configs are validated pydantic
+models; :func:`policy_from_dict` and :func:`load_policy` build them from documents with clear
 errors, and ``config.build()`` gives the runtime object that :func:`contagion.simulate`
 takes.
 """
