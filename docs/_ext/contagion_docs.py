@@ -167,6 +167,15 @@ def automodules(modules: list[str], options: str) -> str:
     return "```{eval-rst}\n" + body + "```\n"
 
 
+def policy_classes() -> str:
+    """An autoclass of every registered policy config (a new tool appears by itself)."""
+    import contagion.policies as pol
+
+    names = [pol.registry.config_class(k) for k in pol.registry.policy_types()]
+    body = "\n".join(f".. autoclass:: {c.__module__}.{c.__qualname__}\n" for c in names)
+    return "```{eval-rst}\n" + body + "```\n"
+
+
 # --- data sources ---------------------------------------------------------------------------
 def sources_page() -> str:
     """The latest vintage's aggregates: value, unit, date, source and quality."""
@@ -245,6 +254,7 @@ def generate(app: Any) -> None:
     _write("model_mechanisms.md", automodules(mechanisms, "   :no-members:\n   :no-index:"))
     _write("model_policies.md", automodules(policies, "   :no-members:\n   :no-index:"))
     _write("api_mechanisms.md", automodules(mechanisms, "   :members:"))
+    _write("api_policies.md", policy_classes())
     copy_notebooks()
 
 
