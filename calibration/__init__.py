@@ -9,13 +9,20 @@ Values carry their unit in the name suffix (``_usd_bn`` USD billions, ``_frac`` 
   ``"march_2020"`` (fit) or ``"april_2025"`` (out of sample).
 * :func:`fitted_params` (:mod:`calibration.fit`): the shipped fitted parameters;
   :func:`calibrated_system` and :func:`scenario_params` apply them to the ``latest`` vintage.
+* :mod:`calibration.sources`: loaders for the official public-data formats (CFTC TFF,
+  FRED/ALFRED, NY Fed, FR 2004, Fed DDP, OFR, MSPD), the shipped raw extracts and their
+  provenance; :func:`build_snapshot` rebuilds a vintage's rows from those extracts and
+  :func:`download` fetches the same official files (``python -m calibration download``).
+* :func:`load_snapshot` also reads a user's snapshot folder or CSV (:func:`parse_aggregates`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from calibration import sources
 from calibration.build import build_system
+from calibration.download import download
 from calibration.episodes import counterfactual_no_fed, episode
 from calibration.fit import fitted_params, load_fitted
 from calibration.snapshot import (
@@ -25,7 +32,10 @@ from calibration.snapshot import (
     available_vintages,
     load_episode,
     load_snapshot,
+    parse_aggregates,
+    write_snapshot,
 )
+from calibration.sources.assemble import build_snapshot
 
 
 def calibrated_system(
@@ -150,16 +160,21 @@ __all__ = [
     "SnapshotError",
     "available_episodes",
     "available_vintages",
+    "build_snapshot",
     "build_system",
     "bundled_calibrated_document",
     "calibrated_system",
     "calibrated_uncertainty",
     "counterfactual_no_fed",
+    "download",
     "episode",
     "fitted_params",
     "load_episode",
     "load_fitted",
     "load_snapshot",
+    "parse_aggregates",
     "scenario_params",
+    "sources",
     "write_bundled_calibrated",
+    "write_snapshot",
 ]

@@ -14,6 +14,14 @@ Units follow the name suffix (``UNIT_SUFFIXES``): ``_usd_bn`` USD billions,
 Every file is validated on load; a problem raises :class:`SnapshotError` naming the file,
 the row (quantity or date/variable), the field and the reason.
 
+A snapshot built from the raw public extracts (:func:`calibration.build_snapshot`) carries
+one more column, ``origin`` (:data:`BUILT_COLUMNS`): ``raw/<source>/<file>`` for a row read
+from a shipped extract by code, or ``manual`` for a hand-typed row, whose ``note`` must give
+the reason no machine-readable source is used. In such a file a row without an origin is an
+error, and so is a row dated after the snapshot's ``as_of`` (no look-ahead). Any file in
+either layout can be loaded with :func:`parse_aggregates` or :func:`load_snapshot` given a
+path, and passed to :func:`calibration.build_system`.
+
 Examples
 --------
 >>> snap = load_snapshot("2020-02")
@@ -40,7 +48,9 @@ import yaml
 
 __all__ = [
     "AGGREGATE_COLUMNS",
+    "BUILT_COLUMNS",
     "EPISODE_COLUMNS",
+    "MANUAL",
     "OUT_OF_SAMPLE_EPISODES",
     "QUALITY_FLAGS",
     "UNIT_SUFFIXES",
@@ -50,12 +60,18 @@ __all__ = [
     "available_vintages",
     "load_episode",
     "load_snapshot",
+    "parse_aggregates",
+    "write_snapshot",
 ]
 
 AGGREGATE_COLUMNS = (
     "quantity", "value", "unit", "as_of", "source_title", "source_publisher", "source_url",
     "fact_ids", "quality", "low", "high", "note",
 )  # fmt: skip
+#: Layout of a built snapshot: the aggregates columns and the row's origin.
+BUILT_COLUMNS = (*AGGREGATE_COLUMNS, "origin")
+#: ``origin`` of a hand-typed row (no machine-readable source); its ``note`` says why.
+MANUAL = "manual"
 EPISODE_COLUMNS = (
     "date", "variable", "value", "unit", "role", "source_title", "source_url", "fact_ids",
     "quality", "note",
@@ -106,13 +122,17 @@ def expected_unit(name: str) -> str | None:
     return UNIT_SUFFIXES[max(matches, key=len)] if matches else None
 
 
-def _read_csv(source: Source, columns: tuple[str, ...]) -> tuple[str, pd.DataFrame]:
+def _read_csv(
+    source: Source, columns: tuple[str, ...], alternative: tuple[str, ...] | None = None
+) -> tuple[str, pd.DataFrame]:
     name = str(source)
     try:
         text = source.read_text(encoding="utf-8")
     except (FileNotFoundError, OSError) as exc:
         raise SnapshotError(f"{name}: cannot read file ({exc})") from exc
     frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    if alternative is not None and tuple(frame.columns) == alternative:
+        columns = alternative
     if tuple(frame.columns) != columns:
         missing = sorted(set(columns) - set(frame.columns))
         extra = sorted(set(frame.columns) - set(columns))
@@ -176,9 +196,28 @@ def _check_common(
     return value
 
 
-def _parse_aggregates(source: Source) -> pd.DataFrame:
-    """Read and validate one ``aggregates.csv``; values, low and high as floats, as_of as dates."""
-    name, frame = _read_csv(source, AGGREGATE_COLUMNS)
+def parse_aggregates(source: Source | str, as_of: dt.date | None = None) -> pd.DataFrame:
+    """Read and validate one aggregates file; values, low and high as floats, as_of as dates.
+
+    Parameters
+    ----------
+    source : path or Traversable
+        A CSV in the ``aggregates.csv`` layout (:data:`AGGREGATE_COLUMNS`) or the built
+        layout with an ``origin`` column (:data:`BUILT_COLUMNS`).
+    as_of : datetime.date, optional
+        The snapshot date. In the built layout a row dated after it is an error (no
+        look-ahead); the shipped vintages predate that rule (some rows are dated after
+        their vintage and say so in ``note``) and are not checked.
+
+    Raises
+    ------
+    SnapshotError
+        Naming the file, the row (quantity), the field and the reason.
+    """
+    if isinstance(source, str):
+        source = Path(source)
+    name, frame = _read_csv(source, AGGREGATE_COLUMNS, BUILT_COLUMNS)
+    built = "origin" in frame.columns
     values, lows, highs, dates, seen = [], [], [], [], set()
     for rec in frame.to_dict("records"):
         qty = rec["quantity"] or "<empty>"
@@ -193,6 +232,10 @@ def _parse_aggregates(source: Source) -> pd.DataFrame:
         if rec["quality"] != "assumption" and not rec["source_publisher"]:
             raise fail("source_publisher", "missing source for a non-assumption row")
         dates.append(_date(rec["as_of"], fail, "as_of"))
+        if built and as_of is not None and dates[-1] > as_of:
+            raise fail("as_of", f"{dates[-1]} is after the snapshot date {as_of} (look-ahead)")
+        if built:
+            _check_origin(rec, fail)
         low = high = math.nan
         if rec["quality"] in _RANGED:
             for field in ("low", "high"):
@@ -211,6 +254,21 @@ def _parse_aggregates(source: Source) -> pd.DataFrame:
         lows.append(low)
         highs.append(high)
     return frame.assign(value=values, low=lows, high=highs, as_of=dates)
+
+
+def _check_origin(rec: dict[str, str], fail: Callable[[str, str], SnapshotError]) -> None:
+    origin = rec["origin"]
+    if not origin:
+        raise fail("origin", f"a row without a source: give 'raw/<source>/<file>' or {MANUAL!r}")
+    if origin == MANUAL:
+        if not rec["note"]:
+            raise fail("note", "manual rows must say why no machine-readable source is used")
+    elif not origin.startswith("raw/"):
+        raise fail("origin", f"{origin!r} is neither {MANUAL!r} nor a raw extract 'raw/...'")
+
+
+#: Private alias kept for callers of the former private name.
+_parse_aggregates = parse_aggregates
 
 
 def _parse_episode(source: Source, episode: str | None = None) -> pd.DataFrame:
@@ -257,6 +315,10 @@ class Snapshot:
     as_of: dt.date
     description: str
     table: pd.DataFrame
+
+    def __str__(self) -> str:
+        """The vintage name (so a snapshot reads as its vintage in names and messages)."""
+        return self.vintage
 
     def row(self, quantity: str) -> pd.Series:
         """The full row of ``quantity`` (value in the unit of its suffix)."""
@@ -309,18 +371,94 @@ def _parse_manifest(source: Source, vintage: str) -> tuple[dt.date, str, list[st
     return as_of, str(meta["description"]).strip(), tables
 
 
-def load_snapshot(vintage: str) -> Snapshot:
-    """Load and validate one vintage; see :func:`available_vintages` for the choices."""
+def load_snapshot(vintage: str | Path | Snapshot, as_of: dt.date | str | None = None) -> Snapshot:
+    """Load and validate one vintage, or a user's snapshot file or folder.
+
+    Parameters
+    ----------
+    vintage : str, Path or Snapshot
+        A shipped vintage (:func:`available_vintages`), or the path of a folder holding
+        ``manifest.yaml`` and ``aggregates.csv`` (as :func:`write_snapshot` writes), or of
+        one aggregates CSV (either layout; see :func:`parse_aggregates`). A
+        :class:`Snapshot` is returned as it is, so that code taking a vintage name
+        (:func:`calibration.build_system`) also takes a loaded or built snapshot.
+    as_of : date or ISO str, optional
+        For a CSV path: the snapshot date (default: the latest row date); rows dated after
+        it are rejected.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = write_snapshot(load_snapshot("2020-02"), pathlib.Path(tempfile.mkdtemp()) / "s")
+    >>> load_snapshot(folder).value("hf_repo_borrowing_usd_bn")
+    1465.0
+    """
+    if isinstance(vintage, Snapshot):
+        return vintage
     vintages = available_vintages()
-    if vintage not in vintages:
-        raise SnapshotError(f"unknown vintage {vintage!r}; available: {vintages}")
+    if isinstance(vintage, Path) or (isinstance(vintage, str) and vintage not in vintages):
+        path = Path(vintage)
+        if path.is_dir():
+            return _load_folder(path)
+        if path.is_file():
+            return _load_csv(path, as_of)
+        raise SnapshotError(
+            f"unknown vintage {str(vintage)!r}; available: {vintages}, or a path to a "
+            "snapshot folder or aggregates CSV"
+        )
     folder = _data_root() / vintage
     as_of, description, tables = _parse_manifest(folder / "manifest.yaml", vintage)
     for table in tables:
         if not (folder / table).is_file():
             raise SnapshotError(f"{folder / 'manifest.yaml'}: listed table {table!r} not found")
-    frame = _parse_aggregates(folder / "aggregates.csv")
+    frame = parse_aggregates(folder / "aggregates.csv")
     return Snapshot(vintage=vintage, as_of=as_of, description=description, table=frame)
+
+
+def _load_folder(folder: Path) -> Snapshot:
+    manifest = folder / "manifest.yaml"
+    try:
+        meta = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SnapshotError(f"{manifest}: cannot read manifest ({exc})") from exc
+    vintage = str(meta.get("vintage", "")) if isinstance(meta, dict) else ""
+    as_of, description, _ = _parse_manifest(manifest, vintage)
+    frame = parse_aggregates(folder / "aggregates.csv", as_of=as_of)
+    return Snapshot(vintage=vintage, as_of=as_of, description=description, table=frame)
+
+
+def _load_csv(path: Path, as_of: dt.date | str | None) -> Snapshot:
+    if isinstance(as_of, str):
+        as_of = _date(as_of, lambda f, r: SnapshotError(f"as_of: {r}"), "as_of")
+    frame = parse_aggregates(path, as_of=as_of)
+    as_of = as_of or max(frame["as_of"])
+    description = f"Snapshot read from {path}"
+    return Snapshot(vintage=path.stem, as_of=as_of, description=description, table=frame)
+
+
+def write_snapshot(snapshot: Snapshot, folder: str | Path) -> Path:
+    """Write ``manifest.yaml`` and ``aggregates.csv`` of ``snapshot`` into ``folder``.
+
+    The table keeps its columns (the ``origin`` column of a built snapshot included);
+    :func:`load_snapshot` reads the folder back. Returns the folder.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = snapshot.table.copy()
+    columns = BUILT_COLUMNS if "origin" in table.columns else AGGREGATE_COLUMNS
+    table["as_of"] = table["as_of"].astype(str)
+    for col in ("low", "high"):
+        table[col] = table[col].map(lambda x: "" if pd.isna(x) else f"{x:g}")
+    table["value"] = table["value"].map(lambda x: f"{x:.10g}")
+    table.loc[:, list(columns)].to_csv(folder / "aggregates.csv", index=False, lineterminator="\n")
+    meta = {
+        "vintage": snapshot.vintage,
+        "as_of": snapshot.as_of.isoformat(),
+        "description": snapshot.description,
+        "tables": ["aggregates.csv"],
+    }
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+    return folder
 
 
 def load_episode(name: str) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from contagion.schema import INSTITUTION_TYPES, REPO_SEGMENTS
+from contagion.sums import rowdot
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -158,7 +159,7 @@ class CompiledSystem:
         return balance_sheet(
             n=self.n_institutions,
             cash=self.cash_usd_bn,
-            holdings_value=self.holdings_par_usd_bn @ (self.market.price / 100.0),
+            holdings_value=rowdot(self.holdings_par_usd_bn, self.market.price / 100.0),
             other_assets=self.other_assets_usd_bn,
             other_liabilities=self.other_liabilities_usd_bn,
             repo=(self.repo.lender, self.repo.borrower, self.repo.amount_usd_bn),

@@ -38,7 +38,7 @@ import os
 import numpy as np
 
 from contagion.context import Context, Day, DayLog
-from contagion.ledger import Ledger
+from contagion.ledger import DebugLedger, Ledger
 from contagion.mechanisms import (
     dealers,
     volatility,
@@ -52,6 +52,7 @@ from contagion.recorder import Recorder, market_row
 from contagion.scenario import Scenario
 from contagion.state import References, State
 from contagion.steps import POLICY_DAY_WRITES, STEPS
+from contagion.sums import dot
 from contagion.system import System
 from contagion.testing import check_invariants
 from contagion.topology import Topology
@@ -83,7 +84,7 @@ class Simulation:
         repo = self.desk.set_up(cs, self.ctx.buckets)  # validated; facilities' edges opened
         self.ctx = Context(Topology(cs, repo), scenario)
         self.state = State.initial(self.ctx.topo)
-        self.ledger = Ledger(self.state, self.ctx.topo, debug=debug)
+        self.ledger = (DebugLedger if debug else Ledger)(self.state, self.ctx.topo)
         self._steps = {
             **STEPS,
             "policies": (self.desk.start_day, POLICY_DAY_WRITES),
@@ -182,7 +183,7 @@ class Simulation:
                 do("settle", s, ctx, L, day, desk, sell, phi, close, absorbed)
                 do("requirements", s, ctx, L, day)  # on the positions after the trades
                 day.books_changed = True
-                traded = float(sell.sum(axis=0) @ s.price) / 100.0
+                traded = dot(sell.sum(axis=0), s.price) / 100.0
                 day_sales += traded
                 converged = traded <= p.convergence_frac * day_sales
                 if converged and not do("defaults", s, ctx, L, day, waterfall.owed(s, topo, L)):

@@ -22,18 +22,16 @@ Balance sheet of institution ``i`` (USD bn; prices per 100 face)::
     liabilities_i = other liabilities + MMF pool borrowed + repo borrowed + IM held
                     + unsecured debts + VM and assessments payable
 
-``Ledger(state, topo, debug=True)`` makes the amount arrays read-only outside its methods,
-so code that moves an amount without the ledger fails at the line that does it.
+:class:`DebugLedger` keeps the amount arrays read-only outside its methods, so code that
+moves an amount without the ledger fails at the line that does it (``Simulation(debug=True)``).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 
 from contagion.state import PNL, State
+from contagion.sums import dot, rowdot
 from contagion.topology import Topology
 
 #: From this many repo plus margined edges on, payments and unwind repayments touch only
@@ -102,35 +100,14 @@ class Ledger:
     state : State
         Mutated in place (arrays are never rebound, so read-only views stay current).
     topo : Topology
-    debug : bool
-        Amount arrays are read-only outside the ledger's own methods.
     """
 
-    def __init__(self, state: State, topo: Topology, *, debug: bool = False) -> None:
+    def __init__(self, state: State, topo: Topology) -> None:
         self.s = state
         self.topo = topo
-        self.debug = debug
         self._cache: dict[str, np.ndarray] = {}
         self._closing: tuple[np.ndarray, np.ndarray] | None = None
         self.dense = len(state.repo_amount) + len(state.notional) < SPARSE_MIN_EDGES
-        if debug:
-            self._lock(True)
-
-    # --- debug: amounts read-only outside the ledger --------------------------------------
-    def _lock(self, locked: bool) -> None:
-        for name in AMOUNTS:
-            getattr(self.s, name).flags.writeable = not locked
-
-    @contextlib.contextmanager
-    def _moving(self) -> Iterator[None]:
-        if not self.debug:
-            yield
-            return
-        self._lock(False)
-        try:
-            yield
-        finally:
-            self._lock(True)
 
     # --- caches -----------------------------------------------------------------------------
     def moved(self, *arrays: str) -> None:
@@ -204,7 +181,7 @@ class Ledger:
     # --- reads ------------------------------------------------------------------------------
     def holdings_value(self) -> np.ndarray:
         s = self.s
-        return s.par @ (s.price / 100.0)
+        return rowdot(s.par, s.price / 100.0)
 
     def balance(self) -> tuple[np.ndarray, np.ndarray]:
         """(assets, liabilities) per institution at current prices, USD bn."""
@@ -305,24 +282,22 @@ class Ledger:
         """Repo interest accrues onto the loans (per edge, USD bn); the dealers' MMF pool
         at ``pool_rate`` per day (a fraction). No cash moves until repaid."""
         s, t = self.s, self.topo
-        with self._moving():
-            s.repo_amount += interest
-            self.moved("repo_amount")
-            s.pnl[PNL["funding_cost"]] -= t.by_borrower(interest)
-            s.pnl[PNL["funding_cost"]] += t.by_lender(interest)
-            s.pnl[PNL["funding_cost"]] -= s.pool_borrowed * pool_rate
-            s.pnl[PNL["funding_cost"]] += s.pool_lent * pool_rate
-            s.pool_borrowed *= 1 + pool_rate
-            s.pool_lent *= 1 + pool_rate
+        s.repo_amount += interest
+        self.moved("repo_amount")
+        s.pnl[PNL["funding_cost"]] -= t.by_borrower(interest)
+        s.pnl[PNL["funding_cost"]] += t.by_lender(interest)
+        s.pnl[PNL["funding_cost"]] -= s.pool_borrowed * pool_rate
+        s.pnl[PNL["funding_cost"]] += s.pool_lent * pool_rate
+        s.pool_borrowed *= 1 + pool_rate
+        s.pool_lent *= 1 + pool_rate
 
     # --- moves: marking and margin --------------------------------------------------------
     def book_bond_pnl(self, fundamental: np.ndarray | None, fire_sale: np.ndarray) -> None:
         """Mark-to-market P&L of cash bonds, by channel (USD bn per institution)."""
         s = self.s
-        with self._moving():
-            if fundamental is not None:
-                s.pnl[PNL["bond_fundamental"]] += fundamental
-            s.pnl[PNL["fire_sale"]] += fire_sale
+        if fundamental is not None:
+            s.pnl[PNL["bond_fundamental"]] += fundamental
+        s.pnl[PNL["fire_sale"]] += fire_sale
 
     def settle_vm(self, vm: np.ndarray, external_vm: np.ndarray) -> np.ndarray:
         """Variation margin: gains paid in cash by the CCP (target) to the member (source),
@@ -331,32 +306,29 @@ class Ledger:
         s, t = self.s, self.topo
         gain = np.maximum(vm, 0.0)
         loss = np.maximum(-vm, 0.0)
-        with self._moving():
-            s.cash += t.by_source(gain)
-            s.cash -= t.by_target(gain)
-            s.vm_due += loss
-            self.moved("dues")
-            s.pnl[PNL["variation_margin"]] += t.by_source(vm)
-            s.pnl[PNL["variation_margin"]] -= t.by_target(vm)
-            ccp_ext = np.bincount(t.ccp_rows, external_vm, minlength=t.n)
-            s.cash -= ccp_ext
-            s.pnl[PNL["variation_margin"]] -= ccp_ext
-            s.external_cash_in -= float(external_vm.sum())
+        s.cash += t.by_source(gain)
+        s.cash -= t.by_target(gain)
+        s.vm_due += loss
+        self.moved("dues")
+        s.pnl[PNL["variation_margin"]] += t.by_source(vm)
+        s.pnl[PNL["variation_margin"]] -= t.by_target(vm)
+        ccp_ext = np.bincount(t.ccp_rows, external_vm, minlength=t.n)
+        s.cash -= ccp_ext
+        s.pnl[PNL["variation_margin"]] -= ccp_ext
+        s.external_cash_in -= float(external_vm.sum())
         return t.by_source(loss)
 
     def call_im(self, call: np.ndarray) -> None:
         """Initial margin called (per margined edge, USD bn): due, paid with other dues."""
-        with self._moving():
-            self.s.im_due += call
+        self.s.im_due += call
 
     def release_im(self, release: np.ndarray) -> None:
         """Initial margin returned by the CCP to the member (per margined edge, USD bn)."""
         s, t = self.s, self.topo
-        with self._moving():
-            s.im_posted -= release
-            self.moved("im_posted")
-            s.cash += t.by_source(release)
-            s.cash -= t.by_target(release)
+        s.im_posted -= release
+        self.moved("im_posted")
+        s.cash += t.by_source(release)
+        s.cash -= t.by_target(release)
 
     # --- moves: payments --------------------------------------------------------------------
     def pay_dues(self, repo_due: np.ndarray, m_due: np.ndarray, frac: np.ndarray) -> None:
@@ -365,155 +337,141 @@ class Ledger:
         VM and assessments go to the CCP."""
         s, t = self.s, self.topo
         r = t.repo
-        with self._moving():
-            if self.dense:
-                paid = repo_due * frac[r.borrower]
-                s.repo_amount -= paid
-                self.moved("repo_amount")
-                np.maximum(s.repo_recall - paid, 0.0, out=s.repo_recall)
-                np.maximum(s.repo_margin - paid, 0.0, out=s.repo_margin)
-                s.cash -= t.by_borrower(paid)
-                s.cash += t.by_lender(paid)
-                if m_due.any():
-                    f = frac[t.m_source]
-                    s.im_posted += s.im_due * f
-                    keep = 1.0 - f
-                    s.vm_due *= keep
-                    s.im_due *= keep
-                    s.assess_due *= keep
-                    self.moved("im_posted", "dues")
-                    m_paid = m_due * f
-                    s.cash -= t.by_source(m_paid)
-                    s.cash += t.by_target(m_paid)
-                return
-            n = t.n
-            e = np.flatnonzero(repo_due)  # dues are >= 0: the other edges do not move
-            if len(e):
-                paid = repo_due[e] * frac[r.borrower[e]]
-                s.repo_amount[e] -= paid
-                self.moved("repo_amount")
-                s.repo_recall[e] = np.maximum(s.repo_recall[e] - paid, 0.0)
-                s.repo_margin[e] = np.maximum(s.repo_margin[e] - paid, 0.0)
-                s.cash -= np.bincount(r.borrower[e], paid, minlength=n)
-                s.cash += np.bincount(r.lender[e], paid, minlength=n)
-            k = np.flatnonzero(m_due)
-            if len(k):
-                src = t.m_source[k]
-                f = frac[src]
-                s.im_posted[k] += s.im_due[k] * f
+        if self.dense:
+            paid = repo_due * frac[r.borrower]
+            s.repo_amount -= paid
+            self.moved("repo_amount")
+            np.maximum(s.repo_recall - paid, 0.0, out=s.repo_recall)
+            np.maximum(s.repo_margin - paid, 0.0, out=s.repo_margin)
+            s.cash -= t.by_borrower(paid)
+            s.cash += t.by_lender(paid)
+            if m_due.any():
+                f = frac[t.m_source]
+                s.im_posted += s.im_due * f
                 keep = 1.0 - f
-                s.vm_due[k] *= keep
-                s.im_due[k] *= keep
-                s.assess_due[k] *= keep
+                s.vm_due *= keep
+                s.im_due *= keep
+                s.assess_due *= keep
                 self.moved("im_posted", "dues")
-                m_paid = m_due[k] * f
-                s.cash -= np.bincount(src, m_paid, minlength=n)
-                s.cash += np.bincount(t.m_target[k], m_paid, minlength=n)
+                m_paid = m_due * f
+                s.cash -= t.by_source(m_paid)
+                s.cash += t.by_target(m_paid)
+            return
+        n = t.n
+        e = np.flatnonzero(repo_due)  # dues are >= 0: the other edges do not move
+        if len(e):
+            paid = repo_due[e] * frac[r.borrower[e]]
+            s.repo_amount[e] -= paid
+            self.moved("repo_amount")
+            s.repo_recall[e] = np.maximum(s.repo_recall[e] - paid, 0.0)
+            s.repo_margin[e] = np.maximum(s.repo_margin[e] - paid, 0.0)
+            s.cash -= np.bincount(r.borrower[e], paid, minlength=n)
+            s.cash += np.bincount(r.lender[e], paid, minlength=n)
+        k = np.flatnonzero(m_due)
+        if len(k):
+            src = t.m_source[k]
+            f = frac[src]
+            s.im_posted[k] += s.im_due[k] * f
+            keep = 1.0 - f
+            s.vm_due[k] *= keep
+            s.im_due[k] *= keep
+            s.assess_due[k] *= keep
+            self.moved("im_posted", "dues")
+            m_paid = m_due[k] * f
+            s.cash -= np.bincount(src, m_paid, minlength=n)
+            s.cash += np.bincount(t.m_target[k], m_paid, minlength=n)
 
     def pay_redemptions(self, frac: np.ndarray) -> np.ndarray:
         """Funds pay ``frac`` of the redemptions due; the cash leaves the system as capital
         paid out (not a loss). Returns what each paid."""
         s = self.s
         red = s.redemption_due * frac
-        with self._moving():
-            s.redemption_due -= red
-            s.cash -= red
-            s.capital_flows += red
-            s.external_cash_in -= float(red.sum())
+        s.redemption_due -= red
+        s.cash -= red
+        s.capital_flows += red
+        s.external_cash_in -= float(red.sum())
         return red
 
     def repay_repo_plain(self, due: np.ndarray) -> None:
         """Borrowers repay ``due`` on each repo edge from cash (no recall bookkeeping)."""
         s, t = self.s, self.topo
-        with self._moving():
-            s.repo_amount -= due
-            self.moved("repo_amount")
-            s.cash -= t.by_borrower(due)
-            s.cash += t.by_lender(due)
+        s.repo_amount -= due
+        self.moved("repo_amount")
+        s.cash -= t.by_borrower(due)
+        s.cash += t.by_lender(due)
 
     # --- moves: other assets ----------------------------------------------------------------
     def sell_other_assets(self, sold: np.ndarray) -> None:
         """Other assets sold to buyers outside the system at book value (USD bn each)."""
         s = self.s
-        with self._moving():
-            s.other_assets -= sold
-            s.cash += sold
-            s.external_cash_in += float(sold.sum())
+        s.other_assets -= sold
+        s.cash += sold
+        s.external_cash_in += float(sold.sum())
 
     def buy_other_assets_from_outside(self, amount: np.ndarray) -> None:
         """Institutions pay cash to outside sellers for other assets at book value."""
         s = self.s
-        with self._moving():
-            s.cash -= amount
-            s.other_assets += amount
-            s.external_cash_in -= float(amount.sum())
+        s.cash -= amount
+        s.other_assets += amount
+        s.external_cash_in -= float(amount.sum())
 
     # --- moves: facility loans --------------------------------------------------------------
     def lend_on_edges(self, edges: np.ndarray, amount: np.ndarray, lender: int) -> None:
         """``lender`` lends ``amount`` on repo ``edges`` (e.g. a standing facility's)."""
         s, r, n = self.s, self.topo.repo, self.topo.n
-        with self._moving():
-            s.repo_amount[edges] += amount
-            self.moved("repo_amount")
-            s.cash += np.bincount(r.borrower[edges], amount, minlength=n)
-            s.cash[lender] -= amount.sum()
+        s.repo_amount[edges] += amount
+        self.moved("repo_amount")
+        s.cash += np.bincount(r.borrower[edges], amount, minlength=n)
+        s.cash[lender] -= amount.sum()
 
     # --- moves: the cash market ---------------------------------------------------------------
     def sell_bonds(self, sell: np.ndarray, price_frac: np.ndarray) -> None:
         """Sellers deliver ``sell`` (par, n x buckets) and receive its value in cash."""
         s = self.s
-        with self._moving():
-            s.par -= sell
-            s.cash += sell @ price_frac
+        s.par -= sell
+        s.cash += rowdot(sell, price_frac)
 
     def issue_outside(self, par: np.ndarray, price_frac: np.ndarray) -> None:
         """The Treasury issues ``par`` (per bucket) into the market from outside; its buyers'
         cash leaves the system."""
         s = self.s
-        with self._moving():
-            s.par_issued += par
-            s.external_cash_in -= float(par @ price_frac)
+        s.par_issued += par
+        s.external_cash_in -= dot(par, price_frac)
 
     def receive_bonds(self, par: np.ndarray) -> None:
         """Buyers receive ``par`` (n x buckets); they pay with :meth:`pay_cash`."""
-        with self._moving():
-            self.s.par += par
+        self.s.par += par
 
     def pay_cash(self, amount: np.ndarray) -> None:
         """Institutions pay ``amount`` of cash to sellers already credited (a settlement)."""
-        with self._moving():
-            self.s.cash -= amount
+        self.s.cash -= amount
 
     def outside_buys(self, par: np.ndarray, price_frac: np.ndarray) -> None:
         """Investors outside the system buy ``par`` (per bucket): bonds leave, cash enters."""
         s = self.s
-        with self._moving():
-            s.external_par_out += par
-            s.external_cash_in += float(par @ price_frac)
+        s.external_par_out += par
+        s.external_cash_in += dot(par, price_frac)
 
     def pool_finance(self, lend: np.ndarray, borrow: np.ndarray) -> None:
         """MMFs lend ``lend`` to the dealers' inventory-financing pool, dealers borrow
         ``borrow`` from it (equal totals), USD bn per institution."""
         s = self.s
-        with self._moving():
-            s.cash -= lend
-            s.pool_lent += lend
-            s.cash += borrow
-            s.pool_borrowed += borrow
+        s.cash -= lend
+        s.pool_lent += lend
+        s.cash += borrow
+        s.pool_borrowed += borrow
 
     def central_bank_buys(self, cb: int, par: np.ndarray, cost: float) -> None:
         """The central bank buys ``par`` (per bucket) paying with new reserves."""
         s = self.s
-        with self._moving():
-            s.cash[cb] -= cost
-            s.par[cb] += par
+        s.cash[cb] -= cost
+        s.par[cb] += par
 
     def outside_fund_buys(self, par: np.ndarray, cost: float) -> None:
         """A fund outside the system buys ``par`` for ``cost``: bonds leave, cash enters."""
         s = self.s
-        with self._moving():
-            s.external_par_out += par
-            s.external_cash_in += cost
+        s.external_par_out += par
+        s.external_cash_in += cost
 
     # --- moves: unwinds ---------------------------------------------------------------------
     def repay_unwound_repo(self, phi: np.ndarray) -> None:
@@ -521,33 +479,30 @@ class Ledger:
         their cash allows (pro rata across their loans)."""
         s, t = self.s, self.topo
         r, n = t.repo, t.n
-        with self._moving():
-            if self.dense:
-                want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
-                want_tot = t.by_borrower(want)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    f = np.where(
-                        want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0
-                    )
-                rep = want * f[r.borrower]
-                s.repo_amount -= rep
-                self.moved("repo_amount")
-                np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0, out=s.repo_recall)
-                s.cash -= t.by_borrower(rep)
-                s.cash += t.by_lender(rep)
-                return
-            e = np.flatnonzero((phi[r.borrower] > 0) & ~s.repo_unsecured)
-            borrower = r.borrower[e]
-            want = s.repo_amount[e] * phi[borrower]
-            want_tot = np.bincount(borrower, want, minlength=n)
+        if self.dense:
+            want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
+            want_tot = t.by_borrower(want)
             with np.errstate(divide="ignore", invalid="ignore"):
                 f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)
-            rep = want * f[borrower]
-            s.repo_amount[e] -= rep
+            rep = want * f[r.borrower]
+            s.repo_amount -= rep
             self.moved("repo_amount")
             np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0, out=s.repo_recall)
-            s.cash -= np.bincount(borrower, rep, minlength=n)
-            s.cash += np.bincount(r.lender[e], rep, minlength=n)
+            s.cash -= t.by_borrower(rep)
+            s.cash += t.by_lender(rep)
+            return
+        e = np.flatnonzero((phi[r.borrower] > 0) & ~s.repo_unsecured)
+        borrower = r.borrower[e]
+        want = s.repo_amount[e] * phi[borrower]
+        want_tot = np.bincount(borrower, want, minlength=n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)
+        rep = want * f[borrower]
+        s.repo_amount[e] -= rep
+        self.moved("repo_amount")
+        np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0, out=s.repo_recall)
+        s.cash -= np.bincount(borrower, rep, minlength=n)
+        s.cash += np.bincount(r.lender[e], rep, minlength=n)
 
     def close_margined(self, close: np.ndarray) -> np.ndarray:
         """Close the share ``close`` of each future and swap with the CCP's external side:
@@ -556,15 +511,14 @@ class Ledger:
         s, t = self.s, self.topo
         flow = -s.notional * close
         rel = s.im_posted * close
-        with self._moving():
-            s.im_posted -= rel
-            self.moved("im_posted")
-            s.im_due *= 1.0 - close  # the closed share's IM call lapses with it
-            s.cash += t.by_source(rel)
-            s.cash -= t.by_target(rel)
-            s.ext_notional += t.per_book(-flow)
-            s.notional *= 1.0 - close
-            self.moved("notional")
+        s.im_posted -= rel
+        self.moved("im_posted")
+        s.im_due *= 1.0 - close  # the closed share's IM call lapses with it
+        s.cash += t.by_source(rel)
+        s.cash -= t.by_target(rel)
+        s.ext_notional += t.per_book(-flow)
+        s.notional *= 1.0 - close
+        self.moved("notional")
         return flow
 
     def unwind_to_outside(self, phi: np.ndarray, price_frac: np.ndarray) -> float:
@@ -573,29 +527,28 @@ class Ledger:
         close that share of their futures and swaps. Returns the value sold (USD bn)."""
         s, t = self.s, self.topo
         r = t.repo
-        with self._moving():
-            sold = s.par * phi[:, None]
-            s.par -= sold
-            value = sold @ price_frac
-            s.cash += value
-            s.external_par_out += sold.sum(axis=0)
-            s.external_cash_in += float(value.sum())
-            rep = s.repo_amount * phi[r.borrower]
-            s.repo_amount -= rep
-            self.moved("repo_amount")
-            s.cash -= t.by_borrower(rep)
-            s.cash += t.by_lender(rep)
-            close = phi[t.m_source]
-            rel = s.im_posted * close
-            s.im_posted -= rel
-            self.moved("im_posted")
-            s.cash += t.by_source(rel)
-            s.cash -= t.by_target(rel)
-            key = np.searchsorted(t.ccp_rows, t.m_target)
-            col = np.where(t.is_swap, t.n_futures + t.m_instrument, t.m_instrument)
-            np.add.at(s.ext_notional, (key, col), s.notional * close)
-            s.notional *= 1.0 - close
-            self.moved("notional")
+        sold = s.par * phi[:, None]
+        s.par -= sold
+        value = rowdot(sold, price_frac)
+        s.cash += value
+        s.external_par_out += sold.sum(axis=0)
+        s.external_cash_in += float(value.sum())
+        rep = s.repo_amount * phi[r.borrower]
+        s.repo_amount -= rep
+        self.moved("repo_amount")
+        s.cash -= t.by_borrower(rep)
+        s.cash += t.by_lender(rep)
+        close = phi[t.m_source]
+        rel = s.im_posted * close
+        s.im_posted -= rel
+        self.moved("im_posted")
+        s.cash += t.by_source(rel)
+        s.cash -= t.by_target(rel)
+        key = np.searchsorted(t.ccp_rows, t.m_target)
+        col = np.where(t.is_swap, t.n_futures + t.m_instrument, t.m_instrument)
+        np.add.at(s.ext_notional, (key, col), s.notional * close)
+        s.notional *= 1.0 - close
+        self.moved("notional")
         return float(value.sum())
 
     # --- moves: defaults ---------------------------------------------------------------------
@@ -605,15 +558,14 @@ class Ledger:
         an unsecured deficiency claim."""
         s, r = self.s, self.topo.repo
         b = r.bucket[edges]
-        with self._moving():
-            np.subtract.at(s.par, (r.borrower[edges], b), seized)
-            np.add.at(s.par, (r.lender[edges], b), seized)
-            s.repo_amount[edges] -= seized * price_frac[b]
-            s.repo_amount[edges] = np.where(s.repo_amount[edges] > 1e-12, s.repo_amount[edges], 0.0)
-            self.moved("repo_amount")
-            s.repo_unsecured[edges] = True
-            s.repo_recall[edges] = 0.0
-            s.repo_margin[edges] = 0.0
+        np.subtract.at(s.par, (r.borrower[edges], b), seized)
+        np.add.at(s.par, (r.lender[edges], b), seized)
+        s.repo_amount[edges] -= seized * price_frac[b]
+        s.repo_amount[edges] = np.where(s.repo_amount[edges] > 1e-12, s.repo_amount[edges], 0.0)
+        self.moved("repo_amount")
+        s.repo_unsecured[edges] = True
+        s.repo_recall[edges] = 0.0
+        s.repo_margin[edges] = 0.0
 
     def ccp_close_out(
         self, edges: np.ndarray, cost: np.ndarray, uncovered: np.ndarray, returned: np.ndarray
@@ -625,40 +577,37 @@ class Ledger:
         s, t = self.s, self.topo
         n = t.n
         src, tgt = t.m_source[edges], t.m_target[edges]
-        with self._moving():
-            s.cash += np.bincount(src, returned, minlength=n)
-            s.cash -= np.bincount(tgt, returned + cost, minlength=n)
-            s.external_cash_in -= float(cost.sum())
-            s.pnl[PNL["default_losses"]] -= np.bincount(src, cost, minlength=n)
-            s.pnl[PNL["shortfall_passed_on"]] += np.bincount(src, uncovered, minlength=n)
-            s.pnl[PNL["default_losses"]] -= np.bincount(tgt, uncovered, minlength=n)
-            s.im_posted[edges] = 0.0
-            s.vm_due[edges] = 0.0
-            s.im_due[edges] = 0.0
-            s.assess_due[edges] = 0.0
-            closed = np.zeros_like(s.notional)
-            closed[edges] = s.notional[edges]
-            s.ext_notional += t.per_book(closed)  # the outside side takes them over
-            s.notional[edges] = 0.0
-            self.moved()
+        s.cash += np.bincount(src, returned, minlength=n)
+        s.cash -= np.bincount(tgt, returned + cost, minlength=n)
+        s.external_cash_in -= float(cost.sum())
+        s.pnl[PNL["default_losses"]] -= np.bincount(src, cost, minlength=n)
+        s.pnl[PNL["shortfall_passed_on"]] += np.bincount(src, uncovered, minlength=n)
+        s.pnl[PNL["default_losses"]] -= np.bincount(tgt, uncovered, minlength=n)
+        s.im_posted[edges] = 0.0
+        s.vm_due[edges] = 0.0
+        s.im_due[edges] = 0.0
+        s.assess_due[edges] = 0.0
+        closed = np.zeros_like(s.notional)
+        closed[edges] = s.notional[edges]
+        s.ext_notional += t.per_book(closed)  # the outside side takes them over
+        s.notional[edges] = 0.0
+        self.moved()
 
     def assess(self, ccp: int, assessment: np.ndarray) -> None:
         """A CCP assesses surviving members (per margined edge, USD bn): a loss to each,
         a receivable of the CCP."""
         s, t = self.s, self.topo
-        with self._moving():
-            s.assess_due += assessment
-            self.moved()
-            s.pnl[PNL["default_losses"]] -= t.by_source(assessment)
-            s.pnl[PNL["default_losses"]][ccp] += assessment.sum()
+        s.assess_due += assessment
+        self.moved()
+        s.pnl[PNL["default_losses"]] -= t.by_source(assessment)
+        s.pnl[PNL["default_losses"]][ccp] += assessment.sum()
 
     def estates_sell_other_assets(self, estates: np.ndarray) -> None:
         """Defaulted estates sell their other assets to outside buyers at book value."""
         s = self.s
-        with self._moving():
-            s.cash[estates] += s.other_assets[estates]
-            s.external_cash_in += float(s.other_assets[estates].sum())
-            s.other_assets[estates] = 0.0
+        s.cash[estates] += s.other_assets[estates]
+        s.external_cash_in += float(s.other_assets[estates].sum())
+        s.other_assets[estates] = 0.0
 
     def settle_claims(self, debtor, creditor, amount, recovery) -> None:
         """Creditors of settled estates receive ``recovery`` of each claim in cash; the rest
@@ -666,22 +615,19 @@ class Ledger:
         s, n = self.s, self.topo.n
         got = amount * recovery
         lost = amount - got
-        with self._moving():
-            s.cash -= np.bincount(debtor, got, minlength=n)
-            s.cash += np.bincount(creditor, got, minlength=n)
-            s.pnl[PNL["default_losses"]] -= np.bincount(creditor, lost, minlength=n)
-            s.pnl[PNL["shortfall_passed_on"]] += np.bincount(debtor, lost, minlength=n)
+        s.cash -= np.bincount(debtor, got, minlength=n)
+        s.cash += np.bincount(creditor, got, minlength=n)
+        s.pnl[PNL["default_losses"]] -= np.bincount(creditor, lost, minlength=n)
+        s.pnl[PNL["shortfall_passed_on"]] += np.bincount(debtor, lost, minlength=n)
 
     def write_off_unsecured(self, settled: np.ndarray) -> None:
         """Unsecured edges of settled estates are gone (paid or written off)."""
-        with self._moving():
-            self.s.unsec_amount[settled] = 0.0
-            self.moved("unsec_amount")
+        self.s.unsec_amount[settled] = 0.0
+        self.moved("unsec_amount")
 
     def write_off_repo(self, edges: np.ndarray, settled: np.ndarray) -> None:
-        with self._moving():
-            self.s.repo_amount[edges] = np.where(settled, 0.0, self.s.repo_amount[edges])
-            self.moved("repo_amount")
+        self.s.repo_amount[edges] = np.where(settled, 0.0, self.s.repo_amount[edges])
+        self.moved("repo_amount")
 
     def settle_pool(self, settled: np.ndarray, recovery: np.ndarray) -> None:
         """Estates' debts to the MMF financing pool: recoveries shared pro rata to what
@@ -693,13 +639,12 @@ class Ledger:
         got = owed_pool * recovery
         lent = s.pool_lent
         w = lent / lent.sum() if lent.sum() > 0 else lent
-        with self._moving():
-            s.cash -= got
-            s.cash += got.sum() * w
-            s.pnl[PNL["default_losses"]] -= (owed_pool - got).sum() * w
-            s.pnl[PNL["shortfall_passed_on"]] += owed_pool - got
-            s.pool_lent[:] = np.maximum(lent - owed_pool.sum() * w, 0.0)
-            s.pool_borrowed[:] = np.where(settled, 0.0, s.pool_borrowed)
+        s.cash -= got
+        s.cash += got.sum() * w
+        s.pnl[PNL["default_losses"]] -= (owed_pool - got).sum() * w
+        s.pnl[PNL["shortfall_passed_on"]] += owed_pool - got
+        s.pool_lent[:] = np.maximum(lent - owed_pool.sum() * w, 0.0)
+        s.pool_borrowed[:] = np.where(settled, 0.0, s.pool_borrowed)
 
     def settle_outside_debts(self, settled: np.ndarray, recovery: np.ndarray) -> None:
         """Estates pay their other liabilities (owed outside the system) ``recovery`` of
@@ -707,10 +652,53 @@ class Ledger:
         s = self.s
         ext_owed = np.where(settled, s.other_liabilities, 0.0)
         got = ext_owed * recovery
-        with self._moving():
-            s.cash -= got
-            s.external_cash_in -= float(got.sum())
-            s.pnl[PNL["shortfall_passed_on"]] += ext_owed - got
-            s.loss_outside += float((ext_owed - got).sum())
-            s.other_liabilities[:] = np.where(settled, 0.0, s.other_liabilities)
-            self.moved()
+        s.cash -= got
+        s.external_cash_in -= float(got.sum())
+        s.pnl[PNL["shortfall_passed_on"]] += ext_owed - got
+        s.loss_outside += float((ext_owed - got).sum())
+        s.other_liabilities[:] = np.where(settled, 0.0, s.other_liabilities)
+        self.moved()
+
+
+#: The ledger's methods that move amounts (the others only read).
+MOVES = (
+    "accrue_interest", "book_bond_pnl", "settle_vm", "call_im", "release_im", "pay_dues",
+    "pay_redemptions", "repay_repo_plain", "sell_other_assets", "buy_other_assets_from_outside",
+    "lend_on_edges", "sell_bonds", "issue_outside", "receive_bonds", "pay_cash", "outside_buys",
+    "pool_finance", "central_bank_buys", "outside_fund_buys", "repay_unwound_repo",
+    "close_margined", "unwind_to_outside", "seize_collateral", "ccp_close_out", "assess",
+    "estates_sell_other_assets", "settle_claims", "write_off_unsecured", "write_off_repo",
+    "settle_pool", "settle_outside_debts",
+)  # fmt: skip
+
+
+class DebugLedger(Ledger):
+    """A :class:`Ledger` that keeps the amount arrays (:data:`AMOUNTS`) read-only outside
+    its own moves, so any other code that writes one raises ``ValueError`` where it does."""
+
+    def __init__(self, state: State, topo: Topology) -> None:
+        super().__init__(state, topo)
+        self._lock(True)
+
+    def _lock(self, locked: bool) -> None:
+        for name in AMOUNTS:
+            getattr(self.s, name).flags.writeable = not locked
+
+
+def _unlocked(name: str):
+    move = getattr(Ledger, name)
+
+    def method(self, *args, **kwargs):
+        self._lock(False)
+        try:
+            return move(self, *args, **kwargs)
+        finally:
+            self._lock(True)
+
+    method.__name__ = name
+    method.__doc__ = move.__doc__
+    return method
+
+
+for _name in MOVES:
+    setattr(DebugLedger, _name, _unlocked(_name))

@@ -38,6 +38,7 @@ import numpy as np
 
 from contagion.mechanisms import facilities as fa
 from contagion.mechanisms.haircuts import CENTRAL_BANK
+from contagion.sums import dot
 from contagion.topology import append_repo_edges
 
 # --- order types ----------------------------------------------------------------------------
@@ -281,7 +282,7 @@ class PolicyDesk:
             par = bid.par
             if not par.any():
                 continue
-            cost = float(par @ price_frac)
+            cost = dot(par, price_frac)
             if bid.payer == "central_bank":
                 ledger.central_bank_buys(topo.central_bank, par, cost)
             else:

@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from contagion.schema import BEHAVIOUR_COLUMNS, INSTITUTION_SPEC, holdings_column
+from contagion.sums import dot, rowdot
 from contagion.system import System
 
 # --- market (assumptions; 2025-like placeholders) -------------------------------------------
@@ -799,7 +800,9 @@ def generate_tables(
         aum = am_aum_mean_usd_bn * na * aw
         a_cash = _round(AM_CASH_FRAC * aum)
         cash[o_am:i_ccp_fut] = a_cash
-        other_assets[o_am:i_ccp_fut] = np.maximum(_round(aum - a_cash - am_par @ pv - am_im), 0.0)
+        other_assets[o_am:i_ccp_fut] = np.maximum(
+            _round(aum - a_cash - rowdot(am_par, pv) - am_im), 0.0
+        )
         fut_im_held = fut_im.sum() + am_fut_im
         swap_im_held = swap_im.sum() + am_swap_im
     else:
@@ -812,7 +815,7 @@ def generate_tables(
     holdings[i_fed] = fed_par
     other_assets[i_fed] = FED_OTHER_ASSETS_USD_BN
     other_liab[i_fed] = _round(
-        fed_par @ pv + FED_OTHER_ASSETS_USD_BN - rrp_need.sum() - FED_CAPITAL_USD_BN
+        dot(fed_par, pv) + FED_OTHER_ASSETS_USD_BN - rrp_need.sum() - FED_CAPITAL_USD_BN
     )
     if no:
         ow = 0.6 ** np.arange(no)
@@ -820,7 +823,7 @@ def generate_tables(
         mixo = rng.dirichlet(20.0 * OTHER_BUCKET_WEIGHTS, size=no)
         o_par = _round(other_holdings_mean_par_usd_bn * no * ow[:, None] * mixo)
         holdings[o_oth:] = o_par
-        cash[o_oth:] = _round(OTHER_CASH_FRAC * (o_par @ pv))
+        cash[o_oth:] = _round(OTHER_CASH_FRAC * rowdot(o_par, pv))
 
     # --- tables ------------------------------------------------------------------------------
     ids = np.concatenate(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from contagion.schema import INSTITUTION_TYPES
+from contagion.sums import rowdot
 from contagion.system import System
 
 
@@ -37,7 +38,7 @@ def institution_metrics(system: System) -> pd.DataFrame:
             "leverage_ratio": leverage,
             "cash_usd_bn": cs.cash_usd_bn,
             "treasury_par_usd_bn": cs.holdings_par_usd_bn.sum(axis=1),
-            "treasury_value_usd_bn": cs.holdings_par_usd_bn @ (m.price / 100.0),
+            "treasury_value_usd_bn": rowdot(cs.holdings_par_usd_bn, m.price / 100.0),
             "repo_borrowed_usd_bn": np.bincount(r.borrower, r.amount_usd_bn, minlength=n),
             "repo_lent_usd_bn": np.bincount(r.lender, r.amount_usd_bn, minlength=n),
             "futures_long_usd_bn": np.bincount(

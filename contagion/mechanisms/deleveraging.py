@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.sums import rowdot
+
 STEPS = {
     "hedge_fund": ("sell_free", "unwind"),
     "dealer": ("sell_free", "recall", "unwind"),
@@ -161,7 +163,7 @@ def ex_ante_step(state, ctx, ledger, floor: np.ndarray) -> float:
         ledger.repay_repo_plain(due * frac[r.borrower])
         need_left = owed - pay
         price = s.price / 100.0
-        u = s.par @ price - ledger.repo_borrowed() + ledger.im_posted_by() + need_left
+        u = rowdot(s.par, price) - ledger.repo_borrowed() + ledger.im_posted_by() + need_left
         phi = np.where(topo.can["unwind"], unwind_share(need_left, u), 0.0)
         if not (phi > 1e-12).any():
             break

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.sums import rowdot
+
 
 def im_multiplier(
     vol_ratio: float, *, elasticity: float, apc_buffer_frac: float, addon_frac: float
@@ -117,12 +119,12 @@ def mark_to_market(state, ctx, ledger, day) -> None:
     d_total = (s.price - s.marked_price) / 100.0
     if np.array_equal(s.fund_marked_bp, s.y_fund_bp):
         # no fundamental move since the last mark: nothing to book there
-        ledger.book_bond_pnl(None, s.par @ d_total)
+        ledger.book_bond_pnl(None, rowdot(s.par, d_total))
         s.marked_price[:] = s.price
     else:
         fund = topo.cash_curve(s.y_fund_bp)
         d_fund = (fund - s.marked_fund_price) / 100.0
-        ledger.book_bond_pnl(s.par @ d_fund, s.par @ (d_total - d_fund))
+        ledger.book_bond_pnl(rowdot(s.par, d_fund), rowdot(s.par, d_total - d_fund))
         s.marked_price[:] = s.price
         s.marked_fund_price[:] = fund
         s.fund_marked_bp[:] = s.y_fund_bp
@@ -165,8 +167,8 @@ def external_vm(
     """
     if not ext_notional.size:
         return np.zeros(ext_notional.shape[0])
-    fut = ext_notional[:, :n_futures] @ (d_fut_price / 100.0) if n_futures else 0.0
-    swp = -(ext_notional[:, n_futures:] @ (duration * d_swap_bp * 1e-4))
+    fut = rowdot(ext_notional[:, :n_futures], d_fut_price / 100.0) if n_futures else 0.0
+    swp = -rowdot(ext_notional[:, n_futures:], duration * d_swap_bp * 1e-4)
     return fut + swp
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from contagion.mechanisms import repo_market as rm
+from contagion.sums import dot, rowdot
 
 WRITES = (
     "par",
@@ -54,14 +55,14 @@ def step(state, ctx, ledger, day, desk, sell, phi, close, absorbed_value) -> Non
     q_par = np.maximum(q, 0.0)
     from_outside = np.maximum(-q, 0.0)  # policies bought more than was offered
     # buyers: dealers in proportion to what they absorb, then outside investors
-    total_value = float(q_par @ price)
+    total_value = dot(q_par, price)
     dealer_share = np.zeros(topo.n)
     if total_value > 0:
         scale = min(1.0, total_value / max(float(absorbed_value.sum()), 1e-300))
         dealer_share = absorbed_value * scale / total_value
     bought = dealer_share[:, None] * q_par[None, :]
     ledger.receive_bonds(bought)
-    cost = bought @ price
+    cost = rowdot(bought, price)
     rm.finance_dealers(s, ctx, ledger, day, desk, cost, bought)
     log.absorbed_by_dealers += bought
     outside = q_par - bought.sum(axis=0) - from_outside

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from contagion.sums import dot
+
 TRADING_DAYS_PER_YEAR = 252
 MOVE_TENOR_WEIGHTS = {"2y": 0.2, "5y": 0.2, "10y": 0.4, "30y": 0.2}
 
@@ -48,7 +50,7 @@ def ewma_variance(variance: np.ndarray, dy_bp: np.ndarray, decay: float) -> np.n
 
 def realised_index(variance: np.ndarray, weights: np.ndarray) -> float:
     """The realised volatility index, bp per year: sum_b w_b * sqrt(252 * var_b)."""
-    return float(weights @ np.sqrt(TRADING_DAYS_PER_YEAR * variance))
+    return dot(weights, np.sqrt(TRADING_DAYS_PER_YEAR * variance))
 
 
 def volatility_multiplier(

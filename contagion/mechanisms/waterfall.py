@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from contagion.mechanisms import deleveraging as dl
+from contagion.sums import rowdot
 
 PAY_WRITES = (
     "repo_amount",
@@ -99,7 +100,7 @@ def plan_step(state, ctx, ledger, day, desk, still_owed: np.ndarray):
     price = s.price / 100.0
     if need.any():
         free = ledger.free_par()
-        free_value = free @ price
+        free_value = rowdot(free, price)
         # 0. funds sell other assets alongside Treasuries (Treasuries preferred)
         need = _sell_other_assets(s, ctx, ledger, day, need, free_value)
         # 1. sell free bonds
@@ -118,7 +119,7 @@ def plan_step(state, ctx, ledger, day, desk, still_owed: np.ndarray):
         held = s.par - free * frac_free[:, None]
         repo_due = ledger.repo_due()
         scalable = topo.by_source(s.im_due) + topo.by_borrower(repo_due)
-        u_yield = held @ price - ledger.repo_borrowed() + ledger.im_posted_by() + scalable
+        u_yield = rowdot(held, price) - ledger.repo_borrowed() + ledger.im_posted_by() + scalable
         phi_need = np.where(topo.can["unwind"], dl.unwind_share(need, u_yield), 0.0)
     else:  # phi = need / U = 0
         phi_need = np.zeros(n)
@@ -144,20 +145,20 @@ def plan_step(state, ctx, ledger, day, desk, still_owed: np.ndarray):
     with np.errstate(divide="ignore", invalid="ignore"):
         forced_part = np.where(phi > 0, phi_need / np.maximum(phi_need + phi_vol, 1e-300), 0.0)
     forced_part = np.clip(forced_part, 0.0, 1.0)
-    uv = unwind_sell @ price
-    log.forced_sales += sell @ price + uv * forced_part
+    uv = rowdot(unwind_sell, price)
+    log.forced_sales += rowdot(sell, price) + uv * forced_part
     log.voluntary_sales += uv * (1 - forced_part)
     sell = sell + unwind_sell
     # liquidation of defaulted estates and seized collateral
     liq = s.to_liquidate
-    log.liquidation_sales += liq @ price
+    log.liquidation_sales += rowdot(liq, price)
     sell = sell + liq
     s.to_liquidate[:] = 0.0
     if first:
         exo = _exogenous_sales(s, ctx, day.t)
         if desk and exo.any():
             exo = desk.intercept(s, ledger, exo)
-        log.exogenous_sales += exo @ price
+        log.exogenous_sales += rowdot(exo, price)
         sell = sell + exo
     sell = np.minimum(sell, s.par)
     # futures: unwinds close phi of every position; asset managers cut longs

@@ -140,7 +140,7 @@ class FIMARepo(Policy):
         mine = view.mine
         lent = float(fill.edge_amounts.sum())
         mine["lent_total"] += lent
-        mine["avoided"] += float(fill.par @ (view.price / 100.0))
+        mine["avoided"] += float(np.add.reduce(fill.par * (view.price / 100.0)))
         holder = view.topo.repo.borrower[self.edges]
         by = np.bincount(holder, fill.edge_amounts, minlength=view.n)
         ids = view.topo.cs.ids

@@ -31,6 +31,7 @@ from contagion.errors import InputError, Problem
 from contagion.orders import Bid
 from contagion.policies.base import Policy, PolicyConfig, PolicyCosts, PolicyView
 from contagion.policies.registry import register
+from contagion.sums import dot
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 PositivePrice = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -109,7 +110,7 @@ class Purchases(Policy):
         mine["scheduled_today"][:] = 0.0
         want = np.where(view.price <= self.max_price, want, 0.0)
         room = max(0.0, self.config.budget_usd_bn - mine["spent"])
-        value = float(want @ price)
+        value = dot(want, price)
         if value > room:
             want = want * (room / value)
         mine["pending"][:] = want
@@ -129,7 +130,7 @@ class Purchases(Policy):
 
     def mtm_usd_bn(self, view: PolicyView) -> float:
         mine = view.mine
-        return float(mine["holdings"] @ (view.price / 100.0)) - mine["cost_basis"]
+        return dot(mine["holdings"], view.price / 100.0) - mine["cost_basis"]
 
     def summary(self, record: dict[str, Any]) -> dict[str, float]:
         return {f"policy_{self.name}_spent_usd_bn": record["spent"]}

@@ -1,0 +1,32 @@
+"""Sums in a fixed order, so that results do not depend on the BLAS kernel of the machine.
+
+``matrix @ vector`` on float arrays calls BLAS (``dgemv``, ``ddot``), whose kernels differ by
+CPU type and add in different orders, so the last bits of a value such as a portfolio's
+mark-to-market differed between machines. These helpers multiply elementwise (each product
+is exact IEEE arithmetic) and add the products with numpy's ``add.reduce``, which never calls
+BLAS: for fewer than 8 terms (tenor buckets, futures contracts) it adds them left to right,
+from the first; beyond, numpy's pairwise summation, whose order depends only on the length.
+The compiled engine adds in the same order.
+
+Examples
+--------
+>>> import numpy as np
+>>> rowdot(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, 0.25])).tolist()
+[1.0, 2.5]
+>>> dot(np.array([1.0, 2.0]), np.array([0.5, 0.25]))
+1.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rowdot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``matrix @ vector`` for a 2-D matrix, each row's products added in a fixed order."""
+    return np.add.reduce(matrix * vector, axis=1)
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a @ b`` for two vectors, the products added in a fixed order."""
+    return float(np.add.reduce(a * b))
