@@ -1,18 +1,26 @@
 """The ``contagion`` command line: parse, load and validate, call the public API, write.
 
-Exit codes: 0 success; 2 invalid input (one message naming the file and field, no
-traceback); 1 internal error (a one-line message and the file holding the traceback, or
-the traceback itself with ``--debug``).
+Exit codes: 0 success; 2 invalid input or an unusable environment (one message naming the
+file and field, or the Dask cluster, and what to do; no traceback); 1 internal error (a
+one-line message and the file holding the traceback, or the traceback itself with
+``--debug``).
+
+Messages go to standard error through the ``contagion`` and ``calibration`` loggers (INFO;
+WARNING with ``--quiet``; DEBUG with ``--debug``). Progress: a live bar on a terminal, a
+line per finished chunk of draws anywhere else (a log, CI, a pipe).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import math
+import numbers
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
@@ -24,7 +32,6 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Network model of a US Treasury basis-trade unwind: run policy experiments and "
     "write reports. `contagion run` with no arguments runs the main job.",
@@ -58,13 +65,85 @@ def _echo(text: str) -> None:
     typer.echo(printable(text))
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from contagion import __version__
+
+        typer.echo(f"contagion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Network model of a US Treasury basis-trade unwind: run policy experiments and write
+    reports. `contagion run` with no arguments runs the main job."""
+
+
+class _Formatter(logging.Formatter):
+    """``message`` for INFO, ``warning: message`` (the level's name) otherwise; control and
+    format characters escaped (log records name systems, scenarios and arms)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from contagion.errors import printable
+
+        text = printable(super().format(record))
+        return text if record.levelno == logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
 @contextmanager
-def _guard(debug: bool = False) -> Iterator[None]:
-    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors.
+def _logging(quiet: bool, debug: bool) -> Iterator[None]:
+    """Log records of the package to standard error while a command runs."""
+    handler = logging.StreamHandler(sys.stderr)  # the stream of this invocation
+    handler.setFormatter(_Formatter("%(message)s"))
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    loggers = [logging.getLogger(name) for name in ("contagion", "calibration")]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(level)
+    try:
+        with warnings.catch_warnings():
+            # input warnings (an unknown column kept) as one line each, never an error
+            from contagion.errors import InputWarning
+
+            warnings.simplefilter("always", InputWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, InputWarning):
+                    _say(f"warning: {message}")  # names a column of the user's file
+                else:
+                    shown(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            yield
+    finally:
+        for lg, old_level in saved:
+            lg.removeHandler(handler)
+            lg.setLevel(old_level)
+
+
+@contextmanager
+def _guard(debug: bool = False, quiet: bool = False) -> Iterator[None]:
+    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors; log
+    the package's messages to standard error meanwhile.
 
     Every message is printed with control and format characters escaped
     (:func:`contagion.errors.printable`): names from input files cannot rewrite the terminal.
     """
+    with _logging(quiet, debug), _exit_codes(debug):
+        yield
+
+
+@contextmanager
+def _exit_codes(debug: bool) -> Iterator[None]:
     import yaml
 
     from contagion.errors import InputError
@@ -118,12 +197,26 @@ def _default_experiment():
         return load_experiment(path)
 
 
-def _clean(x: Any) -> Any:
-    """JSON-safe numbers (NaN and infinities become null)."""
+COUNTS = ("defaults", "reduction_defaults", "n_institutions", "n_exposures", "days")
+
+
+def _clean(x: Any, key: str = "") -> Any:
+    """JSON-safe values: integers stay integers (and counts held as floats become
+    integers), NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, float | int) and not isinstance(x, bool):
-        return float(x) if math.isfinite(x) else None
+        return {str(k): _clean(v, str(k)) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v, key) for v in x]
+    if isinstance(x, bool | None | str):
+        return x
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        x = float(x)
+        if not math.isfinite(x):
+            return None
+        is_count = key in COUNTS or key.endswith(".n")
+        return int(x) if is_count and x.is_integer() else x
     return x
 
 
@@ -162,6 +255,12 @@ def _arms(arms) -> dict[str, list]:
     from contagion.experiment import check_arms
 
     return check_arms(arms)
+
+
+def _arms_text(arms) -> str:
+    """``3 arms (no_action, qe, srf)``: the arms that run, ``no_action`` included."""
+    names = list(arms) if "no_action" in arms else ["no_action", *arms]
+    return f"{len(names)} arm{'s' if len(names) != 1 else ''} ({', '.join(names)})"
 
 
 def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> None:
@@ -208,7 +307,11 @@ def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> No
 
 @contextmanager
 def _status(quiet: bool, message: str) -> Iterator[None]:
+    """A spinner on a terminal; the message as one line anywhere else."""
     if quiet:
+        yield
+    elif not err_console.is_terminal:
+        _say(f"{message} ...")
         yield
     else:
         with err_console.status(message):
@@ -222,7 +325,9 @@ Workers = Annotated[
 Scheduler = Annotated[
     str | None,
     typer.Option(
-        "--scheduler", help="Run the draws on an existing Dask cluster (tcp://host:8786)."
+        "--scheduler",
+        help="Run the draws on an existing Dask cluster (tcp://host:8786; needs the dask "
+        "extra). Start its workers single-threaded: dask worker ADDRESS --nthreads 1.",
     ),
 ]
 ParameterSet = Annotated[
@@ -285,9 +390,9 @@ def _run_experiment(
     from contagion.experiment import experiment
 
     _one_backend(workers, scheduler)
-    n = len(arms) + (0 if "no_action" in arms else 1)
-    runs = n * (1 + draws)
-    message = message or f"Simulating {n} arms ({runs} runs incl. {draws} parameter draws)"
+    message = message or f"Simulating {_arms_text(arms)}" + (
+        f" with {draws} parameter draw{'s' if draws != 1 else ''}" if draws else ""
+    )
     options = {
         "draws": draws, "rng": seed, "uncertainty": uncertainty, "workers": workers,
         "scheduler": scheduler, "checkpoint_dir": checkpoint, "sampling": sampling,
@@ -296,6 +401,12 @@ def _run_experiment(
     if quiet or not draws:
         with _status(quiet, message):
             return experiment(system, scenario, arms, **options)
+    if not err_console.is_terminal:  # a log or a pipe: a line per finished chunk
+        from contagion.progress import ProgressLines
+
+        _say(message)
+        lines = ProgressLines("Parameter draws", stream=sys.stderr)
+        return experiment(system, scenario, arms, progress=lines, **options)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -333,6 +444,12 @@ def _run_sensitivity(cfg, system, scenario, result, *, quiet, workers, scheduler
     options = {"workers": workers, "scheduler": scheduler, "checkpoint_dir": checkpoint}
     if quiet:
         return run_sensitivity(cfg, system, scenario, result, **options)
+    if not err_console.is_terminal:  # a log or a pipe: a line per finished chunk
+        from contagion.progress import ProgressLines
+
+        _say(message)
+        lines = ProgressLines("Sobol' points", stream=sys.stderr)
+        return run_sensitivity(cfg, system, scenario, result, progress=lines, **options)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
@@ -363,6 +480,14 @@ def run(
         int | None,
         typer.Option("--draws", min=0, help="Parameter draws (default: the main job's, 64)."),
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Seed of the parameter draws (default: the default experiment's, so runs repeat).",
+        ),
+    ] = None,
     parameter_set: ParameterSet = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
@@ -384,9 +509,12 @@ def run(
     from contagion.experiment import check_compatible, resolve_parameters
     from contagion.policies import load_policy
 
-    with _guard(debug), _output(out, overwrite) as target:  # fail before simulating
+    # the --out folder is checked and locked before anything is simulated
+    with _guard(debug, quiet or as_json), _output(out, overwrite) as target:
         _one_backend(workers, scheduler)
         cfg = _default_experiment()
+        if seed is not None:
+            cfg = cfg.model_copy(update={"seed": seed})
         sys_ = _system(system or cfg.system)
         sc = _scenario(scenario or cfg.scenario)
         # a calibrated system runs with its fitted parameters and draws around them
@@ -436,19 +564,22 @@ def experiment_cmd(
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
-    """Run an experiment file; system and scenario paths are relative to the file (and
-    must stay inside its directory unless absolute). A system with fitted parameters runs
-    with them unless the file says parameter_set: defaults (or --parameter-set defaults)."""
+    """Run an experiment file (system, scenario, arms, draws) and write a report.
+
+    Relative system and scenario paths in the file are read relative to it and must stay
+    inside its directory. A system with fitted parameters runs with them unless the file
+    says parameter_set: defaults (or --parameter-set defaults).
+    """
     from contagion.errors import InputError, printable
     from contagion.experiment import check_compatible, load_experiment, resolve_config
     from contagion.paths import experiment_inputs
 
-    with _guard(debug):
+    with _guard(debug, quiet or as_json):
         _one_backend(workers, scheduler)
         cfg = load_experiment(file)
         if parameter_set is not None:
             cfg = load_experiment_with(cfg, file, parameter_set=parameter_set)
-    with _guard(debug), _output(out, overwrite) as target:
+    with _guard(debug, quiet or as_json), _output(out, overwrite) as target:
         sys_file, sc_file = experiment_inputs(cfg, file.parent, source=str(file))
         sys_ = _system(cfg.system if sys_file is None else str(sys_file))
         sc = _scenario(cfg.scenario if sc_file is None else str(sc_file))
@@ -469,7 +600,6 @@ def experiment_cmd(
             checkpoint=checkpoint, sampling=cfg.sampling,
             parameter_set=resolved.record["requested"], model_params=cfg.model_params
             if isinstance(cfg.model_params, dict) else None,
-            message=f"Simulating {len(cfg.arms)} arms with {n} parameter draws",
         )  # fmt: skip
         cfg = cfg.model_copy(update={"uncertainty": resolved.uncertainty})
         if cfg.sensitivity is not None:  # written beside the results as sensitivity.csv
@@ -493,42 +623,59 @@ def report(
         _echo(str(render_report(result_dir)))
 
 
+def _listing(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """Rows as a table, or as a JSON list with ``--json``."""
+    if as_json:
+        typer.echo(json.dumps(_clean(rows), indent=1))
+        return
+    t = Table(*rows[0]) if rows else Table()
+    for row in rows:
+        t.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in row.values()))
+    out_console.print(t)
+
+
 @app.command()
-def scenarios() -> None:
+def scenarios(as_json: AsJson = False) -> None:
     """List the bundled scenarios."""
     from contagion import scenarios as sc
 
-    t = Table("scenario", "days", "description")
+    rows = []
     for name in sc.available():
         s = sc.load(name)
-        t.add_row(name, str(s.days), s.description.split(". ")[0])
-    out_console.print(t)
+        rows.append({"scenario": name, "days": s.days, "description": _first(s.description)})
+    _listing(rows, as_json)
+
+
+def _first(text: str) -> str:
+    """The first sentence of a description."""
+    return text.split(". ")[0].strip()
 
 
 @app.command()
-def systems() -> None:
+def systems(as_json: AsJson = False) -> None:
     """List the bundled systems."""
     from contagion import examples
 
-    t = Table("system", "institutions", "exposures", "description")
+    rows = []
     for name in examples.BUNDLED:
         s = examples.load_bundled(name)
-        t.add_row(name, str(s.n_institutions), str(s.n_exposures), s.description.split(". ")[0])
-    out_console.print(t)
+        rows.append({"system": name, "institutions": s.n_institutions,
+                     "exposures": s.n_exposures, "description": _first(s.description)})  # fmt: skip
+    _listing(rows, as_json)
 
 
 @app.command()
-def policies() -> None:
+def policies(as_json: AsJson = False) -> None:
     """List the policy types and their settings."""
     import contagion.policies as pol
 
     common = set(pol.PolicyConfig.model_fields) | {"type"}
-    t = Table("type", "tool", "settings")
+    rows = []
     for kind in pol.registry.policy_types():
         cls = pol.registry.config_class(kind)
-        fields = ", ".join(f for f in cls.model_fields if f not in common)
-        t.add_row(kind, pol.registry.describe(kind), fields)
-    out_console.print(t)
+        fields = [f for f in cls.model_fields if f not in common]
+        rows.append({"type": kind, "tool": pol.registry.describe(kind), "settings": fields})
+    _listing(rows, as_json)
 
 
 @system_app.command("summary")
@@ -561,7 +708,10 @@ def system_export(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="graphml, json, yaml or csv (a folder).")
     ] = "yaml",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output path; - writes to standard output."),
+    ] = None,
     overwrite: Overwrite = False,
     debug: Debug = False,
 ) -> None:
@@ -573,6 +723,13 @@ def system_export(
         if fmt not in ("graphml", "json", "yaml", "csv"):
             raise InputError(Problem("option", "--format", "use graphml, json, yaml or csv"))
         s = _system(system)
+        if out is not None and str(out) == "-":
+            if fmt == "csv":
+                raise InputError(
+                    Problem("option", "--out", "csv writes a folder of tables; give a folder")
+                )
+            sys.stdout.write(_system_text(s, fmt))
+            return
         path = out or Path(f"{s.name}-csv" if fmt == "csv" else f"{s.name}.{fmt}")
         if path.exists() and not overwrite:
             raise InputError(Problem("output", "--out", "exists; pass --overwrite"), str(path))
@@ -581,6 +738,24 @@ def system_export(
         else:
             save_system(s, path if path.suffix == f".{fmt}" else path.with_suffix(f".{fmt}"))
         _echo(str(path))
+
+
+def _system_text(system, fmt: str) -> str:
+    """A system as GraphML, JSON or YAML text (what ``save_system`` writes)."""
+    if fmt == "graphml":
+        import networkx as nx
+
+        from contagion.io import graphml_graph
+
+        return "\n".join(nx.generate_graphml(graphml_graph(system))) + "\n"
+    from contagion.io import to_dict
+
+    doc = to_dict(system)
+    if fmt == "json":
+        return json.dumps(doc, indent=1) + "\n"
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 @system_app.command("validate")
@@ -607,12 +782,17 @@ def calibrate(
     ] = Path("calibration-fit"),
     episode: Annotated[str, typer.Option("--episode", help="Episode to fit.")] = "march_2020",
     quick: Annotated[bool, typer.Option("--quick", help="A smoke run, few evaluations.")] = False,
+    quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Fit the free parameters to an episode (calls calibration.fit.main)."""
+    """Fit the free parameters to an episode (calls calibration.fit.main).
+
+    The full fit runs a few hundred simulations (tens of minutes on one core); progress
+    shows the evaluations, the stage and the best objective so far.
+    """
     from contagion.errors import InputError, Problem
 
-    with _guard(debug):
+    with _guard(debug, quiet):
         try:
             fit = importlib.import_module("calibration.fit")
         except ModuleNotFoundError as err:
@@ -623,10 +803,44 @@ def calibrate(
             err_console.print("error: calibration fit not available in this version")
             raise typer.Exit(2)
         try:
-            report = fit.main(out_dir=out, episode=episode, quick=quick)
+            with _fit_progress(quiet) as progress:
+                report = fit.main(out_dir=out, episode=episode, quick=quick, progress=progress)
         except ValueError as err:  # e.g. an episode that is not fitted
             raise InputError(Problem("option", "--episode", str(err))) from None
         _echo(str(report))
+
+
+FIT_LINE_EVERY = 10  # evaluations between progress lines off a terminal
+
+
+@contextmanager
+def _fit_progress(quiet: bool) -> Iterator[Any]:
+    """``progress(evaluations, stage, best)`` for the fit: a spinner on a terminal, a line
+    per stage and every :data:`FIT_LINE_EVERY` evaluations elsewhere, nothing if quiet."""
+    import time
+
+    start = time.monotonic()
+
+    def text(n: int, stage: str, best: float) -> str:
+        return (
+            f"Calibrating: {n} evaluations, {stage}, best objective {best:.4g}, "
+            f"{time.monotonic() - start:.0f} s"
+        )
+
+    if quiet:
+        yield None
+    elif not err_console.is_terminal:
+        last = [""]
+
+        def lines(n: int, stage: str, best: float) -> None:
+            if stage != last[0] or n % FIT_LINE_EVERY == 0:
+                last[0] = stage
+                err_console.print(text(n, stage, best), markup=False)
+
+        yield lines
+    else:
+        with err_console.status("Calibrating: building the episode") as status:
+            yield lambda n, stage, best: status.update(text(n, stage, best))
 
 
 def main() -> None:  # pragma: no cover - console entry alias

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -99,7 +100,7 @@ class InputError(ContagionError, ValueError):
     @classmethod
     def from_validation(
         cls,
-        err,
+        err: Any,
         location: str,
         source: str | None = None,
         *,
@@ -148,3 +149,7 @@ class InvariantError(ContagionError, RuntimeError):
 
     def __reduce__(self):
         return (type(self), (self.invariant, self.institution, self.day, self.detail))
+
+
+class InputWarning(UserWarning):
+    """Input that is used but worth a look, e.g. an unknown column kept as it is."""

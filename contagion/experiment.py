@@ -37,8 +37,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import numbers
 import os
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +62,11 @@ from contagion.policies import PolicyConfig, policy_from_dict
 from contagion.result import Result
 from contagion.scenario import Scenario, range_problems
 from contagion.system import System
+
+log = logging.getLogger(__name__)
+
+# A seed: an int, a SeedSequence, or None (fresh entropy)
+Seed = int | np.integer | np.random.SeedSequence | None
 
 BASELINE = "no_action"
 MIN_SIZE_USD_BN = 10.0  # below this an intervention has no meaningful per-100bn ratio
@@ -154,7 +161,7 @@ def effectiveness(metrics: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _seed_sequence(rng) -> np.random.SeedSequence:
+def _seed_sequence(rng: Seed) -> np.random.SeedSequence:
     """A SeedSequence from an int (numpy ints too), a SeedSequence, or None (fresh entropy)."""
     if isinstance(rng, np.random.SeedSequence):
         return rng
@@ -207,7 +214,7 @@ def check_uncertainty(
             raise InputError(Problem("uncertainty", name, "loguniform needs low > 0"))
 
 
-def _distribution(lo: float, hi: float, kind: str):
+def _distribution(lo: float, hi: float, kind: str) -> Any:
     """The frozen ``scipy.stats`` distribution of one range."""
     from scipy import stats
 
@@ -231,7 +238,7 @@ def unit_to_parameters(
     return [{k: float(v[i]) for k, v in columns.items()} for i in range(len(u))]
 
 
-def _qmc(engine, d: int, seed: np.random.SeedSequence):
+def _qmc(engine: Any, d: int, seed: np.random.SeedSequence) -> Any:
     """A scrambled ``scipy.stats.qmc`` engine seeded from ``seed`` (``rng=`` or ``seed=``)."""
     gen = np.random.default_rng(seed)
     try:
@@ -240,7 +247,7 @@ def _qmc(engine, d: int, seed: np.random.SeedSequence):
         return engine(d=d, scramble=True, seed=gen)
 
 
-def unit_points(n: int, d: int, rng, sampling: str = "random") -> np.ndarray:
+def unit_points(n: int, d: int, rng: Seed, sampling: str = "random") -> np.ndarray:
     """``n`` x ``d`` points in the unit cube.
 
     ``random``: row ``r`` from child ``r`` of the seed (order-independent); ``sobol``: the
@@ -270,7 +277,7 @@ def unit_points(n: int, d: int, rng, sampling: str = "random") -> np.ndarray:
 def draw_parameters(
     n: int,
     uncertainty: Mapping[str, tuple[float, float, str]] | None,
-    rng,
+    rng: Seed,
     sampling: str = "random",
 ) -> list[dict[str, float]]:
     """``n`` parameter draws, computed here whatever the backend (see :func:`unit_points`)."""
@@ -624,13 +631,13 @@ def experiment(
     arms: Mapping[str, Sequence[PolicyConfig | Mapping[str, Any]]],
     *,
     draws: int = 0,
-    rng=None,
+    rng: Seed = None,
     uncertainty: Mapping[str, tuple[float, float, str]] | None = None,
     backend: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: Callable[[int, int], object] | None = None,
+    progress: Callable[[int, int], object] | bool | None = None,
     chunk_size: int | None = None,
     sampling: str = "random",
     parameters: Sequence[Mapping[str, float]] | None = None,
@@ -664,9 +671,11 @@ def experiment(
         there on a rerun of the same experiment; a directory of another experiment raises
         :class:`~contagion.InputError`. Without a seed, the first run's entropy is kept
         in the directory and reused.
-    progress : callable(done, total), optional
+    progress : callable(done, total) or bool, optional
         Called with the number of finished draws: once before the draws start (counting
-        those found in the checkpoint) and after each chunk.
+        those found in the checkpoint) and after each chunk. ``True`` writes a line per
+        finished chunk to standard error (:class:`contagion.progress.ProgressLines`: for
+        notebooks and logs).
     chunk_size : int, optional
         Draws per task (default :func:`contagion.backends.chunk_size`).
     sampling : "random", "sobol" or "lhs"
@@ -685,8 +694,10 @@ def experiment(
     """
     from contagion import backends
     from contagion.engine import simulate
+    from contagion.progress import resolve
 
-    arms = check_arms(arms)
+    policies = check_arms(arms)  # names checked, policies validated, no_action first
+    arms = policies
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral):
         raise InputError(Problem("experiment", "draws", "must be a whole number"))
     if not 0 <= draws <= MAX_DRAWS:
@@ -708,14 +719,21 @@ def experiment(
         _seed_sequence(rng)
     executor = backends.make_executor(backend, workers, scheduler)
     check_compatible(system, scenario, arms)
+    progress = resolve(progress, "Parameter points" if parameters is not None else "Draws")
     results, rows, scenarios = {}, {}, {}
+    t0 = time.monotonic()
     for name, pols in arms.items():
+        log.debug("point run of arm %r (%d policies)", name, len(pols))
         res = simulate(system, scenario, pols)
         results[name] = res
         rows[name] = headline(res.summary)
         scenarios[name] = scenario
     metrics = pd.DataFrame.from_dict(rows, orient="index")[list(HEADLINE)]
     metrics.index.name = "arm"
+    log.info(
+        "%d arms %s on %s x %s in %.1f s", len(arms), ", ".join(arms), system.name,
+        scenario.name, time.monotonic() - t0,
+    )  # fmt: skip
     long: list[backends.Row] = []
     if draws:
         long = _draws(
@@ -750,18 +768,23 @@ def _checked_points(parameters: Sequence[Mapping[str, float]]) -> list[dict[str,
 
 
 def _draws(
-    backends, executor, system, scenario, arms, draws, rng, uncertainty, checkpoint_dir,
-    progress, size, sampling="random", parameters=None, keep_paths=False,
+    backends: Any, executor: Any, system: System, scenario: Scenario,
+    arms: Mapping[str, Sequence[PolicyConfig]], draws: int, rng: Seed,
+    uncertainty: Mapping[str, tuple[float, float, str]] | None,
+    checkpoint_dir: str | os.PathLike | None, progress: Callable[[int, int], object] | None,
+    size: int | None, sampling: str = "random",
+    parameters: Sequence[Mapping[str, float]] | None = None, keep_paths: bool = False,
 ) -> list:  # fmt: skip
     """The long rows of every draw, chunk by chunk, resuming from a checkpoint."""
-    if size is None:
-        size = backends.chunk_size(draws)
-    elif isinstance(size, bool) or int(size) != size or size < 1:
+    if size is not None and (isinstance(size, bool) or int(size) != size or size < 1):
         raise InputError(Problem("option", "chunk_size", "must be a whole number >= 1"))
     checkpoint = None
     meta: dict[str, Any] = {}
     if checkpoint_dir is not None:
         checkpoint = backends.Checkpoint(checkpoint_dir)
+        if size is None:  # resume with the chunks of the first run, whatever the cluster
+            kept = (checkpoint.read_meta() or {}).get("chunk_size")
+            size = kept if isinstance(kept, int) and not isinstance(kept, bool) and kept else None
         key = backends.seed_key(rng)
         if key is None:  # unseeded: keep the first run's entropy so a rerun can resume
             old = checkpoint.read_meta()
@@ -778,6 +801,8 @@ def _draws(
     params = (
         parameters if parameters is not None else draw_parameters(draws, uncertainty, rng, sampling)
     )
+    if size is None:  # sized to the executor's threads (a large cluster: smaller chunks)
+        size = backends.chunk_size(draws, executor.slots())
     chunks = backends.plan(params, size)
     work = backends.Work(system, scenario, arms, keep_paths)
     if checkpoint is None:
@@ -797,13 +822,21 @@ def _draws(
         checkpoint.close()
 
 
-def _run_chunks(executor, work, chunks, done, checkpoint, progress, draws) -> list:
+def _run_chunks(
+    executor: Any, work: Any, chunks: Sequence[Any], done: dict[int, list], checkpoint: Any,
+    progress: Callable[[int, int], object] | None, draws: int,
+) -> list:  # fmt: skip
     """Run the chunks not ``done`` (saving each to ``checkpoint``); every row in order."""
     by_first = {c.first: c for c in chunks}
     finished = sum(by_first[f].last - f + 1 for f in done)
     if progress is not None:
         progress(finished, draws)
     todo = [c for c in chunks if c.first not in done]
+    size = max((c.last - c.first + 1 for c in chunks), default=0)
+    log.info(
+        "%d draws of %d arms in %d chunks of up to %d on %s (%d already in the checkpoint)",
+        draws, len(work.arms), len(chunks), size, type(executor).__name__, finished,
+    )  # fmt: skip
     if todo:
         # closed at once if interrupted: workers stop, a local cluster shuts down
         with contextlib.closing(executor.run(work, todo)) as finishing:
@@ -812,12 +845,13 @@ def _run_chunks(executor, work, chunks, done, checkpoint, progress, draws) -> li
                     checkpoint.save(by_first[first], rows)
                 done[first] = rows
                 finished += by_first[first].last - first + 1
+                log.debug("finished %s (%d/%d draws)", by_first[first].name, finished, draws)
                 if progress is not None:
                     progress(finished, draws)
     return [row for c in chunks for row in done[c.first]]
 
 
-def _policy(p, arm: str) -> PolicyConfig:
+def _policy(p: PolicyConfig | Mapping[str, Any], arm: str) -> PolicyConfig:
     from contagion.policies import check_config
 
     try:

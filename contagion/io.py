@@ -70,7 +70,6 @@ from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
 from contagion.files import (
     MAX_DOCUMENT_BYTES,
     atomic_write_text,
-    atomic_write_with,
     read_text,
 )
 from contagion.market import Market
@@ -567,7 +566,7 @@ def from_csv(directory: str | os.PathLike) -> System:
     )
 
 
-def _read_csv(path: Path, dtypes: dict[str, type]) -> pd.DataFrame:
+def _read_csv(path: Path, dtypes: Mapping[str, type]) -> pd.DataFrame:
     text = _read_text(path)  # clear errors for missing / special / non-UTF-8 files
     try:
         df = pd.read_csv(
@@ -602,12 +601,23 @@ def to_networkx(system: System) -> nx.MultiDiGraph:
 
 
 def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> System:
-    """Build a system from a MultiDiGraph laid out as :func:`to_networkx` writes it."""
+    """Build a system from a MultiDiGraph laid out as :func:`to_networkx` writes it.
+
+    Also what ``networkx.read_graphml`` returns for a file of :func:`to_graphml`: a
+    ``DiGraph`` when no pair of institutions has two exposures (edge ids then sit in the
+    ``id`` attribute), market and metadata as JSON strings, whole floats read as ints.
+    """
+    if isinstance(graph, nx.DiGraph) and not graph.is_multigraph():
+        graph = nx.MultiDiGraph(graph)
     if not isinstance(graph, nx.MultiDiGraph):
         raise InputError(
             Problem("graph", "(type)", f"must be a networkx MultiDiGraph, got {type(graph)}"),
             source,
         )
+    if any(isinstance(graph.graph.get(k), str) for k in ("market", "metadata")):
+        graph = nx.MultiDiGraph(graph)  # a copy: the caller's graph is not changed
+        _decode_graph_attrs(graph, source)
+        _restore_dtypes(graph)
     gattr = graph.graph
     market = gattr.get("market")
     if market is None:
@@ -644,12 +654,22 @@ def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> Syste
     )
 
 
-def to_graphml(system: System, path: str | os.PathLike) -> None:
-    """Write GraphML: scalar attributes only; market and metadata as JSON strings."""
+def graphml_graph(system: System) -> nx.MultiDiGraph:
+    """The graph :func:`to_graphml` writes: :func:`to_networkx` with market and metadata
+    as JSON strings (GraphML holds scalar attributes only)."""
     g = to_networkx(system)
     g.graph["market"] = json.dumps(g.graph["market"])
     g.graph["metadata"] = json.dumps(g.graph["metadata"])
-    atomic_write_with(path, lambda tmp: nx.write_graphml(g, tmp))
+    return g
+
+
+def to_graphml(system: System, path: str | os.PathLike) -> None:
+    """Write GraphML: scalar attributes only; market and metadata as JSON strings.
+
+    Written atomically with the mode of any new file (0644 under the usual umask).
+    """
+    text = "\n".join(nx.generate_graphml(graphml_graph(system))) + "\n"
+    atomic_write_text(path, text)
 
 
 def from_graphml(path: str | os.PathLike) -> System:
@@ -663,17 +683,22 @@ def from_graphml(path: str | os.PathLike) -> System:
             Problem("file", "(graphml)", f"not a readable GraphML file: {err}"), str(path)
         ) from None
     g = nx.MultiDiGraph(g)
+    _decode_graph_attrs(g, str(path))
+    _restore_dtypes(g)
+    return from_networkx(g, source=str(path))
+
+
+def _decode_graph_attrs(g: nx.MultiDiGraph, source: str | None) -> None:
+    """Market and metadata stored as JSON strings (GraphML) back to mappings."""
     for key in ("market", "metadata"):
         raw = g.graph.get(key)
         if isinstance(raw, str):
-            g.graph[key] = parse_json_field(raw, location="graph", field=key, source=str(path))
-    try:
+            g.graph[key] = parse_json_field(raw, location="graph", field=key, source=source)
+    try:  # (no lone surrogates: they cannot be written as UTF-8)
         _check_strings([g.graph, *(a for _, a in g.nodes(data=True))])
         _check_strings([a for *_, a in g.edges(keys=True, data=True)])
     except InputError as err:
-        raise err.with_source(str(path)) from None
-    _restore_dtypes(g)
-    return from_networkx(g, source=str(path))
+        raise (err if source is None else err.with_source(source)) from None
 
 
 def _restore_dtypes(g: nx.MultiDiGraph) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from contagion.errors import InputError, Problem
 
@@ -78,7 +79,7 @@ def config_path(
 
 
 def experiment_inputs(
-    config, base_dir: str | os.PathLike, *, source: str | None = None
+    config: Any, base_dir: str | os.PathLike, *, source: str | None = None
 ) -> tuple[Path | None, Path | None]:
     """The system and scenario files an experiment config names, checked by
     :func:`config_path` (``None`` for a bundled name)."""

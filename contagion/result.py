@@ -101,7 +101,9 @@ class Result:
             frame = getattr(self, name)
             atomic_write_with(d / f"{name}.parquet", frame.to_parquet)
             if csv:
-                atomic_write_text(d / f"{name}.csv", csv_text(frame))
+                # an index without a name is a row counter: no unnamed first column
+                named = any(n is not None for n in frame.index.names)
+                atomic_write_text(d / f"{name}.csv", csv_text(frame, index=named))
         meta = {"summary": self.summary, "config": self.config}
         atomic_write_text(d / META, json.dumps(meta, indent=1, sort_keys=True))
         return d

@@ -13,6 +13,7 @@ the docstrings of the mechanism modules (:mod:`contagion.mechanisms`).
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any
 
 import numpy as np
@@ -429,6 +430,80 @@ class Scenario(_Frozen):
             out[: len(vals), j] = vals
         return out
 
+    def for_system(self, system: Any) -> Scenario:
+        """This scenario on a system with other tenor buckets.
+
+        A scenario's per-bucket paths name buckets (``10y``); a system with other buckets
+        (say ``3y``, ``7y``, ``20y``) cannot run it as is. Buckets the system has keep their
+        paths, and a scenario whose buckets all exist in the system is returned as is
+        (a bucket it leaves out has no shock, as the author meant). Otherwise each bucket's
+        maturity is read from its name (``6m``,
+        ``10y``, ``20Y``) and the system's from :attr:`Bucket.maturity_years`:
+
+        - ``rate_shock_bp`` (a yield change): each system bucket without a path gets the
+          linear interpolation in maturity of the scenario's buckets, day by day, held
+          flat beyond the shortest and longest;
+        - ``exogenous_sales_usd_bn`` (an amount): each scenario bucket the system lacks
+          hands its sales to the system bucket nearest in maturity, so the total sold each
+          day is unchanged.
+
+        Scenario paths name no futures contract (futures follow their bucket), so the
+        buckets are all there is to adapt. The description records what was mapped.
+
+        Parameters
+        ----------
+        system : System or Market
+            The system (or its market) to run on.
+
+        Returns
+        -------
+        Scenario
+            A new scenario; ``self`` when nothing needs adapting.
+
+        Raises
+        ------
+        InputError
+            A scenario bucket the system lacks whose name gives no maturity.
+
+        Examples
+        --------
+        >>> from contagion.market import Bucket, Market
+        >>> b = lambda n, m: Bucket(name=n, maturity_years=m, outstanding_usd_bn=100,
+        ...                         yield_pct=4, modified_duration_years=m / 2)
+        >>> market = Market(buckets=[b("5y", 5), b("7y", 7), b("20y", 20)], repo_rate_pct=4.3,
+        ...                 on_rrp_rate_pct=4.25, policy_rate_pct=4.5, volatility_index=100)
+        >>> s = Scenario(days=2, rate_shock_bp={"5y": [4, 2], "10y": [10, 6]},
+        ...              exogenous_sales_usd_bn={"10y": [3.0]})
+        >>> t = s.for_system(market)
+        >>> {k: list(v) for k, v in t.rate_shock_bp.items()}
+        {'5y': [4.0, 2.0], '7y': [6.4, 3.6], '20y': [10.0, 6.0]}
+        >>> dict(t.exogenous_sales_usd_bn)
+        {'7y': (3.0,)}
+        """
+        market = getattr(system, "market", system)
+        target = {b.name: float(b.maturity_years) for b in market.buckets}
+        update: dict[str, Any] = {}
+        notes: list[str] = []
+        for field in ("rate_shock_bp", "exogenous_sales_usd_bn"):
+            table = dict(getattr(self, field))
+            if set(table) <= set(target):  # every bucket named exists: nothing to map
+                continue
+            years = {b: _bucket_years(b, self.name, field) for b in table if b not in target}
+            years.update({b: target[b] for b in table if b in target})
+            if field == "rate_shock_bp":
+                new, note = _interpolated(table, years, target, self.days)
+            else:
+                new, note = _reallocated(table, years, target, self.days)
+            update[field] = FrozenDict(new)
+            notes.append(f"{field}: {note}")
+        if not update:
+            return self
+        text = f"Adapted to the buckets of {getattr(system, 'name', 'the system')!s}: " + (
+            "; ".join(notes) + "."
+        )
+        update["description"] = (self.description + " " + text).strip()[:10_000]
+        return self.model_validate({**self.model_dump(), **update})
+
     def with_params(self, **changes: Any) -> Scenario:
         """A copy with some model parameters changed (validated; InputError names the field)."""
         return self.model_copy(
@@ -442,7 +517,73 @@ class Scenario(_Frozen):
         )
 
 
-def _validated(model, current, changes: dict, where: str):
+_TENOR = re.compile(r"^(\d+(?:\.\d+)?)\s*([ymw])$", re.IGNORECASE)
+_TENOR_YEARS = {"y": 1.0, "m": 1.0 / 12.0, "w": 7.0 / 365.0}
+
+
+def _bucket_years(bucket: str, scenario: str, field: str) -> float:
+    """A bucket's maturity from its name: ``10y`` -> 10, ``6m`` -> 0.5, ``4w``."""
+    m = _TENOR.match(bucket.strip())
+    if m is None:
+        raise InputError(
+            Problem(
+                f"scenario '{scenario}'",
+                f"{field}.{bucket}",
+                "the system has no such bucket and its name gives no maturity (like 10y or "
+                "6m) to map it to the system's buckets by; rename it or give the paths per "
+                "system bucket",
+            )
+        )
+    return float(m.group(1)) * _TENOR_YEARS[m.group(2).lower()]
+
+
+def _interpolated(
+    table: dict[str, tuple[float, ...]], years: dict[str, float], target: dict[str, float],
+    days: int,
+) -> tuple[dict[str, tuple[float, ...]], str]:  # fmt: skip
+    """Rate shocks on the target buckets: linear in maturity, flat beyond the ends."""
+    source = sorted(table, key=lambda b: years[b])
+    x = np.array([years[b] for b in source])
+    length = max(len(table[b]) for b in source)
+    paths = np.zeros((len(source), length))
+    for i, b in enumerate(source):
+        paths[i, : len(table[b])] = table[b]
+    out, made = {}, []
+    for name, t in target.items():
+        if name in table:
+            out[name] = tuple(float(v) for v in table[name])
+            continue
+        out[name] = tuple(float(np.interp(t, x, paths[:, d])) for d in range(length))
+        made.append(name)
+    dropped = [b for b in source if b not in target]
+    note = f"{', '.join(made) or 'no bucket'} interpolated in maturity from {', '.join(source)}"
+    if dropped:
+        note += f" ({', '.join(dropped)} not in the system)"
+    return out, note
+
+
+def _reallocated(
+    table: dict[str, tuple[float, ...]], years: dict[str, float], target: dict[str, float],
+    days: int,
+) -> tuple[dict[str, tuple[float, ...]], str]:  # fmt: skip
+    """Sales of buckets the system lacks go to its bucket nearest in maturity (the total
+    each day is kept)."""
+    out: dict[str, list[float]] = {b: list(v) for b, v in table.items() if b in target}
+    moves = []
+    for b, path in table.items():
+        if b in target:
+            continue
+        to = min(target, key=lambda n: (abs(target[n] - years[b]), target[n]))
+        have = out.setdefault(to, [])
+        have.extend([0.0] * (len(path) - len(have)))
+        for d, v in enumerate(path):
+            have[d] += float(v)
+        moves.append(f"{b} to {to}")
+    ordered = {n: tuple(out[n]) for n in target if n in out}
+    return ordered, "sales of " + ", ".join(moves) + " (nearest maturity)"
+
+
+def _validated(model: Any, current: BaseModel, changes: dict, where: str) -> Any:
     try:
         return model.model_validate({**current.model_dump(), **changes})
     except ValidationError as err:

@@ -19,7 +19,7 @@ Validation beyond the per-column schema (all problems are reported together):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -88,8 +88,7 @@ class System:
         try:
             if not isinstance(market, Market):
                 market = _validate_market(market)
-            inst = normalise_institutions(institutions, market)
-            exp = normalise_exposures(exposures, inst, market)
+            inst, exp = _normalise_tables(institutions, exposures, market)
             compiled = _compile(inst, exp, market)
             equity = _check_accounts(inst, compiled)
         except InputError as err:
@@ -176,6 +175,38 @@ class System:
         from contagion.views import sector_aggregates
 
         return sector_aggregates(self)
+
+
+def _normalise_tables(
+    institutions: pd.DataFrame, exposures: pd.DataFrame, market: Market
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables validated, every problem of both reported together: when the
+    institutions fail, the exposures are still checked against their ids and types."""
+    try:
+        inst = normalise_institutions(institutions, market)
+    except InputError as err:
+        stand_in = _ids_and_types(institutions)
+        if stand_in is None:
+            raise
+        try:
+            normalise_exposures(exposures, stand_in, market)
+        except InputError as more:
+            raise InputError([*err.problems, *more.problems]) from None
+        raise
+    return inst, normalise_exposures(exposures, inst, market)
+
+
+def _ids_and_types(institutions: Any) -> pd.DataFrame | None:
+    """The ``id`` and ``type`` columns as text (to check exposures against), if present."""
+    if not isinstance(institutions, pd.DataFrame) or not {"id", "type"} <= set(
+        institutions.columns
+    ):
+        return None
+    try:  # best effort: any cell that is not text is shown by the institutions' problems
+        table = {c: [str(v) for v in institutions[c]] for c in ("id", "type")}
+    except Exception:
+        return None
+    return pd.DataFrame(table).drop_duplicates("id")
 
 
 def _check_labels(name: Any, description: Any, metadata: Any, source: str | None) -> None:
@@ -316,7 +347,7 @@ def _check_accounts(inst: pd.DataFrame, cs: CompiledSystem) -> np.ndarray:
     equity = assets - liabilities
     is_cb = cs.mask("central_bank")
 
-    def flag(mask: np.ndarray, field: str, reason) -> None:
+    def flag(mask: np.ndarray, field: str, reason: Callable[[int], str]) -> None:
         rows = np.flatnonzero(mask)
         for i in rows[:MAX_PROBLEMS_SHOWN]:
             problems.append(Problem(f"institution '{ids[i]}'", field, reason(i)))

@@ -439,3 +439,22 @@ def test_a_facility_is_sized_by_its_peak_outstanding_not_its_turnover():
         "policy_cost_budget_spent_usd_bn": costs.budget_spent_usd_bn,
     }
     assert headline(summary)["cash_lent_usd_bn"] == 480.0
+
+
+def test_progress_true_writes_a_line_per_chunk_and_logs(capsys, caplog):
+    """``progress=True`` (notebooks, logs): a line per finished chunk on standard error."""
+    import logging
+
+    import contagion as c
+    from contagion.experiment import experiment
+
+    with caplog.at_level(logging.DEBUG, logger="contagion"):
+        experiment(c.examples.toy_basis_trade(), c.scenarios.load("volatility_spike"),
+                   {"slr": [{"type": "slr_relief"}]}, draws=4, rng=1, chunk_size=2,
+                   progress=True)  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [x.split(" (")[0] for x in lines] == ["Draws: 2/4", "Draws: 4/4"]
+    assert "about" in lines[0] and "left" in lines[0] and "left" not in lines[1]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("4 draws of 2 arms in 2 chunks") for m in messages)
+    assert any(m.startswith("finished draws-2-3.parquet") for m in messages)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from contagion.experiment import BASELINE
 
-STYLE = {
+STYLE: Any = {  # matplotlib types rc keys as literals; a dict[str, ...] does not match
     "svg.hashsalt": "contagion-report",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -88,7 +88,9 @@ def data_uri(svg: str) -> str:
 
 def arm_colours(arms: Sequence[str]) -> dict[str, str]:
     """A stable colour per arm (``no_action`` black, others from tab10 in order)."""
-    palette = [mpl.colors.to_hex(c) for c in mpl.colormaps["tab10"].colors if c != (0.5,) * 3]
+    tab10 = mpl.colormaps["tab10"]
+    colours = [tab10(i) for i in range(tab10.N)]  # RGBA tuples
+    palette = [mpl.colors.to_hex(c) for c in colours if c[:3] != (0.5,) * 3]
     out, k = {}, 0
     for a in arms:
         if a == BASELINE:

@@ -182,7 +182,8 @@ def _write_data(
     for name in TABLES:
         frame = getattr(result, name)
         _write_parquet(d / f"{name}.parquet", frame)
-        atomic_write_text(d / f"{name}.csv", csv_text(frame))
+        named = any(n is not None for n in frame.index.names)  # else a row counter
+        atomic_write_text(d / f"{name}.csv", csv_text(frame, index=named))
     to_csv(system, d / "system")
     info = {
         "format_version": FORMAT_VERSION,
