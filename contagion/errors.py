@@ -87,7 +87,7 @@ class InputError(ContagionError, ValueError):
         self.source = source
         super().__init__(self._message())
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem], str | None]]:
         # pickled in worker processes: rebuild from the problems, not from the message
         # (the default would pass the message string as ``problems``)
         return (type(self), (self.problems, self.source))
@@ -147,7 +147,7 @@ class InvariantError(ContagionError, RuntimeError):
         when = f" on day {day}" if day is not None else ""
         super().__init__(f"invariant '{invariant}' violated{who}{when}: {detail}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[InvariantError], tuple[str, str | None, int | None, str]]:
         return (type(self), (self.invariant, self.institution, self.day, self.detail))
 
 

@@ -33,13 +33,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from functools import cache
 from importlib.resources import files
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 from contagion.io import from_dict
 from contagion.system import System
+
+if TYPE_CHECKING:
+    from contagion.scenario import ModelParams, Scenario
+
+
+class FitCarrier(Protocol):
+    """What the parameter helpers read of a system: its name and metadata (a
+    :class:`~contagion.System`, or the system recorded in a saved run's config)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+
 
 BUNDLED = ("toy_basis_trade", "stylised_us_2025", "calibrated_us_2025")
 #: The toy's equity by institution, USD bn: the equity column of the table above, stated
@@ -116,14 +133,14 @@ def calibrated_us_2025() -> System:
     return load_bundled("calibrated_us_2025")
 
 
-def model_params(system: System) -> dict[str, float]:
+def model_params(system: FitCarrier) -> dict[str, float]:
     """The model-level parameters a system was calibrated with (``metadata.model_params``),
     for :meth:`contagion.Scenario.with_params`; empty for an uncalibrated system."""
     raw = system.metadata.get("model_params") or {}
     return {str(k): float(v) for k, v in raw.items()}
 
 
-def model_params_uncertainty(system: System) -> dict[str, tuple[float, float, str]] | None:
+def model_params_uncertainty(system: FitCarrier) -> dict[str, tuple[float, float, str]] | None:
     """Draw ranges of the calibrated parameters (``metadata.model_params_uncertainty``: the
     fit's estimate +/- 2 std errors) for :func:`contagion.experiment.experiment`; None for an
     uncalibrated system (experiments then use ``DEFAULT_UNCERTAINTY``)."""
@@ -137,7 +154,7 @@ def model_params_uncertainty(system: System) -> dict[str, tuple[float, float, st
 ORIGINS = ("fitted", "scenario", "experiment", "default")
 
 
-def fit_description(system: System) -> str | None:
+def fit_description(system: FitCarrier) -> str | None:
     """One line on what a system's parameters were fitted to (``metadata.fit_episode``,
     ``fit_date``), or None for a system that carries no fitted parameters."""
     if not model_params(system):
@@ -150,7 +167,7 @@ def fit_description(system: System) -> str | None:
     return text + f", carried by system {system.name!r}"
 
 
-def scenario_set_params(scenario) -> set[str]:
+def scenario_set_params(scenario: Scenario) -> set[str]:
     """Model parameters a scenario sets itself: given explicitly and different from the
     package default (a scenario that went through ``with_params`` marks every field as set,
     so the value decides)."""
@@ -161,7 +178,7 @@ def scenario_set_params(scenario) -> set[str]:
     return {k for k in p.model_fields_set if getattr(p, k) != getattr(default, k)}
 
 
-def with_fitted_params(scenario, system: System, *, strict: bool = True):
+def with_fitted_params(scenario: Scenario, system: System, *, strict: bool = True) -> Scenario:
     """``scenario`` with the fitted model parameters of ``system`` (the explicit helper for
     :func:`contagion.simulate`; :func:`contagion.experiment.experiment` applies them itself).
 
@@ -196,7 +213,12 @@ def with_fitted_params(scenario, system: System, *, strict: bool = True):
 
 
 def parameter_origins(
-    params, system: System, *, fitted_used: bool, overrides=(), scenario_own=()
+    params: ModelParams,
+    system: FitCarrier,
+    *,
+    fitted_used: bool,
+    overrides: Collection[str] = (),
+    scenario_own: Collection[str] = (),
 ) -> dict[str, str]:
     """Per model parameter, where its value came from: ``experiment`` (an override),
     ``scenario`` (the scenario's own value), ``fitted`` (the system's fit) or ``default``
@@ -219,7 +241,7 @@ def parameter_origins(
     return out
 
 
-def describe_parameters(params, system: System) -> dict:
+def describe_parameters(params: ModelParams, system: FitCarrier) -> dict[str, Any]:
     """What parameter set a run used, read from its values alone (for a
     :class:`~contagion.Result`): ``set`` is ``fitted`` when every fitted parameter of the
     system has its fitted value, ``defaults`` when every parameter has the package default,
@@ -246,7 +268,7 @@ def describe_parameters(params, system: System) -> dict:
     }
 
 
-def parameter_set_text(name: str, system: System, origins: dict[str, str]) -> str:
+def parameter_set_text(name: str, system: FitCarrier, origins: dict[str, str]) -> str:
     """One sentence naming a parameter set and what differs from it."""
     others = sorted(k for k, o in origins.items() if o in ("scenario", "experiment"))
     if name == "fitted":

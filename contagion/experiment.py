@@ -44,7 +44,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,10 @@ from contagion.policies import PolicyConfig, policy_from_dict
 from contagion.result import Result
 from contagion.scenario import Scenario, range_problems
 from contagion.system import System
+
+if TYPE_CHECKING:
+    import xarray
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -534,7 +538,7 @@ class ExperimentResult:
         out.attrs = {"draws": n, "metric": metric}
         return out
 
-    def to_xarray(self):
+    def to_xarray(self) -> xarray.Dataset:
         """The draws as an ``xarray.Dataset`` (needs the ``xarray`` extra).
 
         Dimensions ``arm`` x ``draw`` for each headline metric, ``arm`` x ``draw`` x
@@ -586,7 +590,7 @@ class ExperimentResult:
         }
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
-    def plot(self, kind: str = "fan", **options: Any):
+    def plot(self, kind: str = "fan", **options: Any) -> Figure:
         """A figure of the experiment (a matplotlib ``Figure``, no pyplot state).
 
         ``kind``: ``"fan"`` median and p10-p90 band over time of the kept daily paths per
@@ -1069,7 +1073,9 @@ def config_parameters(config: ExperimentConfig) -> tuple[str, dict[str, float] |
     return pset, overrides
 
 
-def resolve_config(config: ExperimentConfig, system: System, scenario: Scenario):
+def resolve_config(
+    config: ExperimentConfig, system: System, scenario: Scenario
+) -> ResolvedParameters:
     """:func:`resolve_parameters` for an experiment file (its parameter set, overrides and
     ``uncertainty``)."""
     pset, overrides = config_parameters(config)

@@ -21,15 +21,26 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from contagion.errors import InputError, Problem
 from contagion.files import MAX_DATA_BYTES, read_bytes, read_text
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 FRAMES = ("markets", "institutions", "events", "flows", "policy_usage")
 META = "metadata.json"
+
+
+@dataclass(frozen=True)
+class _RecordedSystem:
+    """The system as a run's config records it: enough to say which parameters it used."""
+
+    name: str
+    metadata: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -128,17 +139,17 @@ class Result:
         ``defaults`` or ``mixed``), a one-line ``description`` (fitted on what, or package
         defaults), every ``values`` entry and its ``origin``
         (:func:`contagion.examples.describe_parameters`)."""
-        from types import SimpleNamespace
-
         from contagion.examples import describe_parameters
         from contagion.scenario import ModelParams
 
         system = self.config.get("system", {})
-        shim = SimpleNamespace(name=system.get("name", "?"), metadata=system.get("metadata") or {})
+        recorded = _RecordedSystem(str(system.get("name", "?")), system.get("metadata") or {})
         params = ModelParams.model_validate(self.config["scenario"].get("params") or {})
-        return describe_parameters(params, shim)
+        return describe_parameters(params, recorded)
 
-    def plot(self, columns: Sequence[str] | None = None, *, label: str = "run", ncols: int = 3):
+    def plot(
+        self, columns: Sequence[str] | None = None, *, label: str = "run", ncols: int = 3
+    ) -> Figure:
         """Daily market paths of this run as a matplotlib ``Figure`` (no pyplot state).
 
         ``columns``: columns of :attr:`markets` (default: the headline yield change, each
@@ -204,6 +215,7 @@ def read_metadata(path: Path) -> tuple[dict[str, float], dict[str, Any]]:
         problems.append(Problem("metadata", "config", "must be a mapping"))
     if problems:
         raise InputError(problems, str(path))
+    assert isinstance(summary, dict) and isinstance(config, dict)  # (checked above)
     return {str(k): float(v) for k, v in summary.items()}, config
 
 

@@ -309,9 +309,9 @@ def scenario_paths(paths: pd.DataFrame, *, ncols: int = 3) -> Figure:
         ax.axis("off")
         ax.text(0.5, 0.5, "the scenario has no shock paths", ha="center", va="center")
         return fig
-    cols = max(1, min(ncols, len(panels)))
-    fig = _figure(3.8 * cols, PANEL_HEIGHT_IN * int(np.ceil(len(panels) / cols)) + 0.3)
-    axes = _grid(fig, len(panels), cols)
+    n_cols = max(1, min(ncols, len(panels)))
+    fig = _figure(3.8 * n_cols, PANEL_HEIGHT_IN * int(np.ceil(len(panels) / n_cols)) + 0.3)
+    axes = _grid(fig, len(panels), n_cols)
     last = int(paths.index.max()) if len(paths) else 1
     for ax, (title, cols_, cumulative) in zip(axes, panels, strict=True):
         for c in cols_:

@@ -303,7 +303,7 @@ def verdict(
             else ""
         )
     ]
-    if n:
+    if wide is not None:  # (draws ran: n > 0)
         d = wide.xs(BASELINE, level="arm")["defaults"]
         if (d > 0).any():
             out.append(
@@ -317,7 +317,7 @@ def verdict(
     if not arms:
         return out
     red = eff["reduction_peak_yield_bp"]
-    if n:
+    if wide is not None:
         basey = wide.xs(BASELINE, level="arm")["peak_yield_bp"]
         med = {
             a: float(np.median(wide.xs(a, level="arm")["reduction_peak_yield_bp"])) for a in arms
