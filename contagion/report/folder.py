@@ -245,7 +245,7 @@ class _ArmInfo(BaseModel):
 
 
 class _SensitivityInfo(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     parameters: dict[str, tuple[float, float, str]] = Field(default_factory=dict)
     base_samples: int | None = None
@@ -259,7 +259,7 @@ class _ParametersInfo(BaseModel):
     """The parameter record of ``experiment.json``
     (:func:`contagion.experiment.resolve_parameters`): the fields the report reads, typed."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
     description: str = ""
     values: dict[str, float | int | bool | str | None] = Field(default_factory=dict)
