@@ -57,8 +57,11 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 
 
 def run_args(inputs, out: Path, *extra: str) -> list:
+    # the central run only unless a test asks for draws: the folders are under test here,
+    # and run's default is the main job's 64 draws
+    draws = [] if "--draws" in extra else ["--draws", "0"]
     return ["run", inputs["scenario"], "--system", "toy_basis_trade", "--policy", inputs["qe"],
-            "--out", out, "--quiet", *extra]  # fmt: skip
+            "--out", out, "--quiet", *draws, *extra]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +207,8 @@ def test_a_calm_scenario_reports(inputs, tmp_path):
     calm = inputs["dir"] / "calm.yaml"
     calm.write_text("name: calm\ndays: 2\nchannels: {haircuts: false}\n", encoding="utf-8")
     out = tmp_path / "calm"
-    r = invoke("run", calm, "--system", "toy_basis_trade", "--out", out, "--quiet")
+    # with draws: the fan charts of a calm run render too
+    r = invoke("run", calm, "--system", "toy_basis_trade", "--draws", "2", "--out", out, "--quiet")
     assert r.exit_code == 0, r.output
     saved = load_saved(out)
     assert not saved.results["no_action"].summary["defaults_count"]
