@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, settings
+from undrawn import figures_not_drawn
 
 from contagion import Market, System
 from contagion.examples import toy_basis_trade
@@ -61,8 +62,28 @@ def profile_examples(ci: int) -> int:
     return max(ci, settings().max_examples)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "undrawn_figures: report figures built but not drawn (tests/undrawn.py)"
+    )
+    config.addinivalue_line(
+        "markers", "drawn_figures: draw the report figures in a module marked undrawn_figures"
+    )
+
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
+
+
+@pytest.fixture(autouse=True)
+def _undrawn_figures(request):
+    """Report figures not drawn in tests marked ``undrawn_figures`` (see ``undrawn.py``)."""
+    node = request.node
+    if node.get_closest_marker("undrawn_figures") and not node.get_closest_marker("drawn_figures"):
+        with figures_not_drawn():
+            yield
+    else:
+        yield
 
 
 def pytest_collection_modifyitems(config, items):

@@ -329,6 +329,7 @@ def test_cli_workers_and_scheduler_are_mutually_exclusive(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.undrawn_figures  # the backends are under test, not the figures (tests/undrawn.py)
 def test_cli_experiment_with_workers_and_checkpoint(tmp_path, inputs):
     exp = tmp_path / "exp.yaml"
     exp.write_text(

@@ -11,12 +11,16 @@ import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
+from undrawn import figures_not_drawn
 
 import contagion
 from contagion import cli
 from contagion.cli import app
 
 runner = CliRunner()
+# figures built, not drawn: the report's figures are tested in test_report.py and the
+# browser test; the main job below draws its own (tests/undrawn.py)
+pytestmark = pytest.mark.undrawn_figures
 
 
 def invoke(*args: str):
@@ -45,8 +49,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def toy_run(files, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("run") / "report"
-    r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
-               "--policy", files["slr"], "--draws", "2", "--out", out, "--json")  # fmt: skip
+    with figures_not_drawn():  # like the module's tests, so re-renders agree
+        r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy",
+                   files["qe"], "--policy", files["slr"], "--draws", "2", "--out", out,
+                   "--json")  # fmt: skip
     assert r.exit_code == 0, r.output
     return out, json.loads(r.stdout)
 
@@ -85,6 +91,7 @@ def test_run_prints_a_summary_table(files, tmp_path):
     assert "Report:" in r.stdout
 
 
+@pytest.mark.drawn_figures  # the main job end to end, figures of the calibrated system drawn
 def test_main_job_without_arguments(tmp_path):
     out = tmp_path / "main"
     r = invoke("run", "--out", out, "--json", "--draws", "2")  # 64 by default: kept short here

@@ -29,6 +29,7 @@ from fuzzing import POLICIES, mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
+from undrawn import figures_not_drawn
 
 import contagion as c
 from contagion.cli import app
@@ -49,16 +50,8 @@ EXPERIMENT: dict[str, Any] = {
 MAX_DAYS = 4  # longer scenarios that load are cut to this (time budget, not validity)
 
 
-@pytest.fixture(autouse=True)
-def undrawn_figures(monkeypatch):
-    """Figures built but not drawn (module docstring)."""
-    import matplotlib.pyplot as plt
-
-    def to_svg(fig) -> str:
-        plt.close(fig)
-        return "<svg xmlns='http://www.w3.org/2000/svg'/>"
-
-    monkeypatch.setattr("contagion.report.figures.to_svg", to_svg)
+# figures built but not drawn (module docstring; tests/undrawn.py)
+pytestmark = pytest.mark.undrawn_figures
 
 
 def cli_settings(ci: int):
@@ -206,7 +199,8 @@ def saved_report(tmp_path_factory) -> Path:
     out = d / "report"
     args = ["run", d / "quick.yaml", "--system", "toy_basis_trade", "--policy", pol,
             "--draws", "2", "--out", out, "-q"]  # fmt: skip
-    r = runner.invoke(app, [str(a) for a in args])
+    with figures_not_drawn():
+        r = runner.invoke(app, [str(a) for a in args])
     assert r.exit_code == 0, r.output
     return out
 

@@ -263,6 +263,7 @@ def test_a_report_without_indices_drops_stale_ones(inputs, table, tmp_path):
     assert load_saved(tmp_path).sensitivity is None
 
 
+@pytest.mark.undrawn_figures  # the chart itself is drawn in the test above (tests/undrawn.py)
 def test_cli_experiment_writes_the_indices_and_the_report_section(tmp_path):
     doc = {**TOY, "uncertainty": TWO, "sampling": "sobol", "draws": 2,
            "arms": {"qe": [{"type": "qe", "reactive_share": 0.5, "budget_usd_bn": 50}]},
