@@ -95,8 +95,11 @@ def diagnose(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _markdown(df: pd.DataFrame) -> str:
     def cell(v) -> str:
-        return f"{v:.3g}" if isinstance(v, float) and abs(v) < 10 else (
-            f"{v:.1f}" if isinstance(v, float) else str(v))
+        return (
+            f"{v:.3g}"
+            if isinstance(v, float) and abs(v) < 10
+            else (f"{v:.1f}" if isinstance(v, float) else str(v))
+        )
 
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]

@@ -874,7 +874,8 @@ prior (otherwise the estimate is close to its start and the std error is the pri
   fundamental shock (the rate cuts) and the impact of swap order flow only, so the model
   attributes the 10y rise to dislocation; He, Nagel & Song (2022) measure the Treasury-OIS
   spread rising sharply in March 2020, but part of the 60-70 bp rise was shared by OIS,
-  which this fit cannot separate without a swap-rate target (none in the fact base). The yield targets are FRED DGS10/DGS30 daily closes (conflict 10.6
+  which this fit cannot separate without a swap-rate target (none in the fact base).
+  The yield targets are FRED DGS10/DGS30 daily closes (conflict 10.6
   resolved; `calibration/data/README.md`).
 
 ## September 2019: the Standing Repo Facility counterfactual

@@ -120,7 +120,7 @@ class ModelParams(_Frozen):
         "either direction, bp; where it binds is counted (impact_bound_hit_days). "
         "Assumption: several times the largest Treasury dislocations on record (the 10y "
         "Treasury-OIS spread moved tens of bp in March 2020), so it only catches runaways.",
-        json_schema_extra={"assumption_range": (150.0, 600.0)},
+        json_schema_extra={"assumption_range": [150.0, 600.0]},
     )
     swap_impact_bp_per_usd_bn: Finite = Field(
         0.05,
@@ -129,7 +129,7 @@ class ModelParams(_Frozen):
         description="Swap-rate impact per USD bn of net receive-fixed flow (10y-duration "
         "equivalent) on swap dealers, bp; transient like the cash impact. Assumption: half "
         "the cash market's stock effect (the swap market is deeper and has no supply).",
-        json_schema_extra={"assumption_range": (0.01, 0.2)},
+        json_schema_extra={"assumption_range": [0.01, 0.2]},
     )
     impact_convexity: Finite = Field(
         1.0, ge=0, le=10, description="kappa in g(u) = (1 - u)^-kappa, dimensionless."
@@ -364,7 +364,7 @@ class ModelParams(_Frozen):
         "multiple of their leverage-ratio room (both in 10y-equivalent USD bn). Assumption: "
         "since 2022 VaR limits bind more often than the SLR, and desks near their VaR limits "
         "sold more Treasuries in 2020 (Cochran et al. 2024, fact base 6.17).",
-        json_schema_extra={"assumption_range": (0.5, 2.0)},
+        json_schema_extra={"assumption_range": [0.5, 2.0]},
     )
     dealer_internal_headroom_frac: Finite = Field(
         1.0,
@@ -374,7 +374,7 @@ class ModelParams(_Frozen):
         "starting Treasury inventory (h times its starting leverage-ratio room when it starts "
         "with none), fraction. Assumption: primary dealers' Treasury holdings 'ballooned' in "
         "March 2020 and grew 3.5-fold from mid-2022 to 2024 (fact base 4.34).",
-        json_schema_extra={"assumption_range": (0.5, 3.0)},
+        json_schema_extra={"assumption_range": [0.5, 3.0]},
     )
     leverage_band_frac: Finite = Field(
         0.05,
@@ -717,7 +717,7 @@ class Scenario(_Frozen):
             raise InputError(Problem("scenario", "scaled", f"factor must be >= 0, got {factor}"))
         f = float(factor)
 
-        def frac(path, hi=1.0):
+        def frac(path: tuple[float, ...], hi: float = 1.0) -> tuple[float, ...]:
             return tuple(float(min(max(x * f, 0.0), hi)) for x in path)
 
         update: dict[str, Any] = {

@@ -282,9 +282,7 @@ class State:
 
     @classmethod
     def scalar_fields(cls) -> tuple[str, ...]:
-        return tuple(
-            f.name for f in dataclasses.fields(cls) if f.type in ("int", "float", "bool")
-        )
+        return tuple(f.name for f in dataclasses.fields(cls) if f.type in ("int", "float", "bool"))
 
     @property
     def n(self) -> int:

@@ -117,9 +117,11 @@ def test_calm_market_supply_against_the_stock_effect_literature():
     )
     m = c.simulate(system, sc).markets
     perm = m.loc[5, "impact_permanent_10y_bp"]
-    value_sold = 100.0 * m.loc[1:5, "price_10y"].mean() / 100.0  # about 100 of value
+    value_sold = m.loc[1:5, "price_10y"].mean()  # about 100 of value (100 par x price / 100)
     dur = system.market.buckets[2].modified_duration_years
-    scale = (dur / sc.params.impact_reference_duration_years) ** sc.params.impact_duration_elasticity
+    scale = (
+        dur / sc.params.impact_reference_duration_years
+    ) ** sc.params.impact_duration_elasticity
     assert 0.07 * value_sold * scale <= perm <= 0.17 * value_sold * scale
     transient = m["impact_10y_bp"] - m["impact_permanent_10y_bp"]
     assert transient.iloc[-1] < 0.5 * transient.iloc[5]  # it decays

@@ -397,10 +397,11 @@ def test_dealer_utilisation_cap_is_reported(toy):
 
 
 def test_price_floor_is_reported(toy):
-    # a fundamental move of 1e5 bp takes prices to the floor of price_from_yield (1e-9 of
-    # the initial price); the impact alone cannot (max_impact_bp bounds it)
+    # a fundamental move of 1e5 bp (ten days at the 1e4 bp per-day bound) takes prices to
+    # the floor of price_from_yield (1e-9 of the initial price); the impact alone cannot
+    # (max_impact_bp bounds it)
     names = list(toy.market.bucket_names)
-    sc = c.Scenario(name="absurd", days=2, rate_shock_bp={b: [1e5] for b in names})
+    sc = c.Scenario(name="absurd", days=11, rate_shock_bp={b: [1e4] * 10 for b in names})
     res = check_run(toy, sc)
     assert res.summary["price_floor_hit_days"] >= 1
     assert (res.markets.filter(regex="^price_") > 0).all().all()

@@ -50,9 +50,7 @@ def baseline(stylised, stress):
 def funding_stress(stress):
     """basis_unwind with money funds pulling back up to 40% of their overnight lending for
     a few days: enough to take GC past the top of the range for the SRF tests."""
-    return stress.model_copy(
-        update={"mmf_repo_pullback_frac": (0.0, 0.3, 0.4, 0.4, 0.3, 0.2, 0.1)}
-    )
+    return stress.model_copy(update={"mmf_repo_pullback_frac": (0.0, 0.3, 0.4, 0.4, 0.3, 0.2, 0.1)})
 
 
 NEVER = Trigger(start_day=999)
@@ -323,8 +321,9 @@ def test_slr_relief_does_little_for_var_bound_dealers(stylised, stress):
     base = c.simulate(stylised, sc)
     res = c.simulate(stylised, sc, [SLRReliefConfig()])
     assert base.summary["dealers_bound_by_var_dealer_days"] > 0
-    assert res.summary["dealer_peak_utilisation_slr_frac"] <= (
-        base.summary["dealer_peak_utilisation_slr_frac"]
+    assert (
+        res.summary["dealer_peak_utilisation_slr_frac"]
+        <= (base.summary["dealer_peak_utilisation_slr_frac"])
     )
     assert res.summary["dealer_peak_utilisation_var_frac"] == pytest.approx(
         base.summary["dealer_peak_utilisation_var_frac"], abs=0.02

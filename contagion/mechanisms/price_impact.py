@@ -199,10 +199,13 @@ def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarra
     day.facility_plan = facility_d
     pool_d = pool_d + facility_d
     cash = np.maximum(s.cash, 0.0)
-    # buying V needs max(h V, V - pool) of own cash (h: the financing haircut)
-    h = p.pool_haircut_frac
-    with np.errstate(divide="ignore", over="ignore"):
-        cash_limit = np.where(pool_d > 0, cash / h if h > 0 else np.inf, cash)
+    # buying V needs max(h V, V - pool) of own cash (h: the financing haircut, the larger of
+    # the MMF pool's and any facility's that may finance the dealer)
+    h = np.full(topo.n, p.pool_haircut_frac)
+    if desk and facility_d.any():
+        h = np.where(facility_d > 0, np.maximum(h, desk.inventory_haircut(topo)), h)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        cash_limit = np.where(pool_d > 0, np.where(h > 0, cash / h, np.inf), cash)
     buy_cap = np.minimum(room, np.minimum(cash + pool_d, cash_limit))
     day.pool_plan = pool_d
     awarded = _auction_awards(ctx, day, price0, room, buy_cap)
