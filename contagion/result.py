@@ -53,6 +53,16 @@ class Result:
         Yields, prices, cumulative changes per bucket (``_pct``, ``_bp``); futures prices;
         basis per contract in price points and bp and its widening; swap rates and spreads;
         repo rate; volatility index; dealer utilisation; within-day iterations.
+
+        Sign conventions: the basis of contract ``c`` on bucket ``b`` is cash minus
+        conversion-factor-adjusted futures, ``basis_{c}_pts = P_b - CF_c F_c`` (price
+        points per 100 face); ``basis_widening_{c}_bp`` is the cash yield's impact minus
+        the futures-implied yield's impact, so it is **positive when cash cheapens against
+        futures** (the basis trade loses: long cash, short futures); ``basis_{c}_bp`` is the
+        initial basis in yield terms minus the widening. Swap spreads are swap rate minus
+        Treasury yield, ``swap_spread_{b}_bp = (s_b - y_b) 100``: **more negative when
+        Treasuries cheapen against swaps** (the swap-spread trade, long Treasuries and
+        paying fixed, loses). Yield changes are positive when yields rise (prices fall).
     institutions : DataFrame, long (``day``, ``institution``)
         Equity, cash, assets, leverage, Treasury value, repo borrowed, IM posted, net futures
         and swap notional (signed), sales (USD bn) and the default flag.

@@ -94,6 +94,9 @@ def test_all_sections_present(html):
         assert heading in html
     assert "2025-03" in html  # the data vintage from the metadata
     assert contagion.__version__ in html
+    # the sign conventions of the basis and swap-spread paths are stated with the figures
+    assert "positive when cash Treasuries cheapen against futures" in html
+    assert "fall when Treasuries cheapen against swaps" in html
 
 
 def test_figures_are_embedded_and_nothing_is_fetched(html):
