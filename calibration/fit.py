@@ -130,9 +130,13 @@ PARAMETERS: tuple[Parameter, ...] = (
               note="start: ModelParams default; high: g(u_cap) = 10^kappa <= 100, an order "
                    "of magnitude above the ~12x bid-ask and 10% depth of March 2020 (4.9, "
                    "4.11)"),
-    Parameter("impact_decay_frac", 0.0, 0.3, 0.05, "frac per day",
+    Parameter("impact_decay_frac", 0.03, 0.3, 0.05, "frac per day",
               note="start: assumption (outside capital returns within weeks: half-life "
-                   "~14 days); 0 = permanent impact"),
+                   "~14 days); low: a half-life of at most ~23 trading days, since the "
+                   "price impact of Treasury supply reverses within days in normal "
+                   "markets (Lou, Yan and Zhang 2013, RFS 26(8): prices fall before "
+                   "auctions and recover shortly after) and the permanent part is fixed "
+                   "separately; high: half-life ~2 days"),
     Parameter("outside_demand_usd_bn_per_bp", 0.0, 20.0, 2.0, "USD bn per bp",
               note="start: assumption (a fifth of the ~10 USD bn per bp whole-market "
                    "demand slope implied by D'Amico-King, fact base 6.8: value buyers "

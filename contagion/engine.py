@@ -99,7 +99,8 @@ class Simulation:
         s.ref = References(
             equity0=a - liab, assets0=a, cash0=s.cash.copy(), leverage0=np.zeros(topo.n),
             room_ref=0.0, room_ref_by_limit=np.zeros(3), dv01_limit0=np.zeros(topo.n),
-            inventory_limit0=np.zeros(topo.n), repo_demand0=0.0, repo_supply0=0.0,
+            inventory_limit0=np.zeros(topo.n), par0=np.zeros((topo.n, topo.n_buckets)),
+            repo_demand0=0.0, repo_supply0=0.0,
             spread0_pct=0.0,
             book0=np.zeros(topo.book_shape), par_total0=np.zeros(topo.n_buckets),
             cash_total0=0.0, cb_cash0=0.0, insolvency_floor=-1e-7 * np.maximum(1.0, np.abs(a)),
@@ -137,6 +138,7 @@ class Simulation:
             repo_supply0=supply0,
             book0=ledger.ccp_books(),
             par_total0=s.par.sum(axis=0) + s.external_par_out,
+            par0=s.par.copy(),
             cash_total0=float(s.cash.sum()) - s.external_cash_in,
             cb_cash0=float(s.cash[topo.mask["central_bank"]].sum()),
         )
@@ -162,6 +164,7 @@ class Simulation:
         day = Day(s.day, DayLog.empty(topo.n, topo.n_buckets), L.leverage(), L.loss_frac())
         L.thaw()  # from here on the day changes the books
         do("shocks", s, ctx, day)
+        do("distribution", s, ctx, L, day)
         do("policy_rates", s, ctx, day)
         do("day_start", s)
         do("interest", s, ctx, L, day)

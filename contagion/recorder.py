@@ -29,7 +29,13 @@ from contagion.mechanisms.prices import MIN_PRICE_FRAC
 from contagion.schema import INSTITUTION_TYPES
 from contagion.state import PNL, PNL_CHANNELS
 
-SALE_KINDS = ("forced_sales", "voluntary_sales", "liquidation_sales", "exogenous_sales")
+SALE_KINDS = (
+    "forced_sales",
+    "voluntary_sales",
+    "liquidation_sales",
+    "exogenous_sales",
+    "distributed_sales",
+)
 EVENT_NAMES = {
     "vm_paid": "variation_margin_call",
     "im_called": "initial_margin_call",
@@ -39,6 +45,7 @@ EVENT_NAMES = {
     "voluntary_sales": "voluntary_sale",
     "liquidation_sales": "liquidation_sale",
     "exogenous_sales": "exogenous_sale",
+    "distributed_sales": "distribution_sale",
     "redemptions_paid": "redemption",
     "subscriptions_received": "subscription",
 }

@@ -63,6 +63,7 @@ class References:
     room_ref_by_limit: F64  # (3) dealers' total room under each limit at the start
     dv01_limit0: F64  # the DV01 each dealer's VaR limit allows at the starting volatility
     inventory_limit0: F64  # each dealer's internal Treasury inventory limit (USD bn)
+    par0: F64  # (n, nb) Treasuries held at the start (after ex-ante measures), par
     repo_demand0: float  # MMF repo lent plus MMF inventory financing at the start
     repo_supply0: float  # MMF repo capacity at the start
     spread0_pct: float  # GC repo rate minus the ON RRP rate at the start (>= 1 bp)

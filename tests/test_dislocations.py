@@ -187,3 +187,28 @@ def test_ccp_close_outs_trade_in_the_futures_market(toy):
     assert res.markets["futures_impact_TY_bp"].iloc[1] == pytest.approx(-2.0, abs=1e-9)
     off = c.simulate(fragile, sc.with_channels(futures_impact=False))
     assert off.markets["futures_impact_TY_bp"].iloc[1] == 0.0
+
+
+def test_dealers_distribute_what_they_absorbed_at_the_decay_rate():
+    """A dealer that absorbed sales on day 1 passes the share delta of its extra inventory
+    to outside investors each later day (closed form, in par with no further trades:
+    excess_t = (1 - delta)^(t-1) excess_1)."""
+    from test_engine import QUIET, tiny_basis
+
+    delta = 0.2
+    sc = c.Scenario(
+        name="sale",
+        days=4,
+        exogenous_sales_usd_bn={"10y": [10.0]},
+        channels=c.Channels(**{**QUIET, "price_impact": True}),
+        params=c.ModelParams(impact_bp_per_usd_bn=0.5, impact_convexity=0.0,
+                             impact_decay_frac=delta),
+    )  # fmt: skip
+    res = c.simulate(tiny_basis(cash_hf=1.0), sc)
+    inst = res.institutions
+    value = inst[inst["type"] == "dealer"].set_index("day")["treasury_value_usd_bn"]
+    par = value / (res.markets["price_10y"] / 100.0)  # the tiny system holds only the 10y
+    excess = par - par.loc[0]
+    assert excess.loc[1] > 1.0  # the dealer bought on day 1
+    for t in (2, 3, 4):
+        assert excess.loc[t] == pytest.approx((1 - delta) ** (t - 1) * excess.loc[1], rel=1e-9)

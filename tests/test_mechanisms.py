@@ -402,6 +402,16 @@ REGISTRY: tuple[Mechanism, ...] = (
         (-1,),
     ),
     Mechanism(
+        "dealers.distributed_par",
+        dealers.distributed_par,
+        # no inventory beyond the starting book: nothing to distribute
+        lambda: {"par": A([[10.0, 5.0]]), "par0": A([[10.0, 8.0]]), "delta": 0.1},
+        _same(A([[0.0, 0.0]])),
+        # the more a dealer absorbed, the more slow-moving capital takes off its hands
+        lambda k: {"par": A([[10.0 + 100 * k, 5.0]]), "par0": A([[10.0, 8.0]]), "delta": 0.1},
+        (1,),
+    ),
+    Mechanism(
         "dealers.daily_vol_bp",
         dealers.daily_vol_bp,
         lambda: {"volatility_index": 0.0},

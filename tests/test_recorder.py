@@ -20,6 +20,7 @@ SALE_EVENTS = {
     "voluntary_sale": "voluntary_sales",
     "liquidation_sale": "liquidation_sales",
     "exogenous_sale": "exogenous_sales",
+    "distribution_sale": "distributed_sales",
 }
 BUCKET_COLUMNS = (
     "yield_{}_pct",

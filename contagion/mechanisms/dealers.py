@@ -36,6 +36,18 @@ market-wide and per limit ``c``::
 
     u   = 1 - sum_d room_d / sum_d room_d,0        u_c = 1 - sum_d room_c,d / sum_d room_c,d,0
 
+**Distribution.** Dealers do not hold what they absorb for good: the slow-moving capital
+whose arrival makes the transient impact decay (Duffie 2010; the auction cycle of Lou, Yan
+and Zhang 2013, where prices fall before an auction and recover within days as dealers
+place the new supply) buys from them each day the same share ``delta``
+(``impact_decay_frac``) of the inventory they took on beyond their starting book, at the
+day's prices, and the proceeds repay their inventory financing::
+
+    sold_d,b = delta max(par_d,b - par_d,b,0, 0)        (live dealers; par)
+    repay_d  = min(pool_d, sum_b sold_d,b P_b / 100)
+
+so the room the stress used comes back at the rate the dislocation fades.
+
 Clearing the cash market (:mod:`contagion.mechanisms.price_impact`) uses the room to decide
 what dealers absorb and ``u`` to scale price impact; the repo market uses the room to split
 dealers' financing and to limit what a standing facility can pass on. ``Result.markets``
@@ -189,7 +201,43 @@ def room(state, ctx, ledger, desk, duration_years: float | None = None) -> np.nd
     return rooms(state, ctx, ledger, desk, duration_years).min(axis=0)
 
 
+def distributed_par(par: np.ndarray, par0: np.ndarray, delta: float) -> np.ndarray:
+    """Par each holder passes to outside investors today: ``delta max(par - par0, 0)``.
+
+    Examples
+    --------
+    >>> distributed_par(np.array([[30.0, 5.0]]), np.array([[10.0, 8.0]]), 0.25).tolist()
+    [[5.0, 0.0]]
+    """
+    return delta * np.maximum(par - par0, 0.0)
+
+
 # --- steps -----------------------------------------------------------------------------------
+DISTRIBUTION_WRITES = ("par", "cash", "external_par_out", "external_cash_in", "pool_borrowed",
+                       "pool_lent")  # fmt: skip
+
+
+def distribution_step(state, ctx, ledger, day) -> None:
+    """Slow-moving capital buys the share ``delta`` of the inventory live dealers absorbed
+    beyond their starting book at today's prices; the proceeds repay their pool financing."""
+    s, topo, p = state, ctx.topo, ctx.params
+    delta = p.impact_decay_frac
+    if delta <= 0 or not ctx.channels.price_impact:
+        return
+    live = topo.mask["dealer"] & ~s.defaulted
+    sold = np.where(live[:, None], distributed_par(s.par, s.ref.par0, delta), 0.0)
+    if not sold.any():
+        return
+    price_frac = s.price / 100.0
+    proceeds = rowdot(sold, price_frac)
+    ledger.sell_bonds(sold, price_frac)
+    ledger.outside_buys(sold.sum(axis=0), price_frac)
+    day.log.sales_by_bucket += sold  # in Result.flows: dealers' sales bought outside
+    day.log.bought_outside += sold.sum(axis=0)
+    day.log.distributed_sales += proceeds
+    ledger.repay_pool(np.minimum(np.maximum(s.pool_borrowed, 0.0), proceeds))
+
+
 def day_start_step(state) -> None:
     """A new day: its peak utilisation starts from zero."""
     state.peak_utilisation = 0.0
