@@ -282,14 +282,18 @@ def test_control_characters_in_ids_and_names_are_rejected(bad):
 def books() -> pd.DataFrame:
     """The toy's funds as strategy books: alpha and beta basis books of one fund, gamma a
     swap-spread book of another."""
-    return inst_with(
-        "hf_alpha", strategy="basis", fund_id="fund_ab"
-    ).pipe(
-        lambda f: f.assign(
-            strategy=f["strategy"].where(f["id"] != "hf_beta", "basis"),
-            fund_id=f["fund_id"].where(f["id"] != "hf_beta", "fund_ab"),
+    return (
+        inst_with("hf_alpha", strategy="basis", fund_id="fund_ab")
+        .pipe(
+            lambda f: f.assign(
+                strategy=f["strategy"].where(f["id"] != "hf_beta", "basis"),
+                fund_id=f["fund_id"].where(f["id"] != "hf_beta", "fund_ab"),
+            )
         )
-    ).pipe(lambda f: f.assign(strategy=f["strategy"].where(f["id"] != "hf_gamma", "swap_spread")))
+        .pipe(
+            lambda f: f.assign(strategy=f["strategy"].where(f["id"] != "hf_gamma", "swap_spread"))
+        )
+    )
 
 
 def test_strategy_books_of_one_fund_are_valid() -> None:
