@@ -32,6 +32,18 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   ``futures_lev_money_long_<b>``. Fund sizes are truncated-Pareto draws
   raised to a power chosen so that the 50 largest funds by gross exposure (longs + futures
   shorts + swap notional) hold exactly ``top50_share_gross_ust_exposure``.
+  **Strategy books.** Each fund is one institution per strategy it runs (``strategy``,
+  shared ``fund_id``; ids ``hf-007-basis`` / ``-swap`` / ``-rv`` / ``-dir``), each with its
+  own cash, repo, IM and so equity: ``basis`` (its basis bonds, short futures ``par x
+  CF``), ``swap_spread`` (its swap-spread bonds, paying fixed), ``relative_value`` (other
+  RV bonds and the non-basis futures shorts) and ``directional`` (the leveraged-fund
+  futures longs; assumption: the TFF does not split LF longs by strategy, anywhere from 0
+  to all of them could be curve-trade legs of RV books). The sizes come from the fact base
+  (``basis_trade_size``, ``swap_spread_trade_size`` of Form PF, the rest of
+  ``hf_ust_holdings`` is other RV); a fund's cash buffer and each of its repo edges are
+  split over its books holding that bucket pro rata to their bonds (assumption: pods are
+  financed like their fund), and a directional book holds ``DIRECTIONAL_CASH_TO_IM`` times
+  its IM in cash. Concentration and repo targets are per fund (summed over its books).
   Repo: the model's repo is Treasury-collateralised, so the modelled HF repo is
   ``min(hf_repo_borrowing, MAX_REPO_TO_COLLATERAL x holdings)`` (Form PF counts repo on all
   collateral: 1,465 > 1,080 of UST holdings in Feb 2020); the top 50 borrow exactly
@@ -158,6 +170,16 @@ OTHER_HOLDERS = (
     ("insurers_pensions", "Insurers and pension funds"),
     ("households_other", "Households and other holders"),
 )
+#: Strategy books of a hedge fund: (id suffix, strategy tag of contagion.schema.STRATEGIES).
+HF_BOOK_SLOTS = (
+    ("basis", "basis"),
+    ("swap", "swap_spread"),
+    ("rv", "relative_value"),
+    ("dir", "directional"),
+)
+#: Assumption: cash of a directional (futures-only) book in units of its IM, a variation-
+#: margin buffer (range 0.5-3; not in the fact base).
+DIRECTIONAL_CASH_TO_IM = 1.0
 #: The TFF other-reportable and non-reportable categories: institutions of type ``other``.
 FUTURES_HOLDERS = (
     ("futures_other_rept", "Other reportable futures traders (CFTC TFF)"),
@@ -297,6 +319,45 @@ def _allocate(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return alloc
 
 
+def _book_ids(fund_ids: np.ndarray, bk_fund: np.ndarray, bk_slot: np.ndarray) -> np.ndarray:
+    suffix = np.array([k for k, _ in HF_BOOK_SLOTS], dtype=object)[bk_slot]
+    return (pd.Series(fund_ids[bk_fund]) + "-" + pd.Series(suffix)).to_numpy(object)
+
+
+def _book_strategy(
+    slot: np.ndarray, par: np.ndarray, short: np.ndarray, swap: np.ndarray
+) -> np.ndarray:
+    """Strategy tag per book: its slot's, unless rounding left a basis (swap-spread) book
+    without its bonds or its futures short (pay-fixed swap): then ``relative_value``."""
+    tag = np.array([s for _, s in HF_BOOK_SLOTS], dtype=object)[slot]
+    has_par = par.sum(axis=1) > 0
+    tag[(slot == 0) & ~(has_par & (short.sum(axis=1) > 0))] = "relative_value"
+    tag[(slot == 1) & ~(has_par & (swap.sum(axis=1) > 0))] = "relative_value"
+    return tag
+
+
+def _split_repo(
+    e_fund: np.ndarray,
+    e_bucket: np.ndarray,
+    amount: np.ndarray,
+    slot_par: np.ndarray,
+    book_of: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split fund-level repo edges over the fund's books holding the edge's bucket, pro rata
+    to their par; pieces are rounded down to 1e-6 with the residual on the largest piece.
+    Returns (row of the input edge, book index, amount) per piece."""
+    n_cash = 3  # basis, swap-spread and relative-value books hold bonds
+    w = slot_par[e_fund, :n_cash, e_bucket]  # (edges, 3)
+    share = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    piece = _floor(amount[:, None] * share)
+    top = np.argmax(w, axis=1)
+    rows = np.arange(len(amount))
+    piece[rows, top] = _round(amount - piece.sum(axis=1) + piece[rows, top])
+    keep = piece > 0
+    r, k = np.nonzero(keep)
+    return r, book_of[e_fund[r], k], piece[r, k]
+
+
 def _market(t: dict) -> dict:
     return syn.market_dict(
         t["outstanding"],
@@ -402,11 +463,6 @@ def build_tables(
     nh, nd, nm, na = n_hedge_funds, t["n_dealers"], n_mmfs, n_asset_managers
     no = len(OTHER_HOLDERS) + len(FUTURES_HOLDERS)
     nb = len(BUCKETS)
-    o_dl, o_mmf, o_am, i_ccp_fut, i_ccp_swap, i_fed, o_oth, n = syn.sector_offsets(
-        (nh, nd, nm, na, no)
-    )
-    holdings = np.zeros((n, nb))
-    cash, other_assets, other_liab = np.zeros(n), np.zeros(n), np.zeros(n)
     edges = syn._Edges()
     cf = CONVERSION_FACTOR
 
@@ -450,18 +506,18 @@ def build_tables(
         book = size[:, None, None] * strat[:, :, None] * mix
         tot = book.sum(axis=0)
         book = book * np.divide(cells, tot, out=np.zeros_like(tot), where=tot > 0)[None]
-        fut = (
+        fut_b = (
             book[:, 0]
             * cf
             * np.divide(basis_fut, basis_cells * cf, out=np.zeros(nb), where=basis_cells > 0)
         )
         share_o = np.divide(book[:, 2], other_cells, out=np.zeros_like(book[:, 2]),
                             where=other_cells > 0)  # fmt: skip
-        fut = fut + share_o * nonbasis_fut
-        fut_long = share_o * lf_long  # leveraged-fund longs: other-RV books
-        gross = (book.sum(axis=(1, 2)) + fut.sum(axis=1) + fut_long.sum(axis=1)
-                 + book[:, 1].sum(axis=1))  # fmt: skip
-        return book, fut, gross, size, fut_long
+        fut_o = share_o * nonbasis_fut  # non-basis shorts: relative-value books
+        fut_long = share_o * lf_long  # leveraged-fund longs: directional books
+        gross = (book.sum(axis=(1, 2)) + fut_b.sum(axis=1) + fut_o.sum(axis=1)
+                 + fut_long.sum(axis=1) + book[:, 1].sum(axis=1))  # fmt: skip
+        return book, (fut_b, fut_o, fut_long), gross, size
 
     lo, hi = 0.05, 8.0
     for _ in range(80):  # top-50 share of gross exposure rises with the power
@@ -470,21 +526,44 @@ def build_tables(
             lo = mid
         else:
             hi = mid
-    book, fut_face, gross, _, fut_long = books(0.5 * (lo + hi))
-    hf_par = _round(book.sum(axis=1))
-    holdings[:nh] = hf_par
+    book, (fut_b, fut_o, fut_long), gross, _ = books(0.5 * (lo + hi))
+    # strategy books: per fund one institution per strategy it runs (HF_BOOK_SLOTS)
+    slot_par = _round(np.stack([book[:, 0], book[:, 1], book[:, 2], np.zeros((nh, nb))], 1))
+    slot_short = _round(np.stack([fut_b, np.zeros((nh, nb)), fut_o, np.zeros((nh, nb))], 1))
+    slot_long = np.zeros((nh, len(HF_BOOK_SLOTS), nb))
+    slot_long[:, 3] = _round(fut_long)
+    slot_swap = np.zeros((nh, len(HF_BOOK_SLOTS), nb))
+    slot_swap[:, 1] = _round(book[:, 1])  # notional = the bonds' value at par
+    used = (slot_par + slot_short + slot_long + slot_swap).sum(axis=2) > 0
+    bk_fund, bk_slot = np.nonzero(used)  # books in fund order
+    nbk = len(bk_fund)
+    book_of = np.full((nh, len(HF_BOOK_SLOTS)), -1)
+    book_of[bk_fund, bk_slot] = np.arange(nbk)
+    o_dl, o_mmf, o_am, i_ccp_fut, i_ccp_swap, i_fed, o_oth, n = syn.sector_offsets(
+        (nbk, nd, nm, na, no)
+    )
+    holdings = np.zeros((n, nb))
+    cash, other_assets, other_liab = np.zeros(n), np.zeros(n), np.zeros(n)
+    holdings[:nbk] = slot_par[bk_fund, bk_slot]
+    hf_par = slot_par.sum(axis=1)  # per fund
     value_b = hf_par  # price 100: value = par
-    swap_notional = _round(book[:, 1])
-    fut_face = _round(fut_face)
-    fut_im = syn.cleared_positions(edges, "futures", "fut-hf-", fut_face, t["im_frac"],
-                                   first=0, ccp=i_ccp_fut, short=True)  # fmt: skip
-    fut_long_im = syn.cleared_positions(edges, "futures", "fut-hfl-", _round(fut_long),
-                                        t["im_frac"], first=0, ccp=i_ccp_fut)  # fmt: skip
-    fut_im = fut_im + fut_long_im
-    swap_im = syn.cleared_positions(edges, "swap", "swap-hf-", swap_notional, SWAP_IM_FRAC,
-                                    first=0, ccp=i_ccp_swap, short=True)  # fmt: skip
+    fut_im = syn.cleared_positions(edges, "futures", "fut-hf-", slot_short[bk_fund, bk_slot],
+                                   t["im_frac"], first=0, ccp=i_ccp_fut, short=True)  # fmt: skip
+    fut_im = fut_im + syn.cleared_positions(
+        edges, "futures", "fut-hfl-", slot_long[bk_fund, bk_slot], t["im_frac"], first=0,
+        ccp=i_ccp_fut,
+    )  # fmt: skip
+    swap_im = syn.cleared_positions(edges, "swap", "swap-hf-", slot_swap[bk_fund, bk_slot],
+                                    SWAP_IM_FRAC, first=0, ccp=i_ccp_swap, short=True)  # fmt: skip
     hf_im = fut_im.sum(axis=1) + swap_im.sum(axis=1)
-    cash[:nh] = _round(rng.uniform(*HF_CASH_RANGE_FRAC, nh) * value_b.sum(axis=1))
+    # a fund's cash buffer is split over its cash books by holdings; a directional (futures)
+    # book holds DIRECTIONAL_CASH_TO_IM times its IM as variation-margin liquidity
+    fund_cash = rng.uniform(*HF_CASH_RANGE_FRAC, nh) * value_b.sum(axis=1)
+    bk_par = holdings[:nbk].sum(axis=1)
+    cash[:nbk] = _round(
+        np.where(bk_slot == 3, DIRECTIONAL_CASH_TO_IM * hf_im,
+                 fund_cash[bk_fund] * bk_par / np.maximum(value_b.sum(axis=1)[bk_fund], 1e-12))
+    )  # fmt: skip
 
     # --- hedge-fund repo: exact total, top-50 share, zero-haircut and sponsored shares ------
     top = np.zeros(nh, bool)
@@ -536,8 +615,14 @@ def build_tables(
     lender[spon_rows] = o_mmf + _rebalance(
         lender[spon_rows] - o_mmf, amount[spon_rows], np.zeros(nm), 0.5 * MAX_MMF_REPO_SHARE * nav
     )
+    # each fund-level repo edge is split over the fund's books holding that bucket, in
+    # proportion to their bonds (a book's repo is covered by its own collateral)
+    rows, e_book, amount = _split_repo(e_fund, e_bucket, amount, slot_par, book_of)
+    lender, e_bucket, haircut, spread = lender[rows], e_bucket[rows], haircut[rows], spread[rows]
+    tenor, sponsored = tenor[rows], sponsored[rows]
+    ok = amount > 0
     edges.add(
-        "repo", "repo-hf-", mask=ok, source=lender, target=e_fund, amount_usd_bn=amount,
+        "repo", "repo-hf-", mask=ok, source=lender, target=e_book, amount_usd_bn=amount,
         collateral_bucket=np.array(BUCKETS, dtype=object)[e_bucket], haircut_frac=haircut,
         rate_pct=np.round(t["repo_rate_pct"] + spread, 4), tenor_days=tenor,
         segment=np.where(sponsored, "sponsored", "bilateral").astype(object),
@@ -642,7 +727,7 @@ def build_tables(
     if np.any(resid < 0):
         bad = [BUCKETS[j] for j in np.flatnonzero(resid < 0)]
         raise ValueError(f"funds, dealers and the Fed hold more than the outstanding in {bad}")
-    swap_total = (swap_notional * (swap_notional > 0)).sum(axis=0)
+    swap_total = slot_swap[:, 1].sum(axis=0)
     aw, am_im, am_fut_im, am_swap_im = syn.asset_manager_derivatives(
         edges, rng, t["am_long"], swap_total, t["im_frac"], n_managers=na,
         first=o_am, ccp_futures=i_ccp_fut, ccp_swaps=i_ccp_swap,
@@ -692,7 +777,7 @@ def build_tables(
     gov_names = np.where(is_gov, "Government MMF", "Prime and other MMF").astype(object)
     ids = np.concatenate(
         [
-            syn._ids("hf-", nh),
+            _book_ids(syn._ids("hf-", nh), bk_fund, bk_slot),
             syn._ids("dealer-", nd),
             syn._ids("mmf-", nm),
             syn._ids("am-", na),
@@ -703,9 +788,22 @@ def build_tables(
     names = np.full(n, "", dtype=object)
     names[o_mmf:o_am] = gov_names
     names[o_oth:] = [nm_ for _, nm_ in OTHER_HOLDERS + FUTURES_HOLDERS]
+    names[:nbk] = [f"Hedge fund {f}, {HF_BOOK_SLOTS[k][1]} book" for f, k in
+                   zip(syn._ids("hf-", nh)[bk_fund], bk_slot, strict=True)]  # fmt: skip
     inst = syn.institutions_table(
-        ids, names, (nh, nd, nm, na, no), cash, other_assets, other_liab, holdings
+        ids, names, (nbk, nd, nm, na, no), cash, other_assets, other_liab, holdings
     )
+    strategy = np.full(n, "", dtype=object)
+    strategy[:nbk] = _book_strategy(
+        bk_slot,
+        slot_par[bk_fund, bk_slot],
+        slot_short[bk_fund, bk_slot],
+        slot_swap[bk_fund, bk_slot],
+    )
+    fund_id = ids.copy()
+    fund_id[:nbk] = syn._ids("hf-", nh)[bk_fund]
+    inst.insert(3, "strategy", strategy)
+    inst.insert(4, "fund_id", fund_id)
     inst.insert(6, "leverage_ratio_min_frac", np.nan)  # behaviour ahead of the holdings
     inst.loc[o_dl : o_mmf - 1, "leverage_ratio_min_frac"] = t["slr"]
     inst.insert(7, "mmf_prime_share_frac", np.nan)
@@ -848,20 +946,23 @@ def measure_aggregates(system: System) -> dict[str, Any]:
             cat = key.removeprefix("futures_")
             by_cat[f"{cat}_{side}"] = per_bucket(frame[frame["source"] == key], sign)
 
+    # per fund: a fund's strategy books share its fund_id
+    fund_of = dict(zip(inst["id"], inst["fund_id"], strict=True))
     gross = pd.Series(par[hf].sum(axis=1), index=inst["id"][hf].to_numpy())
     short = pd.concat([fut, swp])
     short = short[short["source"].isin(ids_hf)]
     gross = gross.add(short["notional_usd_bn"].abs().groupby(short["source"]).sum(),
                       fill_value=0.0)  # fmt: skip
-    repo_by = hf_repo.groupby("target")["amount_usd_bn"].sum()
+    gross = gross.groupby(gross.index.map(fund_of)).sum()
+    repo_by = hf_repo.groupby(hf_repo["target"].map(fund_of))["amount_usd_bn"].sum()
     a, liab = cs.balance_sheet()
     is_d = ty == "dealer"
     room = dealer_room(a - liab, a, inst["leverage_ratio_min_frac"].to_numpy(float), 0.0)
     mmf = ty == "mmf"
     names = inst["name"].to_numpy()
     eq = a - liab
-    lev = (hf_repo.groupby("target")["amount_usd_bn"].sum() / pd.Series(eq[hf],
-           index=inst["id"][hf].to_numpy())).dropna()  # fmt: skip
+    fund_eq = pd.Series(eq[hf], index=inst["fund_id"][hf].to_numpy()).groupby(level=0).sum()
+    lev = (repo_by / fund_eq).dropna()
     top_ids = gross.sort_values(ascending=False).index[:50]
     fed = ty == "central_bank"
     return {
@@ -888,7 +989,8 @@ def measure_aggregates(system: System) -> dict[str, Any]:
         "dealer_inventory": float(par[is_d].sum()),
         "dealer_capacity": float(room[is_d].sum()),
         "n_dealers": int(is_d.sum()),
-        "n_hedge_funds": int(hf.sum()),
+        "n_hedge_funds": int(inst["fund_id"][hf].nunique()),
+        "n_hedge_fund_books": int(hf.sum()),
         "mmf_assets": float(a[mmf].sum()),
         "govt_mmf_assets": float(a[mmf & (names == "Government MMF")].sum()),
         "on_rrp": float(repo.loc[repo["segment"] == "central_bank", "amount_usd_bn"].sum()),

@@ -143,3 +143,40 @@ def test_futures_rows_that_do_not_add_up_are_rejected():
                 snap, table=table[table["quantity"] != "futures_dealer_long_2y_usd_bn"]
             )
         )
+
+
+def test_hedge_funds_are_strategy_books(built):
+    """A fund is one institution per strategy book, sharing its fund_id; each book carries
+    its strategy's instruments and its own repo, cash and positive equity."""
+    _v, system, got, want = built
+    inst, exp = system.institutions, system.exposures
+    hf = inst[inst["type"] == "hedge_fund"].set_index("id")
+    assert got["n_hedge_funds"] == N_HF < got["n_hedge_fund_books"] == len(hf)
+    assert set(hf["strategy"]) == {"basis", "swap_spread", "relative_value", "directional"}
+    assert (hf.index.str.rsplit("-", n=1).str[0] == hf["fund_id"]).all()
+    assert (hf.groupby("fund_id")["strategy"].nunique() == hf.groupby("fund_id").size()).all()
+    assert (hf["equity_usd_bn"] > 0).all()
+    par = hf[[f"ust_{b}_par_usd_bn" for b in ("2y", "5y", "10y", "30y")]].sum(axis=1)
+    books = exp[exp["source"].isin(hf.index) | exp["target"].isin(hf.index)]
+    kinds = (
+        books.assign(
+            book=np.where(books["kind"] == "repo", books["target"], books["source"]),
+            sign=np.sign(books["notional_usd_bn"].fillna(0.0)),
+        )
+        .groupby("book")[["kind", "sign"]]
+        .agg(lambda x: set(x))
+    )
+    strat = hf["strategy"]
+    for book, rec in kinds.iterrows():
+        if strat[book] == "basis":
+            assert rec["kind"] >= {"futures", "repo"} and "swap" not in rec["kind"]
+            assert par[book] > 0
+        elif strat[book] == "swap_spread":
+            assert rec["kind"] >= {"swap"} and "futures" not in rec["kind"]
+        elif strat[book] == "directional":
+            assert rec["kind"] == {"futures"} and rec["sign"] == {1.0}
+            assert par[book] == 0
+    # basis books hold the basis trade, swap-spread books the swap notional
+    assert par[strat == "basis"].sum() == pytest.approx(want["basis_par"], abs=ABS_USD_BN)
+    assert par[strat == "swap_spread"].sum() == pytest.approx(want["swap_notional"],
+                                                               abs=ABS_USD_BN)  # fmt: skip
