@@ -31,7 +31,8 @@ class Result:
         basis per contract in price points and bp and its widening; swap rates and spreads;
         repo rate; volatility index; dealer utilisation; within-day iterations.
     institutions : DataFrame, long (``day``, ``institution``)
-        Equity, cash, assets, leverage, Treasury value, repo borrowed, IM posted, net futures
+        Type and hedge-fund strategy book (``strategy``, "" if none); equity, cash, assets,
+        leverage, Treasury value, repo borrowed, IM posted, net futures
         and swap notional (signed), sales (USD bn) and the default flag.
     events : DataFrame
         Margin calls, repo not rolled, sales by kind, redemptions, defaults with cause.
