@@ -42,8 +42,10 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   (``basis_trade_size``, ``swap_spread_trade_size`` of Form PF, the rest of
   ``hf_ust_holdings`` is other RV); a fund's cash buffer and each of its repo edges are
   split over its books holding that bucket pro rata to their bonds (assumption: pods are
-  financed like their fund), and a directional book holds ``DIRECTIONAL_CASH_TO_IM`` times
-  its IM in cash. Concentration and repo targets are per fund (summed over its books).
+  financed like their fund), and a directional (futures-only) book has the equity of a fund
+  at the Form PF gross-to-net leverage of the large funds, ``face / hf_leverage_top50_gav_nav``
+  (a snapshot assumption with its range), held as its IM and cash. Concentration and repo
+  targets are per fund (summed over its books).
   Repo: the model's repo is Treasury-collateralised, so the modelled HF repo is
   ``min(hf_repo_borrowing, MAX_REPO_TO_COLLATERAL x holdings)`` (Form PF counts repo on all
   collateral: 1,465 > 1,080 of UST holdings in Feb 2020); the top 50 borrow exactly
@@ -177,9 +179,6 @@ HF_BOOK_SLOTS = (
     ("rv", "relative_value"),
     ("dir", "directional"),
 )
-#: Assumption: cash of a directional (futures-only) book in units of its IM, a variation-
-#: margin buffer (range 0.5-3; not in the fact base).
-DIRECTIONAL_CASH_TO_IM = 1.0
 #: The TFF other-reportable and non-reportable categories: institutions of type ``other``.
 FUTURES_HOLDERS = (
     ("futures_other_rept", "Other reportable futures traders (CFTC TFF)"),
@@ -241,6 +240,7 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
         "hf_positive_haircut": v("hf_repo_haircut_positive_typical_frac"),
         "top50_gross_share": v("top50_share_gross_ust_exposure_frac"),
         "top50_repo_share": v("top50_share_repo_frac"),
+        "hf_gav_nav": v("hf_leverage_top50_gav_nav_ratio"),
         "basis_par": v("basis_trade_size_usd_bn"),
         "swap_notional": v("swap_spread_trade_size_usd_bn"),
         "lf_short": lf,
@@ -557,11 +557,12 @@ def build_tables(
                                     SWAP_IM_FRAC, first=0, ccp=i_ccp_swap, short=True)  # fmt: skip
     hf_im = fut_im.sum(axis=1) + swap_im.sum(axis=1)
     # a fund's cash buffer is split over its cash books by holdings; a directional (futures)
-    # book holds DIRECTIONAL_CASH_TO_IM times its IM as variation-margin liquidity
+    # book's equity is its face / GAV-to-NAV leverage, held as IM and cash
     fund_cash = rng.uniform(*HF_CASH_RANGE_FRAC, nh) * value_b.sum(axis=1)
     bk_par = holdings[:nbk].sum(axis=1)
+    dir_equity = slot_long[bk_fund, bk_slot].sum(axis=1) / t["hf_gav_nav"]
     cash[:nbk] = _round(
-        np.where(bk_slot == 3, DIRECTIONAL_CASH_TO_IM * hf_im,
+        np.where(bk_slot == 3, np.maximum(dir_equity - hf_im, 0.0),
                  fund_cash[bk_fund] * bk_par / np.maximum(value_b.sum(axis=1)[bk_fund], 1e-12))
     )  # fmt: skip
 
