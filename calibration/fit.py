@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -66,6 +67,8 @@ from calibration.snapshot import load_episode
 from contagion import simulate
 from contagion._version import __version__
 from contagion.engine import Simulation
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "PARAMETERS",
@@ -551,23 +554,34 @@ def _params_from_z(z: np.ndarray) -> dict[str, float]:
 
 
 def fit(*, quick: bool = False, seed: int = FIT_SEED,
-        n_hedge_funds: int = FIT_N_HEDGE_FUNDS, max_nfev: int | None = None) -> dict:  # fmt: skip
+        n_hedge_funds: int = FIT_N_HEDGE_FUNDS, max_nfev: int | None = None,
+        progress: Callable[[int, str, float], object] | None = None) -> dict:  # fmt: skip
     """Minimise the objective; returns estimates, std errors, identification and the table.
 
     ``quick`` caps the evaluations (a smoke run for tests: ~30 simulations).
+    ``progress(evaluations, stage, best)`` is called after every objective evaluation
+    with the stage (``"screen"`` or ``"local search i/n"``) and the best objective so far;
+    stages are logged at INFO, evaluations at DEBUG (logger ``calibration.fit``).
     """
     t0 = time.perf_counter()
     z0 = np.array([p.to_z(p.start) for p in PARAMETERS])
     nfev = [0]
+    stage = ["screen"]
+    best = [math.inf]
 
     def fun(z: np.ndarray) -> np.ndarray:
         nfev[0] += 1
         ev = evaluate(_params_from_z(z), seed=seed, n_hedge_funds=n_hedge_funds)
+        best[0] = min(best[0], ev.objective)
+        log.debug("evaluation %d (%s): objective %.6g", nfev[0], stage[0], ev.objective)
+        if progress is not None:
+            progress(nfev[0], stage[0], best[0])
         return np.concatenate([ev.residuals, ev.prior])
 
     # global stage: a seeded Latin-hypercube screen of the unit box (the objective is
     # jagged: thresholds in the engine), then the local least-squares from the best point
     n_screen = 0 if quick else N_SCREEN
+    log.info("screen: %d Latin-hypercube points and the prior start", n_screen)
     starts = [(float((fun(z0) ** 2).sum()), 0, z0)]
     if n_screen:
         rng = np.random.default_rng(seed)
@@ -581,7 +595,9 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
     if not any(i == 0 for _, i, _ in starts):
         starts.append((0.0, 0, z0))
     sol = None
-    for _, _, start in starts:
+    for i, (_, _, start) in enumerate(starts, 1):
+        stage[0] = f"local search {i}/{len(starts)}"
+        log.info("%s (best objective so far %.6g)", stage[0], best[0])
         cand = least_squares(
             fun, start, bounds=(0.0, 1.0), method="trf", diff_step=0.02, x_scale=1.0,
             max_nfev=max_nfev or (1 if quick else 80), xtol=1e-4, ftol=1e-5,
@@ -892,7 +908,8 @@ No purchases, repo operations, SLR relief or rate cuts (same system, inputs, par
 
 
 def main(out_dir: str | Path | None = None, episode: str = "march_2020",
-         quick: bool = False) -> Path:  # fmt: skip
+         quick: bool = False,
+         progress: Callable[[int, str, float], object] | None = None) -> Path:  # fmt: skip
     """Re-run the fit; write ``fitted_params.yaml``, ``calibration_report.md`` and the
     calibrated system ``calibrated_us_2025.json`` (into ``contagion/data/systems`` when
     writing to the package's own data directory).
@@ -906,6 +923,8 @@ def main(out_dir: str | Path | None = None, episode: str = "march_2020",
         2019 is fitted jointly with it, April 2025 is out of sample.
     quick : bool
         A smoke run with very few evaluations (labelled as such in both files).
+    progress : callable(evaluations, stage, best objective), optional
+        Called after every objective evaluation (see :func:`fit`).
 
     Returns
     -------
@@ -916,7 +935,7 @@ def main(out_dir: str | Path | None = None, episode: str = "march_2020",
         raise ValueError(f"only 'march_2020' is fitted; {episode!r} is not a fit episode")
     out_dir = Path(out_dir) if out_dir is not None else _data_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = fit(quick=quick)
+    out = fit(quick=quick, progress=progress)
     doc = _param_doc(out, episode)
     (out_dir / PARAMS_FILE).write_text(
         "# Fitted parameters of contagion, written by calibration.fit.main; do not edit.\n"

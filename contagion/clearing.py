@@ -216,7 +216,7 @@ def eisenberg_noe(
     inv_pbar = np.divide(1.0, pbar, out=np.zeros(n), where=pbar > 0)
     if is_sparse:
         # Row scaling of CSR data: each stored value divided by its row's pbar.
-        pi = L.copy()
+        pi: Any = L.copy()  # a scipy sparse array (scipy has no type information)
         pi.data *= np.repeat(inv_pbar, np.diff(pi.indptr))
         pi_t = sp.csr_array(pi.T)  # (Pi^T)[j, i] = Pi[i, j]; CSR for fast mat-vec
     else:

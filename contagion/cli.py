@@ -1,18 +1,26 @@
 """The ``contagion`` command line: parse, load and validate, call the public API, write.
 
-Exit codes: 0 success; 2 invalid input (one message naming the file and field, no
-traceback); 1 internal error (a one-line message and the file holding the traceback, or
-the traceback itself with ``--debug``).
+Exit codes: 0 success; 2 invalid input or an unusable environment (one message naming the
+file and field, or the Dask cluster, and what to do; no traceback); 1 internal error (a
+one-line message and the file holding the traceback, or the traceback itself with
+``--debug``).
+
+Messages go to standard error through the ``contagion`` and ``calibration`` loggers (INFO;
+WARNING with ``--quiet``; DEBUG with ``--debug``). Progress: a live bar on a terminal, a
+line per finished chunk of draws anywhere else (a log, CI, a pipe).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import math
+import numbers
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
@@ -24,7 +32,6 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Network model of a US Treasury basis-trade unwind: run policy experiments and "
     "write reports. `contagion run` with no arguments runs the main job.",
@@ -44,9 +51,99 @@ Out = Annotated[Path, typer.Option("--out", "-o", help="Report directory to writ
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out.")]
 
 
+def _say(text: str) -> None:
+    """Print a message to stderr with control and format characters escaped."""
+    from contagion.errors import printable
+
+    err_console.print(printable(text), markup=False)
+
+
+def _echo(text: str) -> None:
+    """Print a line to stdout with control and format characters escaped."""
+    from contagion.errors import printable
+
+    typer.echo(printable(text))
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from contagion import __version__
+
+        typer.echo(f"contagion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Network model of a US Treasury basis-trade unwind: run policy experiments and write
+    reports. `contagion run` with no arguments runs the main job."""
+
+
+class _Formatter(logging.Formatter):
+    """``message`` for INFO, ``warning: message`` (the level's name) otherwise; control and
+    format characters escaped (log records name systems, scenarios and arms)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from contagion.errors import printable
+
+        text = printable(super().format(record))
+        return text if record.levelno == logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
 @contextmanager
-def _guard(debug: bool = False) -> Iterator[None]:
-    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors."""
+def _logging(quiet: bool, debug: bool) -> Iterator[None]:
+    """Log records of the package to standard error while a command runs."""
+    handler = logging.StreamHandler(sys.stderr)  # the stream of this invocation
+    handler.setFormatter(_Formatter("%(message)s"))
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    loggers = [logging.getLogger(name) for name in ("contagion", "calibration")]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(level)
+    try:
+        with warnings.catch_warnings():
+            # input warnings (an unknown column kept) as one line each, never an error
+            from contagion.errors import InputWarning
+
+            warnings.simplefilter("always", InputWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, InputWarning):
+                    _say(f"warning: {message}")  # names a column of the user's file
+                else:
+                    shown(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            yield
+    finally:
+        for lg, old_level in saved:
+            lg.removeHandler(handler)
+            lg.setLevel(old_level)
+
+
+@contextmanager
+def _guard(debug: bool = False, quiet: bool = False) -> Iterator[None]:
+    """Turn exceptions into exit codes: 2 for invalid input, 1 for internal errors; log
+    the package's messages to standard error meanwhile.
+
+    Every message is printed with control and format characters escaped
+    (:func:`contagion.errors.printable`): names from input files cannot rewrite the terminal.
+    """
+    with _logging(quiet, debug), _exit_codes(debug):
+        yield
+
+
+@contextmanager
+def _exit_codes(debug: bool) -> Iterator[None]:
     import yaml
 
     from contagion.errors import InputError
@@ -56,14 +153,14 @@ def _guard(debug: bool = False) -> Iterator[None]:
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except InputError as err:
-        err_console.print(f"error: {err}", markup=False)
+        _say(f"error: {err}")
         raise typer.Exit(2) from None
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
+    except OSError as err:  # a file named on the command line: missing, a loop, no access
         where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-        err_console.print(f"error: {where}{err.strerror or err}", markup=False)
+        _say(f"error: {where}{err.strerror or err}")
         raise typer.Exit(2) from None
     except yaml.YAMLError as err:
-        err_console.print(f"error: invalid YAML: {str(err).splitlines()[0]}", markup=False)
+        _say(f"error: invalid YAML: {str(err).splitlines()[0]}")
         raise typer.Exit(2) from None
     except Exception as err:
         if debug:
@@ -72,10 +169,9 @@ def _guard(debug: bool = False) -> Iterator[None]:
         with open(fd, "w", encoding="utf-8") as fh:
             fh.write(traceback.format_exc())
         first = str(err).splitlines()[0] if str(err) else ""
-        err_console.print(
+        _say(
             f"internal error: {type(err).__name__}: {first} (traceback in {log}; rerun with "
-            "--debug to see it)",
-            markup=False,
+            "--debug to see it)"
         )
         raise typer.Exit(1) from None
 
@@ -101,27 +197,87 @@ def _default_experiment():
         return load_experiment(path)
 
 
-def _clean(x: Any) -> Any:
-    """JSON-safe numbers (NaN and infinities become null)."""
+COUNTS = ("defaults", "reduction_defaults", "n_institutions", "n_exposures", "days")
+
+
+def _clean(x: Any, key: str = "") -> Any:
+    """JSON-safe values: integers stay integers (and counts held as floats become
+    integers), NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, float | int) and not isinstance(x, bool):
-        return float(x) if math.isfinite(x) else None
+        return {str(k): _clean(v, str(k)) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v, key) for v in x]
+    if isinstance(x, bool | None | str):
+        return x
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        x = float(x)
+        if not math.isfinite(x):
+            return None
+        is_count = key in COUNTS or key.endswith(".n")
+        return int(x) if is_count and x.is_integer() else x
     return x
 
 
-def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_json) -> None:
-    """Write the report, then print the summary table (or JSON)."""
-    from contagion.report import write_report
+@contextmanager
+def _output(out: Path, overwrite: bool) -> Iterator[Any]:
+    """The ``--out`` folder, checked and locked for the whole command (another process
+    writing to it makes this one fail at once; see :func:`contagion.report.open_output`)."""
+    from contagion.report import open_output
+
+    target = open_output(out, overwrite=overwrite)
+    try:
+        yield target
+    except BaseException:
+        target.abandon()  # a folder made for this run and left empty is removed
+        raise
+    finally:
+        target.release()
+
+
+def _file(spec: str | None, bundled: tuple[str, ...] | None = None) -> str | None:
+    """The file a command-line system or scenario names (None for a bundled name)."""
+    from contagion import examples
+
+    names = examples.BUNDLED if bundled is None else bundled
+    return None if spec is None or spec in names else spec
+
+
+def _bundled_scenarios() -> tuple[str, ...]:
+    from contagion import scenarios
+
+    return tuple(scenarios.available())
+
+
+def _arms(arms) -> dict[str, list]:
+    """Arms checked: safe names, an empty baseline (:func:`contagion.experiment.check_arms`)."""
+    from contagion.experiment import check_arms
+
+    return check_arms(arms)
+
+
+def _arms_text(arms) -> str:
+    """``3 arms (no_action, qe, srf)``: the arms that run, ``no_action`` included."""
+    names = list(arms) if "no_action" in arms else ["no_action", *arms]
+    return f"{len(names)} arm{'s' if len(names) != 1 else ''} ({', '.join(names)})"
+
+
+def _finish(result, system, target, *, draws, seed, title, quiet, as_json) -> None:
+    """Write the report into the locked ``target``, then print the summary table (or JSON)."""
+    from rich.text import Text
+
+    from contagion.errors import printable
+    from contagion.report import labels, write_report
     from contagion.report.render import fmt, summary_table, yield_label
 
+    out = target.path
     with _status(quiet or as_json, "Writing the report"):
-        html = write_report(
-            result, system, out, draws=draws, seed=seed, title=title, overwrite=overwrite
-        )
+        html = write_report(result, system, target, draws=draws, seed=seed, title=title)
     if as_json:
         arms = result.metrics.join(result.effectiveness).to_dict(orient="index")
-        doc = {"out": str(Path(out)), "report": str(html), "arms": arms}
+        doc = {"out": str(Path(out)), "report": str(html), "arms": arms,
+               "parameters": getattr(result, "parameters", {})}  # fmt: skip
         if getattr(result, "sensitivity", None) is not None:
             doc["sensitivity"] = str(Path(out) / "sensitivity.csv")
         typer.echo(json.dumps(_clean(doc), indent=1))
@@ -129,20 +285,33 @@ def _finish(result, system, out, *, draws, seed, title, overwrite, quiet, as_jso
     if quiet:
         return
     y = yield_label(next(iter(result.results.values())).summary)
-    table = summary_table(result.metrics, result.effectiveness, y)
-    t = Table(title=f"Policy experiment ({len(table)} arms)", title_justify="left")
+    table = summary_table(result.metrics, result.effectiveness, y, draws=result.draws,
+                          names=labels.arm_labels(result.results))  # fmt: skip
+    n = result.draws["draw"].nunique() if len(result.draws) else 0
+    how = f"median [p10–p90] of {n} draws" if n else "central run, no parameter draws"
+    from rich.markup import escape
+
+    t = Table(title=escape(f"Policy experiment ({len(table)} arms; {how})"), title_justify="left")
     t.add_column("arm", no_wrap=True)
     for c in table.columns:
         t.add_column(c, justify="right", max_width=14)
     for arm, row in table.iterrows():
-        t.add_row(str(arm), *(fmt(v, 0 if c == "Defaults" else 1) for c, v in row.items()))
+        cells = (fmt(v, 0 if c == "Defaults" else 1) for c, v in row.items())
+        t.add_row(Text(printable(str(arm))), *cells)  # Text: no markup, no escapes
     out_console.print(t)
-    out_console.print(f"Report: {html}", markup=False)
+    params = getattr(result, "parameters", None) or {}
+    if params.get("description"):  # names the system: text from outside
+        out_console.print(printable(str(params["description"])), markup=False)
+    out_console.print(f"Report: {printable(str(html))}", markup=False)
 
 
 @contextmanager
 def _status(quiet: bool, message: str) -> Iterator[None]:
+    """A spinner on a terminal; the message as one line anywhere else."""
     if quiet:
+        yield
+    elif not err_console.is_terminal:
+        _say(f"{message} ...")
         yield
     else:
         with err_console.status(message):
@@ -156,7 +325,16 @@ Workers = Annotated[
 Scheduler = Annotated[
     str | None,
     typer.Option(
-        "--scheduler", help="Run the draws on an existing Dask cluster (tcp://host:8786)."
+        "--scheduler",
+        help="Run the draws on an existing Dask cluster (tcp://host:8786; needs the dask "
+        "extra). Start its workers single-threaded: dask worker ADDRESS --nthreads 1.",
+    ),
+]
+ParameterSet = Annotated[
+    str | None,
+    typer.Option(
+        "--parameter-set",
+        help="auto (fitted where the system carries a fit), fitted, or defaults (opt out).",
     ),
 ]
 Checkpoint = Annotated[
@@ -166,6 +344,26 @@ Checkpoint = Annotated[
         help="Write finished chunks of draws to DIR; a rerun skips them (resume).",
     ),
 ]
+
+
+def load_experiment_with(cfg, file: Path, **changes: Any):
+    """``cfg`` with options from the command line, validated like the file."""
+    from contagion.errors import InputError
+    from contagion.experiment import ExperimentConfig, config_parameters
+
+    try:
+        cfg = ExperimentConfig.model_validate({**cfg.model_dump(), **changes})
+        if changes.get("parameter_set") == "defaults" and cfg.model_params in (
+            "system",
+            "fitted",
+        ):  # the command line opts out of the file's fitted parameters
+            cfg = cfg.model_copy(update={"model_params": None})
+        config_parameters(cfg)
+    except ValueError as err:
+        if isinstance(err, InputError):
+            raise err.with_source(str(file)) from None
+        raise InputError.from_validation(err, "option", "--parameter-set") from None
+    return cfg
 
 
 def _one_backend(workers: int | None, scheduler: str | None) -> None:
@@ -185,22 +383,30 @@ def _one_backend(workers: int | None, scheduler: str | None) -> None:
 
 def _run_experiment(
     system, scenario, arms, *, draws, seed, quiet, uncertainty=None, workers=None,
-    scheduler=None, checkpoint=None, message=None, sampling="random",
+    scheduler=None, checkpoint=None, message=None, sampling="random", parameter_set="auto",
+    model_params=None,
 ):  # fmt: skip
     """Run an experiment; a progress bar across the draws (a spinner without draws)."""
     from contagion.experiment import experiment
 
     _one_backend(workers, scheduler)
-    n = len(arms) + (0 if "no_action" in arms else 1)
-    runs = n * (1 + draws)
-    message = message or f"Simulating {n} arms ({runs} runs incl. {draws} parameter draws)"
+    message = message or f"Simulating {_arms_text(arms)}" + (
+        f" with {draws} parameter draw{'s' if draws != 1 else ''}" if draws else ""
+    )
     options = {
         "draws": draws, "rng": seed, "uncertainty": uncertainty, "workers": workers,
         "scheduler": scheduler, "checkpoint_dir": checkpoint, "sampling": sampling,
+        "parameter_set": parameter_set, "model_params": model_params,
     }  # fmt: skip
     if quiet or not draws:
         with _status(quiet, message):
             return experiment(system, scenario, arms, **options)
+    if not err_console.is_terminal:  # a log or a pipe: a line per finished chunk
+        from contagion.progress import ProgressLines
+
+        _say(message)
+        lines = ProgressLines("Parameter draws", stream=sys.stderr)
+        return experiment(system, scenario, arms, progress=lines, **options)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -238,6 +444,12 @@ def _run_sensitivity(cfg, system, scenario, result, *, quiet, workers, scheduler
     options = {"workers": workers, "scheduler": scheduler, "checkpoint_dir": checkpoint}
     if quiet:
         return run_sensitivity(cfg, system, scenario, result, **options)
+    if not err_console.is_terminal:  # a log or a pipe: a line per finished chunk
+        from contagion.progress import ProgressLines
+
+        _say(message)
+        lines = ProgressLines("Sobol' points", stream=sys.stderr)
+        return run_sensitivity(cfg, system, scenario, result, progress=lines, **options)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
@@ -264,7 +476,19 @@ def run(
         list[Path] | None,
         typer.Option("--policy", help="Policy YAML/JSON file; one arm per file (repeatable)."),
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help="Parameter draws.")] = 0,
+    draws: Annotated[
+        int | None,
+        typer.Option("--draws", min=0, help="Parameter draws (default: the main job's, 64)."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="Seed of the parameter draws (default: the default experiment's, so runs repeat).",
+        ),
+    ] = None,
+    parameter_set: ParameterSet = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     checkpoint: Checkpoint = None,
@@ -278,24 +502,25 @@ def run(
 
     With no arguments this is the main job: the bundled calibrated_us_2025 system under the
     bundled basis_unwind scenario, no action versus the arms of the default experiment
-    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility). A calibrated system
-    runs with its fitted model parameters wherever the scenario does not set its own.
+    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility), with 64 Sobol' draws of
+    the fitted parameters. A calibrated system runs with its fitted model parameters
+    wherever the scenario does not set its own (--parameter-set defaults: without them).
     """
-    from contagion import examples
-    from contagion.experiment import with_model_params
+    from contagion.experiment import check_compatible, resolve_parameters
     from contagion.policies import load_policy
-    from contagion.report import prepare_directory
 
-    with _guard(debug):
+    # the --out folder is checked and locked before anything is simulated
+    with _guard(debug, quiet or as_json), _output(out, overwrite) as target:
         _one_backend(workers, scheduler)
-        prepare_directory(out, overwrite=overwrite)  # fail before simulating
         cfg = _default_experiment()
+        if seed is not None:
+            cfg = cfg.model_copy(update={"seed": seed})
         sys_ = _system(system or cfg.system)
         sc = _scenario(scenario or cfg.scenario)
-        ranges = None
-        if examples.model_params(sys_):  # a calibrated system runs with its parameters
-            sc = with_model_params(sc, sys_, "system")
-            ranges = examples.model_params_uncertainty(sys_)  # and draws around them
+        # a calibrated system runs with its fitted parameters and draws around them
+        pset = parameter_set or ("fitted" if system is None else "auto")
+        n = cfg.draws if draws is None else draws
+        sources: dict[str, str] = {}
         if policy:
             arms: dict[str, list] = {"no_action": []}
             for path in policy:
@@ -304,16 +529,23 @@ def run(
                 while name in arms:
                     name += "_"
                 arms[name] = [pol]
+                sources[name] = str(path)
         else:
             arms = dict(cfg.arms)
-        result = _run_experiment(sys_, sc, arms, draws=draws, seed=cfg.seed,
-                                 quiet=quiet or as_json, workers=workers, uncertainty=ranges,
-                                 scheduler=scheduler, checkpoint=checkpoint)  # fmt: skip
+        check_compatible(  # the parameters do not matter here, the paths of errors do
+            sys_, resolve_parameters(sys_, sc, pset).scenario, _arms(arms),
+            system_source=_file(system), arm_sources=sources,
+            scenario_source=_file(scenario, bundled=_bundled_scenarios()),
+        )  # fmt: skip
+        result = _run_experiment(sys_, sc, arms, draws=n, seed=cfg.seed,
+                                 quiet=quiet or as_json, workers=workers, sampling=cfg.sampling,
+                                 scheduler=scheduler, checkpoint=checkpoint,
+                                 parameter_set=pset)  # fmt: skip
         title = "Main job: basis-trade unwind policy experiment" if not (
             scenario or system or policy
         ) else "Policy experiment"  # fmt: skip
-        _finish(result, sys_, out, draws=draws, seed=cfg.seed, title=title,
-                overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
+        _finish(result, sys_, target, draws=n, seed=cfg.seed, title=title,
+                quiet=quiet, as_json=as_json)  # fmt: skip
 
 
 @app.command("experiment")
@@ -322,6 +554,7 @@ def experiment_cmd(
     draws: Annotated[
         int | None, typer.Option("--draws", min=0, help="Parameter draws (overrides the file).")
     ] = None,
+    parameter_set: ParameterSet = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     checkpoint: Checkpoint = None,
@@ -331,33 +564,51 @@ def experiment_cmd(
     as_json: AsJson = False,
     debug: Debug = False,
 ) -> None:
-    """Run an experiment file; system and scenario paths are relative to the file (and
-    must stay inside its directory unless absolute)."""
-    from contagion.experiment import load_experiment, resolve_model_params
-    from contagion.paths import experiment_inputs
-    from contagion.report import prepare_directory
+    """Run an experiment file (system, scenario, arms, draws) and write a report.
 
-    with _guard(debug):
+    Relative system and scenario paths in the file are read relative to it and must stay
+    inside its directory. A system with fitted parameters runs with them unless the file
+    says parameter_set: defaults (or --parameter-set defaults).
+    """
+    from contagion.errors import InputError, printable
+    from contagion.experiment import check_compatible, load_experiment, resolve_config
+    from contagion.paths import experiment_inputs
+
+    with _guard(debug, quiet or as_json):
         _one_backend(workers, scheduler)
         cfg = load_experiment(file)
-        prepare_directory(out, overwrite=overwrite)
+        if parameter_set is not None:
+            cfg = load_experiment_with(cfg, file, parameter_set=parameter_set)
+    with _guard(debug, quiet or as_json), _output(out, overwrite) as target:
         sys_file, sc_file = experiment_inputs(cfg, file.parent, source=str(file))
         sys_ = _system(cfg.system if sys_file is None else str(sys_file))
         sc = _scenario(cfg.scenario if sc_file is None else str(sc_file))
-        cfg, sc = resolve_model_params(cfg, sys_, sc)
+        try:  # a contradiction between the file and the system names the file
+            resolved = resolve_config(cfg, sys_, sc)
+        except InputError as err:
+            raise err.with_source(str(file)) from None
+        check_compatible(
+            sys_, resolved.scenario, _arms(cfg.arms),
+            arm_sources=dict.fromkeys(cfg.arms, str(file)),
+            system_source=None if sys_file is None else str(sys_file),
+            scenario_source=None if sc_file is None else str(sc_file),
+        )  # fmt: skip
         n = cfg.draws if draws is None else draws
         result = _run_experiment(
             sys_, sc, cfg.arms, draws=n, seed=cfg.seed, quiet=quiet or as_json,
             uncertainty=cfg.uncertainty, workers=workers, scheduler=scheduler,
             checkpoint=checkpoint, sampling=cfg.sampling,
-            message=f"Simulating {len(cfg.arms)} arms with {n} parameter draws",
+            parameter_set=resolved.record["requested"], model_params=cfg.model_params
+            if isinstance(cfg.model_params, dict) else None,
         )  # fmt: skip
+        cfg = cfg.model_copy(update={"uncertainty": resolved.uncertainty})
         if cfg.sensitivity is not None:  # written beside the results as sensitivity.csv
             result = _run_sensitivity(cfg, sys_, sc, result, quiet=quiet or as_json,
                                       workers=workers, scheduler=scheduler,
                                       checkpoint=checkpoint)  # fmt: skip
-        _finish(result, sys_, out, draws=n, seed=cfg.seed, title=f"Experiment {file.stem}",
-                overwrite=True, quiet=quiet, as_json=as_json)  # fmt: skip
+        title = f"Experiment {printable(file.stem)}"  # a file name is text from outside too
+        _finish(result, sys_, target, draws=n, seed=cfg.seed, title=title,
+                quiet=quiet, as_json=as_json)  # fmt: skip
 
 
 @app.command()
@@ -369,45 +620,62 @@ def report(
     from contagion.report import render_report
 
     with _guard(debug):
-        typer.echo(str(render_report(result_dir)))
+        _echo(str(render_report(result_dir)))
+
+
+def _listing(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """Rows as a table, or as a JSON list with ``--json``."""
+    if as_json:
+        typer.echo(json.dumps(_clean(rows), indent=1))
+        return
+    t = Table(*rows[0]) if rows else Table()
+    for row in rows:
+        t.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in row.values()))
+    out_console.print(t)
 
 
 @app.command()
-def scenarios() -> None:
+def scenarios(as_json: AsJson = False) -> None:
     """List the bundled scenarios."""
     from contagion import scenarios as sc
 
-    t = Table("scenario", "days", "description")
+    rows = []
     for name in sc.available():
         s = sc.load(name)
-        t.add_row(name, str(s.days), s.description.split(". ")[0])
-    out_console.print(t)
+        rows.append({"scenario": name, "days": s.days, "description": _first(s.description)})
+    _listing(rows, as_json)
+
+
+def _first(text: str) -> str:
+    """The first sentence of a description."""
+    return text.split(". ")[0].strip()
 
 
 @app.command()
-def systems() -> None:
+def systems(as_json: AsJson = False) -> None:
     """List the bundled systems."""
     from contagion import examples
 
-    t = Table("system", "institutions", "exposures", "description")
+    rows = []
     for name in examples.BUNDLED:
         s = examples.load_bundled(name)
-        t.add_row(name, str(s.n_institutions), str(s.n_exposures), s.description.split(". ")[0])
-    out_console.print(t)
+        rows.append({"system": name, "institutions": s.n_institutions,
+                     "exposures": s.n_exposures, "description": _first(s.description)})  # fmt: skip
+    _listing(rows, as_json)
 
 
 @app.command()
-def policies() -> None:
+def policies(as_json: AsJson = False) -> None:
     """List the policy types and their settings."""
     import contagion.policies as pol
 
     common = set(pol.PolicyConfig.model_fields) | {"type"}
-    t = Table("type", "tool", "settings")
+    rows = []
     for kind in pol.registry.policy_types():
         cls = pol.registry.config_class(kind)
-        fields = ", ".join(f for f in cls.model_fields if f not in common)
-        t.add_row(kind, pol.registry.describe(kind), fields)
-    out_console.print(t)
+        fields = [f for f in cls.model_fields if f not in common]
+        rows.append({"type": kind, "tool": pol.registry.describe(kind), "settings": fields})
+    _listing(rows, as_json)
 
 
 @system_app.command("summary")
@@ -424,9 +692,13 @@ def system_summary(
         if as_json:
             typer.echo(json.dumps(_clean(s), indent=1))
             return
+        from rich.text import Text
+
+        from contagion.errors import printable
+
         t = Table("figure", "value")
         for k, v in s.items():
-            t.add_row(k, f"{v:,.3f}" if isinstance(v, float) else str(v))
+            t.add_row(Text(k), Text(f"{v:,.3f}" if isinstance(v, float) else printable(str(v))))
         out_console.print(t)
 
 
@@ -436,7 +708,10 @@ def system_export(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="graphml, json, yaml or csv (a folder).")
     ] = "yaml",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output path; - writes to standard output."),
+    ] = None,
     overwrite: Overwrite = False,
     debug: Debug = False,
 ) -> None:
@@ -448,6 +723,13 @@ def system_export(
         if fmt not in ("graphml", "json", "yaml", "csv"):
             raise InputError(Problem("option", "--format", "use graphml, json, yaml or csv"))
         s = _system(system)
+        if out is not None and str(out) == "-":
+            if fmt == "csv":
+                raise InputError(
+                    Problem("option", "--out", "csv writes a folder of tables; give a folder")
+                )
+            sys.stdout.write(_system_text(s, fmt))
+            return
         path = out or Path(f"{s.name}-csv" if fmt == "csv" else f"{s.name}.{fmt}")
         if path.exists() and not overwrite:
             raise InputError(Problem("output", "--out", "exists; pass --overwrite"), str(path))
@@ -455,7 +737,25 @@ def system_export(
             to_csv(s, path)
         else:
             save_system(s, path if path.suffix == f".{fmt}" else path.with_suffix(f".{fmt}"))
-        typer.echo(str(path))
+        _echo(str(path))
+
+
+def _system_text(system, fmt: str) -> str:
+    """A system as GraphML, JSON or YAML text (what ``save_system`` writes)."""
+    if fmt == "graphml":
+        import networkx as nx
+
+        from contagion.io import graphml_graph
+
+        return "\n".join(nx.generate_graphml(graphml_graph(system))) + "\n"
+    from contagion.io import to_dict
+
+    doc = to_dict(system)
+    if fmt == "json":
+        return json.dumps(doc, indent=1) + "\n"
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 @system_app.command("validate")
@@ -467,7 +767,7 @@ def system_validate(
     with _guard(debug):
         s = _system(system)
         s.compile()
-        typer.echo(f"valid: {s.name} ({s.n_institutions} institutions, {s.n_exposures} exposures)")
+        _echo(f"valid: {s.name} ({s.n_institutions} institutions, {s.n_exposures} exposures)")
 
 
 @app.command()
@@ -484,12 +784,17 @@ def calibrate(
         str, typer.Option("--episode", help="Main fit episode (September 2019 is fitted with it).")
     ] = "march_2020",
     quick: Annotated[bool, typer.Option("--quick", help="A smoke run, few evaluations.")] = False,
+    quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Fit the free parameters to March 2020 and September 2019 (calls calibration.fit.main)."""
+    """Fit the free parameters to March 2020 and September 2019 (calls calibration.fit.main).
+
+    The full fit runs a few hundred simulations (tens of minutes on one core); progress
+    shows the evaluations, the stage and the best objective so far.
+    """
     from contagion.errors import InputError, Problem
 
-    with _guard(debug):
+    with _guard(debug, quiet):
         try:
             fit = importlib.import_module("calibration.fit")
         except ModuleNotFoundError as err:
@@ -500,10 +805,44 @@ def calibrate(
             err_console.print("error: calibration fit not available in this version")
             raise typer.Exit(2)
         try:
-            report = fit.main(out_dir=out, episode=episode, quick=quick)
+            with _fit_progress(quiet) as progress:
+                report = fit.main(out_dir=out, episode=episode, quick=quick, progress=progress)
         except ValueError as err:  # e.g. an episode that is not fitted
             raise InputError(Problem("option", "--episode", str(err))) from None
-        typer.echo(str(report))
+        _echo(str(report))
+
+
+FIT_LINE_EVERY = 10  # evaluations between progress lines off a terminal
+
+
+@contextmanager
+def _fit_progress(quiet: bool) -> Iterator[Any]:
+    """``progress(evaluations, stage, best)`` for the fit: a spinner on a terminal, a line
+    per stage and every :data:`FIT_LINE_EVERY` evaluations elsewhere, nothing if quiet."""
+    import time
+
+    start = time.monotonic()
+
+    def text(n: int, stage: str, best: float) -> str:
+        return (
+            f"Calibrating: {n} evaluations, {stage}, best objective {best:.4g}, "
+            f"{time.monotonic() - start:.0f} s"
+        )
+
+    if quiet:
+        yield None
+    elif not err_console.is_terminal:
+        last = [""]
+
+        def lines(n: int, stage: str, best: float) -> None:
+            if stage != last[0] or n % FIT_LINE_EVERY == 0:
+                last[0] = stage
+                err_console.print(text(n, stage, best), markup=False)
+
+        yield lines
+    else:
+        with err_console.status("Calibrating: building the episode") as status:
+            yield lambda n, stage, best: status.update(text(n, stage, best))
 
 
 def main() -> None:  # pragma: no cover - console entry alias

@@ -13,9 +13,51 @@ Two families matter to users:
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 MAX_PROBLEMS_SHOWN = 20
+
+#: Unicode categories refused in every id and name, and escaped wherever text is printed:
+#: control characters (Cc: C0, DEL, C1 such as U+0085 and U+009B), format characters (Cf:
+#: the bidirectional controls U+202A-U+202E, U+2066-U+2069, zero-width characters), lone
+#: surrogates (Cs: not encodable as UTF-8) and line / paragraph separators (Zl, Zp).
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_SAFE_ASCII = re.compile(r"[ -~]*")
+
+
+def unsafe_characters(text: str, *, allow: str = "") -> list[str]:
+    """The characters of ``text`` in :data:`UNSAFE_CATEGORIES` (except those in ``allow``),
+    each once, in order of appearance."""
+    if _SAFE_ASCII.fullmatch(text):  # the common case: printable ASCII
+        return []
+    seen: dict[str, None] = {}
+    for ch in text:
+        if ch not in allow and unicodedata.category(ch) in UNSAFE_CATEGORIES:
+            seen[ch] = None
+    return list(seen)
+
+
+def text_problem(text: str, *, allow: str = "") -> str | None:
+    """Why ``text`` may not be an id or a name (None if it may), naming the characters."""
+    bad = unsafe_characters(text, allow=allow)
+    if not bad:
+        return None
+    shown = ", ".join(f"U+{ord(c):04X}" for c in bad[:5])
+    return f"must not contain control characters or format characters (found {shown})"
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: characters of :data:`UNSAFE_CATEGORIES` other than a
+    newline or a tab are written as Python escapes (``\\x1b``, ``\\u202e``)."""
+    if not unsafe_characters(text, allow="\n\t"):
+        return text
+    return "".join(
+        c if c in "\n\t" or unicodedata.category(c) not in UNSAFE_CATEGORIES else ascii(c)[1:-1]
+        for c in text
+    )
 
 
 class ContagionError(Exception):
@@ -45,6 +87,11 @@ class InputError(ContagionError, ValueError):
         self.source = source
         super().__init__(self._message())
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[list[Problem], str | None]]:
+        # pickled in worker processes: rebuild from the problems, not from the message
+        # (the default would pass the message string as ``problems``)
+        return (type(self), (self.problems, self.source))
+
     @property
     def field(self) -> str | None:
         """The field of the first problem (for callers that report one)."""
@@ -53,7 +100,7 @@ class InputError(ContagionError, ValueError):
     @classmethod
     def from_validation(
         cls,
-        err,
+        err: Any,
         location: str,
         source: str | None = None,
         *,
@@ -99,3 +146,10 @@ class InvariantError(ContagionError, RuntimeError):
         who = f" at institution '{institution}'" if institution is not None else ""
         when = f" on day {day}" if day is not None else ""
         super().__init__(f"invariant '{invariant}' violated{who}{when}: {detail}")
+
+    def __reduce__(self) -> tuple[type[InvariantError], tuple[str, str | None, int | None, str]]:
+        return (type(self), (self.invariant, self.institution, self.day, self.detail))
+
+
+class InputWarning(UserWarning):
+    """Input that is used but worth a look, e.g. an unknown column kept as it is."""

@@ -1,26 +1,26 @@
 """Bundled example systems, shipped as package data (no download).
 
 * :func:`toy_basis_trade`: ten institutions, every number hand-checkable. Amounts in USD bn
-  (Treasuries at par; all prices start at 100, so par = market value):
+  (Treasuries at par; all prices start at 100, so par = market value)::
 
-  ============  ===========================================================  ======  ========
-  institution   position                                                     equity  leverage
-  ============  ===========================================================  ======  ========
-  hf_alpha      10y 100, cash 1, TY short 100 (IM 2), repo 100 @ 0% (dealer_a)   3.00    34.3
-  hf_beta       5y 50, cash 1, FV short 50 (IM 0.75), repo 49 @ 2% (dealer_b)    2.75    18.8
-  hf_gamma      30y 20, cash 0.6, pays fixed 30y swap 20 (IM 0.4), repo 20 @ 0%  1.00    21.0
-                (sponsored, from mmf_gov)
-  dealer_a      cash 20, 2y 30, 10y 20, other 50; reverse repo 100; repo 100 @   12.00   18.3
-                2% from mmf_gov; other liabilities 108
-  dealer_b      cash 10, 5y 20, other 30; reverse repo 49; repo 45 @ 2%; other   8.00    13.6
-                liabilities 56
-  mmf_gov       cash 30; lends 100 + 45 tri-party, 20 sponsored, 50 ON RRP        245.00   1.0
-  am_pension    cash 20, 10y 100, 30y 50; TY long 100, FV long 50, receives        173.15   1.0
-                fixed 30y swap 20 (IM 2 + 0.75 + 0.4)
-  ccp           holds IM 6.3 as cash plus 1 of its own                          1.00    7.3
-  fed           5y 100, 10y 200; ON RRP 50, reserves and currency 250            0.00     -
-  foreign_off.  cash 10, 10y 200, 30y 50                                        260.00   1.0
-  ============  ===========================================================  ======  ========
+    ============  ===========================================================  ======  ========
+    institution   position                                                     equity  leverage
+    ============  ===========================================================  ======  ========
+    hf_alpha      10y 100, cash 1, TY short 100 (IM 2), repo 100 @ 0% (dealer_a)   3.00    34.3
+    hf_beta       5y 50, cash 1, FV short 50 (IM 0.75), repo 49 @ 2% (dealer_b)    2.75    18.8
+    hf_gamma      30y 20, cash 0.6, pays fixed 30y swap 20 (IM 0.4), repo 20 @ 0%  1.00    21.0
+                  (sponsored, from mmf_gov)
+    dealer_a      cash 20, 2y 30, 10y 20, other 50; reverse repo 100; repo 100 @   12.00   18.3
+                  2% from mmf_gov; other liabilities 108
+    dealer_b      cash 10, 5y 20, other 30; reverse repo 49; repo 45 @ 2%; other   8.00    13.6
+                  liabilities 56
+    mmf_gov       cash 30; lends 100 + 45 tri-party, 20 sponsored, 50 ON RRP        245.00   1.0
+    am_pension    cash 20, 10y 100, 30y 50; TY long 100, FV long 50, receives        173.15   1.0
+                  fixed 30y swap 20 (IM 2 + 0.75 + 0.4)
+    ccp           holds IM 6.3 as cash plus 1 of its own                          1.00    7.3
+    fed           5y 100, 10y 200; ON RRP 50, reserves and currency 250            0.00     -
+    foreign_off.  cash 10, 10y 200, 30y 50                                        260.00   1.0
+    ============  ===========================================================  ======  ========
 
   Futures: conversion factor 1, price 99.9, so every basis is 0.1 price points.
 * :func:`stylised_us_2025`: a system of realistic size and aggregates (see its docstring).
@@ -33,13 +33,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from functools import cache
 from importlib.resources import files
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 from contagion.io import from_dict
 from contagion.system import System
+
+if TYPE_CHECKING:
+    from contagion.scenario import ModelParams, Scenario
+
+
+class FitCarrier(Protocol):
+    """What the parameter helpers read of a system: its name and metadata (a
+    :class:`~contagion.System`, or the system recorded in a saved run's config)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+
 
 BUNDLED = ("toy_basis_trade", "stylised_us_2025", "calibrated_us_2025")
 #: The toy's equity by institution, USD bn: the equity column of the table above, stated
@@ -116,14 +133,14 @@ def calibrated_us_2025() -> System:
     return load_bundled("calibrated_us_2025")
 
 
-def model_params(system: System) -> dict[str, float]:
+def model_params(system: FitCarrier) -> dict[str, float]:
     """The model-level parameters a system was calibrated with (``metadata.model_params``),
     for :meth:`contagion.Scenario.with_params`; empty for an uncalibrated system."""
     raw = system.metadata.get("model_params") or {}
     return {str(k): float(v) for k, v in raw.items()}
 
 
-def model_params_uncertainty(system: System) -> dict[str, tuple[float, float, str]] | None:
+def model_params_uncertainty(system: FitCarrier) -> dict[str, tuple[float, float, str]] | None:
     """Draw ranges of the calibrated parameters (``metadata.model_params_uncertainty``: the
     fit's estimate +/- 2 std errors) for :func:`contagion.experiment.experiment`; None for an
     uncalibrated system (experiments then use ``DEFAULT_UNCERTAINTY``)."""
@@ -131,3 +148,137 @@ def model_params_uncertainty(system: System) -> dict[str, tuple[float, float, st
     if not raw:
         return None
     return {str(k): (float(v[0]), float(v[1]), str(v[2])) for k, v in raw.items()}
+
+
+#: Where a model parameter's value came from (see :func:`parameter_origins`).
+ORIGINS = ("fitted", "scenario", "experiment", "default")
+
+
+def fit_description(system: FitCarrier) -> str | None:
+    """One line on what a system's parameters were fitted to (``metadata.fit_episode``,
+    ``fit_date``), or None for a system that carries no fitted parameters."""
+    if not model_params(system):
+        return None
+    meta = system.metadata
+    episode = str(meta.get("fit_episode") or "an unnamed episode").replace("_", " ")
+    text = f"fitted to the {episode} episode"
+    if meta.get("fit_date"):
+        text += f" (fit of {meta['fit_date']})"
+    return text + f", carried by system {system.name!r}"
+
+
+def scenario_set_params(scenario: Scenario) -> set[str]:
+    """Model parameters a scenario sets itself: given explicitly and different from the
+    package default (a scenario that went through ``with_params`` marks every field as set,
+    so the value decides)."""
+    from contagion.scenario import ModelParams
+
+    default = ModelParams()
+    p = scenario.params
+    return {k for k in p.model_fields_set if getattr(p, k) != getattr(default, k)}
+
+
+def with_fitted_params(scenario: Scenario, system: System, *, strict: bool = True) -> Scenario:
+    """``scenario`` with the fitted model parameters of ``system`` (the explicit helper for
+    :func:`contagion.simulate`; :func:`contagion.experiment.experiment` applies them itself).
+
+    A parameter the scenario sets itself (:func:`scenario_set_params`) keeps the
+    scenario's value. ``strict``: a system without fitted parameters is an
+    :class:`~contagion.InputError`; otherwise ``scenario`` comes back unchanged.
+
+    Examples
+    --------
+    >>> import contagion as c
+    >>> system = c.examples.calibrated_us_2025()
+    >>> sc = with_fitted_params(c.scenarios.load("basis_unwind"), system)
+    >>> sc.params.impact_bp_per_usd_bn == model_params(system)["impact_bp_per_usd_bn"]
+    True
+    """
+    fitted = model_params(system)
+    if not fitted:
+        if not strict:
+            return scenario
+        from contagion.errors import InputError, Problem
+
+        raise InputError(
+            Problem(
+                "system",
+                "metadata.model_params",
+                f"system {system.name!r} carries no fitted parameters (run it with the "
+                "package defaults, or calibrate it first)",
+            )
+        )
+    own = scenario_set_params(scenario)
+    return scenario.with_params(**{k: v for k, v in fitted.items() if k not in own})
+
+
+def parameter_origins(
+    params: ModelParams,
+    system: FitCarrier,
+    *,
+    fitted_used: bool,
+    overrides: Collection[str] = (),
+    scenario_own: Collection[str] = (),
+) -> dict[str, str]:
+    """Per model parameter, where its value came from: ``experiment`` (an override),
+    ``scenario`` (the scenario's own value), ``fitted`` (the system's fit) or ``default``
+    (the package default of :class:`contagion.ModelParams`)."""
+    from contagion.scenario import ModelParams
+
+    fitted = model_params(system) if fitted_used else {}
+    default = ModelParams()
+    out = {}
+    for k in ModelParams.model_fields:
+        v = getattr(params, k)
+        if k in overrides:
+            out[k] = "experiment"
+        elif k in fitted and v == fitted[k]:
+            out[k] = "fitted"
+        elif k in scenario_own or v != getattr(default, k):
+            out[k] = "scenario"
+        else:
+            out[k] = "default"
+    return out
+
+
+def describe_parameters(params: ModelParams, system: FitCarrier) -> dict[str, Any]:
+    """What parameter set a run used, read from its values alone (for a
+    :class:`~contagion.Result`): ``set`` is ``fitted`` when every fitted parameter of the
+    system has its fitted value, ``defaults`` when every parameter has the package default,
+    else ``mixed``; with the values, their origins and a one-line description."""
+    fitted = model_params(system)
+    values = params.model_dump()
+    if fitted and all(values.get(k) == v for k, v in fitted.items()):
+        origins = parameter_origins(params, system, fitted_used=True)
+    else:
+        origins = parameter_origins(params, system, fitted_used=False)
+    used = set(origins.values())
+    name = (
+        "fitted"
+        if "fitted" in used and fitted and all(origins[k] == "fitted" for k in fitted)
+        else "defaults"
+        if used == {"default"}
+        else "mixed"
+    )
+    return {
+        "set": name,
+        "description": parameter_set_text(name, system, origins),
+        "values": values,
+        "origin": origins,
+    }
+
+
+def parameter_set_text(name: str, system: FitCarrier, origins: dict[str, str]) -> str:
+    """One sentence naming a parameter set and what differs from it."""
+    others = sorted(k for k, o in origins.items() if o in ("scenario", "experiment"))
+    if name == "fitted":
+        text = f"Fitted parameters: {fit_description(system)}"
+    elif name == "defaults":
+        text = "Package defaults (contagion.ModelParams): no fitted parameters applied"
+        if model_params(system):
+            text += f" although system {system.name!r} carries a fit"
+    else:
+        text = "Mixed parameters: neither the system's fit nor the package defaults throughout"
+    if others:
+        text += "; set by the scenario or experiment: " + ", ".join(others)
+    return text + "."

@@ -22,30 +22,41 @@ Every loader here (:func:`load_system`, :func:`from_dict`, :func:`from_csv`,
 and, through it, ``load_scenario``, ``load_policy`` and ``load_experiment``) raises only
 :class:`~contagion.errors.InputError` (a ``ValueError``) for bad input; its message names the
 file (or table) and the location and field. Parser exceptions (YAML, JSON, XML, CSV),
-``UnicodeDecodeError``, ``RecursionError`` (too deeply nested documents) and
-``OverflowError`` (integers beyond the float range, such as ``10**400``) are converted, never
-leaked. Nothing is written while loading. Limits:
+``UnicodeDecodeError``, ``RecursionError`` (too deeply nested documents), ``OverflowError``
+(integers beyond the float range, such as ``10**400``) and ``OSError`` (a symlink loop, a
+permission) are converted, never leaked. Nothing is written while loading. Limits:
 
-* files larger than :data:`MAX_FILE_BYTES` are refused before they are read; files must be
-  UTF-8 (a UTF-8 byte-order mark is accepted; UTF-16 and Latin-1 are refused);
-* YAML anchors/aliases ("billion laughs"): a document is refused when its aliases expand it
-  to more than :data:`MAX_ALIAS_EXPANSION` times the nodes written in the file once it
-  exceeds :data:`MAX_EXPANDED_NODES` nodes, or when an alias refers to a node containing
-  itself (a recursive document). The check runs on the composed node graph, before any
-  Python object is built, so it costs time linear in the file size;
-* YAML mappings and JSON objects with a duplicate key are refused (PyYAML and ``json``
-  would silently keep the last value);
+* files are read by :func:`contagion.files.read_bytes`: regular files only (named pipes and
+  devices such as ``/dev/zero`` are refused without blocking), at most
+  :data:`~contagion.files.MAX_DOCUMENT_BYTES` bytes *read*; files must be UTF-8 (a UTF-8
+  byte-order mark is accepted; UTF-16 and Latin-1 are refused);
+* YAML anchors/aliases ("billion laughs"): the composed node graph is measured before any
+  Python object is built, each node counting 1 plus the characters of its scalar; a
+  document is refused when its aliases expand it beyond :data:`MAX_EXPANDED_SIZE` and
+  beyond both :data:`MAX_ALIAS_EXPANSION` times what is written and
+  :data:`~contagion.files.MAX_DOCUMENT_BYTES`, or when an alias refers to a node
+  containing itself (a recursive document); the check costs time linear in the file size;
+* YAML mappings and JSON objects with a duplicate key are refused, in YAML also two
+  spellings of one value (``0x10`` and ``16``, ``yes`` and ``true``): PyYAML and ``json``
+  would silently keep the last value; a YAML merge key (``<<``) may still be overridden;
+* strings holding a lone surrogate (``"\\ud800"`` in JSON or YAML) are refused (they cannot
+  be written back as UTF-8);
 * nesting deeper than Python's recursion limit is refused;
 * GraphML is parsed by the standard library's expat, which refuses external entities and
-  entity-expansion amplification.
+  entity-expansion amplification; the JSON it embeds (market, metadata) obeys the JSON rules.
+
+CSV cells that a spreadsheet would evaluate as a formula (text starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return) are written with a leading apostrophe by
+:func:`csv_text` (and a text cell starting with an apostrophe gets one more), and
+:func:`from_csv` removes it again, so CSV folders round-trip.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +67,27 @@ import yaml
 from pydantic import ValidationError
 
 from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
+from contagion.files import (
+    MAX_DOCUMENT_BYTES,
+    atomic_write_text,
+    read_text,
+)
 from contagion.market import Market
 from contagion.schema import EXPOSURE_COLUMNS, EXPOSURE_SPEC, INSTITUTION_SPEC, Column
 from contagion.system import System
 from contagion.validation import coerced_booleans
 
 DOC_KEYS = {"name", "description", "metadata", "market", "institutions", "exposures"}
-MAX_FILE_BYTES = 2_000_000_000
-MAX_EXPANDED_NODES = 100_000  # YAML documents this small may use aliases freely
-MAX_ALIAS_EXPANSION = 10  # beyond it, aliases may multiply the written nodes at most this much
+#: The files of a CSV system folder (:func:`to_csv`, :func:`from_csv`).
+CSV_FILES = ("system.yaml", "institutions.csv", "exposures.csv")
+MAX_FILE_BYTES = MAX_DOCUMENT_BYTES  # the former name
+# YAML size after expanding aliases, in nodes plus characters of scalars: documents this
+# small may use aliases freely; beyond it aliases may multiply what is written at most
+# MAX_ALIAS_EXPANSION times, and never past MAX_DOCUMENT_BYTES
+MAX_EXPANDED_SIZE = 1_000_000
+MAX_ALIAS_EXPANSION = 10
+#: First characters that make a spreadsheet evaluate a CSV cell (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- plain documents --------------------------------------------------------------------
@@ -235,19 +258,8 @@ def _drop_neutral(exp: pd.DataFrame) -> pd.DataFrame:
 
 # --- files --------------------------------------------------------------------------------
 def _read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(Problem("file", "(size)", f"{size} bytes is too large"), str(path))
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(Problem("file", "(path)", "file not found"), str(path)) from None
-    except UnicodeDecodeError as err:
-        raise InputError(
-            Problem("file", "(encoding)", f"not valid UTF-8 text ({err.reason})"), str(path)
-        ) from None
-    except IsADirectoryError:
-        raise InputError(Problem("file", "(path)", "is a directory"), str(path)) from None
+    """A regular file as UTF-8 text, bounded by bytes read (:func:`contagion.files.read_text`)."""
+    return read_text(path)
 
 
 def read_document(path: str | os.PathLike) -> Any:
@@ -260,8 +272,11 @@ def read_document(path: str | os.PathLike) -> Any:
         raise InputError(Problem("file", "(content)", "file is empty"), str(path))
     try:
         if path.suffix.lower() == ".json":
-            return json.loads(text, object_pairs_hook=_json_object)
-        return _load_yaml(text)
+            doc = _parse_json(text)
+        else:
+            doc = _load_yaml(text)
+        _check_strings(doc)
+        return doc
     except InputError as err:
         raise err.with_source(str(path)) from None
     except (yaml.YAMLError, json.JSONDecodeError) as err:
@@ -280,6 +295,27 @@ def read_document(path: str | os.PathLike) -> Any:
         ) from None
 
 
+def _parse_json(text: str) -> Any:
+    """``json.loads`` refusing duplicate keys (raises the parser's own errors)."""
+    return json.loads(text, object_pairs_hook=_json_object)
+
+
+def parse_json_field(text: str, *, location: str, field: str, source: str | None) -> Any:
+    """JSON held in a field (GraphML's market and metadata): errors name the field."""
+    try:
+        doc = _parse_json(text)
+        _check_strings(doc)
+        return doc
+    except InputError as err:
+        raise InputError(
+            [Problem(location, f"{field}.{q.field}", q.reason) for q in err.problems], source
+        ) from None
+    except RecursionError:
+        raise InputError(Problem(location, field, "nested too deeply to be read"), source) from None
+    except ValueError as err:  # JSONDecodeError, an int with > 4300 digits
+        raise InputError(Problem(location, field, f"not valid JSON: {err}"), source) from None
+
+
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
@@ -289,9 +325,75 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _check_strings(doc: Any) -> None:
+    """Refuse strings (values or keys) holding a lone surrogate (iterative walk)."""
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if _has_surrogate(node):
+                raise InputError(
+                    Problem(
+                        "document",
+                        where or "(top level)",
+                        "holds a lone surrogate (not valid Unicode text)",
+                    )
+                )
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                key = f"{where}.{k}" if where else str(k)
+                if isinstance(k, str) and _has_surrogate(k):
+                    raise InputError(Problem("document", ascii(k), "key holds a lone surrogate"))
+                stack.append((v, key))
+        elif isinstance(node, list | tuple):
+            stack.extend((v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(node))
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing keys that construct to the same value twice."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)
+        written = {id(k) for k, _ in node.value}  # keys written here, not merged in by <<
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        own: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found an unhashable key",
+                    key_node.start_mark,
+                )
+            if id(key_node) in written:
+                if key in own:
+                    first = own[key].value if isinstance(own[key], yaml.ScalarNode) else key
+                    raise InputError(
+                        Problem(
+                            _yaml_line(key_node),
+                            str(key_node.value if isinstance(key_node, yaml.ScalarNode) else key),
+                            f"duplicate key (the same key as {first!r} at {_yaml_line(own[key])})",
+                        )
+                    )
+                own[key] = key_node
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
 def _load_yaml(text: str) -> Any:
     """``yaml.safe_load`` with a check of the composed node graph before construction."""
-    loader = yaml.SafeLoader(text)
+    loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -303,8 +405,9 @@ def _load_yaml(text: str) -> Any:
 
 
 def _check_yaml_nodes(root: yaml.Node) -> None:
-    """Refuse alias bombs, recursive aliases and duplicate mapping keys (iterative walk)."""
-    size: dict[int, int] = {}  # id(node) -> nodes after expanding aliases
+    """Refuse alias bombs and recursive aliases (iterative walk of the node graph)."""
+    size: dict[int, int] = {}  # id(node) -> size after expanding aliases
+    own: dict[int, int] = {}  # id(node) -> its own size (1 + characters of a scalar)
     open_: set[int] = set()  # nodes on the current path
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -313,7 +416,7 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
         kids = _yaml_children(node)
         if done:
             open_.discard(nid)
-            size[nid] = 1 + sum(size[id(k)] for k in kids)
+            size[nid] = own[nid] + sum(size[id(k)] for k in kids)
             continue
         if nid in size:
             continue
@@ -321,14 +424,7 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
             raise InputError(
                 Problem(_yaml_line(node), "(alias)", "an alias refers to a node containing it")
             )
-        if isinstance(node, yaml.MappingNode):
-            seen: set[tuple[str, str]] = set()
-            for k, _ in node.value:
-                if isinstance(k, yaml.ScalarNode):
-                    key = (k.tag, k.value)
-                    if key in seen and k.value != "<<":
-                        raise InputError(Problem(_yaml_line(k), k.value, "duplicate key"))
-                    seen.add(key)
+        own[nid] = 1 + (len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
         open_.add(nid)
         stack.append((node, True))
         for k in kids:
@@ -338,15 +434,17 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
                 )
             if id(k) not in size:
                 stack.append((k, False))
-    written, expanded = len(size), size[id(root)]
-    if expanded > max(MAX_EXPANDED_NODES, MAX_ALIAS_EXPANSION * written):
+    written, expanded = sum(own.values()), size[id(root)]
+    limit = max(MAX_EXPANDED_SIZE, min(MAX_ALIAS_EXPANSION * written, MAX_DOCUMENT_BYTES))
+    if expanded > limit:
         raise InputError(
             Problem(
                 "document",
                 "(aliases)",
-                f"YAML aliases expand {written} written nodes to {expanded} (limit: "
-                f"{MAX_ALIAS_EXPANSION}x once over {MAX_EXPANDED_NODES}); refusing a "
-                "possible 'billion laughs' document",
+                f"YAML aliases expand a document of size {written} to {expanded} (nodes plus "
+                f"characters; limit {limit}: {MAX_ALIAS_EXPANSION}x what is written, at most "
+                f"{MAX_DOCUMENT_BYTES}, once over {MAX_EXPANDED_SIZE}); refusing a possible "
+                "'billion laughs' document",
             )
         )
 
@@ -364,25 +462,48 @@ def _yaml_line(node: yaml.Node) -> str:
     return f"line {mark.line + 1}" if mark is not None else "document"
 
 
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would evaluate, with a leading apostrophe (see module doc)."""
+    if isinstance(value, str) and value and (value[0] in FORMULA_START or value[0] == "'"):
+        return "'" + value
+    return value
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, _default_mode())  # mkstemp makes 0600; give what open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _restore_cell(value: Any) -> Any:
+    """The inverse of :func:`_neutralise` for cells read back by :func:`from_csv`."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'":
+        if value[1] in FORMULA_START or value[1] == "'":
+            return value[1:]
+    return value
+
+
+def _is_text(series: pd.Series | pd.Index) -> bool:
+    dtype = series.dtype
+    return (
+        pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def csv_text(frame: pd.DataFrame, *, index: bool = True) -> str:
+    """``frame.to_csv`` with text cells, index labels and column names that a spreadsheet
+    would evaluate neutralised by a leading apostrophe (OWASP "CSV injection")."""
+    out = frame.copy(deep=False)
+    out.columns = [_neutralise(c) for c in out.columns]
+    for j in range(out.shape[1]):
+        col = out.iloc[:, j]
+        if _is_text(col):
+            out.isetitem(j, col.astype(object).map(_neutralise))
+    if index:
+        if isinstance(out.index, pd.MultiIndex):
+            out.index = out.index.set_levels(
+                [lvl.map(_neutralise) if _is_text(lvl) else lvl for lvl in out.index.levels]
+            )
+        elif _is_text(out.index):
+            out.index = out.index.map(_neutralise)
+        out.index.names = [_neutralise(n) for n in out.index.names]
+    return out.to_csv(index=index)
 
 
 def load_system(path: str | os.PathLike) -> System:
@@ -420,8 +541,8 @@ def to_csv(system: System, directory: str | os.PathLike) -> Path:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     inst, exp = system.to_tables()
-    atomic_write_text(d / "institutions.csv", inst.to_csv(index=False))
-    atomic_write_text(d / "exposures.csv", exp.to_csv(index=False))
+    atomic_write_text(d / "institutions.csv", csv_text(inst, index=False))
+    atomic_write_text(d / "exposures.csv", csv_text(exp, index=False))
     head = {k: v for k, v in to_dict(system).items() if k not in ("institutions", "exposures")}
     atomic_write_text(d / "system.yaml", yaml.safe_dump(head, sort_keys=False))
     return d
@@ -455,14 +576,21 @@ def from_csv(directory: str | os.PathLike) -> System:
     )
 
 
-def _read_csv(path: Path, dtypes: dict[str, type]) -> pd.DataFrame:
-    _read_text(path)  # clear errors for missing / non-UTF-8 files
+def _read_csv(path: Path, dtypes: Mapping[str, type]) -> pd.DataFrame:
+    text = _read_text(path)  # clear errors for missing / special / non-UTF-8 files
     try:
-        return pd.read_csv(
-            path, dtype=dtypes, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+        df = pd.read_csv(
+            io.StringIO(text.removeprefix("\ufeff")),
+            dtype=dtypes,
+            keep_default_na=False,
+            na_values=[""],
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as err:
         raise InputError(Problem("file", "(csv)", str(err).splitlines()[0]), str(path)) from None
+    for col in df.columns:
+        if col in dtypes:  # text columns: undo the formula neutralisation of csv_text
+            df[col] = df[col].map(_restore_cell)
+    return df
 
 
 # --- networkx -------------------------------------------------------------------------------
@@ -483,12 +611,23 @@ def to_networkx(system: System) -> nx.MultiDiGraph:
 
 
 def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> System:
-    """Build a system from a MultiDiGraph laid out as :func:`to_networkx` writes it."""
+    """Build a system from a MultiDiGraph laid out as :func:`to_networkx` writes it.
+
+    Also what ``networkx.read_graphml`` returns for a file of :func:`to_graphml`: a
+    ``DiGraph`` when no pair of institutions has two exposures (edge ids then sit in the
+    ``id`` attribute), market and metadata as JSON strings, whole floats read as ints.
+    """
+    if isinstance(graph, nx.DiGraph) and not graph.is_multigraph():
+        graph = nx.MultiDiGraph(graph)
     if not isinstance(graph, nx.MultiDiGraph):
         raise InputError(
             Problem("graph", "(type)", f"must be a networkx MultiDiGraph, got {type(graph)}"),
             source,
         )
+    if any(isinstance(graph.graph.get(k), str) for k in ("market", "metadata")):
+        graph = nx.MultiDiGraph(graph)  # a copy: the caller's graph is not changed
+        _decode_graph_attrs(graph, source)
+        _restore_dtypes(graph)
     gattr = graph.graph
     market = gattr.get("market")
     if market is None:
@@ -525,54 +664,64 @@ def from_networkx(graph: nx.MultiDiGraph, *, source: str | None = None) -> Syste
     )
 
 
-def to_graphml(system: System, path: str | os.PathLike) -> None:
-    """Write GraphML: scalar attributes only; market and metadata as JSON strings."""
+def graphml_graph(system: System) -> nx.MultiDiGraph:
+    """The graph :func:`to_graphml` writes: :func:`to_networkx` with market and metadata
+    as JSON strings (GraphML holds scalar attributes only)."""
     g = to_networkx(system)
     g.graph["market"] = json.dumps(g.graph["market"])
     g.graph["metadata"] = json.dumps(g.graph["metadata"])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".graphml.tmp")
-    os.close(fd)
-    try:
-        nx.write_graphml(g, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return g
+
+
+def to_graphml(system: System, path: str | os.PathLike) -> None:
+    """Write GraphML: scalar attributes only; market and metadata as JSON strings.
+
+    Written atomically with the mode of any new file (0644 under the usual umask).
+    """
+    text = "\n".join(nx.generate_graphml(graphml_graph(system))) + "\n"
+    atomic_write_text(path, text)
 
 
 def from_graphml(path: str | os.PathLike) -> System:
     """Read a GraphML file written by :func:`to_graphml`."""
     path = Path(path)
-    _read_text(path)
+    text = _read_text(path)  # regular, bounded, UTF-8
     try:
-        g = nx.read_graphml(path, force_multigraph=True)
+        g = nx.parse_graphml(text.encode("utf-8"), force_multigraph=True)
     except Exception as err:  # networkx raises several unrelated types for bad XML
         raise InputError(
             Problem("file", "(graphml)", f"not a readable GraphML file: {err}"), str(path)
         ) from None
     g = nx.MultiDiGraph(g)
-    for key in ("market", "metadata"):
-        raw = g.graph.get(key)
-        if isinstance(raw, str):
-            try:
-                g.graph[key] = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise InputError(
-                    Problem("graph", key, f"not valid JSON: {err}"), str(path)
-                ) from None
+    _decode_graph_attrs(g, str(path))
     _restore_dtypes(g)
     return from_networkx(g, source=str(path))
 
 
+def _decode_graph_attrs(g: nx.MultiDiGraph, source: str | None) -> None:
+    """Market and metadata stored as JSON strings (GraphML) back to mappings."""
+    for key in ("market", "metadata"):
+        raw = g.graph.get(key)
+        if isinstance(raw, str):
+            g.graph[key] = parse_json_field(raw, location="graph", field=key, source=source)
+    try:  # (no lone surrogates: they cannot be written as UTF-8)
+        _check_strings([g.graph, *(a for _, a in g.nodes(data=True))])
+        _check_strings([a for *_, a in g.edges(keys=True, data=True)])
+    except InputError as err:
+        raise (err if source is None else err.with_source(source)) from None
+
+
 def _restore_dtypes(g: nx.MultiDiGraph) -> None:
-    """GraphML infers int for whole floats; coerce numeric schema fields back to float."""
+    """GraphML infers int for whole floats; coerce numeric schema fields back to float
+    (an integer beyond the float range becomes an infinity, which validation refuses)."""
     float_node = {c.name for c in INSTITUTION_SPEC.values() if c.dtype == "float"}
     for _, attrs in g.nodes(data=True):
         for k, v in attrs.items():
             if (k in float_node or k.endswith("_usd_bn")) and isinstance(v, int):
-                attrs[k] = float(v)
+                try:
+                    attrs[k] = float(v)
+                except OverflowError:
+                    attrs[k] = float("inf") if v > 0 else float("-inf")
 
 
 def to_node_link(system: System) -> dict[str, Any]:

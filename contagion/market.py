@@ -15,7 +15,7 @@ so a basis of 0.1 price points on a 10y bond with D = 8.5 is about 1.2 bp.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -25,7 +25,7 @@ FiniteFloat = Annotated[
 ]
 
 
-def _no_bool(v):
+def _no_bool(v: Any) -> Any:
     """A YAML ``true`` is not a volatility of 1: booleans are not numbers here."""
     if isinstance(v, bool):
         raise ValueError("must be a number, not a boolean")

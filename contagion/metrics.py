@@ -159,7 +159,7 @@ def debtrank(
         raise ValueError(f"max_rounds must be a non-negative integer, got {max_rounds!r}")
 
     if sp.issparse(A):
-        W = A.copy()
+        W: Any = A.copy()  # a scipy sparse array (scipy has no type information)
         W.data /= np.repeat(cap, np.diff(W.indptr))
         np.minimum(W.data, 1.0, out=W.data)
     else:

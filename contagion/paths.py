@@ -3,7 +3,9 @@
 **Rule.** A *relative* path written in a config file (today: an experiment's ``system`` and
 ``scenario``) is resolved against the directory of that config file and must stay inside
 it once ``..`` and symbolic links are resolved; otherwise :class:`~contagion.InputError`
-names the config file, the field and the reason. An *absolute* path is the user's explicit
+names the config file, the field and the reason. For a CSV system folder the rule applies
+to every file that loading it reads (:data:`contagion.io.CSV_FILES`), so a link inside
+the folder to a file elsewhere is refused too. An *absolute* path is the user's explicit
 choice and is allowed. Paths typed on the command line or passed to the Python API are the
 caller's own choice and are not restricted. Scenario and policy files name no other files.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from contagion.errors import InputError, Problem
 
@@ -50,11 +53,33 @@ def config_path(
             ),
             source,
         )
+    if target.is_dir():  # a CSV system folder: each file it holds must stay inside too
+        from contagion.io import CSV_FILES
+
+        for member in CSV_FILES:
+            try:
+                inner = (target / member).resolve()
+            except (OSError, RuntimeError) as err:
+                raise InputError(
+                    Problem(location, field, f"{name}/{member} cannot be resolved ({err})"),
+                    source,
+                ) from None
+            if not inner.is_relative_to(root):
+                raise InputError(
+                    Problem(
+                        location,
+                        field,
+                        f"{name}/{member} resolves to {inner}, outside the config's directory "
+                        f"{root} (a symbolic link); write an absolute path to use a folder "
+                        "elsewhere",
+                    ),
+                    source,
+                )
     return Path(base_dir) / path
 
 
 def experiment_inputs(
-    config, base_dir: str | os.PathLike, *, source: str | None = None
+    config: Any, base_dir: str | os.PathLike, *, source: str | None = None
 ) -> tuple[Path | None, Path | None]:
     """The system and scenario files an experiment config names, checked by
     :func:`config_path` (``None`` for a bundled name)."""

@@ -357,6 +357,35 @@ class Recorder:
             ),
         }
 
+    def paths(self) -> dict[str, np.ndarray]:
+        """Daily paths of a few key metrics, days 0.. (kept in either mode; the fan charts
+        of :mod:`contagion.report` and :data:`contagion.experiment.PATHS`): the headline
+        yield change (10y, or the longest bucket), the widest basis widening, the repo rate,
+        the dealers' daily peak utilisation and cumulative fire sales (forced plus
+        liquidation, USD bn). Read from what was recorded; never changes the run."""
+        m = self.sim.ctx.topo.cs.market
+        rows = self.market_rows
+        names = list(m.bucket_names)
+        y = "10y" if "10y" in names else names[-1]
+        widening = [f"basis_widening_{c}_bp" for c in m.futures_codes]
+        sales = [0.0] + [
+            float(log.forced_sales.sum() + log.liquidation_sales.sum()) for log in self.logs
+        ]
+        first = int(rows[0]["day"]) if rows else 0
+        if first:  # a recorder that started after day 0: no sales before its first day
+            sales = sales[1:]
+        return {
+            "yield_change_bp": np.array([r[f"yield_change_{y}_bp"] for r in rows]),
+            "basis_widening_bp": np.array(
+                [max((r[k] for k in widening), default=0.0) for r in rows]
+            ),
+            "repo_rate_pct": np.array([r["repo_rate_pct"] for r in rows]),
+            "dealer_peak_utilisation_frac": np.array(
+                [r["dealer_peak_utilisation_frac"] for r in rows]
+            ),
+            "fire_sales_cum_usd_bn": np.cumsum(sales[: len(rows)]),
+        }
+
     # --- frames -------------------------------------------------------------------------
     def summary(self) -> dict[str, float]:
         """The headline metrics of :attr:`Result.summary`, without building the frames."""

@@ -1,23 +1,46 @@
 """Results are data: tidy frames plus a flat summary and the configuration that made them.
 
-``Result.save(directory)`` writes each frame as parquet (and CSV when asked) and
-``metadata.json`` (summary, config with the scenario, policies, seed and package version);
-every file is written atomically (temp file + rename). ``Result.load`` reads them back.
+``Result.save(directory)`` writes each frame as parquet (and CSV when asked, with
+formula-like text neutralised, :func:`contagion.io.csv_text`) and ``metadata.json``
+(summary, config with the scenario, policies, seed and package version). The folder is
+written beside its place and swapped in whole under a lock
+(:class:`contagion.files.OutputDirectory`): files of an earlier result never survive
+beside the new ones, a failed or killed save leaves the previous folder as it was, and a
+non-empty folder that holds no result (no ``metadata.json``) is refused, never replaced.
+``Result.load`` reads them back with bounded reads of regular files only and refuses a
+damaged folder (unreadable parquet, a summary that is not finite numbers) with an
+:class:`~contagion.InputError` naming the file.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from contagion.errors import InputError, Problem
+from contagion.files import MAX_DATA_BYTES, read_bytes, read_text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FRAMES = ("markets", "institutions", "events", "flows", "policy_usage")
+META = "metadata.json"
+
+
+@dataclass(frozen=True)
+class _RecordedSystem:
+    """The system as a run's config records it: enough to say which parameters it used."""
+
+    name: str
+    metadata: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -55,24 +78,46 @@ class Result:
     config: dict[str, Any]
 
     def save(self, directory: str | os.PathLike, *, csv: bool = False) -> Path:
-        """Write the frames (parquet, optionally CSV) and ``metadata.json`` into a folder."""
-        from contagion.io import atomic_write_text
+        """Write the frames (parquet, optionally CSV) and ``metadata.json`` into a folder,
+        replacing it whole (module docstring); returns the folder."""
+        from contagion.files import OutputDirectory, foreign_entries
 
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+        out = OutputDirectory(d, option="directory")
+        with out:
+            owned = {META, *(f"{n}.{ext}" for n in FRAMES for ext in ("parquet", "csv"))}
+            foreign = foreign_entries(out.path, owned)
+            if foreign or (any(out.path.iterdir()) and not (out.path / META).is_file()):
+                shown = ", ".join(foreign[:5]) or "no " + META
+                raise InputError(
+                    Problem(
+                        "result directory",
+                        "(files)",
+                        f"is not empty and not a saved result ({shown}); refusing to replace "
+                        "it: choose a new or empty folder",
+                    ),
+                    str(d),
+                )
+            with out.staging() as new:
+                self.write(new, csv=csv)
+        return d
+
+    def write(self, directory: str | os.PathLike, *, csv: bool = False) -> Path:
+        """Write the files into an existing, empty folder (no lock, no swap: for a folder
+        being staged, such as an arm of a report); :meth:`save` is the safe entry point."""
+        from contagion.files import atomic_write_with
+        from contagion.io import atomic_write_text, csv_text
+
+        d = Path(directory)
         for name in FRAMES:
             frame = getattr(self, name)
-            tmp = d / f".{name}.parquet.tmp"
-            try:
-                frame.to_parquet(tmp)
-                os.replace(tmp, d / f"{name}.parquet")
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            atomic_write_with(d / f"{name}.parquet", frame.to_parquet)
             if csv:
-                atomic_write_text(d / f"{name}.csv", frame.to_csv())
+                # an index without a name is a row counter: no unnamed first column
+                named = any(n is not None for n in frame.index.names)
+                atomic_write_text(d / f"{name}.csv", csv_text(frame, index=named))
         meta = {"summary": self.summary, "config": self.config}
-        atomic_write_text(d / "metadata.json", json.dumps(meta, indent=1, sort_keys=True))
+        atomic_write_text(d / META, json.dumps(meta, indent=1, sort_keys=True))
         return d
 
     @classmethod
@@ -80,15 +125,49 @@ class Result:
         """Read a result written by :meth:`save`."""
         d = Path(directory)
         missing = [f"{n}.parquet" for n in FRAMES if not (d / f"{n}.parquet").exists()]
-        if not (d / "metadata.json").exists():
-            missing.append("metadata.json")
+        if not (d / META).exists():
+            missing.append(META)
         if missing:
             raise InputError(
                 Problem("result directory", "(files)", f"missing {', '.join(missing)}"), str(d)
             )
-        meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
-        frames = {n: _restore(pd.read_parquet(d / f"{n}.parquet")) for n in FRAMES}
-        return cls(**frames, summary=meta["summary"], config=meta["config"])
+        summary, config = read_metadata(d / META)
+        frames = {n: _restore(read_parquet(d / f"{n}.parquet")) for n in FRAMES}
+        return cls(**frames, summary=summary, config=config)
+
+    def parameter_set(self) -> dict[str, Any]:
+        """Which model parameters this run used, read from its config: ``set`` (``fitted``,
+        ``defaults`` or ``mixed``), a one-line ``description`` (fitted on what, or package
+        defaults), every ``values`` entry and its ``origin``
+        (:func:`contagion.examples.describe_parameters`)."""
+        from contagion.examples import describe_parameters
+        from contagion.scenario import ModelParams
+
+        system = self.config.get("system", {})
+        recorded = _RecordedSystem(str(system.get("name", "?")), system.get("metadata") or {})
+        params = ModelParams.model_validate(self.config["scenario"].get("params") or {})
+        return describe_parameters(params, recorded)
+
+    def plot(
+        self, columns: Sequence[str] | None = None, *, label: str = "run", ncols: int = 3
+    ) -> Figure:
+        """Daily market paths of this run as a matplotlib ``Figure`` (no pyplot state).
+
+        ``columns``: columns of :attr:`markets` (default: the headline yield change, each
+        contract's basis widening, the repo rate and the dealers' daily peak utilisation).
+        """
+        from contagion.report import figures, labels
+
+        if columns is None:
+            panels = labels.market_panels(self.summary)
+        else:
+            missing = [c for c in columns if c not in self.markets]
+            if missing:
+                raise InputError(
+                    Problem("plot", "columns", f"not columns of Result.markets: {missing}")
+                )
+            panels = [(c, labels.readable(c)) for c in columns]
+        return figures.time_paths({label: self.markets}, panels, "", ncols=ncols)
 
     def equals(self, other: Result) -> bool:
         """Identical frames, summary and config."""
@@ -97,6 +176,48 @@ class Result:
             and self.summary == other.summary
             and self.config == other.config
         )
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """A parquet file as a frame: a regular file, bounded read, any damage an InputError."""
+    data = read_bytes(path, limit=MAX_DATA_BYTES)
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except Exception as err:  # pyarrow raises many types (ArrowInvalid, OSError, KeyError..)
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(
+            Problem("file", "(parquet)", f"not a readable parquet file: {first}"), str(path)
+        ) from None
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file (bounded read, duplicate keys refused) with errors naming the file."""
+    from contagion.io import parse_json_field
+
+    return parse_json_field(read_text(path), location="file", field="(json)", source=str(path))
+
+
+def read_metadata(path: Path) -> tuple[dict[str, float], dict[str, Any]]:
+    """``summary`` (finite numbers by name) and ``config`` (a mapping) of ``metadata.json``."""
+    meta = read_json(path)
+    problems = []
+    if not isinstance(meta, dict):
+        raise InputError(Problem("metadata", "(top level)", "must be a mapping"), str(path))
+    summary, config = meta.get("summary"), meta.get("config")
+    if not isinstance(summary, dict) or not summary:
+        problems.append(Problem("metadata", "summary", "must be a non-empty mapping"))
+    else:
+        problems += [
+            Problem("metadata", f"summary.{k}", f"must be a finite number, got {v!r}")
+            for k, v in summary.items()
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+        ]
+    if not isinstance(config, dict):
+        problems.append(Problem("metadata", "config", "must be a mapping"))
+    if problems:
+        raise InputError(problems, str(path))
+    assert isinstance(summary, dict) and isinstance(config, dict)  # (checked above)
+    return {str(k): float(v) for k, v in summary.items()}, config
 
 
 def _restore(frame: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,7 @@ the docstrings of the mechanism modules (:mod:`contagion.mechanisms`).
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any
 
 import numpy as np
@@ -25,10 +26,19 @@ from pydantic import (
     model_validator,
 )
 
-from contagion.errors import InputError, Problem
+from contagion.errors import InputError, Problem, text_problem
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 MAX_DAYS = 3650
+#: Largest fundamental yield change in one day, bp (100 percentage points; the extreme
+#: tests use 500). Bounded so that later arithmetic (prices, P&L) stays far from overflow.
+MAX_RATE_SHOCK_BP = 10_000.0
+#: Largest exogenous sale in one day and bucket, USD bn (the bound on table amounts,
+#: :data:`contagion.validation.MAX_AMOUNT_USD_BN`).
+MAX_SALES_USD_BN = 1e9
+RateShock = Annotated[
+    float, Field(ge=-MAX_RATE_SHOCK_BP, le=MAX_RATE_SHOCK_BP, allow_inf_nan=False)
+]
 
 
 class _Frozen(BaseModel):
@@ -231,7 +241,7 @@ class ModelParams(_Frozen):
         description="Reserves below this share of bank assets are scarce: banks lend none of "
         "them in repo (reserves were about 8% of bank assets in September 2019 and 9% in "
         "January 2020, fact base 2.16-2.17), fraction.",
-        json_schema_extra={"assumption_range": (0.08, 0.12)},
+        json_schema_extra={"assumption_range": [0.08, 0.12]},
     )
     bank_repo_lending_frac: Finite = Field(
         0.25,
@@ -239,7 +249,7 @@ class ModelParams(_Frozen):
         le=1,
         description="Share of reserves above the scarcity threshold that banks lend in repo "
         "once GC pays their full balance-sheet cost and ramp over IORB, fraction.",
-        json_schema_extra={"assumption_range": (0.1, 0.5)},
+        json_schema_extra={"assumption_range": [0.1, 0.5]},
     )
     bank_balance_sheet_cost_bp: Finite = Field(
         10.0,
@@ -248,14 +258,14 @@ class ModelParams(_Frozen):
         description="GC minus IORB at which banks start lending reserves in repo (their "
         "balance-sheet cost), bp; SOFR traded 8-30 bp over IORB in late 2025 with little "
         "bank arbitrage (fact base 2.22-2.25).",
-        json_schema_extra={"assumption_range": (5.0, 25.0)},
+        json_schema_extra={"assumption_range": [5.0, 25.0]},
     )
     bank_lending_ramp_bp: Finite = Field(
         25.0,
         gt=0,
         le=1000,
         description="Further spread over that cost at which banks lend their full share, bp.",
-        json_schema_extra={"assumption_range": (10.0, 50.0)},
+        json_schema_extra={"assumption_range": [10.0, 50.0]},
     )
     mmf_reallocation_frac: Finite = Field(
         0.02,
@@ -276,7 +286,7 @@ class ModelParams(_Frozen):
         "(assumption 0.2-0.5: dealers needed USD 20 bn of funding for the USD 54 bn settled "
         "on 2019-09-16, PIMCO via Crane Data; primary dealers' award share of coupon "
         "auctions is of that order).",
-        json_schema_extra={"assumption_range": (0.2, 0.5)},
+        json_schema_extra={"assumption_range": [0.2, 0.5]},
     )
     # deleveraging (contagion.mechanisms.deleveraging)
     leverage_funding_semi_elasticity_per_pct: Finite = Field(
@@ -286,7 +296,7 @@ class ModelParams(_Frozen):
         description="Hedge funds' target leverage falls by exp(-e * dr) when their repo rate "
         "is dr percentage points above its start (carry turns against leveraged trades), per "
         "percent.",
-        json_schema_extra={"assumption_range": (0.05, 0.5)},
+        json_schema_extra={"assumption_range": [0.05, 0.5]},
     )
     leverage_funding_horizon_days: Finite = Field(
         20.0,
@@ -295,7 +305,7 @@ class ModelParams(_Frozen):
         description="Holding horizon over which hedge funds average the rise in repo funding "
         "costs when setting their leverage (a one-day spike counts 1/H of itself), business "
         "days; basis trades are held for weeks to months and partly term-funded.",
-        json_schema_extra={"assumption_range": (5.0, 60.0)},
+        json_schema_extra={"assumption_range": [5.0, 60.0]},
     )
     leverage_haircut_elasticity: Finite = Field(
         0.5,
@@ -305,7 +315,7 @@ class ModelParams(_Frozen):
         "unit of assets (1 / L_0 at the start) plus the rise of their repo haircut: higher "
         "haircuts mean less leverage (1: leverage proportional to 1 / margin, Brunnermeier and "
         "Pedersen 2009), dimensionless.",
-        json_schema_extra={"assumption_range": (0.25, 1.0)},
+        json_schema_extra={"assumption_range": [0.25, 1.0]},
     )
     treasury_sale_preference: Finite = Field(
         3.0,
@@ -351,9 +361,10 @@ class ModelParams(_Frozen):
         out = {}
         for name, f in cls.model_fields.items():
             extra = f.json_schema_extra
-            if isinstance(extra, dict) and "assumption_range" in extra:
-                lo, hi = extra["assumption_range"]  # type: ignore[misc]
-                out[name] = (float(lo), float(hi), "uniform")
+            bounds = extra.get("assumption_range") if isinstance(extra, dict) else None
+            if isinstance(bounds, list):
+                lo, hi = (float(b) for b in bounds)  # type: ignore[arg-type]
+                out[name] = (lo, hi, "uniform")
         return out
 
 
@@ -379,7 +390,7 @@ class Scenario(_Frozen):
     name: str = Field("scenario", min_length=1, max_length=200)
     description: str = Field("", max_length=10_000)
     days: int = Field(20, ge=1, le=MAX_DAYS)
-    rate_shock_bp: dict[str, tuple[Finite, ...]] = Field(
+    rate_shock_bp: dict[str, tuple[RateShock, ...]] = Field(
         default_factory=FrozenDict,
         description="Fundamental yield change per bucket and day, bp. "
         "Moves cash yields, futures and swap rates alike.",
@@ -404,7 +415,7 @@ class Scenario(_Frozen):
         "goes to the Treasury's account and drains reserves.",
     )
     exogenous_sales_usd_bn: dict[
-        str, tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...]
+        str, tuple[Annotated[float, Field(ge=0, le=MAX_SALES_USD_BN, allow_inf_nan=False)], ...]
     ] = Field(
         default_factory=FrozenDict,
         description="Sales by 'other' sellers per bucket and day, "
@@ -469,11 +480,31 @@ class Scenario(_Frozen):
             raise ValueError("must be a whole number of days, not a boolean")
         return v
 
+    @field_validator("name", mode="after")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        reason = text_problem(v)
+        if reason:
+            raise ValueError(reason)
+        return v
+
+    @field_validator("description", mode="after")
+    @classmethod
+    def _safe_description(cls, v: str) -> str:
+        reason = text_problem(v, allow="\n\t")
+        if reason:
+            raise ValueError(reason)
+        return v
+
     @field_validator(
         "rate_shock_bp", "exogenous_sales_usd_bn", "treasury_issuance_usd_bn", mode="after"
     )
     @classmethod
     def _read_only_paths(cls, v: dict) -> FrozenDict:
+        for key in v:
+            reason = text_problem(key) or (None if len(key) <= 100 else "longer than 100")
+            if reason:
+                raise ValueError(f"bucket key {key!r}: {reason}")
         return FrozenDict(v)
 
     @model_validator(mode="after")
@@ -524,6 +555,80 @@ class Scenario(_Frozen):
             out[: len(vals), j] = vals
         return out
 
+    def for_system(self, system: Any) -> Scenario:
+        """This scenario on a system with other tenor buckets.
+
+        A scenario's per-bucket paths name buckets (``10y``); a system with other buckets
+        (say ``3y``, ``7y``, ``20y``) cannot run it as is. Buckets the system has keep their
+        paths, and a scenario whose buckets all exist in the system is returned as is
+        (a bucket it leaves out has no shock, as the author meant). Otherwise each bucket's
+        maturity is read from its name (``6m``,
+        ``10y``, ``20Y``) and the system's from :attr:`Bucket.maturity_years`:
+
+        - ``rate_shock_bp`` (a yield change): each system bucket without a path gets the
+          linear interpolation in maturity of the scenario's buckets, day by day, held
+          flat beyond the shortest and longest;
+        - ``exogenous_sales_usd_bn`` (an amount): each scenario bucket the system lacks
+          hands its sales to the system bucket nearest in maturity, so the total sold each
+          day is unchanged.
+
+        Scenario paths name no futures contract (futures follow their bucket), so the
+        buckets are all there is to adapt. The description records what was mapped.
+
+        Parameters
+        ----------
+        system : System or Market
+            The system (or its market) to run on.
+
+        Returns
+        -------
+        Scenario
+            A new scenario; ``self`` when nothing needs adapting.
+
+        Raises
+        ------
+        InputError
+            A scenario bucket the system lacks whose name gives no maturity.
+
+        Examples
+        --------
+        >>> from contagion.market import Bucket, Market
+        >>> b = lambda n, m: Bucket(name=n, maturity_years=m, outstanding_usd_bn=100,
+        ...                         yield_pct=4, modified_duration_years=m / 2)
+        >>> market = Market(buckets=[b("5y", 5), b("7y", 7), b("20y", 20)], repo_rate_pct=4.3,
+        ...                 on_rrp_rate_pct=4.25, policy_rate_pct=4.5, volatility_index=100)
+        >>> s = Scenario(days=2, rate_shock_bp={"5y": [4, 2], "10y": [10, 6]},
+        ...              exogenous_sales_usd_bn={"10y": [3.0]})
+        >>> t = s.for_system(market)
+        >>> {k: list(v) for k, v in t.rate_shock_bp.items()}
+        {'5y': [4.0, 2.0], '7y': [6.4, 3.6], '20y': [10.0, 6.0]}
+        >>> dict(t.exogenous_sales_usd_bn)
+        {'7y': (3.0,)}
+        """
+        market = getattr(system, "market", system)
+        target = {b.name: float(b.maturity_years) for b in market.buckets}
+        update: dict[str, Any] = {}
+        notes: list[str] = []
+        for field in ("rate_shock_bp", "exogenous_sales_usd_bn"):
+            table = dict(getattr(self, field))
+            if set(table) <= set(target):  # every bucket named exists: nothing to map
+                continue
+            years = {b: _bucket_years(b, self.name, field) for b in table if b not in target}
+            years.update({b: target[b] for b in table if b in target})
+            if field == "rate_shock_bp":
+                new, note = _interpolated(table, years, target, self.days)
+            else:
+                new, note = _reallocated(table, years, target, self.days)
+            update[field] = FrozenDict(new)
+            notes.append(f"{field}: {note}")
+        if not update:
+            return self
+        text = f"Adapted to the buckets of {getattr(system, 'name', 'the system')!s}: " + (
+            "; ".join(notes) + "."
+        )
+        update["description"] = (self.description + " " + text).strip()[:10_000]
+        return self.model_validate({**self.model_dump(), **update})
+
     def with_params(self, **changes: Any) -> Scenario:
         """A copy with some model parameters changed (validated; InputError names the field)."""
         return self.model_copy(
@@ -537,11 +642,153 @@ class Scenario(_Frozen):
         )
 
 
-def _validated(model, current, changes: dict, where: str):
+_TENOR = re.compile(r"^(\d+(?:\.\d+)?)\s*([ymw])$", re.IGNORECASE)
+_TENOR_YEARS = {"y": 1.0, "m": 1.0 / 12.0, "w": 7.0 / 365.0}
+
+
+def _bucket_years(bucket: str, scenario: str, field: str) -> float:
+    """A bucket's maturity from its name: ``10y`` -> 10, ``6m`` -> 0.5, ``4w``."""
+    m = _TENOR.match(bucket.strip())
+    if m is None:
+        raise InputError(
+            Problem(
+                f"scenario '{scenario}'",
+                f"{field}.{bucket}",
+                "the system has no such bucket and its name gives no maturity (like 10y or "
+                "6m) to map it to the system's buckets by; rename it or give the paths per "
+                "system bucket",
+            )
+        )
+    return float(m.group(1)) * _TENOR_YEARS[m.group(2).lower()]
+
+
+def _interpolated(
+    table: dict[str, tuple[float, ...]], years: dict[str, float], target: dict[str, float],
+    days: int,
+) -> tuple[dict[str, tuple[float, ...]], str]:  # fmt: skip
+    """Rate shocks on the target buckets: linear in maturity, flat beyond the ends."""
+    source = sorted(table, key=lambda b: years[b])
+    x = np.array([years[b] for b in source])
+    length = max(len(table[b]) for b in source)
+    paths = np.zeros((len(source), length))
+    for i, b in enumerate(source):
+        paths[i, : len(table[b])] = table[b]
+    out, made = {}, []
+    for name, t in target.items():
+        if name in table:
+            out[name] = tuple(float(v) for v in table[name])
+            continue
+        out[name] = tuple(float(np.interp(t, x, paths[:, d])) for d in range(length))
+        made.append(name)
+    dropped = [b for b in source if b not in target]
+    note = f"{', '.join(made) or 'no bucket'} interpolated in maturity from {', '.join(source)}"
+    if dropped:
+        note += f" ({', '.join(dropped)} not in the system)"
+    return out, note
+
+
+def _reallocated(
+    table: dict[str, tuple[float, ...]], years: dict[str, float], target: dict[str, float],
+    days: int,
+) -> tuple[dict[str, tuple[float, ...]], str]:  # fmt: skip
+    """Sales of buckets the system lacks go to its bucket nearest in maturity (the total
+    each day is kept)."""
+    out: dict[str, list[float]] = {b: list(v) for b, v in table.items() if b in target}
+    moves = []
+    for b, path in table.items():
+        if b in target:
+            continue
+        to = min(target, key=lambda n: (abs(target[n] - years[b]), target[n]))
+        have = out.setdefault(to, [])
+        have.extend([0.0] * (len(path) - len(have)))
+        for d, v in enumerate(path):
+            have[d] += float(v)
+        moves.append(f"{b} to {to}")
+    ordered = {n: tuple(out[n]) for n in target if n in out}
+    return ordered, "sales of " + ", ".join(moves) + " (nearest maturity)"
+
+
+def _validated(model: Any, current: BaseModel, changes: dict, where: str) -> Any:
     try:
         return model.model_validate({**current.model_dump(), **changes})
     except ValidationError as err:
         raise InputError.from_validation(err, "scenario", prefix=(where,)) from None
+
+
+def parameter_problems(values: Any, *, location: str, field: str) -> list[Problem]:
+    """Problems of a mapping ``{ModelParams field: value}`` (unknown names, values that are
+    not numbers or lie outside the field's bounds), each naming ``field.<name>``."""
+    if not isinstance(values, dict):
+        return [Problem(location, field, f"must be a mapping, got {type(values).__name__}")]
+    fields = ModelParams.model_fields
+    problems = []
+    for name, value in values.items():
+        where = f"{field}.{name}"
+        if name not in fields:
+            problems.append(
+                Problem(location, where, f"unknown model parameter; allowed: {', '.join(fields)}")
+            )
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(Problem(location, where, f"must be a number, got {value!r}"))
+        else:
+            problems += _bound_problems(name, value, location, where)
+    return problems
+
+
+def _bound_problems(name: str, value: float, location: str, where: str) -> list[Problem]:
+    try:
+        ModelParams.model_validate({name: value})
+    except ValidationError as err:
+        return [Problem(location, where, e["msg"]) for e in err.errors()]
+    except OverflowError:  # an int beyond the float range
+        return [Problem(location, where, "must be a finite number")]
+    return []
+
+
+RANGE_KINDS = ("uniform", "loguniform")
+
+
+def range_problems(ranges: Any, *, location: str, field: str) -> list[Problem]:
+    """Problems of draw ranges ``{ModelParams field: [low, high, kind]}``: known names,
+    finite ``low <= high`` both within the parameter's bounds, a kind of ``uniform`` or
+    ``loguniform`` (then ``low > 0``); integer parameters cannot be drawn. Each problem's
+    field is ``field.<name>`` (``<name>`` when ``field`` is empty)."""
+    if not isinstance(ranges, dict):
+        return [Problem(location, field, f"must be a mapping, got {type(ranges).__name__}")]
+    fields = ModelParams.model_fields
+    problems = []
+    for name, spec in ranges.items():
+        where = f"{field}.{name}" if field else str(name)
+        if name not in fields:
+            problems.append(
+                Problem(location, where, f"unknown model parameter; allowed: {', '.join(fields)}")
+            )
+            continue
+        if not isinstance(spec, list | tuple) or len(spec) != 3:
+            problems.append(Problem(location, where, "must be [low, high, kind]"))
+            continue
+        lo, hi, kind = spec
+        if kind not in RANGE_KINDS:
+            problems.append(
+                Problem(location, where, f"kind must be one of {', '.join(RANGE_KINDS)}")
+            )
+        ends = [(lo, "low"), (hi, "high")]
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v, _ in ends):
+            problems.append(Problem(location, where, "low and high must be numbers"))
+            continue
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            problems.append(Problem(location, where, "needs finite low <= high"))
+            continue
+        if kind == "loguniform" and lo <= 0:
+            problems.append(Problem(location, where, "loguniform needs low > 0"))
+        if fields[name].annotation is int and lo != hi:
+            problems.append(Problem(location, where, "a whole-number parameter cannot be drawn"))
+        for value, end in ends:
+            problems += [
+                Problem(location, where, f"{end} {value}: {q.reason}")
+                for q in _bound_problems(name, value, location, where)
+            ]
+    return problems
 
 
 def scenario_from_dict(doc: Any, *, source: str | None = None) -> Scenario:

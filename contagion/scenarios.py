@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from importlib.abc import Traversable
 from importlib.resources import files
 
 import yaml
@@ -15,7 +16,7 @@ from contagion.errors import InputError, Problem
 from contagion.scenario import Scenario, scenario_from_dict
 
 
-def _dir():
+def _dir() -> Traversable:
     return files("contagion") / "data" / "scenarios"
 
 

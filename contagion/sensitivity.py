@@ -28,6 +28,7 @@ closed forms); :func:`sensitivity` runs an experiment's arms.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -44,12 +45,18 @@ from contagion.experiment import (
     SENSITIVITY_METRICS,
     ExperimentConfig,
     ExperimentResult,
+    Seed,
     SensitivityConfig,
     _seed_sequence,
     check_uncertainty,
     experiment,
+    resolve_parameters,
     unit_to_parameters,
 )
+from contagion.scenario import Scenario
+from contagion.system import System
+
+log = logging.getLogger(__name__)
 
 DEFAULT_METRICS = SENSITIVITY_METRICS
 COLUMNS = ["arm", "metric", "parameter", "S1", "S1_conf", "ST", "ST_conf", "note"]
@@ -105,7 +112,7 @@ def check_design(
     return unc
 
 
-def _seeds(rng) -> tuple[int, int]:
+def _seeds(rng: Seed) -> tuple[int, int]:
     """Seeds of the design and of the bootstrap, from one seed (not consumed)."""
     state = _seed_sequence(rng).generate_state(2)
     # SALib treats a falsy analysis seed as "unseeded": keep it >= 1
@@ -117,7 +124,11 @@ def _problem(names: Sequence[str]) -> dict[str, Any]:
 
 
 def sobol_design(
-    uncertainty: Uncertainty | None, base_samples: int, rng=None, *, model_params: bool = True
+    uncertainty: Uncertainty | None,
+    base_samples: int,
+    rng: Seed = None,
+    *,
+    model_params: bool = True,
 ) -> tuple[np.ndarray, list[dict[str, float]]]:
     """The Saltelli points: unit-cube rows (N (k + 2) x k) and their parameter values."""
     from SALib.sample import sobol as salib_sample
@@ -130,7 +141,9 @@ def sobol_design(
     return unit, unit_to_parameters(unit, unc)
 
 
-def _analyze_one(problem, y: np.ndarray, seed: int, num_resamples: int, conf_level: float):
+def _analyze_one(
+    problem: dict[str, Any], y: np.ndarray, seed: int, num_resamples: int, conf_level: float
+) -> Any:
     """(S1, S1_conf, ST, ST_conf) arrays and a note for one output vector."""
     from SALib.analyze import sobol as salib_analyze
 
@@ -163,7 +176,7 @@ def sobol_analyze(
     outputs: Mapping[str, Sequence[float] | np.ndarray],
     names: Sequence[str],
     *,
-    rng=None,
+    rng: Seed = None,
     num_resamples: int = 100,
     conf_level: float = 0.95,
 ) -> pd.DataFrame:
@@ -202,7 +215,7 @@ def sobol_indices(
     uncertainty: Uncertainty,
     *,
     base_samples: int = 64,
-    rng=None,
+    rng: Seed = None,
     num_resamples: int = 100,
     conf_level: float = 0.95,
 ) -> pd.DataFrame:
@@ -221,23 +234,31 @@ def sobol_indices(
 
 
 def sensitivity(
-    system,
-    scenario,
+    system: System,
+    scenario: Scenario,
     arms: Mapping[str, Sequence[Any]],
     *,
     base_samples: int = 64,
     metrics: Sequence[str] = DEFAULT_METRICS,
     uncertainty: Uncertainty | None = None,
-    rng=None,
+    rng: Seed = None,
     num_resamples: int = 100,
     conf_level: float = 0.95,
+    parameter_set: str = "auto",
+    model_params: Mapping[str, float] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Sobol' indices of headline metrics per policy arm (``no_action`` added if missing).
 
+    The parameters and the default ranges are those of
+    :func:`~contagion.experiment.resolve_parameters`: on a system with fitted parameters
+    the indices are taken around the fit, over its ranges (``parameter_set="defaults"``:
+    the package defaults and :data:`~contagion.experiment.DEFAULT_UNCERTAINTY`).
+
     Every point of the design runs in every arm, on any backend: ``options`` go to
     :func:`~contagion.experiment.experiment` (``backend``, ``workers``, ``scheduler``,
-    ``checkpoint_dir``, ``progress``, ``chunk_size``). ``metrics``: headline metrics
+    ``checkpoint_dir``, ``progress``, ``chunk_size``; ``progress=True`` writes a line per
+    finished chunk to standard error). ``metrics``: headline metrics
     (:data:`~contagion.experiment.HEADLINE`; default peak 10y yield change, fire-sale
     volume, defaults). Returns the tidy frame (arm, metric, parameter, S1, S1_conf, ST,
     ST_conf, note); ``attrs`` describe the design (base samples, points, runs, parameters).
@@ -255,9 +276,17 @@ def sensitivity(
     for bad in ("draws", "uncertainty", "sampling", "parameters"):
         if bad in options:
             raise InputError(Problem("sensitivity", bad, "is set by the Sobol' design"))
-    unc = check_design(uncertainty, base_samples)
+    resolved = resolve_parameters(system, scenario, parameter_set, model_params, uncertainty)
+    unc = check_design(resolved.uncertainty, base_samples)
     _, params = sobol_design(unc, base_samples, rng)
-    ex = experiment(system, scenario, arms, parameters=params, rng=rng, **options)
+    log.info(
+        "Sobol' design: %d points (N = %d, %d parameters), each in %d arms",
+        len(params), base_samples, len(unc), len(arms) + (0 if "no_action" in arms else 1),
+    )  # fmt: skip
+    ex = experiment(
+        system, scenario, arms, parameters=params, rng=rng, parameter_set=parameter_set,
+        model_params=model_params, keep_paths=False, **options,
+    )  # fmt: skip
     wide = ex.draws[ex.draws["metric"].isin(metrics)].pivot(
         index="draw", columns=["arm", "metric"], values="value"
     )
@@ -278,22 +307,30 @@ def sensitivity(
         "metrics": metrics,
         "num_resamples": int(num_resamples),
         "conf_level": float(conf_level),
+        "parameter_set": resolved.record["set"],
     }
     return out
 
 
 def run_sensitivity(
-    config: ExperimentConfig, system, scenario, result: ExperimentResult, **options: Any
+    config: ExperimentConfig,
+    system: System,
+    scenario: Scenario,
+    result: ExperimentResult,
+    **options: Any,
 ) -> ExperimentResult:
     """``result`` with the indices of ``config.sensitivity`` attached (same options as the
     experiment; a checkpoint goes to ``checkpoint_dir/sensitivity``; resuming one needs a
     ``seed``, since without one every run draws a new design)."""
+    from contagion.experiment import config_parameters
+
     sens = config.sensitivity or SensitivityConfig()
+    pset, overrides = config_parameters(config)
     if options.get("checkpoint_dir") is not None:
         options = {**options, "checkpoint_dir": Path(options["checkpoint_dir"]) / "sensitivity"}
     table = sensitivity(
         system, scenario, config.arms, base_samples=sens.base_samples, metrics=sens.metrics,
         uncertainty=config.uncertainty, rng=config.seed, num_resamples=sens.num_resamples,
-        conf_level=sens.conf_level, **options,
+        conf_level=sens.conf_level, parameter_set=pset, model_params=overrides, **options,
     )  # fmt: skip
     return dataclasses.replace(result, sensitivity=table)

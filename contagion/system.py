@@ -21,7 +21,7 @@ Validation beyond the per-column schema (all problems are reported together):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -35,7 +35,7 @@ from contagion.compiled import (
     RepoArrays,
     UnsecuredArrays,
 )
-from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
+from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem, text_problem
 from contagion.market import Market
 from contagion.schema import (
     BEHAVIOUR_COLUMNS,
@@ -95,8 +95,7 @@ class System:
         try:
             if not isinstance(market, Market):
                 market = _validate_market(market)
-            inst = normalise_institutions(institutions, market)
-            exp = normalise_exposures(exposures, inst, market)
+            inst, exp = _normalise_tables(institutions, exposures, market)
             compiled = _compile(inst, exp, market)
             equity = _check_accounts(inst, compiled)
             check_positions(inst, exp, market)
@@ -186,19 +185,72 @@ class System:
         return sector_aggregates(self)
 
 
+def _normalise_tables(
+    institutions: pd.DataFrame, exposures: pd.DataFrame, market: Market
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables validated, every problem of both reported together: when the
+    institutions fail, the exposures are still checked against their ids and types."""
+    try:
+        inst = normalise_institutions(institutions, market)
+    except InputError as err:
+        stand_in = _ids_and_types(institutions)
+        if stand_in is None:
+            raise
+        try:
+            normalise_exposures(exposures, stand_in, market)
+        except InputError as more:
+            raise InputError([*err.problems, *more.problems]) from None
+        raise
+    return inst, normalise_exposures(exposures, inst, market)
+
+
+def _ids_and_types(institutions: Any) -> pd.DataFrame | None:
+    """The ``id`` and ``type`` columns as text (to check exposures against), if present."""
+    if not isinstance(institutions, pd.DataFrame) or not {"id", "type"} <= set(
+        institutions.columns
+    ):
+        return None
+    try:  # best effort: any cell that is not text is shown by the institutions' problems
+        table = {c: [str(v) for v in institutions[c]] for c in ("id", "type")}
+    except Exception:
+        return None
+    return pd.DataFrame(table).drop_duplicates("id")
+
+
 def _check_labels(name: Any, description: Any, metadata: Any, source: str | None) -> None:
-    """Name and description are strings; metadata must survive a JSON save."""
+    """Name and description are safe strings (market names are checked by their pattern,
+    :mod:`contagion.market`); metadata must survive a JSON save, and its calibrated parameters
+    (``model_params``, ``model_params_uncertainty``) must be valid for
+    :class:`~contagion.ModelParams`."""
     import json
+
+    from contagion.scenario import parameter_problems, range_problems
 
     problems = [
         Problem("system", field, "must be a string")
         for field, value in (("name", name), ("description", description))
         if not isinstance(value, str)
     ]
+    for field, value, allow in (("name", name, ""), ("description", description, "\n\t")):
+        reason = text_problem(value, allow=allow) if isinstance(value, str) else None
+        if reason:
+            problems.append(Problem("system", field, reason))
+    meta = metadata or {}
     try:
-        json.dumps(dict(metadata or {}), allow_nan=False)
-    except (TypeError, ValueError) as err:
+        json.dumps(dict(meta), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as err:
         problems.append(Problem("system", "metadata", f"must be plain JSON data ({err})"))
+    else:
+        if meta.get("model_params") is not None:
+            problems += parameter_problems(
+                meta["model_params"], location="system", field="metadata.model_params"
+            )
+        if meta.get("model_params_uncertainty") is not None:
+            problems += range_problems(
+                meta["model_params_uncertainty"],
+                location="system",
+                field="metadata.model_params_uncertainty",
+            )
     if problems:
         raise InputError(problems, source)
 
@@ -311,7 +363,7 @@ def _check_accounts(inst: pd.DataFrame, cs: CompiledSystem) -> np.ndarray:
     equity = assets - liabilities
     is_cb = cs.mask("central_bank")
 
-    def flag(mask: np.ndarray, field: str, reason) -> None:
+    def flag(mask: np.ndarray, field: str, reason: Callable[[int], str]) -> None:
         rows = np.flatnonzero(mask)
         for i in rows[:MAX_PROBLEMS_SHOWN]:
             problems.append(Problem(f"institution '{ids[i]}'", field, reason(i)))

@@ -26,12 +26,20 @@ Amounts (``*_usd_bn``) must be finite and at most :data:`MAX_AMOUNT_USD_BN` in s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from contagion.errors import MAX_PROBLEMS_SHOWN, InputError, Problem
+from contagion.errors import (
+    MAX_PROBLEMS_SHOWN,
+    InputError,
+    InputWarning,
+    Problem,
+    printable,
+    text_problem,
+)
 from contagion.market import Market
 from contagion.schema import (
     EXPOSURE_COLUMNS,
@@ -180,13 +188,13 @@ def _string_column(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").map(str).astype(object)
 
 
-_CONTROL = r"[\x00-\x1f\x7f]"
-
-
 def _check_text(problems, table: str, ids: pd.Series, values: pd.Series, field: str) -> None:
-    """Ids and names may not hold control characters (they break CSV and XML round trips)."""
-    bad = values.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool)
-    _flag(problems, table, ids, bad, field, lambda r: "must not contain control characters")
+    """Ids and names may not hold control or format characters (they break CSV and XML
+    round trips and can rewrite a terminal; :data:`contagion.errors.UNSAFE_CATEGORIES`)."""
+    reasons = values.map(text_problem)
+    bad = reasons.notna().to_numpy(dtype=bool)
+    shown = ids.map(printable)
+    _flag(problems, table, shown, bad, field, lambda r: reasons.iloc[r])
 
 
 def _check_unique_ids(problems, table: str, ids: pd.Series) -> None:
@@ -208,12 +216,26 @@ def _check_unique_ids(problems, table: str, ids: pd.Series) -> None:
             first[key] = r
 
 
-def _unknown_columns(table: str, df: pd.DataFrame, known: set[str], hint: str) -> list[Problem]:
-    return [
-        Problem(table, str(c), f"unknown column; allowed: {hint}")
-        for c in df.columns
-        if str(c) not in known
-    ]
+def _unknown_columns(table: str, df: pd.DataFrame, known: set[str], hint: str) -> list[str]:
+    """Columns the schema does not know: kept as they are, with an :class:`InputWarning`
+    (an identifier such as ``lei`` travels with the table; a typo gets noticed)."""
+    extra = [c for c in df.columns if str(c) not in known]
+    if extra:
+        warnings.warn(
+            f"{table}: unknown column{'s' if len(extra) > 1 else ''} "
+            f"{', '.join(repr(str(c)) for c in extra)} kept as given, not used by the model "
+            f"(the model's columns: {hint})",
+            InputWarning,
+            stacklevel=4,
+        )
+    return extra
+
+
+def _keep(out: pd.DataFrame, df: pd.DataFrame, extra: list) -> pd.DataFrame:
+    """The normalised table with the unknown columns appended as given."""
+    for c in extra:
+        out[str(c)] = df[c].to_numpy()
+    return out
 
 
 def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
@@ -224,12 +246,13 @@ def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
     df = df.reset_index(drop=True)
     hold_cols = [holdings_column(b) for b in market.bucket_names]
     known = {c.name for c in INSTITUTION_COLUMNS} | set(hold_cols) | {EQUITY_COLUMN}
-    problems = _unknown_columns(
+    extra = _unknown_columns(
         table,
         df,
         known,
         "the schema columns (contagion.schema_table()) and " + ", ".join(hold_cols),
     )
+    problems: list[Problem] = []
     for c in ("id", "type"):
         if c not in df.columns:
             problems.append(Problem(table, c, "required column is missing"))
@@ -278,7 +301,7 @@ def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
         out[EQUITY_COLUMN] = eq
     if problems:
         raise InputError(problems)
-    return out
+    return _keep(out, df, extra)
 
 
 def _strategy_and_fund(
@@ -350,7 +373,8 @@ def normalise_exposures(
         raise InputError(Problem(table, "exposures", "must be a pandas DataFrame"))
     df = df.reset_index(drop=True)
     known = {c.name for c in EXPOSURE_COLUMNS}
-    problems = _unknown_columns(table, df, known, ", ".join(sorted(known)))
+    extra = _unknown_columns(table, df, known, ", ".join(sorted(known)))
+    problems: list[Problem] = []
     for c in ("kind", "source", "target"):
         if c not in df.columns:
             problems.append(Problem(table, c, "required column is missing"))
@@ -438,7 +462,7 @@ def normalise_exposures(
     _check_roles(problems, table, ids, out, type_of)
     if problems:
         raise InputError(problems)
-    return out
+    return _keep(out, df, extra)
 
 
 def _allowed_values(c: Column, market: Market) -> list[str]:

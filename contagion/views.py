@@ -8,6 +8,8 @@ shares, in [0, 1]).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -86,7 +88,9 @@ def sector_aggregates(system: System) -> pd.DataFrame:
 
 
 def leverage_distribution(
-    system: System, inst_type: str = "hedge_fund", quantiles=(0.1, 0.25, 0.5, 0.75, 0.9)
+    system: System,
+    inst_type: str = "hedge_fund",
+    quantiles: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 0.9),
 ) -> pd.Series:
     """Quantiles of balance-sheet leverage (assets / equity) across one sector."""
     per = institution_metrics(system)

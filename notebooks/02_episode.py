@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -27,7 +27,7 @@ from IPython.display import SVG, display
 
 import calibration
 import contagion
-from contagion.report import figures, render
+from contagion.report import figures, labels, render
 
 pd.set_option("display.width", 140)
 toy = contagion.examples.toy_basis_trade()
@@ -36,9 +36,13 @@ print(stress.description)
 
 # %%
 res = contagion.simulate(toy, stress)
+print(res.parameter_set()["description"])  # which parameters ran: the toy has no fit
 cols = ["yield_change_10y_bp", "basis_widening_TY_bp", "swap_spread_change_30y_bp",
         "repo_rate_pct", "dealer_utilisation_frac"]  # fmt: skip
 res.markets[cols].head(8).round(2)
+
+# %%
+figures.Svg(res.plot(label="toy under basis_unwind"))
 
 # %% [markdown]
 # ## Who was hit, when, and how
@@ -68,9 +72,17 @@ res_f.events[res_f.events["event"].isin(["default", "liquidation_sale"])]
 names = toy.institutions.set_index("id")["name"]
 render.institution_stress(res_f, names).sort_values("loss_share", ascending=False).round(2)
 
+# %% [markdown]
+# Equity losses by P&L channel. The channel `fire_sale` is the price-impact mark-to-market
+# of every holder (bonds marked down by the sales' impact), not the volume sold.
+
 # %%
 summary = pd.Series(res_f.summary)
-summary[summary.index.str.startswith("equity_loss_")].round(2)
+channels = summary[summary.index.str.startswith("equity_loss_")]
+channels.index = [
+    labels.channel(k.removeprefix("equity_loss_").removesuffix("_usd_bn")) for k in channels.index
+]
+channels.round(2)
 
 # %% [markdown]
 # ## An episode at realistic size
@@ -84,14 +96,17 @@ if hasattr(calibration, "episode"):
 else:
     system, scenario, policies = contagion.examples.stylised_us_2025(), stress, []
 big = contagion.simulate(system, scenario, policies)
-print(system.name, "under", scenario.name, "with", [p.type for p in policies])
+episode = f"{scenario.name} with {', '.join(p.type for p in policies) or 'no policy'}"
+print(system.name, "under", episode)
+print(big.parameter_set()["description"])
 pd.Series(big.summary)[
     ["peak_yield_change_10y_bp", "fire_sale_volume_usd_bn", "defaults_count",
      "equity_loss_total_usd_bn"]
 ].round(1)  # fmt: skip
 
 # %%
-render.sector_path(big)
+sectors = labels.sector_labels(system.institutions)  # "other" named by what it contains
+render.sector_path(big).assign(sector=lambda f: f["sector"].map(sectors))
 
 # %% [markdown]
 # The network coloured by the share of equity each institution lost (grey: the central
@@ -106,5 +121,5 @@ fig = figures.network(
 display(SVG(figures.to_svg(fig)))
 
 # %%
-cum = figures.cumulative_sales({"basis_unwind": big.events}, scenario.days)
-display(SVG(figures.to_svg(figures.sales_by_sector(cum))))
+cum = figures.cumulative_sales({episode: big.events}, scenario.days)
+display(SVG(figures.to_svg(figures.sales_by_sector(cum, sectors=sectors))))

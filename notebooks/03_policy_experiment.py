@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,16 +20,19 @@
 # parameters (price impact, margin and haircut sensitivities, ...) are drawn from plausible
 # ranges, once per draw, and every arm of a draw uses the same parameters: the arms are
 # paired, so their differences are policy effects, not noise. Sizes are kept small here
-# (the toy system, 8 draws) so the notebook runs in seconds.
+# (the toy system, 8 Sobol' draws) so the notebook runs in seconds. A system that carries
+# fitted parameters (the main job's `calibrated_us_2025`) runs with them and draws over the
+# fit's ranges by default; the toy carries none, so the package defaults and
+# `DEFAULT_UNCERTAINTY` apply, and the result says so.
 
 # %%
 import pandas as pd
-from IPython.display import SVG, display
+from IPython.display import display
 
 import contagion
 from contagion.experiment import DEFAULT_UNCERTAINTY, experiment
 from contagion.policies import QEConfig, SLRReliefConfig, SovereignFundConfig
-from contagion.report import figures, render
+from contagion.report import figures, labels
 
 pd.set_option("display.width", 140)
 DRAWS = 8
@@ -43,33 +46,45 @@ arms = {
 display(pd.DataFrame(DEFAULT_UNCERTAINTY, index=["low", "high", "kind"]).T)
 
 # %%
-res = experiment(system, scenario, arms, draws=DRAWS, rng=2025)
-res.metrics.round(2)
+res = experiment(system, scenario, arms, draws=DRAWS, rng=2025, sampling="sobol")
+print(res.parameters["description"])
+names = labels.arm_labels(res.results)  # readable arm names; the ids stay in the data
+res.metrics.rename(index=names).round(2)
 
 # %% [markdown]
 # Effectiveness is measured against `no_action` (positive is better), and the cost as the
-# central bank's balance sheet used, cash lent and budget spent.
+# central bank's balance sheet used, cash lent and budget spent (central run).
 
 # %%
-res.effectiveness.T.round(2)
+res.effectiveness.rename(index=names).T.round(2)
 
 # %%
-size = render.intervention_size(res.effectiveness)
-display(SVG(figures.to_svg(figures.cost_benefit(res.effectiveness, size))))
+figures.Svg(res.plot("cost_benefit"))
 
 # %% [markdown]
 # ## Uncertainty bands
-# Median and 10-90% range across the draws, and the paired reduction of the peak 10y
-# yield change (each draw's arm versus the same draw's no action).
+# `summary()` gives quantiles across the draws of every headline metric and of the paired
+# reductions (each draw's arm versus the same draw's no action).
 
 # %%
-render.draw_table(res.draws, "10y")
+table = res.summary(quantiles=(0.1, 0.5, 0.9))
+metrics = ["peak_yield_bp", "reduction_peak_yield_bp", "fire_sale_usd_bn"]
+table[table.index.get_level_values("metric").isin(metrics)].round(1)
+
+# %% [markdown]
+# Rank robustness: the share of the draws in which the row arm has a lower peak 10y yield
+# change than the column arm.
 
 # %%
-bands = [("peak_yield_bp", "peak 10y yield (bp)"), ("fire_sale_usd_bn", "fire sales (USD bn)"),
-         ("losses_usd_bn", "losses (USD bn)")]  # fmt: skip
-display(SVG(figures.to_svg(figures.draw_bands(res.draws, bands))))
+rank = res.prob_better("peak_yield_bp")
+print(f"shares of {rank.attrs['draws']} draws")
+rank.rename(index=names, columns=names)
 
 # %%
-for line in render.verdict(res.metrics, res.effectiveness, res.draws, "10y"):
-    print("-", line)
+figures.Svg(res.plot("bands"))
+
+# %% [markdown]
+# Fan charts: the median and p10-p90 band over time of the main paths, kept for every draw.
+
+# %%
+figures.Svg(res.plot("fan"))

@@ -12,7 +12,6 @@ from calibration import fit as F
 from calibration.build import build_targets
 from calibration.episodes import FITTED_NAMES
 from contagion import ModelParams
-from contagion._version import __version__
 
 # Moments the shipped fit must reproduce within their stated tolerance (|residual| <= 1,
 # i.e. |model - fact| <= scale / weight): the 10y on Mar 13, at the Mar 18 peak and at the
@@ -64,7 +63,8 @@ def test_shipped_file_is_valid(shipped):
     assert set(shipped["parameters"]) == set(FITTED_NAMES)
     assert shipped["episode"] == "march_2020" and shipped["vintage"] == "2020-02"
     assert shipped["episodes"] == ["march_2020", "sept_2019"]
-    assert shipped["package_version"] == __version__
+    # the version that produced the fit (it changes with every commit; the fit does not)
+    assert isinstance(shipped["package_version"], str) and shipped["package_version"]
     assert not shipped["quick"]
     for name, rec in shipped["parameters"].items():
         assert rec["low"] <= rec["estimate"] <= rec["high"], name

@@ -11,12 +11,16 @@ import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
+from undrawn import figures_not_drawn
 
 import contagion
 from contagion import cli
 from contagion.cli import app
 
 runner = CliRunner()
+# figures built, not drawn: the report's figures are tested in test_report.py and the
+# browser test; the main job below draws its own (tests/undrawn.py)
+pytestmark = pytest.mark.undrawn_figures
 
 
 def invoke(*args: str):
@@ -45,8 +49,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def toy_run(files, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("run") / "report"
-    r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
-               "--policy", files["slr"], "--out", out, "--json")  # fmt: skip
+    with figures_not_drawn():  # like the module's tests, so re-renders agree
+        r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy",
+                   files["qe"], "--policy", files["slr"], "--draws", "2", "--out", out,
+                   "--json")  # fmt: skip
     assert r.exit_code == 0, r.output
     return out, json.loads(r.stdout)
 
@@ -78,17 +84,21 @@ def test_run_writes_a_report_with_one_arm_per_policy_file(toy_run):
 
 def test_run_prints_a_summary_table(files, tmp_path):
     r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
-               "--out", tmp_path / "r")  # fmt: skip
+               "--draws", "2", "--out", tmp_path / "r")  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "qe_small" in r.stdout and "no_action" in r.stdout
+    assert "QE (USD" in r.stdout and "No action" in r.stdout  # labels, not ids
+    assert "of 2 draws" in r.stdout and "Package defaults" in r.stdout
     assert "Report:" in r.stdout
 
 
+@pytest.mark.drawn_figures  # the main job end to end, figures of the calibrated system drawn
 def test_main_job_without_arguments(tmp_path):
     out = tmp_path / "main"
-    r = invoke("run", "--out", out, "--json")
+    r = invoke("run", "--out", out, "--json", "--draws", "2")  # 64 by default: kept short here
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
+    assert doc["parameters"]["set"] == "fitted" and doc["parameters"]["draws"] == 2
+    assert doc["parameters"]["sampling"] == "sobol"
     arms = doc["arms"]
     assert {"no_action", "qe_500bn", "srf_500bn", "swf_500bn", "slr_relief"} <= set(arms)
     assert any("basis_facility" in a for a in arms)
@@ -108,13 +118,20 @@ def test_refuses_to_overwrite_unless_asked(files, tmp_path):
     out = tmp_path / "busy"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    args = ("run", files["scenario"], "--system", "toy_basis_trade", "--out", out, "--quiet")
+    args = ("run", files["scenario"], "--system", "toy_basis_trade", "--out", out, "--quiet",
+            "--draws", "0")  # fmt: skip
     assert_input_error(invoke(*args), "--overwrite", str(out))
     assert not (out / "report.html").exists()
+    # --overwrite replaces a report folder whole: a folder of other files is never replaced
+    assert_input_error(invoke(*args, "--overwrite"), "not a contagion report", str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    assert invoke(*args).exit_code == 0  # an empty folder needs no --overwrite
+    (out / "arms" / "99-stale").mkdir()
     r = invoke(*args, "--overwrite")
     assert r.exit_code == 0, r.output
     assert r.stdout == ""  # --quiet
-    assert (out / "report.html").is_file() and (out / "keep.txt").is_file()
+    assert (out / "report.html").is_file() and not (out / "arms" / "99-stale").exists()
 
 
 def test_scenario_with_negative_days_names_the_field(tmp_path):
@@ -247,6 +264,92 @@ def test_system_validate_rejects_inconsistent_positions(tmp_path, edit, needles)
     assert_input_error(invoke("system", "validate", bad), str(bad), *needles)
 
 
+def test_version():
+    r = invoke("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"contagion {contagion.__version__}"
+
+
+@pytest.mark.parametrize("command", ["scenarios", "systems", "policies"])
+def test_listings_as_json(command):
+    r = invoke(command, "--json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert rows and all(isinstance(row, dict) for row in rows)
+    if command == "systems":
+        toy = next(row for row in rows if row["system"] == "toy_basis_trade")
+        assert toy["institutions"] == 10 and isinstance(toy["institutions"], int)
+    if command == "policies":
+        assert {row["type"] for row in rows} == set(contagion.policies.POLICY_TYPES)
+        assert all(isinstance(row["settings"], list) for row in rows)
+
+
+def test_json_keeps_integers_integers(toy_run):
+    r = invoke("system", "summary", "toy_basis_trade", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["n_institutions"] == 10 and isinstance(doc["n_institutions"], int)
+    assert isinstance(doc["hedge_fund.n"], int)
+    assert isinstance(doc["hedge_fund.equity_usd_bn"], float)
+    _, run_doc = toy_run
+    assert all(isinstance(arm["defaults"], int) for arm in run_doc["arms"].values())
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "graphml"])
+def test_system_export_to_standard_output(fmt, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("system", "export", "toy_basis_trade", "--format", fmt, "-o", "-")
+    assert r.exit_code == 0, r.output
+    assert not list(tmp_path.iterdir())  # no file named "-" or "-.json"
+    (tmp_path / f"s.{fmt}").write_text(r.stdout, encoding="utf-8")
+    back = contagion.load_system(tmp_path / f"s.{fmt}")
+    assert back.equals(contagion.examples.toy_basis_trade())
+    assert_input_error(
+        invoke("system", "export", "toy_basis_trade", "--format", "csv", "-o", "-"), "folder"
+    )
+
+
+def test_run_seed_sets_the_draws_and_progress_is_a_line_per_chunk(files, tmp_path, monkeypatch):
+    finished = []  # the experiment result, without writing a report (that is tested above)
+    monkeypatch.setattr(cli, "_finish", lambda result, *a, **k: finished.append(result))
+    r = invoke("run", files["scenario"], "--system", "toy_basis_trade", "--policy", files["qe"],
+               "--draws", "2", "--seed", "11", "--out", tmp_path / "a")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    from contagion.experiment import experiment
+
+    (result,) = finished
+    arms = {"no_action": [], "qe_small": [contagion.policies.load_policy(files["qe"])]}
+    system = contagion.examples.toy_basis_trade()
+    # run draws as the main job does (its sampling, Sobol' since the report branch)
+    sampling = cli._default_experiment().sampling
+    expected = experiment(system, contagion.load_scenario(files["scenario"]), arms, draws=2,
+                          rng=11, sampling=sampling).draws  # fmt: skip
+    pd.testing.assert_frame_equal(result.draws, expected)
+    # off a terminal (CliRunner): the arms counted right, then one line per finished chunk
+    assert "Simulating 2 arms (no_action, qe_small) with 2 parameter draws" in r.stderr
+    assert "Parameter draws: 1/2 (50%)" in r.stderr and "Parameter draws: 2/2 (100%)" in r.stderr
+
+
+def test_experiment_counts_no_action_among_the_arms(tmp_path):
+    exp = tmp_path / "e.yaml"
+    exp.write_text("system: toy_basis_trade\nscenario: volatility_spike\narms:\n  slr: "
+                   "[{type: slr_relief}]\n")  # fmt: skip
+    r = invoke("experiment", exp, "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    assert "Simulating 2 arms (no_action, slr)" in r.stderr
+
+
+def test_command_summaries_are_one_whole_sentence():
+    """The listing shows each command's first paragraph: one line, a whole sentence (a
+    summary wrapped in the docstring was printed with its line break, mid-sentence)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    commands = dict(group.commands)
+    commands.update({f"system {k}": v for k, v in group.commands["system"].commands.items()})
+    for name, command in commands.items():
+        summary = (command.help or "").strip().split("\n\n")[0]
+        assert summary.endswith(".") and "\n" not in summary, (name, summary)
+
+
 def test_listings():
     r = invoke("scenarios")
     assert r.exit_code == 0 and "basis_unwind" in r.stdout and "volatility_spike" in r.stdout
@@ -266,10 +369,12 @@ def test_calibrate_without_a_fit_module(monkeypatch):
 def test_calibrate_calls_fit_main_with_its_options(monkeypatch, tmp_path):
     seen = []
 
-    def main(out_dir=None, episode="march_2020", quick=False):
+    def main(out_dir=None, episode="march_2020", quick=False, progress=None):
         if episode != "march_2020":
             raise ValueError(f"{episode!r} is not a fit episode")
         seen.append((out_dir, episode, quick))
+        for n in range(1, 13):  # as calibration.fit reports its evaluations
+            progress(n, "screen" if n < 11 else "local search 1/1", 10.0 / n)
         return Path(out_dir) / "calibration_report.md"
 
     fit = types.ModuleType("calibration.fit")
@@ -279,6 +384,14 @@ def test_calibrate_calls_fit_main_with_its_options(monkeypatch, tmp_path):
     assert r.exit_code == 0, r.output
     assert seen == [(tmp_path, "march_2020", True)]
     assert "calibration_report.md" in r.stdout
+    # off a terminal: a line every 10 evaluations and at each new stage
+    lines = [x for x in r.stderr.splitlines() if x.startswith("Calibrating:")]
+    assert [x.split(",")[0:2] for x in lines] == [
+        ["Calibrating: 1 evaluations", " screen"],
+        ["Calibrating: 10 evaluations", " screen"],
+        ["Calibrating: 11 evaluations", " local search 1/1"],
+    ]
+    assert "best objective 0.9091" in lines[-1]
     assert_input_error(invoke("calibrate", "--episode", "april_2025"), "--episode", "april_2025")
 
 
@@ -303,6 +416,16 @@ def test_run_with_a_scenario_without_shock_paths(tmp_path):
     # a scenario that sets no path at all still renders (its shock table is empty)
     calm = tmp_path / "calm.yaml"
     calm.write_text("name: calm\ndays: 2\n")
-    r = invoke("run", calm, "--system", "toy_basis_trade", "--out", tmp_path / "o", "--quiet")
+    r = invoke("run", calm, "--system", "toy_basis_trade", "--out", tmp_path / "o", "--quiet",
+               "--draws", "0")  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "calm" in (tmp_path / "o" / "report.html").read_text("utf-8")
+
+
+def test_an_extra_csv_column_is_a_warning_not_an_error(tmp_path):
+    folder = contagion.to_csv(contagion.examples.toy_basis_trade(), tmp_path / "csv")
+    inst = pd.read_csv(folder / "institutions.csv")
+    inst.assign(lei="549300EXAMPLE").to_csv(folder / "institutions.csv", index=False)
+    r = invoke("system", "validate", folder)
+    assert r.exit_code == 0, r.output
+    assert "warning: institutions: unknown column 'lei' kept as given" in r.stderr

@@ -187,23 +187,118 @@ def _with_params(system, **params):
 
 
 def test_model_params_from_the_system_fill_what_the_scenario_leaves_unset():
-    from contagion.experiment import with_model_params
+    from contagion.experiment import resolve_parameters
 
     toy = _with_params(c.examples.toy_basis_trade(), impact_bp_per_usd_bn=0.3, impact_convexity=0.7)
     sc = c.Scenario(name="s", days=1, params=c.ModelParams(impact_convexity=2.0))
-    out = with_model_params(sc, toy, "system")
-    assert out.params.impact_bp_per_usd_bn == 0.3  # from the system
-    assert out.params.impact_convexity == 2.0  # the scenario set it itself
-    assert with_model_params(sc, toy, None) == sc
-    assert with_model_params(sc, toy, {"impact_decay_frac": 0.1}).params.impact_decay_frac == 0.1
+    out = resolve_parameters(toy, sc)  # auto: the system carries a fit
+    assert out.scenario.params.impact_bp_per_usd_bn == 0.3  # from the system
+    assert out.scenario.params.impact_convexity == 2.0  # the scenario set it itself
+    assert out.record["set"] == "fitted"
+    assert out.record["origin"]["impact_bp_per_usd_bn"] == "fitted"
+    assert out.record["origin"]["impact_convexity"] == "scenario"
+    assert out.record["origin"]["impact_decay_frac"] == "default"
+    # the opt-out keeps the scenario as it is
+    assert resolve_parameters(toy, sc, "defaults").scenario == sc
+    over = resolve_parameters(toy, sc, model_params={"impact_decay_frac": 0.1})
+    assert over.scenario.params.impact_decay_frac == 0.1
+    assert over.record["origin"]["impact_decay_frac"] == "experiment"
+    # resolving again changes nothing
+    again = resolve_parameters(toy, out.scenario)
+    assert again.scenario == out.scenario and again.record["origin"] == out.record["origin"]
 
 
-def test_model_params_system_without_calibration_is_a_clear_error():
-    from contagion.experiment import with_model_params
+def test_fitted_parameters_without_a_fit_are_a_clear_error():
+    from contagion.experiment import resolve_parameters
 
     with pytest.raises(c.InputError, match="carries none") as err:
-        with_model_params(c.Scenario(), c.examples.toy_basis_trade(), "system")
-    assert err.value.problems[0].field == "model_params"
+        resolve_parameters(c.examples.toy_basis_trade(), c.Scenario(), "fitted")
+    assert err.value.problems[0].field == "parameter_set"
+    with pytest.raises(c.InputError) as err:
+        resolve_parameters(c.examples.toy_basis_trade(), c.Scenario(), "calibrated")
+    assert err.value.problems[0].field == "parameter_set"
+
+
+def test_fitted_set_and_a_conflicting_override_is_an_error_naming_the_field():
+    from contagion.experiment import resolve_parameters
+
+    toy = _with_params(c.examples.toy_basis_trade(), impact_bp_per_usd_bn=0.3)
+    with pytest.raises(c.InputError, match="contradicts the fitted value") as err:
+        resolve_parameters(toy, c.Scenario(), "fitted", {"impact_bp_per_usd_bn": 0.05})
+    assert err.value.problems[0].field == "model_params.impact_bp_per_usd_bn"
+    # the same value, or a parameter the fit does not set, is no conflict
+    ok = resolve_parameters(toy, c.Scenario(), "fitted", {"impact_bp_per_usd_bn": 0.3})
+    assert ok.record["set"] == "fitted"
+    ok = resolve_parameters(toy, c.Scenario(), "fitted", {"impact_decay_frac": 0.1})
+    assert ok.scenario.params.impact_decay_frac == 0.1
+
+
+def test_experiment_file_naming_fit_and_conflicting_params_exits_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from contagion.cli import app
+
+    doc = {
+        "system": "calibrated_us_2025",
+        "parameter_set": "fitted",
+        "model_params": {"impact_bp_per_usd_bn": 0.01},
+        "arms": {"no_action": []},
+    }
+    path = write(tmp_path, doc)
+    r = CliRunner().invoke(app, ["experiment", str(path), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2, r.output
+    assert "model_params.impact_bp_per_usd_bn" in r.output and str(path) in r.output
+    assert not (tmp_path / "o" / "report.html").exists()
+    doc = {"model_params": "system", "parameter_set": "defaults", "arms": {"no_action": []}}
+    with pytest.raises(c.InputError) as err:
+        load_experiment(write(tmp_path, doc))
+    assert err.value.problems[0].field == "parameter_set"
+
+
+def test_every_entry_point_gets_the_fit_by_default_and_can_opt_out():
+    """experiment() and sensitivity() on a system with a fit use it and draw around it;
+    the record says so; parameter_set='defaults' opts out."""
+    from contagion.sensitivity import sensitivity
+
+    fitted = {"impact_bp_per_usd_bn": 0.02, "impact_convexity": 1.2}
+    toy = _with_metadata(
+        c.examples.toy_basis_trade(),
+        model_params=fitted,
+        model_params_uncertainty={
+            "impact_bp_per_usd_bn": [0.015, 0.025, "uniform"],
+            "impact_convexity": [1.1, 1.3, "uniform"],
+        },
+        fit_episode="march_2020",
+    )
+    sc = c.scenarios.load("basis_unwind")
+    ex = experiment(toy, sc, {}, draws=3, rng=1)
+    params = ex.results[BASELINE].config["scenario"]["params"]
+    assert params["impact_bp_per_usd_bn"] == 0.02 and params["impact_convexity"] == 1.2
+    assert ex.parameters["set"] == "fitted" and "march 2020" in ex.parameters["description"]
+    drawn = ex.draws[ex.draws["metric"] == "param:impact_bp_per_usd_bn"]["value"]
+    assert drawn.between(0.015, 0.025).all()  # the fit's ranges, not DEFAULT_UNCERTAINTY
+    assert set(ex.parameters["draw_ranges"]) == set(fitted)
+    assert ex.results[BASELINE].parameter_set()["set"] == "fitted"
+    off = experiment(toy, sc, {}, parameter_set="defaults")
+    assert off.results[BASELINE].config["scenario"]["params"]["impact_bp_per_usd_bn"] == 0.01
+    assert off.parameters["set"] == "defaults"
+    assert off.results[BASELINE].parameter_set()["set"] == "defaults"
+    table = sensitivity(toy, sc, {}, base_samples=2, rng=1, num_resamples=10)
+    assert set(table["parameter"]) == set(fitted)
+    assert table.attrs["parameter_set"] == "fitted"
+    # the explicit helper for simulate
+    run = c.simulate(toy, c.examples.with_fitted_params(sc, toy))
+    assert run.parameter_set()["set"] == "fitted"
+    with pytest.raises(c.InputError, match="no fitted parameters"):
+        c.examples.with_fitted_params(sc, c.examples.toy_basis_trade())
+
+
+def test_scenario_parameters_are_held_fixed_in_default_draws():
+    sc = c.scenarios.load("basis_unwind").with_params(impact_bp_per_usd_bn=0.3)
+    ex = experiment(c.examples.toy_basis_trade(), sc, {}, draws=2, rng=1)
+    assert "param:impact_bp_per_usd_bn" not in set(ex.draws["metric"])
+    assert ex.parameters["held_fixed"] == ["impact_bp_per_usd_bn"]
+    assert ex.parameters["origin"]["impact_bp_per_usd_bn"] == "scenario"
 
 
 def test_experiment_file_model_params_are_validated(tmp_path):
@@ -220,7 +315,10 @@ def test_default_experiment_runs_the_calibrated_system_with_its_parameters():
     from importlib.resources import files
 
     config = load_experiment(files("contagion") / "data" / "experiments" / "default.yaml")
-    assert config.system == "calibrated_us_2025" and config.model_params == "system"
+    assert config.system == "calibrated_us_2025" and config.parameter_set == "fitted"
+    # uncertainty by default: enough Sobol' draws for stable p10/p90, a balanced design
+    assert config.draws >= 64 and config.sampling == "sobol"
+    assert config.draws & (config.draws - 1) == 0
 
 
 # --- sampling: random, Sobol', Latin hypercube ------------------------------------------------
@@ -306,22 +404,18 @@ def test_draws_on_a_calibrated_system_stay_in_its_fitted_ranges(tmp_path, monkey
     doc = {"system": "toy_calibrated.yaml", "scenario": "volatility_spike",
            "arms": {"no_action": []}, "model_params": "system", "draws": 2}  # fmt: skip
     config = load_experiment(write(tmp_path, doc))
-    assert cx.draw_ranges(config, system) == model_params_uncertainty(system)
-    assert cx.draw_ranges(config.model_copy(update={"model_params": None}), system) is None
-    seen = {}
-    real = cx.experiment
-
-    def spy(system, scenario, arms, **kw):
-        seen.update(kw, impact=scenario.params.impact_bp_per_usd_bn)
-        return real(system, scenario, arms, **kw)
-
-    monkeypatch.setattr(cx, "experiment", spy)
-    run_experiment(config, base_dir=tmp_path)
-    assert seen["uncertainty"] == model_params_uncertainty(system)
-    assert seen["impact"] == 0.3  # the calibrated value, not the scenario default
-    # the draws fall in those ranges
-    drawn = cx.draw_parameters(2, seen["uncertainty"], 1)
-    assert all(0.2 <= d["impact_bp_per_usd_bn"] <= 0.4 for d in drawn)
+    sc = c.scenarios.load("volatility_spike")
+    assert cx.resolve_config(config, system, sc).uncertainty == model_params_uncertainty(system)
+    # without model_params the fit applies all the same (auto); 'defaults' opts out
+    auto = config.model_copy(update={"model_params": None})
+    assert cx.resolve_config(auto, system, sc).uncertainty == model_params_uncertainty(system)
+    off = auto.model_copy(update={"parameter_set": "defaults"})
+    assert cx.resolve_config(off, system, sc).uncertainty == cx.DEFAULT_UNCERTAINTY
+    ex = run_experiment(config, base_dir=tmp_path)
+    assert ex.results[BASELINE].config["scenario"]["params"]["impact_bp_per_usd_bn"] == 0.3
+    drawn = ex.draws[ex.draws["metric"] == "param:impact_bp_per_usd_bn"]["value"]
+    assert len(drawn) and drawn.between(0.2, 0.4).all()
+    del monkeypatch
 
 
 def test_a_facility_is_sized_by_its_peak_outstanding_not_its_turnover():
@@ -346,3 +440,22 @@ def test_a_facility_is_sized_by_its_peak_outstanding_not_its_turnover():
         "policy_cost_budget_spent_usd_bn": costs.budget_spent_usd_bn,
     }
     assert headline(summary)["cash_lent_usd_bn"] == 480.0
+
+
+def test_progress_true_writes_a_line_per_chunk_and_logs(capsys, caplog):
+    """``progress=True`` (notebooks, logs): a line per finished chunk on standard error."""
+    import logging
+
+    import contagion as c
+    from contagion.experiment import experiment
+
+    with caplog.at_level(logging.DEBUG, logger="contagion"):
+        experiment(c.examples.toy_basis_trade(), c.scenarios.load("volatility_spike"),
+                   {"slr": [{"type": "slr_relief"}]}, draws=4, rng=1, chunk_size=2,
+                   progress=True)  # fmt: skip
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [x.split(" (")[0] for x in lines] == ["Draws: 2/4", "Draws: 4/4"]
+    assert "about" in lines[0] and "left" in lines[0] and "left" not in lines[1]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("4 draws of 2 arms in 2 chunks") for m in messages)
+    assert any(m.startswith("finished draws-2-3.parquet") for m in messages)

@@ -12,21 +12,23 @@ Two parts:
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import math
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from fuzzing import POLICIES, mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contagion
+from contagion.errors import InputWarning
 from contagion.experiment import load_experiment
 from contagion.policies import load_policy, policy_from_dict
 from contagion.scenario import scenario_from_dict
@@ -63,6 +65,13 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return {
         str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
     }
+
+
+def test_an_unknown_institution_field_is_kept_with_a_warning() -> None:
+    path = Path(__file__).parent / "data" / "extra_institution_field.yaml"
+    with pytest.warns(InputWarning, match="unknown column 'leverage' kept as given"):
+        system = contagion.load_system(path)
+    assert system.institutions.set_index("id").loc["dealer", "leverage"] == 3
 
 
 def test_manifest_covers_the_corpus() -> None:
@@ -184,81 +193,14 @@ TOY: dict[str, Any] = contagion.to_dict(contagion.examples.toy_basis_trade())
 SCENARIO: dict[str, Any] = json.loads(
     json.dumps(contagion.scenarios.load("basis_unwind").model_dump(mode="json"))
 )
-POLICIES: list[dict[str, Any]] = [
-    {"type": "qe", "budget_usd_bn": 500, "reactive_share": 0.5,
-     "schedule_usd_bn": {"10y": [10.0, 20.0]}, "max_price": {"10y": 101.0},
-     "trigger": {"start_day": 2, "metric": "basis_widening_TY_bp", "threshold": 5.0}},
-    {"type": "srf", "aggregate_limit_usd_bn": 500, "eligible": ["dealer", "hedge_fund"],
-     "min_bid_spread_bp": 0, "stigma_premium_bp": 5},
-    {"type": "swf", "budget_usd_bn": 100, "funding": "new_issuance", "issuance_bucket": "30y"},
-    {"type": "min_haircut", "floor_frac": 0.02, "segments": ["bilateral"]},
-    {"type": "apc_margin", "max_daily_increase_frac": 0.1, "cap_multiplier": 2.0},
-    {"type": "basis_facility", "budget_usd_bn": 500, "contracts": ["TY"]},
-]  # fmt: skip
-
-ODD_VALUES = st.one_of(
-    st.sampled_from(
-        [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 10**400, -(10**400),
-         2**63, -1, -1.0, 0, True, False, None, "", "lots", "NaN", "1e309", [], {}, [1.0],
-         {"a": 1}, "10y", "hf_alpha", "\x00", "é" * 3]
-    ),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.text(max_size=8),
-)  # fmt: skip
-
-
-def _paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path (tuple of keys / indices) to a node of a JSON-like document."""
-    out = [prefix]
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-def _get(doc: Any, path: tuple) -> Any:
-    for k in path:
-        doc = doc[k]
-    return doc
-
-
-@st.composite
-def mutated(draw, base: Any, max_mutations: int = 3) -> Any:
-    """A copy of ``base`` with a few random mutations."""
-    doc = copy.deepcopy(base)
-    for _ in range(draw(st.integers(1, max_mutations))):
-        paths = _paths(doc)
-        path = draw(st.sampled_from(paths))
-        op = draw(st.sampled_from(["drop", "replace", "replace", "rename", "extra", "scale"]))
-        if not path:
-            if op == "replace":
-                return draw(ODD_VALUES)
-            continue
-        parent, key = _get(doc, path[:-1]), path[-1]
-        if op == "drop":
-            del parent[key]
-        elif op == "replace":
-            parent[key] = draw(ODD_VALUES)
-        elif op == "rename" and isinstance(parent[key], str):
-            parent[key] = draw(st.sampled_from(["", "nobody", "hf_alpha", "dealer_a", "ccp"]))
-        elif op == "extra" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extra", "id", "1", "type"]))] = draw(ODD_VALUES)
-        elif op == "scale" and isinstance(parent[key], int | float):
-            factor = draw(st.sampled_from([-1, 0, 1e300, 1e-300, 10**400]))
-            try:
-                parent[key] = parent[key] * factor
-            except OverflowError:  # float * 10**400
-                parent[key] = 10**400
-    return doc
 
 
 def _loads_or_input_error(load) -> Any:
     try:
-        return load()
+        with warnings.catch_warnings():
+            # a mutated column name is an unknown column: kept with a warning
+            warnings.simplefilter("ignore", InputWarning)
+            return load()
     except contagion.InputError as err:
         assert str(err)
         assert err.problems
@@ -285,10 +227,10 @@ def test_fuzz_system_files(doc: Any, fmt: str, tmp_path_factory) -> None:
 
     path = tmp_path_factory.mktemp("fuzz") / f"system.{'yaml' if fmt == 'yaml' else 'json'}"
     if fmt == "node_link":
-        try:
-            doc = contagion.to_node_link(contagion.from_dict(doc))
-        except contagion.InputError:
+        system = _loads_or_input_error(lambda: contagion.from_dict(doc))
+        if system is None:
             return
+        doc = contagion.to_node_link(system)
     text = yaml.safe_dump(doc) if fmt == "yaml" else json.dumps(doc, default=str)
     path.write_text(text, encoding="utf-8")
     _loads_or_input_error(lambda: contagion.load_system(path))

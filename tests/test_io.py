@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -55,7 +57,14 @@ def via_node_link_file(s: System, path: Path) -> System:
     return io.load_system(path / "g.json")
 
 
+def via_read_graphml(s: System, path: Path) -> System:
+    """What a networkx user does with our export: nx.read_graphml, then from_networkx."""
+    io.to_graphml(s, path / "s.graphml")
+    return io.from_networkx(nx.read_graphml(path / "s.graphml"))
+
+
 ROUND_TRIPS = {
+    "nx_read_graphml": via_read_graphml,
     "dict": lambda s, p: io.from_dict(io.to_dict(s)),
     "yaml": lambda s, p: via_file(s, p / "s.yaml"),
     "yml": lambda s, p: via_file(s, p / "s.yml"),
@@ -155,7 +164,7 @@ def test_graph_without_market_is_an_error() -> None:
         io.from_networkx(nx.MultiDiGraph())
     assert err.value.problems[0].field == "market"
     with pytest.raises(InputError, match="MultiDiGraph"):
-        io.from_networkx(nx.DiGraph())
+        io.from_networkx(nx.Graph())  # undirected: no lender-to-borrower direction
 
 
 # --- files -------------------------------------------------------------------------------
@@ -256,3 +265,27 @@ def test_random_systems_round_trip(funds, unsecured) -> None:
     assert_same(io.from_networkx(io.to_networkx(s)), s)
     with tempfile.TemporaryDirectory() as d:
         assert_same(io.from_csv(io.to_csv(s, d)), s)
+
+
+def test_from_networkx_takes_a_digraph_read_from_graphml(tmp_path: Path) -> None:
+    """Without parallel exposures nx.read_graphml gives a DiGraph, edge ids as ``id``."""
+    one_fund = basis_system([(0, 100.0, 50.0, 0.05, 0.5, 0.5)], name="one fund")
+    io.to_graphml(one_fund, tmp_path / "s.graphml")
+    g = nx.read_graphml(tmp_path / "s.graphml")
+    assert type(g) is nx.DiGraph
+    before = dict(g.graph)
+    assert_same(io.from_networkx(g), one_fund)
+    assert g.graph == before  # the caller's graph is not changed
+
+
+def test_exports_are_readable_by_others(toy: System, tmp_path: Path) -> None:
+    """Every export gets the mode a plain open() would give (0644 under umask 022)."""
+    umask = os.umask(0o022)
+    try:
+        io.to_graphml(toy, tmp_path / "s.graphml")
+        io.save_system(toy, tmp_path / "s.yaml")
+        io.to_csv(toy, tmp_path / "csv")
+    finally:
+        os.umask(umask)
+    for p in [tmp_path / "s.graphml", tmp_path / "s.yaml", *(tmp_path / "csv").iterdir()]:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p.name

@@ -154,8 +154,14 @@ def test_loss_tables_say_they_include_the_central_bank(report_dir, html):
 
 def test_summary_table_numbers_match_the_metrics(report_dir, html):
     m = pd.read_parquet(report_dir / "metrics.parquet")
-    assert f"{m.loc['no_action', 'peak_yield_bp']:,.1f}" in html
-    assert f"{m.loc['no_action', 'fire_sale_usd_bn']:,.1f}" in html
+    summary = html.split('<section id="summary">')[1].split("</section>")[0]
+    assert f"central run {m.loc['no_action', 'peak_yield_bp']:,.1f}" in summary
+    # with draws the table shows median [p10–p90] of the draws
+    d = pd.read_parquet(report_dir / "draws.parquet")
+    v = d[(d["arm"] == "no_action") & (d["metric"] == "fire_sale_usd_bn")]["value"]
+    lo, med, hi = np.quantile(v, [0.1, 0.5, 0.9])
+    assert f"{med:,.1f} [{lo:,.1f}–{hi:,.1f}]" in summary
+    assert "2 parameter draws" in summary
 
 
 def test_missing_results_are_an_input_error(tmp_path):
@@ -187,10 +193,10 @@ def test_verdict_ranks_by_reduction_per_100bn_and_sets_free_tools_apart():
     )
     text = " ".join(verdict(metrics, eff, pd.DataFrame(columns=["arm", "metric"]), "10y"))
     # small: 10 bp for 50 bn = 20 bp per 100 bn beats big: 20 bp for 400 bn = 5
-    assert "Per USD 100 bn deployed, small reduced the peak 10y dislocation most" in text
-    assert "free reduced the peak by 30.0 bp" in text  # no balance sheet: absolute only
-    assert "largest absolute reduction of the peak 10y yield change is free's" in text
-    assert "fewest under free (0)" in text
+    assert "Per USD 100 bn deployed (central run), small reduced the peak 10y yield" in text
+    assert "free (30.0 bp, central run)" in text  # no balance sheet: absolute only
+    assert "largest reduction of the peak 10y yield change is free's (30.0 bp" in text
+    assert "2 institutions default without action" in text
 
 
 def test_svg_is_deterministic():

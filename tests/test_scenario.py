@@ -438,3 +438,44 @@ def test_read_only_paths_keep_round_trips_equality_hashing_and_pickling(tmp_path
         assert back == s
         with pytest.raises(TypeError):
             back.rate_shock_bp["10y"] = (0.0,)
+
+
+def seven_year_system() -> c.System:
+    """The toy system with its 10y bucket (and the TY contract's bucket) made a 7y."""
+    text = json.dumps(c.to_dict(c.examples.toy_basis_trade()))
+    doc = json.loads(text.replace('"10y"', '"7y"').replace("ust_10y_", "ust_7y_"))
+    for b in doc["market"]["buckets"]:
+        if b["name"] == "7y":
+            b["maturity_years"] = 7.0
+    return c.from_dict(doc)
+
+
+def test_for_system_maps_a_bundled_scenario_onto_other_buckets():
+    system = seven_year_system()
+    scenario = c.scenarios.load("basis_unwind")
+    with pytest.raises(c.InputError, match=r"rate_shock_bp\.10y.*unknown bucket"):
+        c.simulate_summary(system, scenario)
+    adapted = scenario.for_system(system)
+    assert "10y" not in adapted.rate_shock_bp and "7y" in adapted.rate_shock_bp
+    # 7y lies between 5y and 10y: 0.6 of the way from the 5y path to the 10y path
+    five, ten = np.array(scenario.rate_shock_bp["5y"]), np.array(scenario.rate_shock_bp["10y"])
+    np.testing.assert_allclose(adapted.rate_shock_bp["7y"], five + 0.4 * (ten - five))
+    assert adapted.rate_shock_bp["30y"] == scenario.rate_shock_bp["30y"]
+    # the 10y sales go to the nearest bucket (7y); the total sold each day is unchanged
+    sales = adapted.exogenous_sales_usd_bn
+    assert sales["7y"] == scenario.exogenous_sales_usd_bn["10y"]
+    assert sales["30y"] == scenario.exogenous_sales_usd_bn["30y"]
+    assert "Adapted to the buckets of toy_basis_trade" in adapted.description
+    summary = c.simulate_summary(system, adapted)
+    assert summary["peak_yield_change_7y_bp"] > 0
+
+
+def test_for_system_leaves_a_matching_scenario_alone(toy):
+    scenario = c.scenarios.load("basis_unwind")
+    assert scenario.for_system(toy) is scenario
+
+
+def test_for_system_needs_a_maturity_in_an_unknown_bucket_name(toy):
+    odd = c.Scenario(days=2, rate_shock_bp={"long_end": [5.0]})
+    with pytest.raises(c.InputError, match=r"rate_shock_bp\.long_end.*gives no maturity"):
+        odd.for_system(toy)

@@ -263,6 +263,7 @@ def test_a_report_without_indices_drops_stale_ones(inputs, table, tmp_path):
     assert load_saved(tmp_path).sensitivity is None
 
 
+@pytest.mark.undrawn_figures  # the chart itself is drawn in the test above (tests/undrawn.py)
 def test_cli_experiment_writes_the_indices_and_the_report_section(tmp_path):
     doc = {**TOY, "uncertainty": TWO, "sampling": "sobol", "draws": 2,
            "arms": {"qe": [{"type": "qe", "reactive_share": 0.5, "budget_usd_bn": 50}]},
@@ -285,7 +286,7 @@ def test_cli_experiment_writes_the_indices_and_the_report_section(tmp_path):
     assert '<a href="#sensitivity">' in html
     assert re.search(r'<img alt="Sobol sensitivity[^"]*" src="data:image/svg\+xml;base64,',
                      section)  # fmt: skip
-    assert all(name in section for name in TWO) and "no_action: ST" in section
+    assert all(name in section for name in TWO) and "No action: ST" in section
     assert "nan" not in section.lower()
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Sensitivity" in md and "(figures/sensitivity.svg)" in md

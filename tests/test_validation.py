@@ -10,6 +10,7 @@ import pytest
 from conftest import row, toy_exposures, toy_institutions, toy_market
 
 from contagion import InputError, System
+from contagion.errors import InputWarning
 
 
 def build(inst: pd.DataFrame | None = None, exp: pd.DataFrame | None = None, market=None):
@@ -226,14 +227,25 @@ def test_numeric_strings_are_accepted() -> None:
 
 
 # --- columns ---------------------------------------------------------------------------------
-def test_unknown_column() -> None:
-    inst = toy_institutions().assign(colour="red")
-    with pytest.raises(InputError, match=r"institutions, field 'colour': unknown column") as err:
-        build(inst=inst)
-    check(err, "colour")
-    with pytest.raises(InputError, match=r"exposures, field 'ust_5y_par_usd_bn'") as err:
-        build(exp=toy_exposures().assign(ust_5y_par_usd_bn=1.0))
-    check(err, "ust_5y_par_usd_bn")
+def test_unknown_columns_are_kept_with_a_warning() -> None:
+    inst = toy_institutions().assign(lei=[f"LEI{i}" for i in range(len(toy_institutions()))])
+    with pytest.warns(InputWarning, match=r"institutions: unknown column 'lei' kept as given"):
+        s = build(inst=inst)
+    assert s.institutions["lei"].tolist() == inst["lei"].tolist()
+    assert s.compile() is not None
+    with pytest.warns(InputWarning, match=r"exposures: unknown column 'ust_5y_par_usd_bn'"):
+        s = build(exp=toy_exposures().assign(ust_5y_par_usd_bn=1.0))
+    assert (s.exposures["ust_5y_par_usd_bn"] == 1.0).all()
+
+
+def test_an_unknown_column_hides_no_other_problem() -> None:
+    """Problems of both tables come together; an extra column is only a warning."""
+    inst = inst_with("mmf_gov", cash_usd_bn=-5.0).assign(lei="X")
+    exp = exp_with("repo_gamma", amount_usd_bn="ten")
+    with pytest.warns(InputWarning, match="'lei'"), pytest.raises(InputError) as err:
+        build(inst=inst, exp=exp)
+    fields = {p.field for p in err.value.problems}
+    assert {"cash_usd_bn", "amount_usd_bn"} <= fields
 
 
 @pytest.mark.parametrize(

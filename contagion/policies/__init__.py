@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from contagion.errors import InputError, Problem
+from contagion.errors import InputError, Problem, text_problem
 from contagion.policies import registry
 from contagion.policies.base import Policy, PolicyConfig, PolicyCosts, Trigger, UsageRecord
 from contagion.policies.facilities import StandingRepoConfig
@@ -62,32 +62,59 @@ def policy_from_dict(doc: Any, *, source: str | None = None) -> PolicyConfig:
         raise InputError.from_validation(err, "policy", source, skip=1, empty="(policy)") from None
     from contagion.validation import coerced_booleans
 
-    dumped = config.model_dump()
     problems = [
         Problem("policy", f, "must be a number, not a boolean")
-        for f in coerced_booleans(doc, dumped)
+        for f in coerced_booleans(doc, config.model_dump())
     ]
-    problems += _amount_problems(dumped, ())
+    if problems:
+        raise InputError(problems, source)
+    return check_config(config, source=source)
+
+
+def check_config(config: PolicyConfig, *, source: str | None = None) -> PolicyConfig:
+    """The checks beyond the config model (:func:`_amount_problems`), for configs built in
+    Python as well as loaded from files; returns ``config``."""
+    problems = _amount_problems(config.model_dump(), ())
     if problems:
         raise InputError(problems, source)
     return config
 
 
+#: Largest number anywhere in a policy config (a budget, a schedule entry, a price limit,
+#: a threshold): the bound on table amounts, :data:`contagion.validation.MAX_AMOUNT_USD_BN`.
+MAX_POLICY_NUMBER = 1e9
+
+
 def _amount_problems(value: Any, path: tuple[str, ...]) -> list[Problem]:
-    """Numbers nested in schedules and price limits: finite; amounts (``_usd_bn``) >= 0.
+    """Numbers nested in schedules and price limits: finite, at most
+    :data:`MAX_POLICY_NUMBER` in size; amounts (``_usd_bn``) >= 0; text (names, bucket
+    keys) free of control and format characters.
 
     The config models leave some nested numbers (``schedule_usd_bn``, ``max_price``)
-    unbounded; a NaN, an infinity or a negative purchase would otherwise reach the engine.
+    unbounded; a NaN, an infinity, a negative purchase or a number near the float limit
+    would otherwise reach the engine (and overflow there).
     """
+    field = ".".join(path) or "(policy)"
     if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _amount_problems(v, (*path, str(k)))]
+        problems = [
+            Problem("policy", f"{field}.{k}", f"key {reason}")
+            for k in value
+            if isinstance(k, str) and (reason := text_problem(k))
+        ]
+        return problems + [
+            p for k, v in value.items() for p in _amount_problems(v, (*path, str(k)))
+        ]
     if isinstance(value, list | tuple):
         return [p for i, v in enumerate(value) for p in _amount_problems(v, (*path, str(i)))]
+    if isinstance(value, str):
+        reason = text_problem(value)
+        return [Problem("policy", field, reason)] if reason else []
     if isinstance(value, bool) or not isinstance(value, int | float):
         return []
-    field = ".".join(path)
     if not math.isfinite(value):
         return [Problem("policy", field, f"must be a finite number, got {value}")]
+    if abs(value) > MAX_POLICY_NUMBER:
+        return [Problem("policy", field, f"must be at most {MAX_POLICY_NUMBER:g} in size")]
     if value < 0 and any(part.endswith("_usd_bn") for part in path):
         return [Problem("policy", field, f"must be >= 0 (USD bn), got {value}")]
     if value <= 0 and path[:1] == ("max_price",):
@@ -124,6 +151,7 @@ __all__ = [
     "Trigger",
     "UsageRecord",
     "build",
+    "check_config",
     "load_policy",
     "policy_from_dict",
     "registry",

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from contagion.experiment import BASELINE
 
-STYLE = {
+STYLE: Any = {  # matplotlib types rc keys as literals; a dict[str, ...] does not match
     "svg.hashsalt": "contagion-report",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -48,17 +48,37 @@ SECTOR_ORDER = (
 EDGE_COLOURS = {"repo": "#1f77b4", "futures": "#7f7f7f", "swap": "#9467bd", "unsecured": "#8c564b"}
 
 
+MAX_WIDTH_IN = 11.5  # about 1100 px: fits a notebook or docs column without clipping
+PANEL_HEIGHT_IN = 2.7  # per row of small multiples: readable titles and tick labels
+
+
 def _figure(width: float, height: float) -> Figure:
     with mpl.rc_context(STYLE):
-        return Figure(figsize=(width, height), layout="constrained")
+        return Figure(figsize=(min(width, MAX_WIDTH_IN), height), layout="constrained")
 
 
 def to_svg(fig: Figure) -> str:
-    """The figure as SVG text, byte-identical for identical figures."""
+    """The figure as SVG text, byte-identical for identical figures; it scales down to
+    its container (``max-width: 100%``) instead of being clipped."""
     buf = io.StringIO()
     with mpl.rc_context(STYLE):
         fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
+    return buf.getvalue().replace("<svg ", '<svg style="max-width: 100%; height: auto" ', 1)
+
+
+class Svg:
+    """A figure as SVG for notebooks (``_repr_svg_``) and files (:meth:`save`)."""
+
+    def __init__(self, fig: Figure) -> None:
+        self.text = to_svg(fig)
+
+    def _repr_svg_(self) -> str:
+        return self.text
+
+    def save(self, path) -> None:
+        from pathlib import Path
+
+        Path(path).write_text(self.text, encoding="utf-8")
 
 
 def data_uri(svg: str) -> str:
@@ -68,7 +88,9 @@ def data_uri(svg: str) -> str:
 
 def arm_colours(arms: Sequence[str]) -> dict[str, str]:
     """A stable colour per arm (``no_action`` black, others from tab10 in order)."""
-    palette = [mpl.colors.to_hex(c) for c in mpl.colormaps["tab10"].colors if c != (0.5,) * 3]
+    tab10 = mpl.colormaps["tab10"]
+    colours = [tab10(i) for i in range(tab10.N)]  # RGBA tuples
+    palette = [mpl.colors.to_hex(c) for c in colours if c[:3] != (0.5,) * 3]
     out, k = {}, 0
     for a in arms:
         if a == BASELINE:
@@ -95,35 +117,112 @@ def _legend(fig: Figure, axes, ncol: int = 4) -> None:
                    frameon=False)  # fmt: skip
 
 
+def _on_top(arms: Sequence[str]) -> list[str]:
+    """Arms in drawing order: no action last, so it is drawn over an identical arm."""
+    return [a for a in arms if a != BASELINE] + [a for a in arms if a == BASELINE]
+
+
+def _line(ax, x, y, arm: str, colour: str, label: str) -> None:
+    if arm == BASELINE:  # dashed on top: an arm that matches it shows through the gaps
+        ax.plot(x, y, "--", color=colour, label=label, lw=1.8, zorder=5)
+    else:
+        ax.plot(x, y, "-", color=colour, label=label, lw=1.6, zorder=3)
+
+
+def _legend_in_order(fig: Figure, ax, arms: Sequence[str], labels: Mapping[str, str]) -> None:
+    handles, names = ax.get_legend_handles_labels()
+    by_label = dict(zip(names, handles, strict=True))
+    order = [labels.get(a, a) for a in arms if labels.get(a, a) in by_label]
+    if order:
+        fig.legend([by_label[n] for n in order], order, loc="outside upper center",
+                   ncol=min(3, len(order)), frameon=False)  # fmt: skip
+
+
 def time_paths(
     markets: Mapping[str, pd.DataFrame],
     panels: Sequence[tuple[str, str]],
     ylabel: str,
     *,
-    ncols: int = 4,
+    ncols: int = 3,
     scale: float = 1.0,
+    labels: Mapping[str, str] | None = None,
+    days: int | None = None,
 ) -> Figure:
-    """Small multiples of market columns by day, one line per arm.
+    """Small multiples of market columns by day, one line per arm (no action on top).
 
     ``panels``: (column of ``Result.markets``, panel title); ``scale`` multiplies values
-    (e.g. 100 to show a fraction in percent).
+    (e.g. 100 to show a fraction in percent); ``labels``: arm -> legend label; ``days``:
+    the x axis runs to this day (default: the last recorded).
     """
     arms = list(markets)
+    labels = dict(labels or {})
     colours = arm_colours(arms)
     n = len(panels)
     cols = max(1, min(ncols, n))
-    fig = _figure(min(3.4 * cols, 14), 2.7 * int(np.ceil(n / cols)) + 0.5)
-    axes = _grid(fig, n, ncols)
+    fig = _figure(3.8 * cols, PANEL_HEIGHT_IN * int(np.ceil(n / cols)) + 0.8)
+    axes = _grid(fig, n, cols)
     for ax, (col, title) in zip(axes, panels, strict=True):
-        for a in arms:
+        for a in _on_top(arms):
             m = markets[a]
             if col in m:
-                style = "--" if a == BASELINE else "-"
-                ax.plot(m.index, m[col] * scale, style, color=colours[a], label=a)
+                _line(ax, m.index, m[col] * scale, a, colours[a], labels.get(a, a))
         ax.set_title(title)
         ax.set_xlabel("day")
         ax.set_ylabel(ylabel)
-    _legend(fig, axes)
+        if days is not None:
+            ax.set_xlim(0, days)
+    _legend_in_order(fig, axes[0], arms, labels)
+    return fig
+
+
+def fan_chart(
+    paths: pd.DataFrame,
+    *,
+    labels: Mapping[str, str] | None = None,
+    metrics: Sequence[tuple[str, str]] | None = None,
+    quantiles: tuple[float, float] = (0.1, 0.9),
+    y: str = "10y",
+    ncols: int = 3,
+) -> Figure:
+    """Median and p10-p90 band over time of the kept daily paths, per arm.
+
+    ``paths``: long frame (arm, draw, day, metric, value) of
+    :attr:`contagion.experiment.ExperimentResult.paths`; ``metrics``: (metric, title)
+    panels (default: every kept path). No action is drawn last (dashed, on top).
+    """
+    from contagion.report import labels as names
+
+    labels = dict(labels or {})
+    arms = list(dict.fromkeys(paths["arm"]))
+    colours = arm_colours(arms)
+    if metrics is None:
+        metrics = [(m, names.path(m, y)) for m in dict.fromkeys(paths["metric"])]
+    n = len(metrics)
+    cols = max(1, min(ncols, n))
+    fig = _figure(3.8 * cols, PANEL_HEIGHT_IN * int(np.ceil(n / cols)) + 0.9)
+    axes = _grid(fig, n, cols)
+    lo_q, hi_q = quantiles
+    for ax, (metric, title) in zip(axes, metrics, strict=True):
+        sub = paths[paths["metric"] == metric]
+        for a in _on_top(arms):
+            grid = sub[sub["arm"] == a].pivot_table(index="day", columns="draw", values="value")
+            if grid.empty:
+                continue
+            v = grid.to_numpy(dtype=float)
+            lo, med, hi = (np.quantile(v, q, axis=1) for q in (lo_q, 0.5, hi_q))
+            ax.fill_between(grid.index, lo, hi, color=colours[a], alpha=0.15, lw=0,
+                            zorder=4 if a == BASELINE else 2)  # fmt: skip
+            _line(ax, grid.index, med, a, colours[a], labels.get(a, a))
+        ax.set_title(title)
+        ax.set_xlabel("day")
+        if len(sub):
+            ax.set_xlim(sub["day"].min(), sub["day"].max())
+    _legend_in_order(fig, axes[0], arms, labels)
+    n_draws = paths["draw"].nunique()
+    fig.supxlabel(
+        f"lines: median; bands: p{100 * lo_q:g}-p{100 * hi_q:g} across {n_draws} draws",
+        fontsize=9, color="#555555",
+    )  # fmt: skip
     return fig
 
 
@@ -141,56 +240,91 @@ def cumulative_sales(events: Mapping[str, pd.DataFrame], days: int) -> dict[str,
     return out
 
 
-def sales_by_sector(cum: Mapping[str, pd.DataFrame]) -> Figure:
-    """Cumulative forced sales by selling sector, arms overlaid."""
+def sales_by_sector(
+    cum: Mapping[str, pd.DataFrame],
+    *,
+    labels: Mapping[str, str] | None = None,
+    sectors: Mapping[str, str] | None = None,
+    ncols: int = 3,
+) -> Figure:
+    """Cumulative forced sales by selling sector, arms overlaid (no action on top).
+
+    ``labels``: arm -> legend label; ``sectors``: sector -> panel title.
+    """
     arms = list(cum)
+    labels, sectors = dict(labels or {}), dict(sectors or {})
     colours = arm_colours(arms)
-    sectors = [s for s in SECTOR_ORDER if any(s in c.columns for c in cum.values())]
-    if not sectors:
+    present = [s for s in SECTOR_ORDER if any(s in c.columns for c in cum.values())]
+    present += sorted({s for c in cum.values() for s in c.columns} - set(SECTOR_ORDER))
+    if not present:
         fig = _figure(6, 1.5)
         ax = fig.subplots()
         ax.axis("off")
         ax.text(0.5, 0.5, "no forced sales in any arm", ha="center", va="center")
         return fig
-    fig = _figure(min(3.6 * len(sectors), 14), 3.3)
-    axes = _grid(fig, len(sectors), 4)
-    for ax, s in zip(axes, sectors, strict=True):
-        for a in arms:
+    cols = max(1, min(ncols, len(present)))
+    rows = int(np.ceil(len(present) / cols))
+    fig = _figure(3.8 * cols, PANEL_HEIGHT_IN * rows + 0.8)
+    axes = _grid(fig, len(present), cols)
+    for ax, s in zip(axes, present, strict=True):
+        for a in _on_top(arms):
             if s in cum[a]:
-                ax.plot(cum[a].index, cum[a][s], "--" if a == BASELINE else "-",
-                        color=colours[a], label=a)  # fmt: skip
-        ax.set_title(s.replace("_", " "))
+                _line(ax, cum[a].index, cum[a][s], a, colours[a], labels.get(a, a))
+        ax.set_title(_wrap(sectors.get(s, s.replace("_", " ")), 42), fontsize=10)
         ax.set_xlabel("day")
         ax.set_ylabel("USD bn, cumulative")
-    _legend(fig, axes)
+        ax.set_xlim(0, max(int(c.index.max()) for c in cum.values()))
+    _legend_in_order(fig, axes[0], arms, labels)
     return fig
 
 
-def scenario_paths(paths: pd.DataFrame) -> Figure:
-    """The scenario's shock paths (columns of :func:`render.scenario_table`) by day."""
-    groups = [
-        ("Fundamental rate shock, cumulative (bp)", "rate_shock_bp:", True),
-        ("Exogenous sales (USD bn per day)", "exogenous_sales_usd_bn:", False),
-        ("Volatility multiplier", "volatility_multiplier", False),
-        ("Add-ons and shocks (%)", "_frac", False),
-    ]
-    fig = _figure(14, 3.9)
-    axes = _grid(fig, len(groups), 4)
-    for ax, (title, key, cumulative) in zip(axes, groups, strict=True):
-        cols = [c for c in paths.columns if (key in c if ":" in key else c.endswith(key))]
-        if key == "volatility_multiplier":
-            cols = [key] if key in paths else []
-        for c in cols:
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+SCENARIO_GROUPS = (
+    ("Fundamental rate shock, cumulative (bp)", "rate_shock_bp:"),
+    ("Exogenous sales (USD bn per day)", "exogenous_sales_usd_bn:"),
+)
+
+
+def scenario_paths(paths: pd.DataFrame, *, ncols: int = 3) -> Figure:
+    """The scenario's shock paths (columns of :func:`render.scenario_table`) over the whole
+    horizon: the bucket paths grouped in one panel each, then one panel per scalar path
+    (its own axis: a 0.2% add-on and a 50% pullback never share a scale)."""
+    panels: list[tuple[str, list[str], bool]] = []
+    for title, key in SCENARIO_GROUPS:
+        cols = [c for c in paths.columns if c.startswith(key)]
+        if cols:
+            panels.append((title, cols, key == "rate_shock_bp:"))
+    for c in paths.columns:
+        if ":" not in c:
+            unit = " (%)" if c.endswith("_frac") else ""
+            panels.append((c.removesuffix("_frac").replace("_", " ") + unit, [c], False))
+    if not panels:
+        fig = _figure(6, 1.5)
+        ax = fig.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "the scenario has no shock paths", ha="center", va="center")
+        return fig
+    n_cols = max(1, min(ncols, len(panels)))
+    fig = _figure(3.8 * n_cols, PANEL_HEIGHT_IN * int(np.ceil(len(panels) / n_cols)) + 0.3)
+    axes = _grid(fig, len(panels), n_cols)
+    last = int(paths.index.max()) if len(paths) else 1
+    for ax, (title, cols_, cumulative) in zip(axes, panels, strict=True):
+        for c in cols_:
             y = paths[c].cumsum() if cumulative else paths[c]
-            if key == "_frac":
+            if c.endswith("_frac"):
                 y = y * 100
-            label = c.split(":", 1)[-1].replace("_frac", "")
+            label = c.split(":", 1)[-1]
             ax.plot(paths.index, y, label=label, marker="." if len(paths) < 40 else None)
-        ax.set_title(title)
+        ax.set_title(_wrap(title, 40), fontsize=10)
         ax.set_xlabel("day")
-        if len(cols) > 1:
-            ax.legend(frameon=False, fontsize=8, loc="upper center", ncol=2,
-                      bbox_to_anchor=(0.5, -0.22))  # fmt: skip
+        ax.set_xlim(1, max(last, 2))
+        if len(cols_) > 1:
+            ax.legend(frameon=False, fontsize=8, ncol=2)
     return fig
 
 
@@ -216,40 +350,65 @@ def _hbar_stack(ax, table: pd.DataFrame, title: str) -> None:
 
 def losses(by_channel: pd.DataFrame, by_sector: pd.DataFrame) -> Figure:
     """Stacked horizontal bars of equity losses per arm, by channel and by sector."""
-    fig = _figure(14, 1.2 + 0.45 * len(by_channel.index) + 1.4)
-    ax1, ax2 = fig.subplots(1, 2)
+    fig = _figure(MAX_WIDTH_IN, 2 * (1.2 + 0.42 * len(by_channel.index) + 1.2))
+    ax1, ax2 = fig.subplots(2, 1)
     _hbar_stack(ax1, by_channel, "By channel")
     _hbar_stack(ax2, by_sector, "By sector")
     return fig
 
 
-def cost_benefit(eff: pd.DataFrame, size: pd.Series) -> Figure:
-    """Intervention size versus reductions (peak 10y yield, basis, fire sales), per arm."""
+def cost_benefit(
+    eff: pd.DataFrame, size: pd.Series, *, labels: Mapping[str, str] | None = None
+) -> Figure:
+    """Intervention size versus reductions (peak yield, basis, fire sales), per arm; every
+    point is labelled, and arms that land on the same spot share one label."""
+    labels = dict(labels or {})
     panels = [
         ("reduction_peak_yield_bp", "Peak yield reduction (bp)"),
         ("reduction_peak_basis_bp", "Peak basis-widening reduction (bp)"),
         ("reduction_fire_sale_usd_bn", "Fire-sale reduction (USD bn)"),
     ]
+    arms = [a for a in eff.index if a != BASELINE] or list(eff.index)
     colours = arm_colours(list(eff.index))
-    fig = _figure(14, 3.8)
-    axes = _grid(fig, len(panels), 3)
+    fig = _figure(MAX_WIDTH_IN, 2 * PANEL_HEIGHT_IN + 1.4)
+    axes = _grid(fig, len(panels), 2)
+    xs = size.reindex(arms).to_numpy(dtype=float)
+    xspan = max(float(np.nanmax(xs) - np.nanmin(xs)) if len(xs) else 0.0, 1.0)
     for ax, (col, title) in zip(axes, panels, strict=True):
-        for arm in eff.index:
-            ax.scatter(size[arm], eff.loc[arm, col], s=60, color=colours[arm], label=arm,
-                       edgecolor="white", zorder=3)  # fmt: skip
+        ys = eff.loc[arms, col].to_numpy(dtype=float)
+        yspan = max(float(np.nanmax(ys) - np.nanmin(ys)) if len(ys) else 0.0, 1e-9)
+        groups: dict[tuple[int, int], list[str]] = {}
+        for arm, x, y in zip(arms, xs, ys, strict=True):
+            ax.scatter(x, y, s=60, color=colours[arm], edgecolor="white", zorder=3,
+                       label=labels.get(arm, arm))  # fmt: skip
+            key = (round(40 * x / xspan), round(40 * y / yspan))
+            groups.setdefault(key, []).append(arm)
+        for k, members in enumerate(groups.values()):
+            x, y = size[members[0]], eff.loc[members[0], col]
+            text = _wrap("; ".join(labels.get(a, a) for a in members), 28)
+            ax.annotate(text, (x, y), xytext=(6, 6 if k % 2 == 0 else -14),
+                        textcoords="offset points", fontsize=8, color="#333333")  # fmt: skip
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xlabel("intervention size, USD bn")
         ax.set_title(title)
-    _legend(fig, axes)
+        ax.margins(x=0.25, y=0.2)
+    _legend_in_order(fig, axes[0], arms, labels)
     return fig
 
 
-def draw_bands(draws: pd.DataFrame, metrics: Sequence[tuple[str, str]]) -> Figure:
+def draw_bands(
+    draws: pd.DataFrame,
+    metrics: Sequence[tuple[str, str]],
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> Figure:
     """Median and 10-90% range across parameter draws of headline metrics, per arm."""
     arms = list(dict.fromkeys(draws["arm"]))
+    labels = dict(labels or {})
     colours = arm_colours(arms)
-    fig = _figure(14, 1.0 + 0.38 * len(arms) + 1.2)
-    axes = _grid(fig, len(metrics), 4)
+    rows = int(np.ceil(len(metrics) / 2))
+    fig = _figure(MAX_WIDTH_IN, rows * (1.0 + 0.34 * len(arms)) + 0.6)
+    axes = _grid(fig, len(metrics), 2)
     for ax, (metric, title) in zip(axes, metrics, strict=True):
         sub = draws[draws["metric"] == metric]
         for k, arm in enumerate(arms):
@@ -259,9 +418,11 @@ def draw_bands(draws: pd.DataFrame, metrics: Sequence[tuple[str, str]]) -> Figur
             lo, med, hi = np.quantile(v, [0.1, 0.5, 0.9])
             ax.plot([lo, hi], [k, k], color=colours[arm], lw=4, alpha=0.5, solid_capstyle="butt")
             ax.plot([med], [k], "o", color=colours[arm])
-        ax.set_yticks(range(len(arms)), arms if ax is axes[0] else [""] * len(arms))
+        ax.set_yticks(range(len(arms)), [labels.get(a, a) for a in arms])
         ax.invert_yaxis()
         ax.set_title(title)
+    n = draws["draw"].nunique()
+    fig.supxlabel(f"dots: median; bars: p10-p90 across {n} draws", fontsize=9, color="#555555")
     return fig
 
 
@@ -400,31 +561,38 @@ def network(graph, stress: pd.Series, defaulted: pd.Series, assets: pd.Series) -
 def report_figures(saved, ctx: dict, scen_paths: pd.DataFrame) -> dict[str, Any]:
     """Every figure of the report as SVG (title, data URI, SVG text, file name)."""
     from contagion.io import to_networkx
+    from contagion.report import labels as lab
 
     res = saved.results
+    names = ctx.get("arm_labels") or lab.arm_labels(res)
+    sectors = ctx.get("sector_labels") or {}
     mk = {a: r.markets for a, r in res.items()}
     market = saved.system.market
     b, c = list(market.bucket_names), list(market.futures_codes)
     days = int(next(iter(mk.values())).index.max())
     stress = ctx["stress"]
+    y = ctx["y"]
+
+    def paths(panels, ylabel="bp", **kw):
+        return time_paths(mk, panels, ylabel, labels=names, days=days, **kw)
+
     specs = {
         "scenario": ("The scenario's shock paths", scenario_paths(scen_paths)),
         "yields": (
-            "Yield change by bucket",
-            time_paths(mk, [(f"yield_change_{x}_bp", f"{x} yield") for x in b], "bp"),
+            "Yield change by bucket (central run)",
+            paths([(f"yield_change_{x}_bp", f"{x} yield") for x in b], ncols=2),
         ),
         "basis": (
-            "Basis widening by contract",
-            time_paths(mk, [(f"basis_widening_{x}_bp", f"{x} basis") for x in c], "bp"),
+            "Basis widening by contract (central run)",
+            paths([(f"basis_widening_{x}_bp", f"{x} basis") for x in c], ncols=2),
         ),
         "swaps": (
-            "Swap spread change by bucket",
-            time_paths(mk, [(f"swap_spread_change_{x}_bp", f"{x} swap spread") for x in b], "bp"),
+            "Swap spread change by bucket (central run)",
+            paths([(f"swap_spread_change_{x}_bp", f"{x} swap spread") for x in b], ncols=2),
         ),
         "funding": (
-            "Repo rate, dealer utilisation and volatility",
-            time_paths(
-                mk,
+            "Repo rate, dealer utilisation and volatility (central run)",
+            paths(
                 [
                     ("repo_rate_pct", "repo rate (%)"),
                     ("repo_rate_eligible_pct", "repo rate, facility-eligible (%)"),
@@ -432,15 +600,36 @@ def report_figures(saved, ctx: dict, scen_paths: pd.DataFrame) -> dict[str, Any]
                     ("volatility_index", "volatility index"),
                 ],
                 "",
-                ncols=4,
+                ncols=2,
+            ),
+        ),
+        "money_market": (
+            "The repo market: rates against the policy corridor, and who lent (central run)",
+            paths(
+                [
+                    ("repo_rate_pct", "GC repo rate (%)"),
+                    ("policy_range_upper_pct", "top of the target range (%)"),
+                    ("srf_rate_pct", "SRF minimum bid rate (%)"),
+                    ("on_rrp_rate_pct", "ON RRP rate (%)"),
+                    ("repo_supply_mmf_usd_bn", "repo lent by money funds (USD bn)"),
+                    ("repo_supply_banks_usd_bn", "repo lent by banks (USD bn)"),
+                    ("repo_supply_facilities_usd_bn", "facility take-up: SRF and FIMA (USD bn)"),
+                    ("repo_unmet_usd_bn", "repo demand left unmet (USD bn)"),
+                ],
+                "",
+                ncols=2,
             ),
         ),
         "sales": (
-            "Cumulative forced sales by sector",
-            sales_by_sector(cumulative_sales({a: r.events for a, r in res.items()}, days)),
+            "Cumulative forced sales by sector (central run)",
+            sales_by_sector(
+                cumulative_sales({a: r.events for a, r in res.items()}, days),
+                labels=names,
+                sectors=sectors,
+            ),
         ),
         "network": (
-            "The system coloured by stress (no action)",
+            "The system coloured by stress (no action, central run)",
             network(
                 to_networkx(saved.system),
                 stress["loss_share"],
@@ -449,28 +638,29 @@ def report_figures(saved, ctx: dict, scen_paths: pd.DataFrame) -> dict[str, Any]
             ),
         ),
         "losses": (
-            "Equity losses by channel and by sector",
+            "Equity losses by channel and by sector (central run)",
             losses(ctx["loss_channel"], ctx["loss_sector"]),
         ),
-        "cost_benefit": ("Cost versus benefit", cost_benefit(saved.effectiveness, ctx["size"])),
+        "cost_benefit": (
+            "Cost versus benefit (central run)",
+            cost_benefit(saved.effectiveness, ctx["size"], labels=names),
+        ),
     }
+    if getattr(saved, "paths", None) is not None and len(saved.paths):
+        specs["fan"] = (
+            "Main paths across the parameter draws: median and p10-p90 band per arm",
+            fan_chart(saved.paths, labels=names, y=y),
+        )
     if len(saved.draws):
         specs["draws"] = (
             "Uncertainty across parameter draws",
-            draw_bands(
-                saved.draws,
-                [
-                    ("peak_yield_bp", f"peak {ctx['y']} yield (bp)"),
-                    ("peak_basis_bp", "peak basis (bp)"),
-                    ("fire_sale_usd_bn", "fire sales (USD bn)"),
-                    ("losses_usd_bn", "losses (USD bn)"),
-                ],
-            ),
+            draw_bands(saved.draws, lab.band_metrics(res), labels=names),
         )
     if getattr(saved, "sensitivity", None) is not None and len(saved.sensitivity):
+        sens = saved.sensitivity.assign(arm=saved.sensitivity["arm"].map(lambda a: names.get(a, a)))
         specs["sensitivity"] = (
             "Sobol sensitivity indices by metric (total ST light, first-order S1 dark)",
-            sensitivity_bars(saved.sensitivity, ctx.get("sensitivity_titles")),
+            sensitivity_bars(sens, ctx.get("sensitivity_titles")),
         )
     out = {}
     for key, (title, fig) in specs.items():

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,13 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from contagion.errors import InputError, Problem
 from contagion.experiment import BASELINE
+from contagion.files import OutputDirectory, remove_stale_staging, swap_in
 from contagion.io import atomic_write_text
-from contagion.report import SavedExperiment, figures, load_saved
+from contagion.recorder import POLICY_RATE_COLUMNS, REPO_SUPPLY_COLUMNS
+from contagion.report import figures
+from contagion.report.folder import SavedExperiment, load_saved
 from contagion.scenario import scenario_from_dict
 from contagion.schema import INSTITUTION_TYPES
 
@@ -43,9 +49,9 @@ SUMMARY_COLUMNS = [
     ("defaults", "Defaults"),
     ("losses_usd_bn", "Equity losses excl. central bank (USD bn)"),
     ("peak_repo_rate_pct", "Peak repo rate (%)"),
-    ("dealer_peak_utilisation_frac", "Peak dealer utilisation (%)"),
+    ("dealer_peak_utilisation_frac", "Peak dealer utilisation within the day (%)"),
     ("size_usd_bn", "Intervention size (USD bn)"),
-    ("reduction_peak_yield_bp_per_100bn", "Yield reduction per USD 100 bn (bp)"),
+    ("reduction_peak_yield_bp_per_100bn", "{y} yield reduction per USD 100 bn (bp)"),
 ]
 
 
@@ -99,15 +105,62 @@ def intervention_size(eff: pd.DataFrame) -> pd.Series:
     return eff[list(COST_COLUMNS)].max(axis=1)
 
 
-def summary_table(metrics: pd.DataFrame, eff: pd.DataFrame, y: str = "10y") -> pd.DataFrame:
-    """The executive-summary table: arm x headline numbers with readable column names."""
+def summary_table(
+    metrics: pd.DataFrame,
+    eff: pd.DataFrame,
+    y: str = "10y",
+    *,
+    draws: pd.DataFrame | None = None,
+    names: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """The executive-summary table: arm x headline numbers with readable column names.
+
+    With ``draws`` each metric is "median [p10–p90]" across them, the reduction is paired
+    (each draw against the same draw's no action) and a column counts the draws in which
+    the arm beats no action; without, the central run's values. ``names``: arm labels.
+    """
     size = intervention_size(eff)
     summ = metrics.join(eff).assign(size_usd_bn=size)
     summ["dealer_peak_utilisation_frac"] *= 100
     summ.loc[size < MIN_SIZE_USD_BN, "reduction_peak_yield_bp_per_100bn"] = np.nan
     summ = summ[[c for c, _ in SUMMARY_COLUMNS]]
     summ.columns = [t.format(y=y) for _, t in SUMMARY_COLUMNS]
+    if draws is not None and len(draws):
+        from contagion.experiment import paired_frame
+        from contagion.report.explain import fmt_share
+
+        wide = paired_frame(draws)
+        n = int(wide.index.get_level_values("draw").nunique())
+        out = summ.astype(object)
+        for col, title in SUMMARY_COLUMNS[:7]:
+            for arm in summ.index:
+                if arm in wide.index.get_level_values("arm") and col in wide:
+                    v = wide.xs(arm, level="arm")[col].to_numpy(dtype=float)
+                    v = v * (100 if col == "dealer_peak_utilisation_frac" else 1)
+                    out.loc[arm, title.format(y=y)] = band(v, 0 if col == "defaults" else 1)
+        red = f"Paired {y} reduction (bp)"
+        beats = "Beats no action (peak yield)"
+        out.insert(1, red, "–")
+        out.insert(2, beats, "–")
+        base = wide.xs(BASELINE, level="arm")["peak_yield_bp"] if BASELINE in summ.index else None
+        for arm in summ.index:
+            if arm == BASELINE or base is None or arm not in wide.index.get_level_values("arm"):
+                continue
+            sub = wide.xs(arm, level="arm")
+            out.loc[arm, red] = band(sub["reduction_peak_yield_bp"].to_numpy(dtype=float))
+            k = int((sub["peak_yield_bp"] < base.reindex(sub.index) - 1e-9).sum())
+            out.loc[arm, beats] = fmt_share(k, n)
+        summ = out
+    if names:
+        summ.index = [names.get(a, a) for a in summ.index]
+    summ.index.name = "arm"
     return summ
+
+
+def band(v, digits: int = 1) -> str:
+    """ "median [p10–p90]" of some values."""
+    lo, med, hi = np.quantile(np.asarray(v, dtype=float), [0.1, 0.5, 0.9])
+    return f"{fmt(med, digits)} [{fmt(lo, digits)}–{fmt(hi, digits)}]"
 
 
 def scenario_table(scenario, buckets: list[str]) -> pd.DataFrame:
@@ -125,7 +178,8 @@ def scenario_table(scenario, buckets: list[str]) -> pd.DataFrame:
         if getattr(scenario, name):
             length = max(length, len(getattr(scenario, name)))
             cols[name] = scenario.path(name)
-    days = min(scenario.days, length + 1)
+    days = scenario.days  # the whole horizon (paths are padded: levels hold, flows are 0)
+    del length
     out = pd.DataFrame({k: v[:days] for k, v in cols.items()}, index=range(1, days + 1))
     out.index.name = "day"
     return out
@@ -172,6 +226,18 @@ def institution_stress(result, names: pd.Series) -> pd.DataFrame:
     return out
 
 
+SECTOR_PATH_COLUMNS = [
+    "sector",
+    "called",
+    "first_call_day",
+    "forced_sellers",
+    "first_sale_day",
+    "forced_sales_usd_bn",
+    "defaults",
+    "first_default_day",
+]
+
+
 def sector_path(result) -> pd.DataFrame:
     """How the stress reached each sector: calls, forced sales and defaults (counts, days)."""
     ev = result.events
@@ -191,85 +257,123 @@ def sector_path(result) -> pd.DataFrame:
                 "first_default_day": dflt["day"].min() if len(dflt) else np.nan,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SECTOR_PATH_COLUMNS)
 
 
 def _count(n: float, noun: str) -> str:
     return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
 
 
-def verdict(metrics: pd.DataFrame, eff: pd.DataFrame, draws: pd.DataFrame, y: str) -> list[str]:
-    """Plain-language findings generated from the numbers."""
+def verdict(
+    metrics: pd.DataFrame,
+    eff: pd.DataFrame,
+    draws: pd.DataFrame,
+    y: str,
+    names: dict[str, str] | None = None,
+) -> list[str]:
+    """Plain-language findings generated from the numbers: medians and p10-p90 bands and
+    paired reductions when draws ran (each share of draws printed with the count), the
+    central run otherwise. ``names``: arm labels."""
+    from contagion.experiment import paired_frame
+    from contagion.report.explain import fmt_share
+
+    names = names or {}
+    nm = lambda a: names.get(a, a)  # noqa: E731
     base = metrics.loc[BASELINE]
     size = intervention_size(eff)
-    out = [
-        f"Without intervention the {y} yield rises by up to {fmt(base['peak_yield_bp'])} bp, "
-        f"the cash-futures basis widens by up to {fmt(base['peak_basis_bp'])} bp, forced "
-        f"sales reach USD {fmt(base['fire_sale_usd_bn'], 0)} bn, "
-        f"{_count(base['defaults'], 'institution')} default and equity losses outside the "
-        f"central bank total USD {fmt(base['losses_usd_bn'], 0)} bn."
-    ]
     arms = [a for a in eff.index if a != BASELINE]
+    wide = paired_frame(draws) if len(draws) else None
+    n = int(wide.index.get_level_values("draw").nunique()) if wide is not None else 0
+
+    def spread(arm: str, col: str, digits: int = 1) -> str:
+        central = fmt(metrics.loc[arm, col] if col in metrics else eff.loc[arm, col], digits)
+        if wide is None or col not in wide:
+            return central
+        v = wide.xs(arm, level="arm")[col].to_numpy(dtype=float)
+        return f"a median of {band(v, digits)} (central run {central})"
+
+    out = [
+        f"Without intervention the peak {y} yield change is {spread(BASELINE, 'peak_yield_bp')}"
+        f" bp, the peak basis widening {spread(BASELINE, 'peak_basis_bp')} bp, fire sales "
+        f"{spread(BASELINE, 'fire_sale_usd_bn', 0)} USD bn and equity losses outside the "
+        f"central bank {spread(BASELINE, 'losses_usd_bn', 0)} USD bn."
+        + (
+            f" Across {n} parameter draws, shown as median [p10–p90]; a paired reduction is "
+            "the draw-by-draw difference to no action with the same parameters."
+            if n
+            else ""
+        )
+    ]
+    if wide is not None:  # (draws ran: n > 0)
+        d = wide.xs(BASELINE, level="arm")["defaults"]
+        if (d > 0).any():
+            out.append(
+                f"Defaults without action: {band(d.to_numpy(), 0)}; some institution "
+                f"defaults in {fmt_share(int((d > 0).sum()), n)}."
+            )
+        else:
+            out.append(f"Without action no institution defaults in any of the {n} draws.")
+    elif base["defaults"]:
+        out.append(f"{_count(base['defaults'], 'institution')} default without action.")
     if not arms:
         return out
     red = eff["reduction_peak_yield_bp"]
+    if wide is not None:
+        basey = wide.xs(BASELINE, level="arm")["peak_yield_bp"]
+        med = {
+            a: float(np.median(wide.xs(a, level="arm")["reduction_peak_yield_bp"])) for a in arms
+        }
+        for a in sorted(arms, key=lambda a: -med[a]):
+            sub = wide.xs(a, level="arm")
+            k = int((sub["peak_yield_bp"] < basey.reindex(sub.index) - 1e-9).sum())
+            r = sub["reduction_peak_yield_bp"].to_numpy(dtype=float)
+            verb = "cuts" if med[a] >= 0 else "raises"
+            out.append(
+                f"{nm(a)} {verb} the peak {y} yield change by "
+                f"{band(r if med[a] >= 0 else -r)} bp (paired) and beats no action in "
+                f"{fmt_share(k, n)}."
+            )
+        peaks = wide["peak_yield_bp"].unstack("arm")[arms]
+        best = peaks.idxmin(axis=1)
+        top = best.value_counts()
+        winner = str(top.index[0])
+        rivals = [b for b in arms if b != winner]
+        if rivals:
+            each = "; ".join(
+                f"{nm(b)} in {fmt_share(int((peaks[winner] < peaks[b] - 1e-9).sum()), n)}"
+                for b in rivals
+            )
+            out.append(
+                f"Rank robustness: {nm(winner)} has the lowest peak {y} yield change of all "
+                f"tools in {fmt_share(int(top.iloc[0]), n)}; it beats {each}."
+            )
+    else:
+        best = max(arms, key=lambda a: red[a])
+        out.append(
+            f"The largest reduction of the peak {y} yield change is {nm(best)}'s "
+            f"({fmt(red[best])} bp, central run without parameter draws)."
+        )
     sized = [a for a in arms if size[a] >= MIN_SIZE_USD_BN]
     if sized:
         ranked = sorted(sized, key=lambda a: -eff.loc[a, "reduction_peak_yield_bp_per_100bn"])
         parts = [
-            f"{a} ({fmt(eff.loc[a, 'reduction_peak_yield_bp_per_100bn'], 2)} bp per USD 100 bn; "
-            f"{fmt(red[a])} bp in total for USD {fmt(size[a], 0)} bn)"
+            f"{nm(a)} ({fmt(eff.loc[a, 'reduction_peak_yield_bp_per_100bn'], 2)} bp per "
+            f"USD 100 bn for USD {fmt(size[a], 0)} bn)"
             for a in ranked
         ]
         out.append(
-            f"Per USD 100 bn deployed, {ranked[0]} reduced the peak {y} dislocation most: "
-            + "; then ".join(parts)
-            + "."
+            f"Per USD 100 bn deployed (central run), {nm(ranked[0])} reduced the peak {y} "
+            "yield change most: " + "; then ".join(parts) + "."
         )
     free = [a for a in arms if size[a] < MIN_SIZE_USD_BN]
     if free:
         out.append(
-            "Using little or no balance sheet or budget (under USD "
-            f"{fmt(MIN_SIZE_USD_BN, 0)} bn): "
-            + "; ".join(f"{a} reduced the peak by {fmt(red[a])} bp" for a in free)
-            + "."
+            f"Using little or no balance sheet or budget (under USD {fmt(MIN_SIZE_USD_BN, 0)}"
+            " bn): " + "; ".join(f"{nm(a)} ({fmt(red[a])} bp, central run)" for a in free) + "."
         )
-    best = max(arms, key=lambda a: red[a])
-    out.append(
-        f"The largest absolute reduction of the peak {y} yield change is {best}'s "
-        f"({fmt(red[best])} bp); the largest cut in fire sales is "
-        f"{max(arms, key=lambda a: eff.loc[a, 'reduction_fire_sale_usd_bn'])}'s (USD "
-        f"{fmt(eff['reduction_fire_sale_usd_bn'].max(), 0)} bn)."
-    )
-    worse = [a for a in arms if red[a] < -0.5]
-    if worse:
-        out.append(
-            "Made the peak worse: "
-            + ", ".join(f"{a} (+{fmt(-red[a])} bp)" for a in worse)
-            + "; see the time paths for why."
-        )
-    harm = side_effects(metrics, arms)
+    harm = side_effects(metrics, arms, names)
     if harm:
-        out.append("Side effects: " + "; ".join(harm) + ".")
-    if metrics["defaults"].max() == 0:
-        out.append("No institution defaulted in any arm.")
-    else:
-        fewest = min(arms, key=lambda a: metrics.loc[a, "defaults"])
-        out.append(
-            f"Defaults: {int(base['defaults'])} without action; fewest under {fewest} "
-            f"({int(metrics.loc[fewest, 'defaults'])})."
-        )
-    if len(draws):
-        wide = draws[draws["metric"] == "peak_yield_bp"].pivot(
-            index="draw", columns="arm", values="value"
-        )
-        share = {a: float((wide[a] < wide[BASELINE]).mean()) for a in arms if a in wide}
-        out.append(
-            f"Across {len(wide)} parameter draws (paired with no action), the peak {y} yield "
-            "change was lower in "
-            + ", ".join(f"{fmt(100 * v, 0)}% of draws under {a}" for a, v in share.items())
-            + "."
-        )
+        out.append("Side effects (central run): " + "; ".join(harm) + ".")
     return out
 
 
@@ -287,7 +391,9 @@ SIDE_EFFECTS = (
 SIDE_EFFECT_REL_FRAC = 0.005
 
 
-def side_effects(metrics: pd.DataFrame, arms: list[str]) -> list[str]:
+def side_effects(
+    metrics: pd.DataFrame, arms: list[str], names: dict[str, str] | None = None
+) -> list[str]:
     """Per arm, the headline metrics it makes worse than no action by more than noise
     (:data:`SIDE_EFFECTS`), e.g. a leverage-ratio relief that lets dealers borrow more and
     so bids up the repo rate while it calms the cash market."""
@@ -302,7 +408,7 @@ def side_effects(metrics: pd.DataFrame, arms: list[str]) -> list[str]:
             > base[col] + max(margin, SIDE_EFFECT_REL_FRAC * abs(base[col]))
         ]
         if worse:
-            out.append(f"{arm} raised " + ", ".join(worse))
+            out.append(f"{(names or {}).get(arm, arm)} raised " + ", ".join(worse))
     return out
 
 
@@ -325,28 +431,63 @@ def defaults_by_arm(results: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
-def draw_table(draws: pd.DataFrame, y: str) -> pd.DataFrame:
-    """Arm x metric: "median [p10, p90]" across draws, plus the paired yield reduction."""
-    wide = draws.pivot_table(index=["arm", "draw"], columns="metric", values="value", sort=False)
-    base = wide.xs(BASELINE, level="arm")["peak_yield_bp"]
-    wide["reduction_peak_yield_bp"] = (
-        base.reindex(wide.index, level="draw") - wide["peak_yield_bp"].to_numpy()
-    )
+def money_market_table(results: dict[str, Any]) -> pd.DataFrame:
+    """Arm x the repo market's story (central run): the policy corridor, the GC rate's peak,
+    who lent the cash (money funds, banks, the facilities) and the facilities' take-up.
 
-    def band(v: pd.Series) -> str:
-        lo, med, hi = np.quantile(v.to_numpy(dtype=float), [0.1, 0.5, 0.9])
-        return f"{fmt(med)} [{fmt(lo)}, {fmt(hi)}]"
+    Columns (percent or USD bn): top of the target range on day 0 and at the end, SRF
+    minimum bid rate (lowest), peak GC repo rate, the largest shortfall of money-fund
+    repo against day 0, peak bank repo lending, peak facility take-up (SRF and FIMA lending
+    to the repo market, ``repo_supply_facilities_usd_bn``), peak unmet repo demand.
+    """
+    rows = {}
+    for arm, r in results.items():
+        m = r.markets
+        if "repo_rate_pct" not in m or not len(m):
+            continue
+        col = m.reindex(columns=[*POLICY_RATE_COLUMNS, *REPO_SUPPLY_COLUMNS]).__getitem__
+        mmf = col("repo_supply_mmf_usd_bn")
+        rows[arm] = {
+            "range top, day 0 (%)": float(col("policy_range_upper_pct").iloc[0]),
+            "range top, end (%)": float(col("policy_range_upper_pct").iloc[-1]),
+            "SRF rate, low (%)": float(col("srf_rate_pct").min()),
+            "GC repo, peak (%)": float(m["repo_rate_pct"].max()),
+            "money-fund repo, largest fall (USD bn)": float(max(0.0, mmf.iloc[0] - mmf.min())),
+            "bank repo, peak (USD bn)": float(col("repo_supply_banks_usd_bn").max()),
+            "facility take-up, peak (USD bn)": float(col("repo_supply_facilities_usd_bn").max()),
+            "unmet demand, peak (USD bn)": float(col("repo_unmet_usd_bn").max()),
+        }
+    out = pd.DataFrame.from_dict(rows, "index")
+    out.index.name = "arm"
+    return out
 
+
+def draw_table(draws: pd.DataFrame, y: str, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Arm x metric: "median [p10–p90]" across draws, with the paired reductions (each
+    draw's arm against the same draw's no action). For the numbers themselves use
+    :meth:`contagion.experiment.ExperimentResult.summary`."""
+    from contagion.experiment import paired_frame
+
+    wide = paired_frame(draws)
     cols = {
-        "peak_yield_bp": f"peak {y} yield (bp)",
+        "peak_yield_bp": f"peak {y} yield change (bp)",
         "reduction_peak_yield_bp": f"paired {y} reduction (bp)",
-        "peak_basis_bp": "peak basis (bp)",
+        "peak_basis_bp": "peak basis widening (bp)",
+        "reduction_peak_basis_bp": "paired basis reduction (bp)",
         "fire_sale_usd_bn": "fire sales (USD bn)",
+        "reduction_fire_sale_usd_bn": "paired fire-sale reduction (USD bn)",
         "defaults": "defaults",
         "losses_usd_bn": "losses (USD bn)",
     }
-    out = wide.groupby(level="arm", sort=False)[list(cols)].agg(band).rename(columns=cols)
-    out.index.name = "arm: median [p10, p90]"
+    cols = {k: v for k, v in cols.items() if k in wide}
+    out = wide.groupby(level="arm", sort=False)[list(cols)].agg(
+        lambda v: band(v.to_numpy(dtype=float), 0 if v.name == "defaults" else 1)
+    )
+    out = out.rename(columns=cols)
+    if names:
+        out.index = [names.get(a, a) for a in out.index]
+    n = int(wide.index.get_level_values("draw").nunique())
+    out.index.name = f"arm: median [p10–p90] of {n} draws"
     return out
 
 
@@ -451,41 +592,107 @@ def _table(df: pd.DataFrame, digits: dict[str, int] | None = None) -> dict[str, 
     return {"columns": [str(df.index.name or "")] + [str(c) for c in df.columns], "rows": rows}
 
 
+def parameter_table(record: dict[str, Any]) -> pd.DataFrame:
+    """Parameter x (value used, origin, draw range) from an experiment's parameter record."""
+    values = record.get("values") or {}
+    origin = record.get("origin") or {}
+    ranges = record.get("draw_ranges") or {}
+    rows = {}
+    for k, v in values.items():
+        r = ranges.get(k)
+        rows[k] = {
+            "value used": f"{v:.6g}" if isinstance(v, float) else str(v),
+            "origin": origin.get(k, ""),
+            "drawn over": f"{r[0]:.4g} to {r[1]:.4g} ({r[2]})" if r else "–",
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "parameter"
+    if len(out):  # what was fitted or set first, then what was drawn, then the defaults
+        rank = out["origin"].map({"fitted": 0, "experiment": 1, "scenario": 2}).fillna(3)
+        drawn = (out["drawn over"] == "–").astype(int)
+        out = out.assign(_r=rank, _d=drawn).sort_values(["_r", "_d"], kind="stable")
+        out = out.drop(columns=["_r", "_d"])
+    return out
+
+
+def parameter_record(saved: SavedExperiment) -> dict[str, Any]:
+    """The parameter record of a saved experiment; reports saved before it existed get
+    one read from the central run's values (:meth:`contagion.Result.parameter_set`)."""
+    rec = saved.info.get("parameters") or {}
+    if rec.get("values"):
+        return rec
+    first = next(iter(saved.results.values()))
+    return {**first.parameter_set(), "draw_ranges": None, "draw_ranges_source": "not recorded"}
+
+
 def build_context(saved: SavedExperiment) -> dict[str, Any]:
     """Everything the templates show, computed from the saved experiment."""
+    from contagion.report import explain
+    from contagion.report import labels as lab
+
     res = saved.results
     first = next(iter(res.values()))
     scenario = scenario_from_dict(first.config["scenario"])
     y = yield_label(first.summary)
     eff, metrics = saved.effectiveness, saved.metrics
+    names_arm = lab.arm_labels(res)
+    nm = lambda a: names_arm.get(a, a)  # noqa: E731
+    inst_table = saved.system.institutions
+    sector_names = lab.sector_labels(inst_table)
+    sec = lambda t: sector_names.get(t, lab.sector(t))  # noqa: E731
+    types = dict(zip(inst_table["id"].astype(str), inst_table["type"].astype(str), strict=True))
     size = intervention_size(eff)
-    summ = summary_table(metrics, eff, y)
-    names = saved.system.institutions.set_index("id")["name"].astype(str)
+    summ = summary_table(metrics, eff, y, draws=saved.draws, names=names_arm)
+    names = inst_table.set_index("id")["name"].astype(str)
     base = res.get(BASELINE, first)
     stress = institution_stress(base, names)
+    evidence, reasons = explain.explain(res, types, sector_names)
+    n_draws = int(saved.draws["draw"].nunique()) if len(saved.draws) else 0
+    record = parameter_record(saved)
     defaults = []
     for arm, r in res.items():
         ev = r.events[r.events["event"] == "default"]
         for e in ev.itertuples():
             defaults.append(
                 {
-                    "arm": arm,
+                    "arm": nm(arm),
                     "day": int(e.day),
                     "id": e.institution,
                     "name": names.get(e.institution, ""),
-                    "type": e.type,
+                    "type": sec(str(e.type)),
                     "cause": e.cause,
                     "assets": fmt(e.amount_usd_bn),
                 }
             )
     top = stress.dropna(subset=["loss_share"])
     top = top.sort_values(["loss_share", "equity_loss_usd_bn"], ascending=False).head(12)
+    money = money_market_table(res)
+    money.index = [nm(a) for a in money.index]
+    money.index.name = "arm"
     by_arm = defaults_by_arm(res)
+    by_arm.index = [nm(a) for a in by_arm.index]
+    by_arm.index.name = "arm"
+    by_arm = by_arm.rename(columns={t: sec(t) for t in INSTITUTION_TYPES})
     loss_c, loss_s = loss_tables({a: r.summary for a, r in res.items()})
+    loss_c = loss_c.rename(columns=lab.channel, index=nm)
+    loss_s = loss_s.rename(columns=sec, index=nm)
     eff_show = eff.drop(index=BASELINE, errors="ignore").assign(size_usd_bn=size)
     eff_show.loc[size < MIN_SIZE_USD_BN, [c for c in eff.columns if c.endswith("_per_100bn")]] = (
         np.nan
     )
+    eff_show = eff_show.rename(index=nm, columns=lambda c: lab.metric(c, y))
+    why = pd.DataFrame(
+        {
+            "effect and reason": {nm(a): reasons[a] for a in res},
+            "central bank own mark-to-market loss (USD bn)": {
+                nm(a): evidence[a].cb_mtm_loss_usd_bn for a in res
+            },
+            "bounds that bit (days)": {nm(a): explain.bounds_text(evidence[a]) for a in res},
+        }
+    )
+    why.index.name = "arm (central run)"
+    caveat = explain.level_caveat(evidence[BASELINE], saved.system.metadata, scenario.days)
+    notes = [n for n in [explain.utilisation_note(base.markets)] if n]
     ctx: dict[str, Any] = {
         "title": saved.info.get("title", "Policy experiment"),
         "y": y,
@@ -503,24 +710,46 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         "arms": [
             {
                 "name": a["name"],
+                "label": nm(a["name"]),
                 "folder": a["folder"],
                 "policies": json.dumps(a["policies"], indent=1, sort_keys=True),
             }
             for a in saved.info["arms"]
         ],
-        "summary": _table(summ, {summ.columns[3]: 0}),
-        "verdict": verdict(metrics, eff, saved.draws, y),
+        "caveat": caveat,
+        "parameters": {
+            "description": record.get("description", ""),
+            "draws": n_draws,
+            "sampling": record.get("sampling", ""),
+            "ranges_source": record.get("draw_ranges_source", ""),
+            "held_fixed": ", ".join(record.get("held_fixed") or []),
+            "table": _table(parameter_table(record)),
+        },
+        "draws_line": (
+            f"{n_draws} parameter draws ({record.get('sampling') or 'sampled'}) over "
+            f"{record.get('draw_ranges_source', 'the parameter ranges')}; each band is the "
+            "median [p10–p90] across them."
+            if n_draws
+            else "No parameter draws: every number is the central run (a point estimate)."
+        ),
+        "summary": _table(summ, {summ.columns[5 if n_draws else 3]: 0}),
+        "why": _table(why),
+        "notes": notes,
+        "verdict": verdict(metrics, eff, saved.draws, y, names_arm),
         "stress": stress,
         "size": size,
         "loss_channel": loss_c,
         "loss_sector": loss_s,
         "defaults": defaults,
+        "money_market": _table(money, {c: 2 for c in money.columns if "(%)" in c}),
         "defaults_by_arm": _table(by_arm, {c: 0 for c in by_arm.columns if c != "assets (USD bn)"}),
         # the institutions' names are worth a column only where some differ from the ids
         "show_names": any(d["name"] not in ("", d["id"]) for d in defaults),
         "cb_loss_usd_bn": fmt(base.summary.get("equity_loss_central_bank_usd_bn", 0.0)),
         "sector_path": _table(
-            sector_path(base).set_index("sector"),
+            sector_path(base).assign(sector=lambda f: f["sector"].map(sec)).set_index("sector")
+            if len(base.events)
+            else sector_path(base),
             {
                 "called": 0,
                 "first_call_day": 0,
@@ -534,7 +763,7 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
             {
                 "id": i,
                 "name": r["name"],
-                "type": r["type"],
+                "type": sec(r["type"]),
                 "equity": fmt(r["equity_usd_bn"]),
                 "loss": fmt(r["equity_loss_usd_bn"]),
                 "share": fmt(100 * r["loss_share"], 0),
@@ -544,11 +773,19 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         ],
         "loss_channel_table": _table(loss_c.assign(total=loss_c.sum(axis=1))),
         "loss_sector_table": _table(loss_s.assign(total=loss_s.sum(axis=1))),
-        "effectiveness": _table(eff_show.T.rename_axis("metric")),
+        "effectiveness": _table(eff_show.T.rename_axis("metric (central run)")),
         "metadata": json.dumps(saved.system.metadata, indent=1, sort_keys=True, default=str),
         "provenance": {
             k: saved.system.metadata.get(k)
-            for k in ("status", "vintage", "data_vintage", "sources", "note")
+            for k in (
+                "status",
+                "vintage",
+                "data_vintage",
+                "fit_episode",
+                "fit_date",
+                "sources",
+                "note",
+            )
             if saved.system.metadata.get(k) is not None
         },
         "info": json.dumps(saved.info, indent=1, sort_keys=True),
@@ -556,6 +793,8 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         "seed": saved.info.get("seed"),
         "version": saved.info.get("version"),
         "engine_version": first.config.get("version"),
+        "arm_labels": names_arm,
+        "sector_labels": sector_names,
     }
     scen_paths = scenario_table(scenario, list(saved.system.market.bucket_names))
     shown = scen_paths.T.rename_axis("path")
@@ -568,11 +807,17 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
     ctx["scenario_table"] = _table(shown, dict.fromkeys(shown.columns, 2))
     ctx["scenario_table"]["columns"] = ["path"] + [f"d{d}" for d in scen_paths.index]
     if len(saved.draws):
-        ctx["draws_table"] = _table(draw_table(saved.draws, y), {})
+        ctx["draws_table"] = _table(draw_table(saved.draws, y, names_arm), {})
+        wide = saved.draws[saved.draws["metric"] == "peak_yield_bp"].pivot(
+            index="draw", columns="arm", values="value"
+        )
+        arms = [a for a in metrics.index if a in wide]
+        ctx["rank_table"] = _table(explain.probability_table(wide, arms, names_arm))
     sens = saved.sensitivity
     if sens is not None and len(sens):
         titles = sensitivity_titles(y)
         info = saved.info.get("sensitivity") or {}
+        shown_sens = sens.assign(arm=sens["arm"].map(nm))
         ctx["sensitivity_titles"] = titles
         ctx["sensitivity"] = {
             "design": sensitivity_design(info, sens),
@@ -582,23 +827,62 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
                 if name in (info.get("parameters") or {})
                 for lo, hi, kind in [info["parameters"][name]]
             ],
-            "findings": sensitivity_findings(sens, titles),
-            "notes": sensitivity_notes(sens, titles),
-            "tables": sensitivity_tables(sens, titles),
+            "findings": sensitivity_findings(shown_sens, titles),
+            "notes": sensitivity_notes(shown_sens, titles),
+            "tables": sensitivity_tables(shown_sens, titles),
         }
     ctx["figures"] = figures.report_figures(saved, ctx, scen_paths)
     return ctx
 
 
-def render_report(directory: str | os.PathLike) -> Path:
-    """Render ``report.html``, ``report.md`` and ``figures/*.svg`` from a saved directory."""
-    d = Path(directory)
+def _documents(d: Path) -> tuple[str, str, dict[str, Any]]:
+    """The HTML, the Markdown and the figures of the report of a saved directory."""
     ctx = build_context(load_saved(d))
     env = _env()
     html = env.get_template("report.html.j2").render(**ctx)
     md = env.get_template("report.md.j2").render(**ctx)
-    for fig in ctx["figures"].values():
-        atomic_write_text(d / fig["file"], fig["svg"])
+    return html, md, ctx["figures"]
+
+
+def _write_figures(folder: Path, figs: dict[str, Any]) -> None:
+    for fig in figs.values():
+        atomic_write_text(folder / Path(fig["file"]).name, fig["svg"])
+
+
+def render_into(directory: str | os.PathLike) -> Path:
+    """Render into a folder being staged (:func:`contagion.report.folder.write_folder`):
+    a fresh folder nobody else writes, so no lock and no swap."""
+    d = Path(directory)
+    html, md, figs = _documents(d)
+    (d / "figures").mkdir()
+    _write_figures(d / "figures", figs)
     atomic_write_text(d / "report.md", md)
     atomic_write_text(d / "report.html", html)
+    return d / "report.html"
+
+
+def render_report(directory: str | os.PathLike) -> Path:
+    """Render ``report.html``, ``report.md`` and ``figures/*.svg`` from a saved directory.
+
+    The folder is locked while it is written (:class:`contagion.files.OutputDirectory`);
+    the figures are written to a fresh folder inside it and swapped in for ``figures``
+    (a symbolic link there is replaced, never written through), and each file is replaced
+    atomically, so nothing is written outside the directory.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError(Problem("result directory", "(path)", "not a directory"), str(d))
+    with OutputDirectory(d, option="RESULT_DIR") as lock:
+        root = lock.path
+        remove_stale_staging(root / "figures")
+        html, md, figs = _documents(root)
+        new = Path(tempfile.mkdtemp(prefix=".figures.staging-", dir=root))
+        try:
+            _write_figures(new, figs)
+            swap_in(new, root / "figures")
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        atomic_write_text(root / "report.md", md)
+        atomic_write_text(root / "report.html", html)
     return d / "report.html"
