@@ -26,7 +26,7 @@ import pandas as pd
 
 from contagion.mechanisms.margin import swap_rate_change_bp
 from contagion.mechanisms.prices import MIN_PRICE_FRAC
-from contagion.schema import INSTITUTION_TYPES
+from contagion.schema import INSTITUTION_TYPES, STRATEGIES
 from contagion.state import PNL, PNL_CHANNELS
 
 SALE_KINDS = (
@@ -432,6 +432,9 @@ class Recorder:
                 "type": self._categorical(
                     np.tile(cs.type_code.astype(np.int64), len(days)), INSTITUTION_TYPES
                 ),
+                "strategy": self._categorical(
+                    np.tile(_strategy_codes(cs.strategy), len(days)), ("", *STRATEGIES)
+                ),
                 **self.inst,
             }
         )
@@ -602,6 +605,17 @@ class Recorder:
         pnl = sim.ledger.pnl_total()
         for t in INSTITUTION_TYPES:
             out[f"equity_loss_{t}_usd_bn"] = -float(pnl[mask[t]].sum())
+        # hedge-fund strategy books (only the strategies the system has)
+        strategy = sim.ctx.topo.cs.strategy
+        for tag in STRATEGIES:
+            book = strategy == tag
+            if not book.any():
+                continue
+            out[f"defaults_strategy_{tag}_count"] = float((s.defaulted & book).sum())
+            out[f"equity_loss_strategy_{tag}_usd_bn"] = -float(pnl[book].sum())
+            for kind in SALE_KINDS:
+                total = np.sum([getattr(log, kind)[book] for log in self.logs])
+                out[f"{kind}_strategy_{tag}_usd_bn"] = float(total)
         out["loss_outside_system_usd_bn"] = float(s.loss_outside)
         out["cb_reserves_created_usd_bn"] = float(rows[-1]["cb_reserves_created_usd_bn"])
         budget, lent = 0.0, 0.0
@@ -636,3 +650,8 @@ class Recorder:
             "seed": sim.seed,
             "version": __version__,
         }
+
+
+def _strategy_codes(strategy: np.ndarray) -> np.ndarray:
+    """Codes of the strategy tags into ``("", *STRATEGIES)`` (0: no strategy)."""
+    return pd.Categorical(strategy, categories=("", *STRATEGIES)).codes.astype(np.int64)

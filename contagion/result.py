@@ -64,7 +64,8 @@ class Result:
         Treasuries cheapen against swaps** (the swap-spread trade, long Treasuries and
         paying fixed, loses). Yield changes are positive when yields rise (prices fall).
     institutions : DataFrame, long (``day``, ``institution``)
-        Equity, cash, assets, leverage, Treasury value, repo borrowed, IM posted, net futures
+        Type and hedge-fund strategy book (``strategy``, "" if none); equity, cash, assets,
+        leverage, Treasury value, repo borrowed, IM posted, net futures
         and swap notional (signed), sales (USD bn) and the default flag.
     events : DataFrame
         Margin calls, repo not rolled, sales by kind, redemptions, defaults with cause.
@@ -189,8 +190,13 @@ class Result:
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
     """A parquet file as a frame: a regular file, bounded read, any damage an InputError."""
+    import pyarrow.parquet as pq
+
     data = read_bytes(path, limit=MAX_DATA_BYTES)
     try:
+        # strings are decoded lazily: a damaged byte in a text column would only fail when
+        # the column is used, so check the whole table (UTF-8 included) here
+        pq.read_table(io.BytesIO(data)).validate(full=True)
         return pd.read_parquet(io.BytesIO(data))
     except Exception as err:  # pyarrow raises many types (ArrowInvalid, OSError, KeyError..)
         first = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -131,6 +131,16 @@ def test_report_explains_with_labels_not_ids(tmp_path):
     assert "srf_50bn" not in summary  # the id stays in the data files and the configuration
     assert "How to read the levels" in summary and "Why each arm did what it did" in summary
     assert "lent up to USD" in summary  # the reason comes from the facility's usage
+    # the repo market: policy corridor, GC, who lent and the facility's take-up per arm
+    from contagion.report.render import money_market_table
+
+    money = money_market_table(ex.results)
+    srf = ex.results["srf_50bn"].markets
+    take_up = money.loc["srf_50bn", "facility take-up, peak (USD bn)"]
+    assert take_up == srf["repo_supply_facilities_usd_bn"].max() > 1.0
+    assert money.loc[BASELINE, "facility take-up, peak (USD bn)"] == 0.0
+    assert money.loc[BASELINE, "GC repo, peak (%)"] > money.loc[BASELINE, "SRF rate, low (%)"]
+    assert "The repo market" in html and "facility take-up, peak (USD bn)" in html
     # without the funding strain GC stays below the facility's rate, and the report says so
     calm = write_report(experiment(system, stress, arms), system, tmp_path / "calm")
     calm_text = calm.read_text(encoding="utf-8")

@@ -603,6 +603,23 @@ def report_figures(saved, ctx: dict, scen_paths: pd.DataFrame) -> dict[str, Any]
                 ncols=2,
             ),
         ),
+        "money_market": (
+            "The repo market: rates against the policy corridor, and who lent (central run)",
+            paths(
+                [
+                    ("repo_rate_pct", "GC repo rate (%)"),
+                    ("policy_range_upper_pct", "top of the target range (%)"),
+                    ("srf_rate_pct", "SRF minimum bid rate (%)"),
+                    ("on_rrp_rate_pct", "ON RRP rate (%)"),
+                    ("repo_supply_mmf_usd_bn", "repo lent by money funds (USD bn)"),
+                    ("repo_supply_banks_usd_bn", "repo lent by banks (USD bn)"),
+                    ("repo_supply_facilities_usd_bn", "facility take-up: SRF and FIMA (USD bn)"),
+                    ("repo_unmet_usd_bn", "repo demand left unmet (USD bn)"),
+                ],
+                "",
+                ncols=2,
+            ),
+        ),
         "sales": (
             "Cumulative forced sales by sector (central run)",
             sales_by_sector(

@@ -24,6 +24,7 @@ from contagion.errors import InputError, Problem
 from contagion.experiment import BASELINE
 from contagion.files import OutputDirectory, remove_stale_staging, swap_in
 from contagion.io import atomic_write_text
+from contagion.recorder import POLICY_RATE_COLUMNS, REPO_SUPPLY_COLUMNS
 from contagion.report import figures
 from contagion.report.folder import SavedExperiment, load_saved
 from contagion.scenario import scenario_from_dict
@@ -430,6 +431,37 @@ def defaults_by_arm(results: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
+def money_market_table(results: dict[str, Any]) -> pd.DataFrame:
+    """Arm x the repo market's story (central run): the policy corridor, the GC rate's peak,
+    who lent the cash (money funds, banks, the facilities) and the facilities' take-up.
+
+    Columns (percent or USD bn): top of the target range on day 0 and at the end, SRF
+    minimum bid rate (lowest), peak GC repo rate, the largest shortfall of money-fund
+    repo against day 0, peak bank repo lending, peak facility take-up (SRF and FIMA lending
+    to the repo market, ``repo_supply_facilities_usd_bn``), peak unmet repo demand.
+    """
+    rows = {}
+    for arm, r in results.items():
+        m = r.markets
+        if "repo_rate_pct" not in m or not len(m):
+            continue
+        col = m.reindex(columns=[*POLICY_RATE_COLUMNS, *REPO_SUPPLY_COLUMNS]).__getitem__
+        mmf = col("repo_supply_mmf_usd_bn")
+        rows[arm] = {
+            "range top, day 0 (%)": float(col("policy_range_upper_pct").iloc[0]),
+            "range top, end (%)": float(col("policy_range_upper_pct").iloc[-1]),
+            "SRF rate, low (%)": float(col("srf_rate_pct").min()),
+            "GC repo, peak (%)": float(m["repo_rate_pct"].max()),
+            "money-fund repo, largest fall (USD bn)": float(max(0.0, mmf.iloc[0] - mmf.min())),
+            "bank repo, peak (USD bn)": float(col("repo_supply_banks_usd_bn").max()),
+            "facility take-up, peak (USD bn)": float(col("repo_supply_facilities_usd_bn").max()),
+            "unmet demand, peak (USD bn)": float(col("repo_unmet_usd_bn").max()),
+        }
+    out = pd.DataFrame.from_dict(rows, "index")
+    out.index.name = "arm"
+    return out
+
+
 def draw_table(draws: pd.DataFrame, y: str, names: dict[str, str] | None = None) -> pd.DataFrame:
     """Arm x metric: "median [p10–p90]" across draws, with the paired reductions (each
     draw's arm against the same draw's no action). For the numbers themselves use
@@ -634,6 +666,9 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
             )
     top = stress.dropna(subset=["loss_share"])
     top = top.sort_values(["loss_share", "equity_loss_usd_bn"], ascending=False).head(12)
+    money = money_market_table(res)
+    money.index = [nm(a) for a in money.index]
+    money.index.name = "arm"
     by_arm = defaults_by_arm(res)
     by_arm.index = [nm(a) for a in by_arm.index]
     by_arm.index.name = "arm"
@@ -706,6 +741,7 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         "loss_channel": loss_c,
         "loss_sector": loss_s,
         "defaults": defaults,
+        "money_market": _table(money, {c: 2 for c in money.columns if "(%)" in c}),
         "defaults_by_arm": _table(by_arm, {c: 0 for c in by_arm.columns if c != "assets (USD bn)"}),
         # the institutions' names are worth a column only where some differ from the ids
         "show_names": any(d["name"] not in ("", d["id"]) for d in defaults),
