@@ -209,3 +209,12 @@ def test_svg_is_deterministic():
     b = rf.to_svg(rf.time_paths(markets, [("x", "x")], "bp"))
     assert a == b
     assert "<script" not in a  # labels are drawn as paths, not text
+
+
+def test_the_levels_caveat_names_the_impact_bound_when_it_bit():
+    from contagion.report.explain import Evidence, level_caveat
+
+    bit = level_caveat(Evidence(peak_yield_bp=338.0, bounds={"impact_bound_hit_days": 3}), {}, 20)
+    assert "reached its bound (ModelParams.max_impact_bp) on 3 days" in bit
+    calm = level_caveat(Evidence(peak_yield_bp=5.0, bounds={"impact_bound_hit_days": 0}), {}, 20)
+    assert "reached its bound" not in calm
