@@ -16,8 +16,11 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
 * **Market.** Buckets 2y/5y/10y/30y with ``ust_outstanding_<b>``, ``yield_<b>_pct``,
   ``ust_modified_duration_<b>_years``; convexity is the par-bond convexity at that yield.
   Futures TU/FV/TY/US with CME IM rates ``futures_initial_margin_<b>_frac``; open interest
-  = ``futures_open_interest_<b>`` where published (``latest``), else the larger of the
-  leveraged-fund shorts and the asset-manager longs. Repo rate ``sofr_pct``, ON RRP rate,
+  is the *outright* open interest of the vintage's CFTC Traders in Financial Futures report:
+  the sum of the trader categories' longs, which equals the sum of their shorts (the
+  report's ``Open_Interest_All``, ``futures_open_interest_<b>``, also counts spreading
+  positions, long and short one contract in two delivery months, which are flat in a
+  market with one contract per bucket). Repo rate ``sofr_pct``, ON RRP rate,
   policy rate = ``srf_min_bid_rate_pct`` (top of the FF range), ``move_index_level``.
 * **Hedge funds** (``n_hedge_funds``, default 300). Cash Treasury holdings =
   ``hf_ust_holdings``, split into the cash-futures basis (``basis_trade_size``, placed
@@ -25,9 +28,24 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   where the CFTC shorts are), swap-spread trades (``swap_spread_trade_size``, paying fixed
   at the swap CCP) and other relative value (the rest). Futures shorts per bucket =
   ``lf_futures_short_<b>``: the basis funds short ``par x CF``, the rest (non-basis shorts,
-  conflict 10.1) is spread over other-RV books. Fund sizes are truncated-Pareto draws
+  conflict 10.1) is spread over other-RV books, as are the leveraged-fund futures longs
+  ``futures_lev_money_long_<b>``. Fund sizes are truncated-Pareto draws
   raised to a power chosen so that the 50 largest funds by gross exposure (longs + futures
   shorts + swap notional) hold exactly ``top50_share_gross_ust_exposure``.
+  **Strategy books.** Each fund is one institution per strategy it runs (``strategy``,
+  shared ``fund_id``; ids ``hf-007-basis`` / ``-swap`` / ``-rv`` / ``-dir``), each with its
+  own cash, repo, IM and so equity: ``basis`` (its basis bonds, short futures ``par x
+  CF``), ``swap_spread`` (its swap-spread bonds, paying fixed), ``relative_value`` (other
+  RV bonds and the non-basis futures shorts) and ``directional`` (the leveraged-fund
+  futures longs; assumption: the TFF does not split LF longs by strategy, anywhere from 0
+  to all of them could be curve-trade legs of RV books). The sizes come from the fact base
+  (``basis_trade_size``, ``swap_spread_trade_size`` of Form PF, the rest of
+  ``hf_ust_holdings`` is other RV); a fund's cash buffer and each of its repo edges are
+  split over its books holding that bucket pro rata to their bonds (assumption: pods are
+  financed like their fund), and a directional (futures-only) book has the equity of a fund
+  at the Form PF gross-to-net leverage of the large funds, ``face / hf_leverage_top50_gav_nav``
+  (a snapshot assumption with its range), held as its IM and cash. Concentration and repo
+  targets are per fund (summed over its books).
   Repo: the model's repo is Treasury-collateralised, so the modelled HF repo is
   ``min(hf_repo_borrowing, MAX_REPO_TO_COLLATERAL x holdings)`` (Form PF counts repo on all
   collateral: 1,465 > 1,080 of UST holdings in Feb 2020); the top 50 borrow exactly
@@ -38,17 +56,29 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   book (reverse repo to funds, tri-party repo from MMFs up to the tri-party volume),
   leverage-ratio requirement ``slr_requirement``, equity set so that their summed
   leverage-ratio headroom equals ``dealer_capacity_usd_bn`` (the prior
-  ``dealer_ust_capacity``; a fitted parameter). They hold the futures shorts by which open
-  interest exceeds the hedge-fund shorts (inventory hedges).
+  ``dealer_ust_capacity``; a fitted parameter). Their futures are the TFF dealer/intermediary
+  category, ``futures_dealer_long_<b>`` and ``futures_dealer_short_<b>``, split across
+  dealers by size.
 * **MMFs**: total ``mmf_assets`` (government and prime funds named apart), lending in
   sponsored repo, tri-party repo and ``on_rrp`` at the Fed; the rest in bills.
-* **Asset managers** hold the futures longs ``am_futures_long_<b>``, receive fixed on the
-  funds' swaps, and a share of the cash Treasuries.
+* **Asset managers** hold the TFF asset-manager futures longs ``am_futures_long_<b>`` and
+  shorts ``futures_asset_mgr_short_<b>``, receive fixed on the funds' swaps, and hold a
+  share of the cash Treasuries.
 * **The Fed**: total assets ``fed_total_assets`` (UST coupons + other), ON RRP and reserves
   ``bank_reserves`` as liabilities.
 * **Other holders**: foreign official, foreign private, banks, insurers and pensions,
-  households: the rest of each bucket (a share stays outside the system). Insurers and
-  pensions hold the futures longs by which open interest exceeds the asset-manager longs.
+  households: the rest of each bucket (a share stays outside the system).
+* **Other futures traders**: the TFF other-reportable and non-reportable categories are a
+  holder group of their own, two institutions of type ``other`` (``futures_other_rept``,
+  ``futures_nonrept``) holding their category's longs and shorts
+  (``futures_other_rept_<side>_<b>``, ``futures_nonrept_<side>_<b>``), funded by equity.
+
+Futures positions by contract are the TFF categories exactly: per bucket the longs of all
+categories equal their shorts and the market's open interest (no residual is assigned to
+anyone; a vintage whose rows do not add up is an error). A category's amount is split over
+its institutions with the rounding residual on the largest, so each category total is hit
+to 1e-6 USD bn. Where one institution stands for many traders of a category (an asset
+manager, an other-trader group) it holds the category's longs and shorts as two positions.
 
 Numbers that are not in the snapshot are module constants, each with its source or the
 note that it is a modelling assumption (most are the documented placeholders of
@@ -142,6 +172,29 @@ OTHER_HOLDERS = (
     ("insurers_pensions", "Insurers and pension funds"),
     ("households_other", "Households and other holders"),
 )
+#: Strategy books of a hedge fund: (id suffix, strategy tag of contagion.schema.STRATEGIES).
+HF_BOOK_SLOTS = (
+    ("basis", "basis"),
+    ("swap", "swap_spread"),
+    ("rv", "relative_value"),
+    ("dir", "directional"),
+)
+#: The TFF other-reportable and non-reportable categories: institutions of type ``other``.
+FUTURES_HOLDERS = (
+    ("futures_other_rept", "Other reportable futures traders (CFTC TFF)"),
+    ("futures_nonrept", "Non-reportable futures traders (CFTC TFF)"),
+)
+#: TFF categories (snapshot row stems) and the model sector holding each.
+TFF_ROWS = {
+    "lev_money": ("futures_lev_money_long_{b}_usd_bn", "lf_futures_short_{b}_usd_bn"),
+    "asset_mgr": ("am_futures_long_{b}_usd_bn", "futures_asset_mgr_short_{b}_usd_bn"),
+    "dealer": ("futures_dealer_long_{b}_usd_bn", "futures_dealer_short_{b}_usd_bn"),
+    "other_rept": ("futures_other_rept_long_{b}_usd_bn", "futures_other_rept_short_{b}_usd_bn"),
+    "nonrept": ("futures_nonrept_long_{b}_usd_bn", "futures_nonrept_short_{b}_usd_bn"),
+}
+#: Largest gap between the categories' longs and shorts of a bucket accepted as rounding of
+#: the snapshot rows (USD bn; TFF rows are exact to 1e-4, one contract of USD 100k face).
+FUTURES_ROUNDING_USD_BN = 1e-3
 DEFAULTS = {"n_hedge_funds": 300, "n_mmfs": 20, "n_asset_managers": 20}
 
 _round, _floor = syn._round, syn._floor
@@ -166,19 +219,16 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
     Keys: ``hf_holdings_par`` (per bucket array and total), ``hf_repo``, ``hf_sponsored_repo``,
     ``hf_zero_haircut_share``, ``top50_gross_share``, ``top50_repo_share``,
     ``basis_par``, ``swap_notional``, ``lf_short`` / ``am_long`` / ``open_interest`` (per
-    bucket, face), ``dealer_inventory``, ``dealer_capacity``, ``mmf_assets``,
+    bucket, face; open interest outright), ``futures_long`` / ``futures_short`` (TFF
+    category -> per bucket face), ``dealer_inventory``, ``dealer_capacity``, ``mmf_assets``,
     ``govt_mmf_assets``, ``prime_mmf_assets``, ``on_rrp``, ``fed_total_assets``,
     ``bank_reserves``, ``outstanding`` (per bucket), ``n_dealers``.
     """
     snap = vintage if isinstance(vintage, Snapshot) else load_snapshot(vintage)
     v, q = snap.value, set(snap.table["quantity"])
-    lf = np.array([v(f"lf_futures_short_{b}_usd_bn") for b in BUCKETS])
-    am = np.array([v(f"am_futures_long_{b}_usd_bn") for b in BUCKETS])
-    if all(f"futures_open_interest_{b}_usd_bn" in q for b in BUCKETS):
-        oi = np.array([v(f"futures_open_interest_{b}_usd_bn") for b in BUCKETS])
-    else:
-        oi = np.maximum(lf, am)
-    oi = np.maximum(oi, np.maximum(lf, am))
+    long, short = _futures_categories(snap)
+    lf, am = short["lev_money"], long["asset_mgr"]
+    oi = sum(long.values())
     holdings = v("hf_ust_holdings_usd_bn")
     return {
         "vintage": snap.vintage,
@@ -190,11 +240,14 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
         "hf_positive_haircut": v("hf_repo_haircut_positive_typical_frac"),
         "top50_gross_share": v("top50_share_gross_ust_exposure_frac"),
         "top50_repo_share": v("top50_share_repo_frac"),
+        "hf_gav_nav": v("hf_leverage_top50_gav_nav_ratio"),
         "basis_par": v("basis_trade_size_usd_bn"),
         "swap_notional": v("swap_spread_trade_size_usd_bn"),
         "lf_short": lf,
         "am_long": am,
         "open_interest": oi,
+        "futures_long": long,
+        "futures_short": short,
         "dealer_inventory": v("dealer_ust_inventory_usd_bn"),
         "dealer_capacity": (
             v("dealer_ust_capacity_usd_bn")
@@ -223,6 +276,86 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
         "policy_rate_pct": v("srf_min_bid_rate_pct"),
         "move": v("move_index_level"),
     }
+
+
+def _futures_categories(snap: Snapshot) -> tuple[dict, dict]:
+    """TFF futures longs and shorts by category (:data:`TFF_ROWS`), per bucket, USD bn face.
+
+    Raises ValueError when a row is missing or when a bucket's longs and shorts differ by
+    more than :data:`FUTURES_ROUNDING_USD_BN` (the rows are not from one report).
+    """
+    q = set(snap.table["quantity"])
+    names = [r.format(b=b) for rows in TFF_ROWS.values() for r in rows for b in BUCKETS]
+    missing = [n for n in names if n not in q]
+    if missing:
+        raise ValueError(
+            f"vintage {snap.vintage}: futures positions by TFF category are missing "
+            f"({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}); add them from "
+            "the CFTC TFF extracts with calibration.build_snapshot"
+        )
+    long = {c: np.array([snap.value(r.format(b=b)) for b in BUCKETS]) for c, (r, _) in
+            TFF_ROWS.items()}  # fmt: skip
+    short = {c: np.array([snap.value(r.format(b=b)) for b in BUCKETS]) for c, (_, r) in
+             TFF_ROWS.items()}  # fmt: skip
+    gap = sum(long.values()) - sum(short.values())
+    if np.any(np.abs(gap) > FUTURES_ROUNDING_USD_BN):
+        bad = ", ".join(f"{b} {g:+.4f}" for b, g in zip(BUCKETS, gap, strict=True))
+        raise ValueError(
+            f"vintage {snap.vintage}: futures longs and shorts of the TFF categories do not "
+            f"add up (longs - shorts, USD bn: {bad}); take all categories from one report"
+        )
+    return long, short
+
+
+def _allocate(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Split ``total`` (per column) over rows in proportion to ``weight`` (rows x columns),
+    rounded to 1e-6 with the residual on the largest row, so column sums are ``total``."""
+    weight = np.asarray(weight, dtype=float)
+    w = np.broadcast_to(weight[:, None] if weight.ndim == 1 else weight, (len(weight), len(total)))
+    alloc = _round(total * w / w.sum(axis=0))
+    top = np.argmax(alloc, axis=0)
+    cols = np.arange(len(total))
+    alloc[top, cols] = _round(alloc[top, cols] + _round(total) - alloc.sum(axis=0))
+    return alloc
+
+
+def _book_ids(fund_ids: np.ndarray, bk_fund: np.ndarray, bk_slot: np.ndarray) -> np.ndarray:
+    suffix = np.array([k for k, _ in HF_BOOK_SLOTS], dtype=object)[bk_slot]
+    return (pd.Series(fund_ids[bk_fund]) + "-" + pd.Series(suffix)).to_numpy(object)
+
+
+def _book_strategy(
+    slot: np.ndarray, par: np.ndarray, short: np.ndarray, swap: np.ndarray
+) -> np.ndarray:
+    """Strategy tag per book: its slot's, unless rounding left a basis (swap-spread) book
+    without its bonds or its futures short (pay-fixed swap): then ``relative_value``."""
+    tag = np.array([s for _, s in HF_BOOK_SLOTS], dtype=object)[slot]
+    has_par = par.sum(axis=1) > 0
+    tag[(slot == 0) & ~(has_par & (short.sum(axis=1) > 0))] = "relative_value"
+    tag[(slot == 1) & ~(has_par & (swap.sum(axis=1) > 0))] = "relative_value"
+    return tag
+
+
+def _split_repo(
+    e_fund: np.ndarray,
+    e_bucket: np.ndarray,
+    amount: np.ndarray,
+    slot_par: np.ndarray,
+    book_of: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split fund-level repo edges over the fund's books holding the edge's bucket, pro rata
+    to their par; pieces are rounded down to 1e-6 with the residual on the largest piece.
+    Returns (row of the input edge, book index, amount) per piece."""
+    n_cash = 3  # basis, swap-spread and relative-value books hold bonds
+    w = slot_par[e_fund, :n_cash, e_bucket]  # (edges, 3)
+    share = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    piece = _floor(amount[:, None] * share)
+    top = np.argmax(w, axis=1)
+    rows = np.arange(len(amount))
+    piece[rows, top] = _round(amount - piece.sum(axis=1) + piece[rows, top])
+    keep = piece > 0
+    r, k = np.nonzero(keep)
+    return r, book_of[e_fund[r], k], piece[r, k]
 
 
 def _market(t: dict) -> dict:
@@ -327,13 +460,9 @@ def build_tables(
     if n_mmfs < 2 or n_asset_managers < 1:
         raise ValueError("need n_mmfs >= 2 (government and prime) and n_asset_managers >= 1")
     rng = np.random.default_rng(seed)
-    nh, nd, nm, na, no = n_hedge_funds, t["n_dealers"], n_mmfs, n_asset_managers, 5
+    nh, nd, nm, na = n_hedge_funds, t["n_dealers"], n_mmfs, n_asset_managers
+    no = len(OTHER_HOLDERS) + len(FUTURES_HOLDERS)
     nb = len(BUCKETS)
-    o_dl, o_mmf, o_am, i_ccp_fut, i_ccp_swap, i_fed, o_oth, n = syn.sector_offsets(
-        (nh, nd, nm, na, no)
-    )
-    holdings = np.zeros((n, nb))
-    cash, other_assets, other_liab = np.zeros(n), np.zeros(n), np.zeros(n)
     edges = syn._Edges()
     cf = CONVERSION_FACTOR
 
@@ -361,6 +490,7 @@ def build_tables(
     other_cells = other_total * OTHER_RV_BUCKET_WEIGHTS
     basis_fut = np.minimum(basis_cells * cf, lf)  # face of the basis funds' shorts
     nonbasis_fut = lf - basis_fut
+    lf_long = t["futures_long"]["lev_money"]
     cells = np.stack([basis_cells, swap_cells, other_cells])  # (3, nb) par
     raw_size = syn._truncated_pareto(rng, nh, HF_SIZE_TAIL_ALPHA, HF_SIZE_MAX_RATIO)
     strat = rng.dirichlet(3.0 * np.array([0.6, 0.14, 0.26]), size=nh)
@@ -371,21 +501,23 @@ def build_tables(
     mix = rng.gamma(4.0 * np.broadcast_to(np.maximum(weights, 1e-3), (nh, 3, nb)))
     mix /= mix.sum(axis=2, keepdims=True)
 
-    def books(power: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def books(power: float) -> tuple[np.ndarray, ...]:
         size = raw_size**power
         book = size[:, None, None] * strat[:, :, None] * mix
         tot = book.sum(axis=0)
         book = book * np.divide(cells, tot, out=np.zeros_like(tot), where=tot > 0)[None]
-        fut = (
+        fut_b = (
             book[:, 0]
             * cf
             * np.divide(basis_fut, basis_cells * cf, out=np.zeros(nb), where=basis_cells > 0)
         )
         share_o = np.divide(book[:, 2], other_cells, out=np.zeros_like(book[:, 2]),
                             where=other_cells > 0)  # fmt: skip
-        fut = fut + share_o * nonbasis_fut
-        gross = book.sum(axis=(1, 2)) + fut.sum(axis=1) + book[:, 1].sum(axis=1)
-        return book, fut, gross, size
+        fut_o = share_o * nonbasis_fut  # non-basis shorts: relative-value books
+        fut_long = share_o * lf_long  # leveraged-fund longs: directional books
+        gross = (book.sum(axis=(1, 2)) + fut_b.sum(axis=1) + fut_o.sum(axis=1)
+                 + fut_long.sum(axis=1) + book[:, 1].sum(axis=1))  # fmt: skip
+        return book, (fut_b, fut_o, fut_long), gross, size
 
     lo, hi = 0.05, 8.0
     for _ in range(80):  # top-50 share of gross exposure rises with the power
@@ -394,18 +526,45 @@ def build_tables(
             lo = mid
         else:
             hi = mid
-    book, fut_face, gross, _ = books(0.5 * (lo + hi))
-    hf_par = _round(book.sum(axis=1))
-    holdings[:nh] = hf_par
+    book, (fut_b, fut_o, fut_long), gross, _ = books(0.5 * (lo + hi))
+    # strategy books: per fund one institution per strategy it runs (HF_BOOK_SLOTS)
+    slot_par = _round(np.stack([book[:, 0], book[:, 1], book[:, 2], np.zeros((nh, nb))], 1))
+    slot_short = _round(np.stack([fut_b, np.zeros((nh, nb)), fut_o, np.zeros((nh, nb))], 1))
+    slot_long = np.zeros((nh, len(HF_BOOK_SLOTS), nb))
+    slot_long[:, 3] = _round(fut_long)
+    slot_swap = np.zeros((nh, len(HF_BOOK_SLOTS), nb))
+    slot_swap[:, 1] = _round(book[:, 1])  # notional = the bonds' value at par
+    used = (slot_par + slot_short + slot_long + slot_swap).sum(axis=2) > 0
+    bk_fund, bk_slot = np.nonzero(used)  # books in fund order
+    nbk = len(bk_fund)
+    book_of = np.full((nh, len(HF_BOOK_SLOTS)), -1)
+    book_of[bk_fund, bk_slot] = np.arange(nbk)
+    o_dl, o_mmf, o_am, i_ccp_fut, i_ccp_swap, i_fed, o_oth, n = syn.sector_offsets(
+        (nbk, nd, nm, na, no)
+    )
+    holdings = np.zeros((n, nb))
+    cash, other_assets, other_liab = np.zeros(n), np.zeros(n), np.zeros(n)
+    holdings[:nbk] = slot_par[bk_fund, bk_slot]
+    hf_par = slot_par.sum(axis=1)  # per fund
     value_b = hf_par  # price 100: value = par
-    swap_notional = _round(book[:, 1])
-    fut_face = _round(fut_face)
-    fut_im = syn.cleared_positions(edges, "futures", "fut-hf-", fut_face, t["im_frac"],
-                                   first=0, ccp=i_ccp_fut, short=True)  # fmt: skip
-    swap_im = syn.cleared_positions(edges, "swap", "swap-hf-", swap_notional, SWAP_IM_FRAC,
-                                    first=0, ccp=i_ccp_swap, short=True)  # fmt: skip
+    fut_im = syn.cleared_positions(edges, "futures", "fut-hf-", slot_short[bk_fund, bk_slot],
+                                   t["im_frac"], first=0, ccp=i_ccp_fut, short=True)  # fmt: skip
+    fut_im = fut_im + syn.cleared_positions(
+        edges, "futures", "fut-hfl-", slot_long[bk_fund, bk_slot], t["im_frac"], first=0,
+        ccp=i_ccp_fut,
+    )  # fmt: skip
+    swap_im = syn.cleared_positions(edges, "swap", "swap-hf-", slot_swap[bk_fund, bk_slot],
+                                    SWAP_IM_FRAC, first=0, ccp=i_ccp_swap, short=True)  # fmt: skip
     hf_im = fut_im.sum(axis=1) + swap_im.sum(axis=1)
-    cash[:nh] = _round(rng.uniform(*HF_CASH_RANGE_FRAC, nh) * value_b.sum(axis=1))
+    # a fund's cash buffer is split over its cash books by holdings; a directional (futures)
+    # book's equity is its face / GAV-to-NAV leverage, held as IM and cash
+    fund_cash = rng.uniform(*HF_CASH_RANGE_FRAC, nh) * value_b.sum(axis=1)
+    bk_par = holdings[:nbk].sum(axis=1)
+    dir_equity = slot_long[bk_fund, bk_slot].sum(axis=1) / t["hf_gav_nav"]
+    cash[:nbk] = _round(
+        np.where(bk_slot == 3, np.maximum(dir_equity - hf_im, 0.0),
+                 fund_cash[bk_fund] * bk_par / np.maximum(value_b.sum(axis=1)[bk_fund], 1e-12))
+    )  # fmt: skip
 
     # --- hedge-fund repo: exact total, top-50 share, zero-haircut and sponsored shares ------
     top = np.zeros(nh, bool)
@@ -457,8 +616,14 @@ def build_tables(
     lender[spon_rows] = o_mmf + _rebalance(
         lender[spon_rows] - o_mmf, amount[spon_rows], np.zeros(nm), 0.5 * MAX_MMF_REPO_SHARE * nav
     )
+    # each fund-level repo edge is split over the fund's books holding that bucket, in
+    # proportion to their bonds (a book's repo is covered by its own collateral)
+    rows, e_book, amount = _split_repo(e_fund, e_bucket, amount, slot_par, book_of)
+    lender, e_bucket, haircut, spread = lender[rows], e_bucket[rows], haircut[rows], spread[rows]
+    tenor, sponsored = tenor[rows], sponsored[rows]
+    ok = amount > 0
     edges.add(
-        "repo", "repo-hf-", mask=ok, source=lender, target=e_fund, amount_usd_bn=amount,
+        "repo", "repo-hf-", mask=ok, source=lender, target=e_book, amount_usd_bn=amount,
         collateral_bucket=np.array(BUCKETS, dtype=object)[e_bucket], haircut_frac=haircut,
         rate_pct=np.round(t["repo_rate_pct"] + spread, 4), tenor_days=tenor,
         segment=np.where(sponsored, "sponsored", "bilateral").astype(object),
@@ -472,10 +637,21 @@ def build_tables(
     d_idx = lender[from_dealer] - o_dl
     received, reverse_repo = syn.dealer_matched_book(d_idx, e_bucket, amount, haircut,
                                                      from_dealer, nd)  # fmt: skip
-    # futures shorts beyond the hedge funds' (open interest - LF shorts): dealers' hedges
-    d_fut = _round((t["open_interest"] - lf)[None, :] * dw[:, None])
-    d_fut_im = syn.cleared_positions(edges, "futures", "fut-dl-", d_fut, t["im_frac"],
-                                     first=o_dl, ccp=i_ccp_fut, short=True)  # fmt: skip
+    # futures: the TFF dealer/intermediary category. A dealer is a trader of the report, net
+    # long or net short a contract: it is long with probability longs / (longs + shorts),
+    # and the category's longs (shorts) are split over the long (short) dealers by size.
+    d_long, d_short = t["futures_long"]["dealer"], t["futures_short"]["dealer"]
+    is_long = rng.random((nd, nb)) < d_long / np.maximum(d_long + d_short, 1e-12)
+    smallest = int(np.argmin(dw))
+    is_long[smallest, is_long.all(axis=0)] = False  # someone on each side of each contract
+    is_long[smallest, ~is_long.any(axis=0)] = True
+    d_fut_im = syn.cleared_positions(
+        edges, "futures", "fut-dl-", _allocate(d_long, dw[:, None] * is_long), t["im_frac"],
+        first=o_dl, ccp=i_ccp_fut,
+    ) + syn.cleared_positions(
+        edges, "futures", "fut-dls-", _allocate(d_short, dw[:, None] * ~is_long),
+        t["im_frac"], first=o_dl, ccp=i_ccp_fut, short=True,
+    )  # fmt: skip
     d_im = d_fut_im.sum(axis=1)
     ta_base = DEALER_TOTAL_ASSETS_MEAN_USD_BN * nd * dw
     u_src = np.repeat(np.arange(nd), INTERDEALER_PER_DEALER)
@@ -552,26 +728,42 @@ def build_tables(
     if np.any(resid < 0):
         bad = [BUCKETS[j] for j in np.flatnonzero(resid < 0)]
         raise ValueError(f"funds, dealers and the Fed hold more than the outstanding in {bad}")
-    swap_total = (swap_notional * (swap_notional > 0)).sum(axis=0)
+    swap_total = slot_swap[:, 1].sum(axis=0)
     aw, am_im, am_fut_im, am_swap_im = syn.asset_manager_derivatives(
         edges, rng, t["am_long"], swap_total, t["im_frac"], n_managers=na,
         first=o_am, ccp_futures=i_ccp_fut, ccp_swaps=i_ccp_swap,
     )  # fmt: skip
+    am_short_im = syn.cleared_positions(
+        edges, "futures", "fut-ams-", _allocate(t["futures_short"]["asset_mgr"], aw),
+        t["im_frac"], first=o_am, ccp=i_ccp_fut, short=True,
+    )  # fmt: skip
+    am_im = am_im + am_short_im.sum(axis=1)
+    am_fut_im += am_short_im.sum()
     am_par = _round(HOLDER_SHARES["asset_managers"] * resid[None, :] * aw[:, None])
     holdings[o_am:i_ccp_fut] = am_par
     aum = am_par.sum(axis=1) / AM_TREASURY_SHARE_OF_AUM
     a_cash = _round(AM_CASH_FRAC * aum)
     cash[o_am:i_ccp_fut] = a_cash
     other_assets[o_am:i_ccp_fut] = np.maximum(_round(aum - a_cash - am_par.sum(1) - am_im), 0.0)
-    # other holders; insurers and pensions hold the futures longs beyond the AM longs
+    # other holders of cash Treasuries
     for j, (key, _) in enumerate(OTHER_HOLDERS):
         holdings[o_oth + j] = _round(HOLDER_SHARES[key] * resid)
         cash[o_oth + j] = _round(OTHER_CASH_FRAC * holdings[o_oth + j].sum())
-    i_ins = o_oth + [k for k, _ in OTHER_HOLDERS].index("insurers_pensions")
-    extra_long = _round(t["open_interest"] - t["am_long"])
-    e_im = syn.cleared_positions(edges, "futures", "fut-oth-", extra_long[None, :],
-                                 t["im_frac"], first=i_ins, ccp=i_ccp_fut)[0]  # fmt: skip
-    cash[i_ins] = _round(cash[i_ins] + e_im.sum())  # margin funded by equity
+    # other reportable and non-reportable futures traders: their category's longs and
+    # shorts; cash of one IM as a variation-margin buffer, both funded by equity
+    e_im = np.zeros(0)
+    for j, cat in enumerate(("other_rept", "nonrept")):
+        i = o_oth + len(OTHER_HOLDERS) + j
+        im = syn.cleared_positions(
+            edges, "futures", f"fut-{cat.replace('_', '')}-l-",
+            _round(t["futures_long"][cat])[None, :], t["im_frac"], first=i, ccp=i_ccp_fut,
+        ) + syn.cleared_positions(
+            edges, "futures", f"fut-{cat.replace('_', '')}-s-",
+            _round(t["futures_short"][cat])[None, :], t["im_frac"], first=i, ccp=i_ccp_fut,
+            short=True,
+        )  # fmt: skip
+        cash[i] = _round(im.sum())
+        e_im = np.append(e_im, im.sum())
 
     # --- CCPs ---------------------------------------------------------------------------------
     fut_im_held = fut_im.sum() + d_fut_im.sum() + am_fut_im
@@ -586,20 +778,33 @@ def build_tables(
     gov_names = np.where(is_gov, "Government MMF", "Prime and other MMF").astype(object)
     ids = np.concatenate(
         [
-            syn._ids("hf-", nh),
+            _book_ids(syn._ids("hf-", nh), bk_fund, bk_slot),
             syn._ids("dealer-", nd),
             syn._ids("mmf-", nm),
             syn._ids("am-", na),
             np.array(["ccp_futures", "ccp_swaps", "fed"], dtype=object),
-            np.array([k for k, _ in OTHER_HOLDERS], dtype=object),
+            np.array([k for k, _ in OTHER_HOLDERS + FUTURES_HOLDERS], dtype=object),
         ]
     )
     names = np.full(n, "", dtype=object)
     names[o_mmf:o_am] = gov_names
-    names[o_oth:] = [nm_ for _, nm_ in OTHER_HOLDERS]
+    names[o_oth:] = [nm_ for _, nm_ in OTHER_HOLDERS + FUTURES_HOLDERS]
+    names[:nbk] = [f"Hedge fund {f}, {HF_BOOK_SLOTS[k][1]} book" for f, k in
+                   zip(syn._ids("hf-", nh)[bk_fund], bk_slot, strict=True)]  # fmt: skip
     inst = syn.institutions_table(
-        ids, names, (nh, nd, nm, na, no), cash, other_assets, other_liab, holdings
+        ids, names, (nbk, nd, nm, na, no), cash, other_assets, other_liab, holdings
     )
+    strategy = np.full(n, "", dtype=object)
+    strategy[:nbk] = _book_strategy(
+        bk_slot,
+        slot_par[bk_fund, bk_slot],
+        slot_short[bk_fund, bk_slot],
+        slot_swap[bk_fund, bk_slot],
+    )
+    fund_id = ids.copy()
+    fund_id[:nbk] = syn._ids("hf-", nh)[bk_fund]
+    inst.insert(3, "strategy", strategy)
+    inst.insert(4, "fund_id", fund_id)
     inst.insert(6, "leverage_ratio_min_frac", np.nan)  # behaviour ahead of the holdings
     inst.loc[o_dl : o_mmf - 1, "leverage_ratio_min_frac"] = t["slr"]
     inst.insert(7, "mmf_prime_share_frac", np.nan)
@@ -731,19 +936,34 @@ def measure_aggregates(system: System) -> dict[str, Any]:
         s = frame.groupby(frame["futures_contract"].map(code_bucket))["notional_usd_bn"].sum()
         return np.array([sign * s.get(b, 0.0) for b in BUCKETS])
 
+    longs, shorts = fut[fut["notional_usd_bn"] > 0], fut[fut["notional_usd_bn"] < 0]
+    group = fut_t["t"].where(~fut_t["source"].isin([k for k, _ in FUTURES_HOLDERS]), "other")
+    category = {"lev_money": "hedge_fund", "asset_mgr": "asset_manager", "dealer": "dealer"}
+    by_cat = {}
+    for side, frame, sign in (("long", longs, 1.0), ("short", shorts, -1.0)):
+        for cat, sector in category.items():
+            by_cat[f"{cat}_{side}"] = per_bucket(frame[group.loc[frame.index] == sector], sign)
+        for key, _ in FUTURES_HOLDERS:
+            cat = key.removeprefix("futures_")
+            by_cat[f"{cat}_{side}"] = per_bucket(frame[frame["source"] == key], sign)
+
+    # per fund: a fund's strategy books share its fund_id
+    fund_of = dict(zip(inst["id"], inst["fund_id"], strict=True))
     gross = pd.Series(par[hf].sum(axis=1), index=inst["id"][hf].to_numpy())
     short = pd.concat([fut, swp])
     short = short[short["source"].isin(ids_hf)]
-    gross = gross.add(short.groupby("source")["notional_usd_bn"].sum().abs(), fill_value=0.0)
-    repo_by = hf_repo.groupby("target")["amount_usd_bn"].sum()
+    gross = gross.add(short["notional_usd_bn"].abs().groupby(short["source"]).sum(),
+                      fill_value=0.0)  # fmt: skip
+    gross = gross.groupby(gross.index.map(fund_of)).sum()
+    repo_by = hf_repo.groupby(hf_repo["target"].map(fund_of))["amount_usd_bn"].sum()
     a, liab = cs.balance_sheet()
     is_d = ty == "dealer"
     room = dealer_room(a - liab, a, inst["leverage_ratio_min_frac"].to_numpy(float), 0.0)
     mmf = ty == "mmf"
     names = inst["name"].to_numpy()
     eq = a - liab
-    lev = (hf_repo.groupby("target")["amount_usd_bn"].sum() / pd.Series(eq[hf],
-           index=inst["id"][hf].to_numpy())).dropna()  # fmt: skip
+    fund_eq = pd.Series(eq[hf], index=inst["fund_id"][hf].to_numpy()).groupby(level=0).sum()
+    lev = (repo_by / fund_eq).dropna()
     top_ids = gross.sort_values(ascending=False).index[:50]
     fed = ty == "central_bank"
     return {
@@ -762,14 +982,16 @@ def measure_aggregates(system: System) -> dict[str, Any]:
         ),
         "top50_repo_share": float(repo_by.reindex(top_ids).fillna(0).sum() / repo_by.sum()),
         "swap_notional": float(-swp.loc[swp["source"].isin(ids_hf), "notional_usd_bn"].sum()),
-        "lf_short": per_bucket(fut_t[fut_t["t"] == "hedge_fund"], -1.0),
-        "am_long": per_bucket(fut_t[fut_t["t"] == "asset_manager"], 1.0),
-        "open_interest": per_bucket(fut[fut["notional_usd_bn"] > 0], 1.0),
+        "lf_short": by_cat["lev_money_short"],
+        "am_long": by_cat["asset_mgr_long"],
+        "open_interest": per_bucket(longs, 1.0),
+        "futures_by_category": by_cat,
         "futures_net": per_bucket(fut, 1.0),
         "dealer_inventory": float(par[is_d].sum()),
         "dealer_capacity": float(room[is_d].sum()),
         "n_dealers": int(is_d.sum()),
-        "n_hedge_funds": int(hf.sum()),
+        "n_hedge_funds": int(inst["fund_id"][hf].nunique()),
+        "n_hedge_fund_books": int(hf.sum()),
         "mmf_assets": float(a[mmf].sum()),
         "govt_mmf_assets": float(a[mmf & (names == "Government MMF")].sum()),
         "on_rrp": float(repo.loc[repo["segment"] == "central_bank", "amount_usd_bn"].sum()),

@@ -136,10 +136,15 @@ FITTED_NAMES: dict[str, str] = {
 #: Model parameters the calibration sets from data without fitting them (value, source):
 #: the yield impact per USD bn grows in proportion to duration, as March 2020 bid-ask
 #: spreads in yield terms did across tenors (fact base row 4.10; price_impact docstring).
-FIXED_MODEL_PARAMS: dict[str, float] = {"impact_duration_elasticity": 1.0}
+FIXED_MODEL_PARAMS: dict[str, float] = {
+    "impact_duration_elasticity": 1.0,
+    "impact_permanent_bp_per_usd_bn": 0.1,
+}
 FIXED_MODEL_PARAMS_SOURCE = {
     "impact_duration_elasticity": "fact base 4.10 (Fleming & Ruela bid-ask by tenor, "
-    "March 2020): 5y : 10y : 30y about 0.27 : 0.36 : 0.78 bp in yield, ~ duration"
+    "March 2020): 5y : 10y : 30y about 0.27 : 0.36 : 0.78 bp in yield, ~ duration",
+    "impact_permanent_bp_per_usd_bn": "fact base 6.8 (D'Amico & King 2013): the stock effect "
+    "of USD 300 bn of purchases about 30 bp (0.07-0.17 bp per USD bn across estimates)",
 }
 # MMF flow-performance sensitivity = this share of the asset managers' (schema defaults
 # 1.0 and 2.0: the ratio is kept when the AM value is fitted).

@@ -123,14 +123,20 @@ class Parameter:
 _DCAP = build_targets("2020-02")  # the dealer-capacity prior and its snapshot range
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("impact_bp_per_usd_bn", 0.005, 1.0, 0.1, "bp per USD bn", log=True,
-              note="start: D'Amico-King stock effect ~30 bp per 300 bn (fact base 6.8)"),
+              note="transient impact at zero dealer utilisation; start: the size of the "
+                   "D'Amico-King stock effect, ~30 bp per 300 bn (fact base 6.8), which is "
+                   "fixed as the permanent part"),
     Parameter("impact_convexity", 0.0, 2.0, 1.0, "dimensionless",
               note="start: ModelParams default; high: g(u_cap) = 10^kappa <= 100, an order "
                    "of magnitude above the ~12x bid-ask and 10% depth of March 2020 (4.9, "
                    "4.11)"),
-    Parameter("impact_decay_frac", 0.0, 0.3, 0.05, "frac per day",
+    Parameter("impact_decay_frac", 0.03, 0.3, 0.05, "frac per day",
               note="start: assumption (outside capital returns within weeks: half-life "
-                   "~14 days); 0 = permanent impact"),
+                   "~14 days); low: a half-life of at most ~23 trading days, since the "
+                   "price impact of Treasury supply reverses within days in normal "
+                   "markets (Lou, Yan and Zhang 2013, RFS 26(8): prices fall before "
+                   "auctions and recover shortly after) and the permanent part is fixed "
+                   "separately; high: half-life ~2 days"),
     Parameter("outside_demand_usd_bn_per_bp", 0.0, 20.0, 2.0, "USD bn per bp",
               note="start: assumption (a fifth of the ~10 USD bn per bp whole-market "
                    "demand slope implied by D'Amico-King, fact base 6.8: value buyers "
@@ -864,15 +870,16 @@ prior (otherwise the estimate is close to its start and the std error is the pri
   peak of the yield rise with the dealers at capacity, so it is correlated with
   `impact_convexity` and `dealer_capacity_usd_bn` (see the correlations below); it matters
   most for stresses beyond March 2020 (the no-Fed counterfactual, the main job).
-- `impact_decay_frac` (transient impact) is identified by the fall of yields after the
-  Fed's purchases (Mar 30, Apr 8) against the peak; the fit puts it near zero: once the
-  purchases start, the model's yields fall through the purchases' own impact.
-- What the model does not produce: a rate move shared by swaps/OIS. Swap rates take only
-  the fundamental shock (the rate cuts), so the model attributes the whole 10y rise to
-  dislocation and moves swap spreads one for one with it; He, Nagel & Song (2022) measure
-  the Treasury-OIS spread rising sharply in March 2020, but part of the 60-70 bp rise was
-  shared by OIS, which this fit cannot separate without a swap-rate target (none in the
-  fact base). The yield targets are FRED DGS10/DGS30 daily closes (conflict 10.6
+- `impact_decay_frac` (the transient impact's daily reversion; half-life ln 2 / -ln(1 -
+  decay)) is identified by the fall of yields after the Fed's purchases (Mar 30, Apr 8)
+  against the peak, with the purchases' own permanent stock effect (fixed at 0.1 bp per
+  USD bn, fact base 6.8) accounting for part of that fall.
+- What the model does not produce: a rate move shared by swaps/OIS. Swap rates take the
+  fundamental shock (the rate cuts) and the impact of swap order flow only, so the model
+  attributes the 10y rise to dislocation; He, Nagel & Song (2022) measure the Treasury-OIS
+  spread rising sharply in March 2020, but part of the 60-70 bp rise was shared by OIS,
+  which this fit cannot separate without a swap-rate target (none in the fact base).
+  The yield targets are FRED DGS10/DGS30 daily closes (conflict 10.6
   resolved; `calibration/data/README.md`).
 
 ## September 2019: the Standing Repo Facility counterfactual

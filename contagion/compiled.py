@@ -115,6 +115,8 @@ class CompiledSystem:
     ids: NDArray[np.object_]
     names: NDArray[np.object_]
     type_code: NDArray[np.int8]  # codes into contagion.schema.INSTITUTION_TYPES
+    strategy: NDArray[np.object_]  # hedge-fund strategy tag per institution ("" if none)
+    fund_id: NDArray[np.object_]  # parent fund (the institution's own id unless a book)
     cash_usd_bn: F64
     other_assets_usd_bn: F64
     other_liabilities_usd_bn: F64

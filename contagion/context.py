@@ -46,6 +46,11 @@ class Context:
         return self.scenario.bucket_paths("rate_shock_bp", self.buckets)
 
     @cached_property
+    def swap_spread_shock_bp(self) -> np.ndarray:
+        """(days, buckets) change of swap rates alone, bp."""
+        return self.scenario.bucket_paths("swap_spread_shock_bp", self.buckets)
+
+    @cached_property
     def exogenous_sales_usd_bn(self) -> np.ndarray:
         """(days, buckets) sales by 'other' sellers, USD bn market value."""
         return self.scenario.bucket_paths("exogenous_sales_usd_bn", self.buckets)
@@ -118,6 +123,7 @@ class DayLog:
     liquidation_sales: np.ndarray
     redemptions_paid: np.ndarray
     subscriptions_received: np.ndarray  # new investors' cash into funds (government MMFs)
+    distributed_sales: np.ndarray  # dealers' absorbed inventory bought by outside capital
     sales_by_bucket: np.ndarray  # (n, n_buckets) par sold
     absorbed_by_dealers: np.ndarray  # (n, n_buckets) par bought by dealers
     bought_outside: np.ndarray  # (n_buckets,) par bought outside the system
@@ -129,7 +135,7 @@ class DayLog:
     @classmethod
     def empty(cls, n: int, n_buckets: int) -> DayLog:
         return cls(
-            *(np.zeros(n) for _ in range(10)),
+            *(np.zeros(n) for _ in range(11)),
             sales_by_bucket=np.zeros((n, n_buckets)),
             absorbed_by_dealers=np.zeros((n, n_buckets)),
             bought_outside=np.zeros(n_buckets),

@@ -98,7 +98,10 @@ class Simulation:
         a, liab = ledger.balance()
         s.ref = References(
             equity0=a - liab, assets0=a, cash0=s.cash.copy(), leverage0=np.zeros(topo.n),
-            room_ref=0.0, repo_demand0=0.0, repo_supply0=0.0, spread0_pct=0.0,
+            room_ref=0.0, room_ref_by_limit=np.zeros(3), dv01_limit0=np.zeros(topo.n),
+            inventory_limit0=np.zeros(topo.n), par0=np.zeros((topo.n, topo.n_buckets)),
+            repo_demand0=0.0, repo_supply0=0.0,
+            spread0_pct=0.0,
             book0=np.zeros(topo.book_shape), par_total0=np.zeros(topo.n_buckets),
             cash_total0=0.0, cb_cash0=0.0, insolvency_floor=-1e-7 * np.maximum(1.0, np.abs(a)),
             haircut0=np.zeros(topo.n), repo_spread_iorb0_pct=0.0,
@@ -109,10 +112,18 @@ class Simulation:
         a, liab = ledger.balance()
         slr = topo.behaviour("leverage_ratio_min_frac")
         m = topo.cs.market
+        slr_room0 = dealers.dealer_room(a - liab, a, slr, 0.0)
+        dv01_limit0, inventory_limit0 = dealers.limits_at_start(s, ctx, slr_room0)
+        s.ref = dataclasses.replace(
+            s.ref, dv01_limit0=dv01_limit0, inventory_limit0=inventory_limit0
+        )
+        # the rooms at the start, before any policy's exclusion (the utilisation baseline)
+        by = dealers.rooms(s, ctx, ledger, None)[:, topo.mask["dealer"]]
         s.ref = dataclasses.replace(
             s.ref,
             leverage0=np.where(np.isfinite(lev0), lev0, 0.0),
-            room_ref=float(dealers.dealer_room(a - liab, a, slr, 0.0)[topo.mask["dealer"]].sum()),
+            room_ref=float(by.min(axis=0).sum()),
+            room_ref_by_limit=by.sum(axis=1),
             spread0_pct=max(m.repo_rate_pct - m.on_rrp_rate_pct, 0.01),
             haircut0=deleveraging.repo_haircut_by_borrower(s, topo),
             repo_spread_iorb0_pct=m.repo_rate_pct - m.iorb_pct,
@@ -127,6 +138,7 @@ class Simulation:
             repo_supply0=supply0,
             book0=ledger.ccp_books(),
             par_total0=s.par.sum(axis=0) + s.external_par_out,
+            par0=s.par.copy(),
             cash_total0=float(s.cash.sum()) - s.external_cash_in,
             cb_cash0=float(s.cash[topo.mask["central_bank"]].sum()),
         )
@@ -152,6 +164,7 @@ class Simulation:
         day = Day(s.day, DayLog.empty(topo.n, topo.n_buckets), L.leverage(), L.loss_frac())
         L.thaw()  # from here on the day changes the books
         do("shocks", s, ctx, day)
+        do("distribution", s, ctx, L, day)
         do("policy_rates", s, ctx, day)
         do("day_start", s)
         do("interest", s, ctx, L, day)
@@ -180,6 +193,8 @@ class Simulation:
                 or phi.any()
                 or close.any()
                 or day.issuance is not None
+                or s.closeout_fut_flow.any()
+                or s.closeout_swap_flow.any()
                 or (desk and desk.wants_to_trade())
             )
             if active:

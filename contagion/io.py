@@ -99,7 +99,7 @@ def to_dict(system: System) -> dict[str, Any]:
         "description": system.description,
         "metadata": system.metadata,
         "market": system.market.model_dump(mode="json"),
-        "institutions": _records(inst),
+        "institutions": _records(_own_fund_blank(inst)),
         "exposures": _records(_drop_neutral(exp)),
     }
 
@@ -237,6 +237,13 @@ def _scalar(v: Any) -> Any:
 
 def _is_blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and v == "")
+
+
+def _own_fund_blank(inst: pd.DataFrame) -> pd.DataFrame:
+    """Leave out a ``fund_id`` equal to the institution's own id (its default)."""
+    out = inst.copy()
+    out["fund_id"] = out["fund_id"].where(out["fund_id"] != out["id"], "")
+    return out
 
 
 def _drop_neutral(exp: pd.DataFrame) -> pd.DataFrame:
@@ -552,7 +559,10 @@ def from_csv(directory: str | os.PathLike) -> System:
     problems = _label_problems("system.yaml", head)
     if problems:
         raise InputError(problems, str(d / "system.yaml"))
-    inst = _read_csv(d / "institutions.csv", {"id": str, "name": str, "type": str})
+    inst = _read_csv(
+        d / "institutions.csv",
+        {"id": str, "name": str, "type": str, "strategy": str, "fund_id": str},
+    )
     exp_types = {c.name: str for c in EXPOSURE_COLUMNS if c.dtype != "float"}
     exp = _read_csv(d / "exposures.csv", exp_types)
     return System(
@@ -593,7 +603,7 @@ def to_networkx(system: System) -> nx.MultiDiGraph:
         metadata=dict(system.metadata),
         market=system.market.model_dump(mode="json"),
     )
-    g.add_nodes_from((rec.pop("id"), rec) for rec in _records(inst))
+    g.add_nodes_from((rec.pop("id"), rec) for rec in _records(_own_fund_blank(inst)))
     for row, rec in enumerate(_records(_drop_neutral(exp))):
         eid = rec.pop("id")
         g.add_edge(rec.pop("source"), rec.pop("target"), key=eid, row=row, **rec)

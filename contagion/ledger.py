@@ -434,6 +434,15 @@ class Ledger:
         s.external_cash_in -= float(amount.sum())
 
     # --- moves: facility loans --------------------------------------------------------------
+    def extend_repo(self, amount: np.ndarray) -> None:
+        """Lenders lend ``amount`` more on each repo edge (per edge, USD bn) against the
+        borrower's unencumbered collateral in the edge's bucket."""
+        s, t = self.s, self.topo
+        s.repo_amount += amount
+        self.moved("repo_amount")
+        s.cash += t.by_borrower(amount)
+        s.cash -= t.by_lender(amount)
+
     def lend_on_edges(self, edges: np.ndarray, amount: np.ndarray, lender: int) -> None:
         """``lender`` lends ``amount`` on repo ``edges`` (e.g. a standing facility's)."""
         s, r, n = self.s, self.topo.repo, self.topo.n
@@ -478,6 +487,24 @@ class Ledger:
         s.pool_lent += lend
         s.cash += borrow
         s.pool_borrowed += borrow
+
+    def repay_pool(self, repay: np.ndarray) -> None:
+        """Dealers repay ``repay`` (USD bn per institution, at most what each owes) of their
+        inventory-financing pool debt; the money funds that lent to the pool get the cash
+        back pro rata to their pool loans."""
+        s = self.s
+        total = float(repay.sum())
+        lent = float(s.pool_lent.sum())
+        if total <= 0 or lent <= 0:
+            return
+        if total > lent:  # never repay more than the money funds have lent to the pool
+            repay = repay * (lent / total)
+            total = lent
+        back = s.pool_lent * (total / lent)
+        s.cash -= repay
+        s.pool_borrowed -= repay
+        s.cash += back
+        s.pool_lent -= back
 
     def central_bank_buys(self, cb: int, par: np.ndarray, cost: float) -> None:
         """The central bank buys ``par`` (per bucket) paying with new reserves."""
@@ -683,8 +710,9 @@ MOVES = (
     "accrue_interest", "book_bond_pnl", "settle_vm", "receive_coupons", "receive_capital",
     "call_im", "release_im", "pay_dues", "pay_redemptions", "repay_repo_plain",
     "sell_other_assets", "buy_other_assets_from_outside",
-    "lend_on_edges", "sell_bonds", "issue_outside", "receive_bonds", "pay_cash", "outside_buys",
-    "pool_finance", "central_bank_buys", "outside_fund_buys", "repay_unwound_repo",
+    "extend_repo", "lend_on_edges", "sell_bonds", "issue_outside", "receive_bonds", "pay_cash",
+    "outside_buys",
+    "pool_finance", "repay_pool", "central_bank_buys", "outside_fund_buys", "repay_unwound_repo",
     "close_margined", "unwind_to_outside", "seize_collateral", "ccp_close_out", "assess",
     "estates_sell_other_assets", "settle_claims", "write_off_unsecured", "write_off_repo",
     "settle_pool", "settle_outside_debts",

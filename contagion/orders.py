@@ -264,6 +264,15 @@ class PolicyDesk:
                 cap = cap + fa.inventory_capacity(state, topo, offer, room)
         return cap
 
+    def inventory_haircut(self, topo) -> np.ndarray:
+        """The largest haircut among the facilities each dealer may finance inventory at
+        (fraction; 0 where none), set by :meth:`inventory_capacity`: the share of a
+        purchase the dealer must pay from its own cash when a facility finances it."""
+        h = np.zeros(topo.n)
+        for _, offer in getattr(self, "_inventory_offers", ()):
+            h = np.where(offer.eligible, np.maximum(h, offer.haircut_frac), h)
+        return h
+
     def finance_inventory(self, state, topo, ledger, rest: np.ndarray, bought) -> None:
         """Facilities lend against the bonds dealers just bought, up to ``rest`` each."""
         for i, offer in getattr(self, "_inventory_offers", ()):

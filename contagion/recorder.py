@@ -24,11 +24,18 @@ import functools
 import numpy as np
 import pandas as pd
 
+from contagion.mechanisms.margin import swap_rate_change_bp
 from contagion.mechanisms.prices import MIN_PRICE_FRAC
-from contagion.schema import INSTITUTION_TYPES
+from contagion.schema import INSTITUTION_TYPES, STRATEGIES
 from contagion.state import PNL, PNL_CHANNELS
 
-SALE_KINDS = ("forced_sales", "voluntary_sales", "liquidation_sales", "exogenous_sales")
+SALE_KINDS = (
+    "forced_sales",
+    "voluntary_sales",
+    "liquidation_sales",
+    "exogenous_sales",
+    "distributed_sales",
+)
 EVENT_NAMES = {
     "vm_paid": "variation_margin_call",
     "im_called": "initial_margin_call",
@@ -38,6 +45,7 @@ EVENT_NAMES = {
     "voluntary_sales": "voluntary_sale",
     "liquidation_sales": "liquidation_sale",
     "exogenous_sales": "exogenous_sale",
+    "distributed_sales": "distribution_sale",
     "redemptions_paid": "redemption",
     "subscriptions_received": "subscription",
 }
@@ -59,7 +67,12 @@ BOUNDS = {
     "haircut_cap_hit_days": "a live repo haircut is at ModelParams.max_haircut_frac",
     "price_floor_hit_days": "a cash bond or futures price is at the floor of "
     "mechanisms.prices.price_from_yield (MIN_PRICE_FRAC x its initial price)",
+    "impact_bound_hit_days": "the cumulative cash, futures or swap impact of a bucket reached "
+    "ModelParams.max_impact_bp (either direction)",
 }
+#: Dealers' limits (mechanisms.dealers.CONSTRAINTS) as they appear in column names.
+DEALER_LIMIT_COLUMNS = tuple(f"dealer_utilisation_{c}_frac" for c in ("slr", "var", "internal"))
+DEALER_BINDING_COLUMNS = tuple(f"dealers_bound_by_{c}_count" for c in ("slr", "var", "internal"))
 
 
 #: Policy-rate columns of ``Result.markets`` (percent) and the state fields they show.
@@ -107,6 +120,8 @@ def metric_names(market) -> list[str]:
             f"yield_change_{b}_bp",
             f"price_{b}",
             f"impact_{b}_bp",
+            f"impact_permanent_{b}_bp",
+            f"swap_impact_{b}_bp",
             f"swap_rate_{b}_pct",
             f"swap_spread_{b}_bp",
             f"swap_spread_change_{b}_bp",
@@ -133,6 +148,8 @@ def metric_names(market) -> list[str]:
         "im_multiplier",
         "dealer_utilisation_frac",
         "dealer_peak_utilisation_frac",
+        *DEALER_LIMIT_COLUMNS,
+        *DEALER_BINDING_COLUMNS,
         "hedge_fund_haircut_frac",
         "cb_reserves_created_usd_bn",
         "iterations",
@@ -221,13 +238,15 @@ def market_row(state, ctx, day: int) -> dict[str, float]:
     m = topo.cs.market
     row: dict[str, float] = {"day": day}
     y = m.yield_pct + (s.y_fund_bp + s.impact_bp) / 100.0
-    swap = m.swap_rate_pct + s.y_fund_bp / 100.0
+    swap = m.swap_rate_pct + swap_rate_change_bp(s) / 100.0
     spread0 = (m.swap_rate_pct - m.yield_pct) * 100
     for j, b in enumerate(m.bucket_names):
         row[f"yield_{b}_pct"] = y[j]
         row[f"yield_change_{b}_bp"] = (y[j] - m.yield_pct[j]) * 100
         row[f"price_{b}"] = s.price[j]
         row[f"impact_{b}_bp"] = s.impact_bp[j]
+        row[f"impact_permanent_{b}_bp"] = s.impact_perm_bp[j]
+        row[f"swap_impact_{b}_bp"] = s.swap_impact_bp[j]
         row[f"swap_rate_{b}_pct"] = swap[j]
         row[f"swap_spread_{b}_bp"] = (swap[j] - y[j]) * 100
         row[f"swap_spread_change_{b}_bp"] = (swap[j] - y[j]) * 100 - spread0[j]
@@ -269,6 +288,10 @@ def market_row(state, ctx, day: int) -> dict[str, float]:
     row["im_multiplier"] = s.im_multiplier if day else 1.0
     row["dealer_utilisation_frac"] = s.utilisation
     row["dealer_peak_utilisation_frac"] = s.peak_utilisation
+    for j, col in enumerate(DEALER_LIMIT_COLUMNS):
+        row[col] = s.utilisation_by_limit[j]
+    for j, col in enumerate(DEALER_BINDING_COLUMNS):
+        row[col] = int(s.binding_by_limit[j])
     row["hedge_fund_haircut_frac"] = (
         float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
     )
@@ -355,6 +378,7 @@ class Recorder:
                 (s.price <= m.price * MIN_PRICE_FRAC * floor).any()
                 or (s.fut_price <= m.futures_price * MIN_PRICE_FRAC * floor).any()
             ),
+            "impact_bound_hit_days": bool(s.impact_bound_hit),
         }
 
     def paths(self) -> dict[str, np.ndarray]:
@@ -407,6 +431,9 @@ class Recorder:
                 "institution": self._categorical(np.tile(np.arange(n), len(days)), cs.ids),
                 "type": self._categorical(
                     np.tile(cs.type_code.astype(np.int64), len(days)), INSTITUTION_TYPES
+                ),
+                "strategy": self._categorical(
+                    np.tile(_strategy_codes(cs.strategy), len(days)), ("", *STRATEGIES)
                 ),
                 **self.inst,
             }
@@ -547,6 +574,10 @@ class Recorder:
         out["peak_repo_rate_pct"] = peak("repo_rate_pct")
         out["peak_repo_rate_eligible_pct"] = peak("repo_rate_eligible_pct")
         out["dealer_peak_utilisation_frac"] = peak("dealer_peak_utilisation_frac")
+        for col_name in DEALER_LIMIT_COLUMNS:
+            out[col_name.replace("dealer_", "dealer_peak_", 1)] = peak(col_name)
+        for col_name in DEALER_BINDING_COLUMNS:  # dealer-days bound by each limit
+            out[col_name.replace("_count", "_dealer_days")] = float(col(col_name)[1:].sum())
         for kind in SALE_KINDS:
             total = (
                 np.sum([getattr(log, kind) for log in self.logs], axis=0)
@@ -574,6 +605,17 @@ class Recorder:
         pnl = sim.ledger.pnl_total()
         for t in INSTITUTION_TYPES:
             out[f"equity_loss_{t}_usd_bn"] = -float(pnl[mask[t]].sum())
+        # hedge-fund strategy books (only the strategies the system has)
+        strategy = sim.ctx.topo.cs.strategy
+        for tag in STRATEGIES:
+            book = strategy == tag
+            if not book.any():
+                continue
+            out[f"defaults_strategy_{tag}_count"] = float((s.defaulted & book).sum())
+            out[f"equity_loss_strategy_{tag}_usd_bn"] = -float(pnl[book].sum())
+            for kind in SALE_KINDS:
+                total = np.sum([getattr(log, kind)[book] for log in self.logs])
+                out[f"{kind}_strategy_{tag}_usd_bn"] = float(total)
         out["loss_outside_system_usd_bn"] = float(s.loss_outside)
         out["cb_reserves_created_usd_bn"] = float(rows[-1]["cb_reserves_created_usd_bn"])
         budget, lent = 0.0, 0.0
@@ -608,3 +650,8 @@ class Recorder:
             "seed": sim.seed,
             "version": __version__,
         }
+
+
+def _strategy_codes(strategy: np.ndarray) -> np.ndarray:
+    """Codes of the strategy tags into ``("", *STRATEGIES)`` (0: no strategy)."""
+    return pd.Categorical(strategy, categories=("", *STRATEGIES)).codes.astype(np.int64)

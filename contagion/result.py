@@ -53,8 +53,19 @@ class Result:
         Yields, prices, cumulative changes per bucket (``_pct``, ``_bp``); futures prices;
         basis per contract in price points and bp and its widening; swap rates and spreads;
         repo rate; volatility index; dealer utilisation; within-day iterations.
+
+        Sign conventions: the basis of contract ``c`` on bucket ``b`` is cash minus
+        conversion-factor-adjusted futures, ``basis_{c}_pts = P_b - CF_c F_c`` (price
+        points per 100 face); ``basis_widening_{c}_bp`` is the cash yield's impact minus
+        the futures-implied yield's impact, so it is **positive when cash cheapens against
+        futures** (the basis trade loses: long cash, short futures); ``basis_{c}_bp`` is the
+        initial basis in yield terms minus the widening. Swap spreads are swap rate minus
+        Treasury yield, ``swap_spread_{b}_bp = (s_b - y_b) 100``: **more negative when
+        Treasuries cheapen against swaps** (the swap-spread trade, long Treasuries and
+        paying fixed, loses). Yield changes are positive when yields rise (prices fall).
     institutions : DataFrame, long (``day``, ``institution``)
-        Equity, cash, assets, leverage, Treasury value, repo borrowed, IM posted, net futures
+        Type and hedge-fund strategy book (``strategy``, "" if none); equity, cash, assets,
+        leverage, Treasury value, repo borrowed, IM posted, net futures
         and swap notional (signed), sales (USD bn) and the default flag.
     events : DataFrame
         Margin calls, repo not rolled, sales by kind, redemptions, defaults with cause.
@@ -179,8 +190,13 @@ class Result:
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
     """A parquet file as a frame: a regular file, bounded read, any damage an InputError."""
+    import pyarrow.parquet as pq
+
     data = read_bytes(path, limit=MAX_DATA_BYTES)
     try:
+        # strings are decoded lazily: a damaged byte in a text column would only fail when
+        # the column is used, so check the whole table (UTF-8 included) here
+        pq.read_table(io.BytesIO(data)).validate(full=True)
         return pd.read_parquet(io.BytesIO(data))
     except Exception as err:  # pyarrow raises many types (ArrowInvalid, OSError, KeyError..)
         first = str(err).splitlines()[0] if str(err) else type(err).__name__

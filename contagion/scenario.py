@@ -85,6 +85,7 @@ class Channels(_Frozen):
     redemptions: bool = True
     price_impact: bool = True
     futures_impact: bool = True
+    swap_impact: bool = True
     repo_market: bool = True
     carry: bool = True  # coupons, repo interest, futures carry drift, swap coupons
     defaults: bool = True
@@ -99,8 +100,36 @@ class ModelParams(_Frozen):
         0.01,
         ge=0,
         le=10.0,
-        description="Cash yield impact per USD bn of net sales at zero dealer "
-        "utilisation, bp (lambda in dy = lambda * q * g(u)).",
+        description="Transient cash yield impact per USD bn of net sales at zero dealer "
+        "utilisation, bp (lambda_T in dT = lambda_T * q * g(u)); it decays at "
+        "impact_decay_frac a day.",
+    )
+    impact_permanent_bp_per_usd_bn: Finite = Field(
+        0.1,
+        ge=0,
+        le=10.0,
+        description="Permanent cash yield impact per USD bn of net sales (a stock effect of "
+        "supply), bp: about 30 bp for USD 300 bn of purchases (D'Amico and King 2013, fact "
+        "base 6.8; 0.07-0.17 bp per USD bn across its estimates).",
+    )
+    max_impact_bp: Finite = Field(
+        300.0,
+        gt=0,
+        le=5000,
+        description="Bound on the cumulative impact per bucket (cash, futures, swaps), "
+        "either direction, bp; where it binds is counted (impact_bound_hit_days). "
+        "Assumption: several times the largest Treasury dislocations on record (the 10y "
+        "Treasury-OIS spread moved tens of bp in March 2020), so it only catches runaways.",
+        json_schema_extra={"assumption_range": [150.0, 600.0]},
+    )
+    swap_impact_bp_per_usd_bn: Finite = Field(
+        0.05,
+        ge=0,
+        le=10.0,
+        description="Swap-rate impact per USD bn of net receive-fixed flow (10y-duration "
+        "equivalent) on swap dealers, bp; transient like the cash impact. Assumption: half "
+        "the cash market's stock effect (the swap market is deeper and has no supply).",
+        json_schema_extra={"assumption_range": [0.01, 0.2]},
     )
     impact_convexity: Finite = Field(
         1.0, ge=0, le=10, description="kappa in g(u) = (1 - u)^-kappa, dimensionless."
@@ -109,11 +138,13 @@ class ModelParams(_Frozen):
         0.9, gt=0, lt=1, description="Utilisation at which g(u) stops growing, fraction."
     )
     impact_decay_frac: Finite = Field(
-        0.0,
+        0.05,
         ge=0,
         le=1,
-        description="Share of the cumulative cash and futures impact that "
-        "reverts each day (transient impact), fraction per day.",
+        description="Share of the transient cash, futures and swap impact that reverts "
+        "each day (half-life ln 2 / -ln(1 - decay) days), fraction per day; the permanent "
+        "cash impact stays. Default: a half-life of about two weeks (slow-moving capital "
+        "returns within weeks, Duffie 2010); fitted to March 2020.",
     )
     futures_impact_bp_per_usd_bn: Finite = Field(
         0.02,
@@ -324,6 +355,27 @@ class ModelParams(_Frozen):
         description="Asset managers sell Treasuries this many times "
         "their portfolio weight when meeting redemptions (dash for cash), ratio.",
     )
+    # dealer capacity (contagion.mechanisms.dealers)
+    var_room_ratio: Finite = Field(
+        1.0,
+        gt=0,
+        le=20,
+        description="Dealers' room under their value-at-risk limits at the start, as a "
+        "multiple of their leverage-ratio room (both in 10y-equivalent USD bn). Assumption: "
+        "since 2022 VaR limits bind more often than the SLR, and desks near their VaR limits "
+        "sold more Treasuries in 2020 (Cochran et al. 2024, fact base 6.17).",
+        json_schema_extra={"assumption_range": [0.5, 2.0]},
+    )
+    dealer_internal_headroom_frac: Finite = Field(
+        1.0,
+        ge=0,
+        le=20,
+        description="Internal inventory limit: a dealer holds at most (1 + h) times its "
+        "starting Treasury inventory (h times its starting leverage-ratio room when it starts "
+        "with none), fraction. Assumption: primary dealers' Treasury holdings 'ballooned' in "
+        "March 2020 and grew 3.5-fold from mid-2022 to 2024 (fact base 4.34).",
+        json_schema_extra={"assumption_range": [0.5, 3.0]},
+    )
     leverage_band_frac: Finite = Field(
         0.05,
         ge=0,
@@ -373,6 +425,7 @@ _LEVEL_PATHS = {
     "mmf_repo_pullback_frac",
     "haircut_addon_frac",
     "initial_margin_addon_frac",
+    "futures_margin_addon_frac",
     "dealer_capacity_shock_frac",
 }
 
@@ -470,6 +523,19 @@ class Scenario(_Frozen):
         default_factory=tuple,
         description="Discretionary CCP margin hike: IM rates x (1 + addon), fraction.",
     )
+    futures_margin_addon_frac: tuple[
+        Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)], ...
+    ] = Field(
+        default_factory=tuple,
+        description="Futures exchanges' own margin hike on top: futures IM rates x (1 + "
+        "addon) (swap IM unchanged), fraction (a level held after its last value).",
+    )
+    swap_spread_shock_bp: dict[str, tuple[Finite, ...]] = Field(
+        default_factory=FrozenDict,
+        description="Change of swap rates alone per bucket and day, bp (a swap-spread "
+        "shock: negative values widen swap spreads, hitting pay-fixed swap-spread trades); "
+        "cash yields and futures do not move with it.",
+    )
     channels: Channels = Field(default_factory=Channels)
     params: ModelParams = Field(default_factory=ModelParams)
 
@@ -497,7 +563,11 @@ class Scenario(_Frozen):
         return v
 
     @field_validator(
-        "rate_shock_bp", "exogenous_sales_usd_bn", "treasury_issuance_usd_bn", mode="after"
+        "rate_shock_bp",
+        "swap_spread_shock_bp",
+        "exogenous_sales_usd_bn",
+        "treasury_issuance_usd_bn",
+        mode="after",
     )
     @classmethod
     def _read_only_paths(cls, v: dict) -> FrozenDict:
@@ -521,10 +591,12 @@ class Scenario(_Frozen):
             "mmf_repo_pullback_frac",
             "haircut_addon_frac",
             "initial_margin_addon_frac",
+            "futures_margin_addon_frac",
         ):
             if len(getattr(self, name)) > self.days:
                 raise ValueError(f"{name}: {len(getattr(self, name))} values for {self.days} days")
-        for name in ("rate_shock_bp", "exogenous_sales_usd_bn", "treasury_issuance_usd_bn"):
+        for name in ("rate_shock_bp", "swap_spread_shock_bp", "exogenous_sales_usd_bn",
+                     "treasury_issuance_usd_bn"):  # fmt: skip
             for bucket, path in getattr(self, name).items():
                 if len(path) > self.days:
                     raise ValueError(f"{name}.{bucket}: {len(path)} values for {self.days} days")
@@ -634,6 +706,39 @@ class Scenario(_Frozen):
         return self.model_copy(
             update={"params": _validated(ModelParams, self.params, changes, "params")}
         )
+
+    def scaled(self, factor: float) -> Scenario:
+        """The same stress at ``factor`` times its severity: every shock path is multiplied
+        by ``factor`` (volatility as its excess over 1: ``1 + factor (m - 1)``; fractions
+        clipped to their bounds). Policy-rate changes, the Treasury's account and issuance
+        are not shocks and stay as they are. Used to scan a stress for cliffs
+        (``benchmarks/knife_edge.py``)."""
+        if not (factor >= 0 and np.isfinite(factor)):
+            raise InputError(Problem("scenario", "scaled", f"factor must be >= 0, got {factor}"))
+        f = float(factor)
+
+        def frac(path: tuple[float, ...], hi: float = 1.0) -> tuple[float, ...]:
+            return tuple(float(min(max(x * f, 0.0), hi)) for x in path)
+
+        update: dict[str, Any] = {
+            "volatility_multiplier": tuple(max(1.0 + f * (x - 1.0), 1e-6)
+                                           for x in self.volatility_multiplier),
+            "am_redemption_frac": frac(self.am_redemption_frac),
+            "mmf_outflow_frac": frac(self.mmf_outflow_frac),
+            "prime_mmf_outflow_frac": frac(self.prime_mmf_outflow_frac),
+            "mmf_repo_pullback_frac": frac(self.mmf_repo_pullback_frac, 0.999),
+            "haircut_addon_frac": frac(self.haircut_addon_frac),
+            "initial_margin_addon_frac": frac(self.initial_margin_addon_frac, 10.0),
+            "futures_margin_addon_frac": frac(self.futures_margin_addon_frac, 10.0),
+            "dealer_capacity_shock_frac": tuple(
+                float(min(max(x * f, -1.0), 1.0)) for x in self.dealer_capacity_shock_frac
+            ),
+        }  # fmt: skip
+        for name in ("rate_shock_bp", "swap_spread_shock_bp", "exogenous_sales_usd_bn"):
+            update[name] = FrozenDict(
+                {b: tuple(float(x * f) for x in p) for b, p in getattr(self, name).items()}
+            )
+        return self.model_validate({**self.model_dump(), **update, "name": self.name})
 
     def with_channels(self, **changes: bool) -> Scenario:
         """A copy with some channels switched (validated)."""

@@ -16,6 +16,15 @@ bond) and negative when it *pays* fixed (the hedge in a swap-spread trade). The 
 margin on a futures or swap exposure is posted by ``source`` to ``target``; the target
 holds it as cash and owes it back (a liability).
 
+Hedge-fund strategy books: a fund that runs several strategies is one institution per
+strategy book (as multi-strategy funds allocate capital to pods with their own limits), each
+with its own cash, repo, margin and equity, so its own P&L, margin calls and leverage limit.
+``strategy`` tags the book (:data:`STRATEGIES`; blank for an untagged fund and for every
+other type) and ``fund_id`` names the parent fund that the books of one fund share (blank:
+the institution's own id). A ``basis`` book is long cash and short futures, a
+``swap_spread`` book long cash and paying fixed on a swap; :mod:`contagion.validation`
+rejects a tag its instruments contradict.
+
 Behavioural parameters are **assumptions** with documented defaults per institution type;
 calibration replaces them and sensitivity analysis varies them.
 """
@@ -59,7 +68,17 @@ class RepoSegment(StrEnum):
     CENTRAL_BANK = "central_bank"  # a central-bank facility (SRF, ON RRP)
 
 
+class Strategy(StrEnum):
+    """Strategy of a hedge-fund book (Form PF decomposition, fact base rows 1.29-1.31)."""
+
+    BASIS = "basis"  # long cash, short futures, repo-financed (cash-futures basis trade)
+    SWAP_SPREAD = "swap_spread"  # long cash, pay fixed on a swap, repo-financed
+    RELATIVE_VALUE = "relative_value"  # other relative value: maturity-matched, curve trades
+    DIRECTIONAL = "directional"  # outright duration positions (cash and futures)
+
+
 INSTITUTION_TYPES: tuple[str, ...] = tuple(t.value for t in InstitutionType)
+STRATEGIES: tuple[str, ...] = tuple(s.value for s in Strategy)
 EXPOSURE_KINDS: tuple[str, ...] = tuple(k.value for k in ExposureKind)
 REPO_SEGMENTS: tuple[str, ...] = tuple(s.value for s in RepoSegment)
 
@@ -98,6 +117,24 @@ INSTITUTION_COLUMNS: tuple[Column, ...] = (
     Column("id", "str", "", "Unique institution identifier."),
     Column("name", "str", "", "Display name (defaults to id).", default=""),
     Column("type", "category", "", "Sector.", allowed=INSTITUTION_TYPES),
+    Column(
+        "strategy",
+        "category",
+        "",
+        "Strategy of a hedge-fund book: basis (long cash, short futures), swap_spread (long "
+        "cash, pay fixed), relative_value (other relative value) or directional; blank for an "
+        "untagged fund and for every other type.",
+        default="",
+        allowed=("", *STRATEGIES),
+    ),
+    Column(
+        "fund_id",
+        "str",
+        "",
+        "The parent fund of a hedge-fund strategy book: the books of one fund share it "
+        "(blank: the institution's own id). Only hedge funds share a fund.",
+        default="",
+    ),
     Column(
         "cash_usd_bn",
         "float",
@@ -335,7 +372,16 @@ def holdings_column(bucket: str) -> str:
     return f"ust_{bucket}_par_usd_bn"
 
 
-BEHAVIOUR_COLUMNS: tuple[str, ...] = tuple(c.name for c in INSTITUTION_COLUMNS[6:])
+#: Balance-sheet amounts of the institutions table (the holdings columns aside).
+BALANCE_COLUMNS: tuple[str, ...] = (
+    "cash_usd_bn",
+    "other_assets_usd_bn",
+    "other_liabilities_usd_bn",
+)
+#: Behavioural parameters: every numeric column that is not a balance-sheet amount.
+BEHAVIOUR_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in INSTITUTION_COLUMNS if c.dtype == "float" and c.name not in BALANCE_COLUMNS
+)
 INSTITUTION_SPEC = {c.name: c for c in INSTITUTION_COLUMNS}
 EXPOSURE_SPEC = {c.name: c for c in EXPOSURE_COLUMNS}
 

@@ -59,7 +59,11 @@ class References:
     assets0: F64
     cash0: F64  # per institution, at t0 before ex-ante measures
     leverage0: F64  # assets / equity at the start (0 where equity <= 0)
-    room_ref: float  # dealers' total leverage-ratio room at the start
+    room_ref: float  # dealers' total room (the tightest of their limits) at the start
+    room_ref_by_limit: F64  # (3) dealers' total room under each limit at the start
+    dv01_limit0: F64  # the DV01 each dealer's VaR limit allows at the starting volatility
+    inventory_limit0: F64  # each dealer's internal Treasury inventory limit (USD bn)
+    par0: F64  # (n, nb) Treasuries held at the start (after ex-ante measures), par
     repo_demand0: float  # MMF repo lent plus MMF inventory financing at the start
     repo_supply0: float  # MMF repo capacity at the start
     spread0_pct: float  # GC repo rate minus the ON RRP rate at the start (>= 1 bp)
@@ -117,8 +121,14 @@ class State:
     unsec_amount: F64
     # --- market ---------------------------------------------------------------------------
     y_fund_bp: F64  # (nb) cumulative fundamental shock
-    impact_bp: F64  # (nb) cumulative cash price impact
-    fut_impact_bp: F64  # (nf) cumulative futures impact
+    impact_bp: F64  # (nb) cumulative cash price impact, permanent plus transient
+    impact_perm_bp: F64  # (nb) of which permanent (stock effect)
+    fut_impact_bp: F64  # (nf) futures impact: pass-through of the cash impact plus own flow
+    fut_flow_bp: F64  # (nf) futures impact of their own order flow (transient)
+    swap_shock_bp: F64  # (nb) the scenario's cumulative swap-spread shock
+    swap_impact_bp: F64  # (nb) swap-rate impact of swap order flow (transient)
+    closeout_fut_flow: F64  # (nf) futures bought back by CCPs closing out defaulters
+    closeout_swap_flow: F64  # (nb) fixed received by CCPs closing out defaulters' swaps
     price: F64  # (nb)
     fut_price: F64  # (nf)
     fut_carry_pts: F64  # (nf) cumulative carry drift of the futures price, points
@@ -136,10 +146,14 @@ class State:
     vol: float  # volatility index level
     vol_multiplier: float
     im_multiplier: float
+    futures_margin_addon: float  # today's futures-exchange margin add-on (fraction)
+    impact_bound_hit: bool  # the impact bound bit today
     external_cash_in: float  # net cash received from outside the system
     loss_outside: float  # estates' unpaid debts to creditors outside the system
     utilisation: float  # dealer utilisation at the last clearing (or the close)
     peak_utilisation: float  # the day's highest utilisation
+    utilisation_by_limit: F64  # (3) utilisation under each limit at the close
+    binding_by_limit: np.ndarray  # (3) live dealers each limit binds at the close
     realised_vol: float  # realised volatility index
     capacity_shock: float  # today's dealer-capacity shock
     pullback: float  # today's MMF pullback from private repo
@@ -209,7 +223,13 @@ class State:
             unsec_amount=cs.unsecured.amount_usd_bn.copy(),
             y_fund_bp=np.zeros(nb),
             impact_bp=np.zeros(nb),
+            impact_perm_bp=np.zeros(nb),
             fut_impact_bp=np.zeros(nf),
+            fut_flow_bp=np.zeros(nf),
+            swap_shock_bp=np.zeros(nb),
+            swap_impact_bp=np.zeros(nb),
+            closeout_fut_flow=np.zeros(nf),
+            closeout_swap_flow=np.zeros(nb),
             price=m.price.copy(),
             fut_price=m.futures_price.copy(),
             fut_carry_pts=np.zeros(nf),
@@ -226,10 +246,14 @@ class State:
             vol=float(m.volatility_index),
             vol_multiplier=1.0,
             im_multiplier=1.0,
+            futures_margin_addon=0.0,
+            impact_bound_hit=False,
             external_cash_in=0.0,
             loss_outside=0.0,
             utilisation=0.0,
             peak_utilisation=0.0,
+            utilisation_by_limit=np.zeros(3),
+            binding_by_limit=np.zeros(3, dtype=np.int64),
             realised_vol=float(m.volatility_index),
             capacity_shock=0.0,
             pullback=0.0,
@@ -259,7 +283,7 @@ class State:
 
     @classmethod
     def scalar_fields(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls) if f.type in ("int", "float"))
+        return tuple(f.name for f in dataclasses.fields(cls) if f.type in ("int", "float", "bool"))
 
     @property
     def n(self) -> int:
@@ -318,7 +342,10 @@ class State:
             meta = json.loads(bytes(z["meta"]).decode("utf-8"))
             kwargs: dict[str, Any] = {name: z[f"a/{name}"].copy() for name in cls.array_fields()}
             for name, v in meta["scalars"].items():
-                kwargs[name] = int(v) if name in ("day", "iterations") else float(v)
+                if isinstance(v, bool):
+                    kwargs[name] = v
+                else:
+                    kwargs[name] = int(v) if name in ("day", "iterations") else float(v)
             ref = None
             if "r/equity0" in z:
                 vals = {}

@@ -31,6 +31,7 @@ POLICY_DAY_WRITES = ("repo_recall", "haircut_floor", "im_multiplier", *policy_ra
 #: steps write what their orders execute (see :mod:`contagion.orders`).
 STEPS: dict[str, tuple] = {
     "shocks": (shocks.step, shocks.WRITES),
+    "distribution": (dealers.distribution_step, dealers.DISTRIBUTION_WRITES),
     "policy_rates": (policy_rates.step, policy_rates.WRITES),
     "day_start": (dealers.day_start_step, ("peak_utilisation",)),
     "interest": (rm.interest_step, rm.INTEREST_WRITES),

@@ -32,9 +32,16 @@ What is generated (amounts in USD bn, Treasuries at par, prices per 100 face):
 * **MMFs** (log-normal sizes) lend to the dealers and, sponsored, to funds, place a share
   ``on_rrp_share`` of their private repo at the Fed's ON RRP, and hold the rest of their
   assets as cash and bills (other assets). Shares are equity: no liabilities.
-* **Asset managers** (log-normal sizes) hold all the futures longs (per contract they
-  match the funds' shorts, so the market nets to zero), receive fixed on the swaps the
-  funds pay, and hold cash Treasuries. Unlevered.
+* **Futures by trader category.** Per contract, the positions of the CFTC TFF categories
+  are fixed multiples of the funds' (leveraged funds') shorts (:data:`FUTURES_LONG_RATIO`,
+  :data:`FUTURES_SHORT_RATIO`: the ratios of the 2025-03-25 report, placeholders), which
+  add up: the longs equal the shorts (the open interest). Hedge funds also hold the
+  leveraged-fund longs (pro rata to their other-RV bonds); each dealer is net long or net
+  short a contract; the other reportables and non-reportables are the other holders
+  "insurers_pensions" and "households_other" (or the last other holder). A category whose
+  sector is empty is left out and the asset managers' longs are the remaining longs.
+* **Asset managers** (log-normal sizes) hold the asset-manager futures longs and shorts,
+  receive fixed on the swaps the funds pay, and hold cash Treasuries. Unlevered.
 * **Two CCPs**: one clearing Treasury futures, one clearing swaps. Each holds the IM
   posted to it as cash plus own funds (``ccp_own_funds_frac`` of the IM).
 * **The central bank** holds Treasuries (at least enough to collateralise the ON RRP),
@@ -114,6 +121,29 @@ DEALER_CASH_FRAC = 0.08  # reserves, share of total assets
 MMF_CASH_FRAC = 0.01
 AM_CASH_FRAC = 0.02
 OTHER_CASH_FRAC = 0.02
+#: Futures positions by CFTC TFF trader category, per contract, as multiples of the hedge
+#: funds' (leveraged funds') shorts: the category totals of the TFF report of 2025-03-25
+#: (calibration/data/2025-03: LF shorts 1,149, LF longs 201, AM longs 1,387 / shorts 400,
+#: dealer longs 88 / shorts 261, other reportables 194 / 123, non-reportables 200 / 137
+#: USD bn face) divided by the LF shorts and rounded so that longs and shorts add up to the
+#: same open interest (1.801). Placeholders: the stylised system applies the aggregate
+#: ratios to every contract. Holders: hedge funds (LF longs, pro rata to their other-RV
+#: bonds), asset managers, dealers (each net long or net short a contract), and the other
+#: holders "insurers_pensions" (other reportables) and "households_other" (non-reportables).
+FUTURES_LONG_RATIO = {
+    "lev_money": 0.175,
+    "asset_mgr": 1.207,
+    "dealer": 0.077,
+    "other_rept": 0.169,
+    "nonrept": 0.173,
+}
+FUTURES_SHORT_RATIO = {
+    "lev_money": 1.0,
+    "asset_mgr": 0.348,
+    "dealer": 0.227,
+    "other_rept": 0.107,
+    "nonrept": 0.119,
+}
 OTHER_HOLDER_NAMES = (
     ("foreign_official", "Foreign official holders (FIMA)"),
     ("foreign_private", "Foreign private holders"),
@@ -347,6 +377,20 @@ def dealer_matched_book(
         minlength=n_dealers * nb,
     ).reshape(n_dealers, nb)
     return received, np.bincount(dealer, amount[from_dealer], minlength=n_dealers)
+
+
+def _split_over(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Split ``total`` (per column) over rows pro rata to ``weight`` (rows, or rows x
+    columns), rounded to 1e-6 with the residual on the largest row (column sums exact)."""
+    weight = np.asarray(weight, dtype=float)
+    if not len(weight):
+        return np.zeros((0, len(total)))
+    w = np.broadcast_to(weight[:, None] if weight.ndim == 1 else weight, (len(weight), len(total)))
+    alloc = _round(total * w / np.maximum(w.sum(axis=0), 1e-300))
+    top = np.argmax(alloc, axis=0)
+    cols = np.arange(len(total))
+    alloc[top, cols] = _round(alloc[top, cols] + _round(total) - alloc.sum(axis=0))
+    return alloc
 
 
 def cleared_positions(
@@ -653,6 +697,21 @@ def generate_tables(
     fut_face = _round(basis_par * CONVERSION_FACTOR)  # contract k delivers bucket k
     fut_im = cleared_positions(edges, "futures", "fut-hf-", fut_face, FUTURES_IM_FRAC,
                                first=o_hf, ccp=i_ccp_fut, short=True)  # fmt: skip
+    # the other TFF categories (FUTURES_LONG_RATIO, FUTURES_SHORT_RATIO) of each contract;
+    # a category whose sector is empty is left out, and the asset managers' longs are then
+    # the remaining longs, so that open interest still adds up
+    lf_short = fut_face.sum(axis=0)
+    present = {"lev_money": nh > 0, "asset_mgr": na > 0, "dealer": nd > 0,
+               "other_rept": no > 0, "nonrept": no > 0}  # fmt: skip
+    cat_long = {c: _round(r * lf_short * present[c]) for c, r in FUTURES_LONG_RATIO.items()}
+    cat_short = {c: _round(r * lf_short * present[c]) for c, r in FUTURES_SHORT_RATIO.items()}
+    cat_short["lev_money"] = lf_short
+    cat_long["asset_mgr"] = _round(
+        sum(cat_short.values()) - sum(v for c, v in cat_long.items() if c != "asset_mgr")
+    )
+    hf_long = _split_over(cat_long["lev_money"], book[:, 2])  # by the funds' other RV
+    fut_im = fut_im + cleared_positions(edges, "futures", "fut-hfl-", hf_long, FUTURES_IM_FRAC,
+                                        first=o_hf, ccp=i_ccp_fut)  # fmt: skip
     # pay-fixed swaps of swap-spread funds against the swap CCP
     swap_notional = _round(swap_par * pv)
     swap_im = cleared_positions(edges, "swap", "swap-hf-", swap_notional, SWAP_IM_FRAC,
@@ -767,7 +826,26 @@ def generate_tables(
         )
         dealer_borrowed = np.bincount(t_group[t_ok] // nb, t_amt[t_ok], minlength=nd)
         mmf_lent += np.bincount(t_lender[t_ok], t_amt[t_ok], minlength=nm)
-    non_other = own_value.sum(axis=1) + reverse_repo + unsec_claims
+    # futures: the TFF dealer category; a dealer is net long or net short a contract: of
+    # the dealers, round(nd x longs / (longs + shorts)) (at least one of each side when
+    # nd > 1) are long, taken in a rotating order per contract (no random draw, so the
+    # other draws of the system stay as they were); longs (shorts) split by dealer size
+    d_im = np.zeros(nd)
+    if nd:
+        d_long, d_short = cat_long["dealer"], cat_short["dealer"]
+        n_long = np.round(nd * d_long / np.maximum(d_long + d_short, 1e-12))
+        n_long = np.clip(n_long, min(1, nd - 1), max(nd - 1, 1))
+        is_long = (np.arange(nd)[:, None] + np.arange(nc)[None, :]) % nd < n_long[None, :]
+        d_fut_im = cleared_positions(
+            edges, "futures", "fut-dl-", _split_over(d_long, dw[:, None] * is_long),
+            FUTURES_IM_FRAC, first=o_dl, ccp=i_ccp_fut,
+        ) + cleared_positions(
+            edges, "futures", "fut-dls-", _split_over(d_short, dw[:, None] * ~is_long),
+            FUTURES_IM_FRAC, first=o_dl, ccp=i_ccp_fut, short=True,
+        )  # fmt: skip
+        fut_im = fut_im.sum() + d_fut_im.sum()  # held by the CCP
+        d_im = d_fut_im.sum(axis=1)
+    non_other = own_value.sum(axis=1) + reverse_repo + unsec_claims + d_im
     d_ta = np.maximum(ta_base, non_other / 0.6)
     d_cash = _round(DEALER_CASH_FRAC * d_ta)
     cash[o_dl:o_mmf] = d_cash
@@ -809,14 +887,20 @@ def generate_tables(
         rrp_need = np.zeros(nb)
 
     # --- asset managers: futures longs, receive-fixed swaps, cash Treasuries ----------------
-    fut_total = (fut_face * (fut_face > 0)).sum(axis=0)  # per contract
+    fut_total = sum(cat_long.values())  # open interest per contract (= the shorts)
     swap_total = (swap_notional * (swap_notional > 0)).sum(axis=0)  # per bucket
     am_im = np.zeros(na)
     if na:
         aw, am_im, am_fut_im, am_swap_im = asset_manager_derivatives(
-            edges, rng, fut_total, swap_total, FUTURES_IM_FRAC, n_managers=na,
+            edges, rng, cat_long["asset_mgr"], swap_total, FUTURES_IM_FRAC, n_managers=na,
             first=o_am, ccp_futures=i_ccp_fut, ccp_swaps=i_ccp_swap,
         )  # fmt: skip
+        am_short_im = cleared_positions(
+            edges, "futures", "fut-ams-", _split_over(cat_short["asset_mgr"], aw),
+            FUTURES_IM_FRAC, first=o_am, ccp=i_ccp_fut, short=True,
+        )  # fmt: skip
+        am_im = am_im + am_short_im.sum(axis=1)
+        am_fut_im += am_short_im.sum()
         am_par = _round(am_treasury_mean_par_usd_bn * na * aw[:, None] * AM_BUCKET_WEIGHTS)
         holdings[o_am:i_ccp_fut] = am_par
         aum = am_aum_mean_usd_bn * na * aw
@@ -825,14 +909,12 @@ def generate_tables(
         other_assets[o_am:i_ccp_fut] = np.maximum(
             _round(aum - a_cash - rowdot(am_par, pv) - am_im), 0.0
         )
-        fut_im_held = fut_im.sum() + am_fut_im
+        fut_im_held = np.sum(fut_im) + am_fut_im
         swap_im_held = swap_im.sum() + am_swap_im
     else:
-        fut_im_held = swap_im_held = 0.0
+        fut_im_held, swap_im_held = np.sum(fut_im), 0.0
 
-    # --- CCPs, the central bank, other holders ---------------------------------------------
-    cash[i_ccp_fut] = _round(np.float64(fut_im_held * (1.0 + ccp_own_funds_frac)))
-    cash[i_ccp_swap] = _round(np.float64(swap_im_held * (1.0 + ccp_own_funds_frac)))
+    # --- the central bank, other holders, CCPs ---------------------------------------------
     fed_par = np.maximum(FED_HOLDINGS_PAR_USD_BN, _ceil(1.05 * rrp_need / pv))
     holdings[i_fed] = fed_par
     other_assets[i_fed] = FED_OTHER_ASSETS_USD_BN
@@ -846,6 +928,19 @@ def generate_tables(
         o_par = _round(other_holdings_mean_par_usd_bn * no * ow[:, None] * mixo)
         holdings[o_oth:] = o_par
         cash[o_oth:] = _round(OTHER_CASH_FRAC * rowdot(o_par, pv))
+        # other reportable and non-reportable futures traders, with one IM of cash
+        for cat, j in (("other_rept", min(3, no - 1)), ("nonrept", min(4, no - 1))):
+            im = cleared_positions(
+                edges, "futures", f"fut-{cat.replace('_', '')}-l-", cat_long[cat][None, :],
+                FUTURES_IM_FRAC, first=o_oth + j, ccp=i_ccp_fut,
+            ) + cleared_positions(
+                edges, "futures", f"fut-{cat.replace('_', '')}-s-", cat_short[cat][None, :],
+                FUTURES_IM_FRAC, first=o_oth + j, ccp=i_ccp_fut, short=True,
+            )  # fmt: skip
+            cash[o_oth + j] = _round(cash[o_oth + j] + im.sum())
+            fut_im_held += im.sum()
+    cash[i_ccp_fut] = _round(np.float64(fut_im_held * (1.0 + ccp_own_funds_frac)))
+    cash[i_ccp_swap] = _round(np.float64(swap_im_held * (1.0 + ccp_own_funds_frac)))
 
     # --- tables ------------------------------------------------------------------------------
     ids = np.concatenate(
@@ -1010,8 +1105,8 @@ def _stylised_us_2025_base() -> dict[str, Any]:
             "A stylised US Treasury basis-trade system of realistic size and 2025 aggregates: "
             "about 100 heavy-tailed hedge funds (cash-futures basis, swap-spread and other "
             "relative-value trades), 25 primary dealers running matched-book repo, 20 MMFs "
-            "lending to dealers and funds and at the ON RRP, 20 asset managers holding the "
-            "futures longs, a futures CCP, a swap CCP, the Fed and five other holders. "
+            "lending to dealers and funds and at the ON RRP, 20 asset managers (most of the "
+            "futures longs), a futures CCP, a swap CCP, the Fed and five other holders. "
             "Generated by contagion.synthetic.generate_system; placeholder numbers."
         ),
         "metadata": {

@@ -14,7 +14,9 @@ Validation beyond the per-column schema (all problems are reported together):
 * a borrower's repo is covered by collateral: for each borrower and bucket,
   sum(amount / (1 - haircut)) <= market value of its holdings plus collateral it has
   received in reverse repo (which dealers may re-pledge);
-* holdings of each bucket do not exceed the bucket's outstanding amount.
+* holdings of each bucket do not exceed the bucket's outstanding amount;
+* strategy tags match the books' instruments and futures open interest adds up per CCP
+  and contract (:func:`contagion.validation.check_positions`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ from contagion.schema import (
     REPO_SEGMENTS,
     holdings_column,
 )
-from contagion.validation import EQUITY_COLUMN, normalise_exposures, normalise_institutions
+from contagion.validation import (
+    EQUITY_COLUMN,
+    check_positions,
+    normalise_exposures,
+    normalise_institutions,
+)
 
 BALANCE_TOLERANCE_USD_BN = 1e-6
 BALANCE_TOLERANCE_REL = 1e-9
@@ -91,6 +98,7 @@ class System:
             inst, exp = _normalise_tables(institutions, exposures, market)
             compiled = _compile(inst, exp, market)
             equity = _check_accounts(inst, compiled)
+            check_positions(inst, exp, market)
         except InputError as err:
             if source:
                 raise err.with_source(source) from None
@@ -325,6 +333,8 @@ def _compile(inst: pd.DataFrame, exp: pd.DataFrame, market: Market) -> CompiledS
         ids=ids,
         names=inst["name"].to_numpy(dtype=object),
         type_code=pd.Categorical(inst["type"], categories=INSTITUTION_TYPES).codes.astype(np.int8),
+        strategy=inst["strategy"].to_numpy(dtype=object),
+        fund_id=inst["fund_id"].to_numpy(dtype=object),
         cash_usd_bn=inst["cash_usd_bn"].to_numpy(dtype=np.float64),
         other_assets_usd_bn=inst["other_assets_usd_bn"].to_numpy(dtype=np.float64),
         other_liabilities_usd_bn=inst["other_liabilities_usd_bn"].to_numpy(dtype=np.float64),

@@ -5,6 +5,23 @@ dtypes fixed, inapplicable exposure fields set to their neutral value) or raises
 :class:`~contagion.errors.InputError` listing every problem with its row, id and field.
 Checks are column-wise numpy passes; messages are only built for the offending rows.
 Amounts (``*_usd_bn``) must be finite and at most :data:`MAX_AMOUNT_USD_BN` in size.
+
+:func:`check_positions` checks the position table as a whole, once both tables are valid:
+
+* **Strategy tags against instruments.** A ``basis`` book must hold cash Treasuries and be
+  short futures; a ``swap_spread`` book must hold cash Treasuries and pay fixed on a swap
+  (the two legs that define the trade, DESIGN.md 7.4). ``relative_value`` and
+  ``directional`` books may hold any instruments.
+* **Futures open interest adds up.** Every futures long faces a short at its CCP: for each
+  (CCP, contract) the members' longs must equal their shorts, so that the CCP's book is flat
+  and variation margin is zero-sum through it (the ``vm_zero_sum`` invariant of
+  :mod:`contagion.testing` starts from that book); this the model requires. A market
+  ``open_interest_usd_bn`` above zero is the contract's outright open interest (spreading
+  positions, long and short the same contract in two delivery months, are flat in a market
+  with one contract per bucket and are left out) and must equal the members' longs; zero
+  (the default) means not stated. Tolerance of both: :data:`FUTURES_TOL_PER_POSITION_USD_BN`
+  per position in the contract (amounts are commonly rounded to 1e-6 USD bn) plus
+  :data:`FUTURES_TOL_REL` of the longs.
 """
 
 from __future__ import annotations
@@ -27,6 +44,7 @@ from contagion.market import Market
 from contagion.schema import (
     EXPOSURE_COLUMNS,
     INSTITUTION_COLUMNS,
+    INSTITUTION_SPEC,
     Column,
     holdings_column,
 )
@@ -35,6 +53,10 @@ EQUITY_COLUMN = "equity_usd_bn"
 # Any table amount beyond this (USD 10^18) is a data error; it also keeps sums of amounts
 # far from float overflow (1e308) in the balance-sheet checks and the engine.
 MAX_AMOUNT_USD_BN = 1e9
+#: Tolerance of the futures checks of :func:`check_positions`: USD bn per position in the
+#: contract (rounding of each amount) plus a relative part of the longs.
+FUTURES_TOL_PER_POSITION_USD_BN = 1e-6
+FUTURES_TOL_REL = 1e-9
 
 
 def _where(table: str, ids: pd.Series, rows: Iterable[int]) -> list[str]:
@@ -244,7 +266,7 @@ def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
     if "name" in df.columns:
         _check_text(problems, table, ids, _string_column(df["name"]), "name")
     types = _string_column(df["type"])
-    spec = INSTITUTION_COLUMNS[2]
+    spec = INSTITUTION_SPEC["type"]
     bad_type = ~types.isin(spec.allowed).to_numpy()
     _flag(
         problems,
@@ -259,9 +281,10 @@ def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
     name = _string_column(df["name"]) if "name" in df.columns else ids
     out["name"] = name.where(name != "", ids)
     out["type"] = types
+    out["strategy"], out["fund_id"] = _strategy_and_fund(problems, table, ids, df, types)
     type_arr = types.to_numpy()
     everyone = np.ones(len(df), bool)
-    for c in INSTITUTION_COLUMNS[3:]:
+    for c in (c for c in INSTITUTION_COLUMNS if c.dtype == "float"):
         x = _fill(problems, table, ids, df, c, type_arr)
         _check_bounds(problems, table, ids, x, c, everyone)
         out[c.name] = x
@@ -279,6 +302,45 @@ def normalise_institutions(df: pd.DataFrame, market: Market) -> pd.DataFrame:
     if problems:
         raise InputError(problems)
     return _keep(out, df, extra)
+
+
+def _strategy_and_fund(
+    problems: list[Problem], table: str, ids: pd.Series, df: pd.DataFrame, types: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """``strategy`` and ``fund_id`` of every institution (blank fund_id: its own id).
+
+    A strategy tag is one of :data:`contagion.schema.STRATEGIES` and only a hedge fund has
+    one; only hedge funds share a fund: another type's ``fund_id`` is its own id, and a
+    ``fund_id`` that is the id of another institution must name a book of that same fund.
+    """
+    blank = pd.Series([""] * len(df), dtype=object)
+    strategy = _string_column(df["strategy"]) if "strategy" in df.columns else blank
+    spec = INSTITUTION_SPEC["strategy"]
+    allowed = ", ".join(a for a in spec.allowed if a)
+    _flag(problems, table, ids, ~strategy.isin(spec.allowed).to_numpy(), "strategy",
+          lambda r: f"unknown strategy {strategy.iloc[r]!r}; allowed: {allowed} (or "
+          "blank)")  # fmt: skip
+    hf = (types == "hedge_fund").to_numpy()
+    _flag(problems, table, ids, (strategy != "").to_numpy() & ~hf, "strategy",
+          lambda r: f"only a hedge_fund book has a strategy; a {types.iloc[r]} has none "
+          "(leave it blank)")  # fmt: skip
+    fund = _string_column(df["fund_id"]) if "fund_id" in df.columns else blank
+    _check_text(problems, table, ids, fund, "fund_id")
+    fund = fund.where(fund != "", ids)
+    own = (fund == ids).to_numpy()
+    _flag(problems, table, ids, ~own & ~hf, "fund_id",
+          lambda r: f"only hedge-fund books share a fund; a {types.iloc[r]}'s fund_id must be "
+          "blank or its own id")  # fmt: skip
+    row_of = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    row_of = row_of[~row_of.index.duplicated()]
+    other = row_of.reindex(fund.to_numpy()).to_numpy()  # row of the institution so named
+    named = ~own & hf & ~np.isnan(other)
+    j = np.where(named, other, 0).astype(np.int64)
+    clash = named & ((fund.to_numpy()[j] != fund.to_numpy()) | ~hf[j])
+    _flag(problems, table, ids, clash, "fund_id",
+          lambda r: f"{fund.iloc[r]!r} is the id of institution row {j[r]} (a "
+          f"{types.iloc[j[r]]} in fund {fund.iloc[j[r]]!r}), not a book of that fund")  # fmt: skip
+    return strategy, fund
 
 
 def _fill(problems, table, ids, df, c: Column, type_arr: np.ndarray) -> np.ndarray:
@@ -461,3 +523,92 @@ def _check_roles(problems, table, ids, out: pd.DataFrame, type_of: pd.Series) ->
         "target",
         lambda r: "a ccp does not borrow in repo; use segment 'sponsored' between the parties",
     )
+
+
+def check_positions(institutions: pd.DataFrame, exposures: pd.DataFrame, market: Market) -> None:
+    """Strategy tags against instruments and futures open interest (see the module doc).
+
+    Takes the normalised tables (:func:`normalise_institutions`, :func:`normalise_exposures`)
+    and raises :class:`InputError` listing every problem: the institutions row and field
+    ``strategy`` for a tag its instruments contradict; the futures exposure rows of a
+    contract and field ``notional_usd_bn`` for longs that do not match shorts; the market
+    contract and field ``open_interest_usd_bn`` for a stated open interest the longs miss.
+    """
+    problems: list[Problem] = []
+    ids = institutions["id"]
+    strategy = institutions["strategy"].to_numpy()
+    holds = np.zeros(len(institutions), bool)
+    for b in market.bucket_names:
+        holds |= institutions[holdings_column(b)].to_numpy(dtype=np.float64) > 0
+    kind = exposures["kind"].to_numpy()
+    notional = exposures["notional_usd_bn"].to_numpy(dtype=np.float64)
+    source = exposures["source"].to_numpy()
+    short_futures = set(source[(kind == "futures") & (notional < 0)])
+    pay_fixed = set(source[(kind == "swap") & (notional < 0)])
+    has_short = ids.isin(short_futures).to_numpy()
+    has_pay = ids.isin(pay_fixed).to_numpy()
+    basis, swap = strategy == "basis", strategy == "swap_spread"
+    table = "institutions"
+    _flag(problems, table, ids, (basis | swap) & ~holds, "strategy",
+          lambda r: f"a {strategy[r]!r} book is long cash Treasuries; it holds none")  # fmt: skip
+    _flag(problems, table, ids, basis & ~has_short, "strategy",
+          lambda r: "a 'basis' book is short futures against its bonds; it has no futures "
+          "exposure with a negative notional_usd_bn")  # fmt: skip
+    _flag(problems, table, ids, swap & ~has_pay, "strategy",
+          lambda r: "a 'swap_spread' book pays fixed on a swap against its bonds; it has no "
+          "swap exposure with a negative notional_usd_bn")  # fmt: skip
+    _check_open_interest(problems, exposures, market)
+    if problems:
+        raise InputError(problems)
+
+
+def _check_open_interest(problems: list[Problem], exposures: pd.DataFrame, market: Market) -> None:
+    fut = exposures[exposures["kind"] == "futures"]
+    if fut.empty:
+        return
+    n = fut["notional_usd_bn"].to_numpy(dtype=np.float64)
+    frame = pd.DataFrame(
+        {
+            "ccp": fut["target"].to_numpy(),
+            "contract": fut["futures_contract"].to_numpy(),
+            "long": np.where(n > 0, n, 0.0),
+            "short": np.where(n < 0, -n, 0.0),
+            "count": 1,
+        },
+        index=fut.index,
+    )
+    books = frame.groupby(["ccp", "contract"], sort=True)[["long", "short", "count"]].sum()
+    for (ccp, contract), rec in books.iterrows():
+        tol = FUTURES_TOL_PER_POSITION_USD_BN * rec["count"] + FUTURES_TOL_REL * rec["long"]
+        gap = rec["long"] - rec["short"]
+        if abs(gap) <= tol:
+            continue
+        rows = frame.index[(frame["ccp"] == ccp) & (frame["contract"] == contract)]
+        shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        problems.append(
+            Problem(
+                f"exposures rows {shown} (futures_contract '{contract}' at ccp '{ccp}', "
+                f"{len(rows)} positions)",
+                "notional_usd_bn",
+                f"longs {rec['long']:.6f} and shorts {rec['short']:.6f} USD bn face do not "
+                f"match (net {gap:+.6f}, tolerance {tol:.1e}): every futures long faces a "
+                "short at its CCP, whose book must be flat",
+            )
+        )
+    by_contract = frame.groupby("contract")[["long", "count"]].sum()
+    for f in market.futures:
+        if f.open_interest_usd_bn <= 0:
+            continue
+        longs = float(by_contract["long"].get(f.code, 0.0))
+        count = int(by_contract["count"].get(f.code, 0))
+        tol = FUTURES_TOL_PER_POSITION_USD_BN * max(count, 1) + FUTURES_TOL_REL * longs
+        if abs(longs - f.open_interest_usd_bn) > tol:
+            problems.append(
+                Problem(
+                    f"market futures '{f.code}'",
+                    "open_interest_usd_bn",
+                    f"{f.open_interest_usd_bn:.6f} USD bn, but the members' longs add up to "
+                    f"{longs:.6f} (tolerance {tol:.1e}); state the outright open interest "
+                    "(spreads excluded) or 0 for not stated",
+                )
+            )

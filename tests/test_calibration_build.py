@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,3 +102,81 @@ def test_with_dealer_capacity():
 def test_needs_enough_funds():
     with pytest.raises(ValueError, match="n_hedge_funds"):
         build_tables("2020-02", n_hedge_funds=10)
+
+
+def test_futures_positions_are_the_tff_categories(built):
+    """Every futures position is a TFF category's: dealers hold exactly the dealer
+    category (no residual), and per contract the longs equal the shorts and the market's
+    open interest."""
+    _v, system, got, want = built
+    by_cat = got["futures_by_category"]
+    for cat in ("lev_money", "asset_mgr", "dealer", "other_rept", "nonrept"):
+        for side in ("long", "short"):
+            np.testing.assert_allclose(by_cat[f"{cat}_{side}"], want[f"futures_{side}"][cat],
+                                       atol=ABS_USD_BN, err_msg=f"{cat} {side}")  # fmt: skip
+    longs = sum(by_cat[f"{c}_long"] for c in want["futures_long"])
+    shorts = sum(by_cat[f"{c}_short"] for c in want["futures_short"])
+    np.testing.assert_allclose(longs, shorts, atol=ABS_USD_BN)
+    oi = np.array([f.open_interest_usd_bn for f in system.market.futures])
+    np.testing.assert_allclose(longs, oi, atol=ABS_USD_BN)
+    exp = system.exposures
+    fut = exp[exp["kind"] == "futures"]
+    types = system.institutions.set_index("id")["type"]
+    dealer = fut[fut["source"].map(types) == "dealer"]
+    # a dealer is one trader: net long or net short a contract, never both
+    sides = np.sign(dealer["notional_usd_bn"]).groupby(
+        [dealer["source"], dealer["futures_contract"]]).nunique()  # fmt: skip
+    assert (sides == 1).all()
+
+
+def test_futures_rows_that_do_not_add_up_are_rejected():
+    snap = load_snapshot("2020-02")
+    table = snap.table.copy()
+    row = table["quantity"] == "futures_dealer_short_10y_usd_bn"
+    table.loc[row, "value"] += 5.0
+    bad = dataclasses.replace(snap, table=table)
+    with pytest.raises(ValueError, match=r"do not add up.*10y \-5\.0000"):
+        build_targets(bad)
+    with pytest.raises(ValueError, match="futures_dealer_long_2y_usd_bn"):
+        build_targets(
+            dataclasses.replace(
+                snap, table=table[table["quantity"] != "futures_dealer_long_2y_usd_bn"]
+            )
+        )
+
+
+def test_hedge_funds_are_strategy_books(built):
+    """A fund is one institution per strategy book, sharing its fund_id; each book carries
+    its strategy's instruments and its own repo, cash and positive equity."""
+    _v, system, got, want = built
+    inst, exp = system.institutions, system.exposures
+    hf = inst[inst["type"] == "hedge_fund"].set_index("id")
+    assert got["n_hedge_funds"] == N_HF < got["n_hedge_fund_books"] == len(hf)
+    assert set(hf["strategy"]) == {"basis", "swap_spread", "relative_value", "directional"}
+    assert (hf.index.str.rsplit("-", n=1).str[0] == hf["fund_id"]).all()
+    assert (hf.groupby("fund_id")["strategy"].nunique() == hf.groupby("fund_id").size()).all()
+    assert (hf["equity_usd_bn"] > 0).all()
+    par = hf[[f"ust_{b}_par_usd_bn" for b in ("2y", "5y", "10y", "30y")]].sum(axis=1)
+    books = exp[exp["source"].isin(hf.index) | exp["target"].isin(hf.index)]
+    kinds = (
+        books.assign(
+            book=np.where(books["kind"] == "repo", books["target"], books["source"]),
+            sign=np.sign(books["notional_usd_bn"].fillna(0.0)),
+        )
+        .groupby("book")[["kind", "sign"]]
+        .agg(lambda x: set(x))
+    )
+    strat = hf["strategy"]
+    for book, rec in kinds.iterrows():
+        if strat[book] == "basis":
+            assert rec["kind"] >= {"futures", "repo"} and "swap" not in rec["kind"]
+            assert par[book] > 0
+        elif strat[book] == "swap_spread":
+            assert rec["kind"] >= {"swap"} and "futures" not in rec["kind"]
+        elif strat[book] == "directional":
+            assert rec["kind"] == {"futures"} and rec["sign"] == {1.0}
+            assert par[book] == 0
+    # basis books hold the basis trade, swap-spread books the swap notional
+    assert par[strat == "basis"].sum() == pytest.approx(want["basis_par"], abs=ABS_USD_BN)
+    assert par[strat == "swap_spread"].sum() == pytest.approx(want["swap_notional"],
+                                                               abs=ABS_USD_BN)  # fmt: skip

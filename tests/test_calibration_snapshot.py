@@ -113,24 +113,42 @@ def test_unit_suffix_matches_unit(snap: Snapshot) -> None:
         ("2020-02", "hf_ust_long_exposure_usd_bn", 1445),  # row 1.1
         ("2020-02", "triparty_treasury_haircut_frac", 0.02),  # row 1.72
         ("2020-02", "fed_funds_target_upper_pct", 1.75),  # derived from row 4.40
-        ("2025-03", "lf_futures_short_2y_usd_bn", 462),  # row 1.51: 2,308,104 x $200k
+        # CFTC TFF 2025-03-25 (FinFut25): TU Lev_Money_Positions_Short_All 2,116,862 x $200k
+        ("2025-03", "lf_futures_short_2y_usd_bn", 423.3724),
         ("2025-03", "srf_aggregate_limit_usd_bn", 500),  # row 2.28
         ("latest", "basis_trade_size_usd_bn", 830),  # row 1.29
         ("latest", "hf_ust_gross_exposure_usd_bn", 4000),  # row 1.16
         ("latest", "hf_ust_holdings_share_outstanding_frac", 0.085),  # row 1.17, conflict 10.3
         ("latest", "iorb_pct", 3.90),  # row 2.38
-        ("latest", "futures_open_interest_5y_usd_bn", 695),  # row 1.56: 6.95M x $100k
+        # nearest TFF report (2025-03-25): FV Open_Interest_All 6,333,096 x $100k
+        ("latest", "futures_open_interest_5y_usd_bn", 633.3096),
     ],
 )
 def test_spot_checks_against_fact_base(vintage: str, quantity: str, expected: float) -> None:
     assert load_snapshot(vintage).value(quantity) == pytest.approx(expected, abs=0.5e-3 * expected)
 
 
-def test_2020_futures_shorts_follow_tenor_shares() -> None:
-    snapshot = load_snapshot("2020-02")
-    total = snapshot.value("lf_futures_short_total_usd_bn")
-    for tenor, share in zip(TENORS, (0.4, 0.3, 0.2, 0.1), strict=True):
-        assert snapshot.value(f"lf_futures_short_{tenor}_usd_bn") == pytest.approx(share * total)
+@pytest.mark.parametrize("vintage", available_vintages())
+def test_futures_positions_add_up_by_category(vintage: str) -> None:
+    """Every vintage carries the TFF categories of one report: per bucket the categories'
+    longs equal their shorts (outright open interest), and no row postdates the vintage."""
+    snapshot = load_snapshot(vintage)
+    stems = {
+        "long": ("futures_dealer_long", "am_futures_long", "futures_lev_money_long",
+                 "futures_other_rept_long", "futures_nonrept_long"),
+        "short": ("futures_dealer_short", "futures_asset_mgr_short", "lf_futures_short",
+                  "futures_other_rept_short", "futures_nonrept_short"),
+    }  # fmt: skip
+    dates = set()
+    for tenor in TENORS:
+        side = {}
+        for key, names in stems.items():
+            rows = [snapshot.row(f"{n}_{tenor}_usd_bn") for n in names]
+            dates |= {r["as_of"] for r in rows}
+            side[key] = sum(float(r["value"]) for r in rows)
+        assert side["long"] == pytest.approx(side["short"], abs=1e-3), tenor
+        assert side["long"] > 0
+    assert len(dates) == 1 and dates.pop() <= snapshot.as_of
 
 
 def test_row_and_errors_for_unknown_names() -> None:

@@ -244,6 +244,26 @@ def test_system_validate(tmp_path):
     assert_input_error(invoke("system", "validate", bad), "cash_usd_bn", str(bad))
 
 
+@pytest.mark.parametrize(
+    ("edit", "needles"),
+    [
+        # a swap-spread fund tagged as a basis book: it has no futures short
+        (lambda d: d["institutions"][2].update(strategy="basis"),
+         ("institutions row 2 (id 'hf_gamma')", "field 'strategy'", "short futures")),
+        # the asset manager's TY long cut to 90 against the 100 short
+        (lambda d: next(e for e in d["exposures"] if e["id"] == "fut_am_ty").update(
+            notional_usd_bn=90.0),
+         ("futures_contract 'TY' at ccp 'ccp'", "field 'notional_usd_bn'", "longs 90")),
+    ],
+)  # fmt: skip
+def test_system_validate_rejects_inconsistent_positions(tmp_path, edit, needles):
+    doc = contagion.io.to_dict(contagion.examples.toy_basis_trade())
+    edit(doc)
+    bad = tmp_path / "positions.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    assert_input_error(invoke("system", "validate", bad), str(bad), *needles)
+
+
 def test_version():
     r = invoke("--version")
     assert r.exit_code == 0 and r.stdout.strip() == f"contagion {contagion.__version__}"

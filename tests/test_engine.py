@@ -211,14 +211,17 @@ def test_haircut_increase_forces_the_exact_unwind():
 
 def test_single_seller_with_linear_impact():
     # The 'other' seller sells 10 USD bn of 10y on day 1; no dealer room is used (kappa = 0
-    # makes g = 1), lambda = 0.5 bp per USD bn: dy = 0.5 * 10 = 5 bp, and with D = 8, C = 0
+    # makes g = 1), lambda = 0.5 bp per USD bn of transient impact and no permanent part:
+    # dy = 0.5 * 10 = 5 bp, and with D = 8, C = 0
     # the price is 100 * (1 - 8 * 0.0005) = 99.6. The 10 par sold at 99.6 brings 9.96.
     sc = c.Scenario(
         name="sale",
         days=1,
         exogenous_sales_usd_bn={"10y": [10.0]},
         channels=c.Channels(**{**QUIET, "price_impact": True}),
-        params=c.ModelParams(impact_bp_per_usd_bn=0.5, impact_convexity=0.0),
+        params=c.ModelParams(
+            impact_bp_per_usd_bn=0.5, impact_convexity=0.0, impact_permanent_bp_per_usd_bn=0.0
+        ),
     )
     res = c.simulate(tiny_basis(cash_hf=1.0), sc)
     assert res.markets.loc[1, "yield_change_10y_bp"] == pytest.approx(5.0, rel=1e-12)
@@ -242,6 +245,7 @@ def test_impact_scales_with_duration(epsilon, d_ref, dy):
         exogenous_sales_usd_bn={"10y": [10.0]},
         channels=c.Channels(**{**QUIET, "price_impact": True}),
         params=c.ModelParams(impact_bp_per_usd_bn=0.5, impact_convexity=0.0,
+                             impact_permanent_bp_per_usd_bn=0.0,
                              impact_duration_elasticity=epsilon,
                              impact_reference_duration_years=d_ref),
     )  # fmt: skip
@@ -259,7 +263,10 @@ def test_futures_pass_through_of_cash_impact(theta):
         exogenous_sales_usd_bn={"10y": [10.0]},
         channels=c.Channels(**{**QUIET, "price_impact": True}),
         params=c.ModelParams(
-            impact_bp_per_usd_bn=0.5, impact_convexity=0.0, futures_pass_through_frac=theta
+            impact_bp_per_usd_bn=0.5,
+            impact_convexity=0.0,
+            impact_permanent_bp_per_usd_bn=0.0,
+            futures_pass_through_frac=theta,
         ),
     )
     m = c.simulate(tiny_basis(cash_hf=1.0), sc).markets

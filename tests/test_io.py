@@ -121,6 +121,10 @@ HAND_DOC = {
          "amount_usd_bn": 9, "collateral_bucket": "10y", "haircut_frac": 0.05},
         {"id": "r2", "kind": "repo", "source": "dealer", "target": "fund",
          "amount_usd_bn": 0.2, "collateral_bucket": "10y"},
+        # the other side of the fund's short (open interest adds up at the CCP); listed
+        # with the dealer's other edges, in the order a graph gives them back
+        {"id": "f2", "kind": "futures", "source": "dealer", "target": "ccp",
+         "futures_contract": "TY", "notional_usd_bn": 10},
         {"id": "f1", "kind": "futures", "source": "fund", "target": "ccp",
          "futures_contract": "TY", "notional_usd_bn": -10, "initial_margin_usd_bn": 0.2},
     ],

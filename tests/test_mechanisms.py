@@ -342,6 +342,85 @@ REGISTRY: tuple[Mechanism, ...] = (
         (-1,),
     ),
     Mechanism(
+        "price_impact.permanent_impact_bp",
+        pi.permanent_impact_bp,
+        lambda: {"net_sales_value": np.zeros(2), "lam": A([0.1, 0.2])},
+        _same(np.zeros(2)),
+        lambda k: {"net_sales_value": A([100.0, 10.0]) * k, "lam": A([0.1, 0.2])},
+        (+1,),
+    ),
+    Mechanism(
+        "price_impact.swap_impact_bp",
+        pi.swap_impact_bp,
+        lambda: {"receive_fixed": np.zeros(2), "lam": 0.05},
+        _same(np.zeros(2)),
+        # receiving fixed (closing pay-fixed swaps) lowers swap rates
+        lambda k: {"receive_fixed": A([40.0, 4.0]) * k, "lam": 0.05},
+        (-1,),
+    ),
+    Mechanism(
+        "price_impact.bounded",
+        lambda impact, bound: pi.bounded(impact, bound)[0],
+        lambda: {"impact": A([10.0, 20.0]), "bound": 300.0},
+        _same(A([10.0, 20.0])),
+        # impact grows; the bound caps it at 300 (the negative side: tests/test_prices.py)
+        lambda k: {"impact": A([10.0, 20.0]) * (1.0 + 100.0 * k), "bound": 300.0},
+        (+1,),
+    ),
+    Mechanism(
+        "dealers.var_room",
+        dealers.var_room,
+        lambda: {
+            "dv01": A([0.05, 0.0]),
+            "dv01_limit0": A([0.1, 0.1]),
+            "vol_ratio": 1.0,
+            "capacity_shock": 0.0,
+            "reference_duration_years": 8.0,
+        },
+        # (0.1 - 0.05) / 8e-4 = 62.5 and 0.1 / 8e-4 = 125 USD bn of 10y-equivalent bonds
+        _same(A([62.5, 125.0])),
+        # volatility rises: the limit allows less DV01, the room shrinks
+        lambda k: {
+            "dv01": A([0.05, 0.0]),
+            "dv01_limit0": A([0.1, 0.1]),
+            "vol_ratio": 1.0 + k,
+            "capacity_shock": 0.0,
+            "reference_duration_years": 8.0,
+        },
+        (-1,),
+    ),
+    Mechanism(
+        "dealers.internal_room",
+        dealers.internal_room,
+        lambda: {"inventory": A([50.0, 0.0]), "limit0": A([100.0, 40.0]), "capacity_shock": 0.0},
+        _same(A([50.0, 40.0])),
+        lambda k: {
+            "inventory": A([50.0, 0.0]) * (1 + k),
+            "limit0": A([100.0, 40.0]),
+            "capacity_shock": 0.0,
+        },
+        (-1,),
+    ),
+    Mechanism(
+        "dealers.distributed_par",
+        dealers.distributed_par,
+        # no inventory beyond the starting book: nothing to distribute
+        lambda: {"par": A([[10.0, 5.0]]), "par0": A([[10.0, 8.0]]), "delta": 0.1},
+        _same(A([[0.0, 0.0]])),
+        # the more a dealer absorbed, the more slow-moving capital takes off its hands
+        lambda k: {"par": A([[10.0 + 100 * k, 5.0]]), "par0": A([[10.0, 8.0]]), "delta": 0.1},
+        (1,),
+    ),
+    Mechanism(
+        "dealers.daily_vol_bp",
+        dealers.daily_vol_bp,
+        lambda: {"volatility_index": 0.0},
+        _same(0.0),
+        # MOVE 100 is 100 / sqrt(252) = 6.3 bp a day
+        lambda k: {"volatility_index": 100.0 * k},
+        (+1,),
+    ),
+    Mechanism(
         "margin.external_vm",
         mg.external_vm,
         lambda: {

@@ -30,15 +30,7 @@ CI_CASES = 400
 #: Seeds (within the CI range) on which the engine fails today: reproduced and described in
 #: the engine-failure notes, fixed in the engine files. Strict xfail: a fixed seed turns
 #: this suite red until it is removed from the list.
-KNOWN_ENGINE_FAILURES: dict[int, str] = {
-    # unbounded price impact (reference duration near zero, or convexity near 10) takes
-    # prices to zero and the asset manager's books to 0 while its tracked equity is not
-    60: "par_conserved: bucket 10y off by 6e-6 USD bn par on day 5 (class 5)",
-    108: "balance_sheet: an asset manager's books at 0 vs tracked equity 851 (class 5)",
-    232: "balance_sheet: an asset manager's books at 0 vs tracked equity 1005 (class 5)",
-    344: "non_negative: a dealer's cash at -0.012 USD bn on day 3 (class 5)",
-    370: "balance_sheet: an asset manager's books at 0 vs tracked equity 1070 (class 5)",
-}
+KNOWN_ENGINE_FAILURES: dict[int, str] = {}
 
 
 def _cases() -> int:

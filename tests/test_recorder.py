@@ -20,6 +20,7 @@ SALE_EVENTS = {
     "voluntary_sale": "voluntary_sales",
     "liquidation_sale": "liquidation_sales",
     "exogenous_sale": "exogenous_sales",
+    "distribution_sale": "distributed_sales",
 }
 BUCKET_COLUMNS = (
     "yield_{}_pct",
@@ -440,3 +441,29 @@ def test_a_summary_only_recorder_builds_no_frames(system, scenario):
     assert rec.inst == {}
     with pytest.raises(RuntimeError, match="summary"):
         rec.result()
+
+
+def test_results_and_summary_by_strategy_book(system):
+    """Hedge-fund books carry their strategy into Result.institutions, and the summary
+    aggregates sales, defaults and equity losses by strategy (only strategies present)."""
+    inst, exp = system.to_tables()
+    shorts = set(exp.loc[(exp["kind"] == "futures") & (exp["notional_usd_bn"] < 0), "source"])
+    hf = inst["type"] == "hedge_fund"
+    inst["strategy"] = np.where(hf, np.where(inst["id"].isin(shorts), "basis", "directional"), "")
+    inst = inst.drop(columns=["equity_usd_bn"])
+    tagged = c.System(inst, exp, system.market, name=system.name)
+    sc = c.scenarios.load("basis_unwind").with_params(impact_bp_per_usd_bn=0.3)
+    res = c.simulate(tagged, sc)
+    d, sm = res.institutions, res.summary
+    assert set(d["strategy"].astype(str)) == set(inst["strategy"])
+    last = d[d["day"] == d["day"].max()]
+    present = sorted(set(inst["strategy"]) - {""})
+    assert present and not any("strategy_relative_value" in k for k in sm)
+    for tag in present:
+        mine = last[last["strategy"] == tag]
+        assert sm[f"defaults_strategy_{tag}_count"] == mine["defaulted"].sum()
+        sold = d.loc[d["strategy"] == tag, "sales_usd_bn"].sum()
+        by_kind = sum(sm[f"{k}_strategy_{tag}_usd_bn"] for k in SALE_EVENTS.values())
+        assert by_kind == pytest.approx(sold, abs=1e-9)
+    hf_loss = sum(sm[f"equity_loss_strategy_{tag}_usd_bn"] for tag in present)
+    assert hf_loss == pytest.approx(sm["equity_loss_hedge_fund_usd_bn"], rel=1e-12)

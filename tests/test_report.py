@@ -94,6 +94,9 @@ def test_all_sections_present(html):
         assert heading in html
     assert "2025-03" in html  # the data vintage from the metadata
     assert contagion.__version__ in html
+    # the sign conventions of the basis and swap-spread paths are stated with the figures
+    assert "positive when cash Treasuries cheapen against futures" in html
+    assert "fall when Treasuries cheapen against swaps" in html
 
 
 def test_figures_are_embedded_and_nothing_is_fetched(html):
@@ -206,3 +209,12 @@ def test_svg_is_deterministic():
     b = rf.to_svg(rf.time_paths(markets, [("x", "x")], "bp"))
     assert a == b
     assert "<script" not in a  # labels are drawn as paths, not text
+
+
+def test_the_levels_caveat_names_the_impact_bound_when_it_bit():
+    from contagion.report.explain import Evidence, level_caveat
+
+    bit = level_caveat(Evidence(peak_yield_bp=338.0, bounds={"impact_bound_hit_days": 3}), {}, 20)
+    assert "reached its bound (ModelParams.max_impact_bp) on 3 days" in bit
+    calm = level_caveat(Evidence(peak_yield_bp=5.0, bounds={"impact_bound_hit_days": 0}), {}, 20)
+    assert "reached its bound" not in calm

@@ -10,6 +10,8 @@ from contagion import System
 from contagion.synthetic import (
     BUCKETS,
     FUTURES_CODES,
+    FUTURES_LONG_RATIO,
+    FUTURES_SHORT_RATIO,
     counts_for,
     generate_system,
     generate_tables,
@@ -88,9 +90,24 @@ def test_futures_and_swaps_net_to_zero(small: System) -> None:
     np.testing.assert_allclose(net_fut, 0.0, atol=1e-9)
     np.testing.assert_allclose(net_swap, 0.0, atol=1e-9)
     types = small.institutions["type"].to_numpy()
-    assert (f.notional_usd_bn[types[f.source] == "hedge_fund"] < 0).all()
-    assert (f.notional_usd_bn[types[f.source] == "asset_manager"] > 0).all()
     assert set(types[f.target]) == {"ccp"}
+    # positions by TFF category: multiples of the hedge funds' shorts per contract
+    n, src = f.notional_usd_bn, types[f.source]
+
+    def side(sector: str, sign: int) -> np.ndarray:
+        mine = (src == sector) & (np.sign(n) == sign)
+        return np.bincount(f.instrument[mine], np.abs(n[mine]), minlength=len(FUTURES_CODES))
+
+    lf_short = side("hedge_fund", -1)
+    assert (lf_short > 0).all()
+    for sector, cat in (("hedge_fund", "lev_money"), ("dealer", "dealer")):
+        np.testing.assert_allclose(side(sector, 1), FUTURES_LONG_RATIO[cat] * lf_short, atol=1e-5)
+    for sector, cat in (("asset_manager", "asset_mgr"), ("dealer", "dealer")):
+        np.testing.assert_allclose(side(sector, -1), FUTURES_SHORT_RATIO[cat] * lf_short, atol=1e-5)
+    np.testing.assert_allclose(side("asset_manager", 1), FUTURES_LONG_RATIO["asset_mgr"] * lf_short,
+                               atol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(side("other", 1), (FUTURES_LONG_RATIO["other_rept"]
+                               + FUTURES_LONG_RATIO["nonrept"]) * lf_short, atol=1e-5)  # fmt: skip
     # Open interest in the market is the long notional per contract.
     oi = np.array([c.open_interest_usd_bn for c in small.market.futures])
     longs = np.bincount(f.instrument, np.clip(f.notional_usd_bn, 0, None), minlength=len(oi))

@@ -8,7 +8,7 @@ import pytest
 from conftest import row, toy_exposures, toy_institutions, toy_market
 
 from contagion import InputError, System, examples
-from contagion.schema import INSTITUTION_COLUMNS, holdings_column
+from contagion.schema import BEHAVIOUR_COLUMNS, INSTITUTION_COLUMNS, holdings_column
 
 
 def rebuild(toy: System, inst: pd.DataFrame, exp: pd.DataFrame, market=None) -> System:
@@ -58,8 +58,12 @@ def test_defaults_filled_per_type(toy: System) -> None:
     assert inst.loc["mmf_gov", "lender_max_borrower_loss_frac"] == 0.4
     assert inst.loc["fed", "leverage_ratio_min_frac"] == 0.0
     assert inst.loc["fed", holdings_column("2y")] == 0.0
-    behaviour = [c.name for c in INSTITUTION_COLUMNS[6:]]
-    assert list(toy.institutions.columns[6 : 6 + len(behaviour)]) == behaviour
+    schema = [c.name for c in INSTITUTION_COLUMNS]
+    assert list(toy.institutions.columns[: len(schema)]) == schema
+    behaviour = [c for c in schema if c in BEHAVIOUR_COLUMNS]
+    assert behaviour == schema[8:]  # after id, name, type, strategy, fund_id and the balances
+    assert (toy.institutions["strategy"] == "").all()
+    assert (toy.institutions["fund_id"] == toy.institutions["id"]).all()
 
 
 def test_blank_behaviour_cell_takes_type_default_and_blank_name_takes_id(toy: System) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -286,3 +288,133 @@ def test_control_characters_in_ids_and_names_are_rejected(bad):
     with pytest.raises(InputError, match="control characters") as err:
         System(inst, toy_exposures(), toy_market())
     assert err.value.problems[0].field == "name"
+
+
+# --- strategy books and futures open interest (check_positions) ------------------------------
+def books() -> pd.DataFrame:
+    """The toy's funds as strategy books: alpha and beta basis books of one fund, gamma a
+    swap-spread book of another."""
+    return (
+        inst_with("hf_alpha", strategy="basis", fund_id="fund_ab")
+        .pipe(
+            lambda f: f.assign(
+                strategy=f["strategy"].where(f["id"] != "hf_beta", "basis"),
+                fund_id=f["fund_id"].where(f["id"] != "hf_beta", "fund_ab"),
+            )
+        )
+        .pipe(
+            lambda f: f.assign(strategy=f["strategy"].where(f["id"] != "hf_gamma", "swap_spread"))
+        )
+    )
+
+
+def test_strategy_books_of_one_fund_are_valid() -> None:
+    inst = build(inst=books()).institutions.set_index("id")
+    assert inst.loc["hf_alpha", "strategy"] == "basis"
+    assert inst.loc["hf_beta", "fund_id"] == inst.loc["hf_alpha", "fund_id"] == "fund_ab"
+    assert inst.loc["hf_gamma", "fund_id"] == "hf_gamma"  # blank: its own id
+    assert inst.loc["dealer_a", "strategy"] == ""
+
+
+def test_unknown_strategy() -> None:
+    with pytest.raises(
+        InputError, match=r"row 0 \(id 'hf_alpha'\), field 'strategy': unknown strategy 'carry'"
+    ) as err:
+        build(inst=inst_with("hf_alpha", strategy="carry"))
+    check(err, "strategy")
+
+
+def test_strategy_on_a_non_hedge_fund() -> None:
+    with pytest.raises(InputError, match=r"id 'dealer_a'\), field 'strategy': only a hedge_fund"):
+        build(inst=inst_with("dealer_a", strategy="basis"))
+
+
+def test_basis_book_without_a_futures_short() -> None:
+    # hf_gamma pays fixed on a swap and has no futures: not a basis book
+    with pytest.raises(
+        InputError, match=r"row 2 \(id 'hf_gamma'\), field 'strategy': a 'basis' book is short"
+    ) as err:
+        build(inst=inst_with("hf_gamma", strategy="basis"))
+    check(err, "strategy")
+
+
+def test_swap_spread_book_without_a_pay_fixed_swap() -> None:
+    with pytest.raises(
+        InputError, match=r"id 'hf_alpha'\), field 'strategy': a 'swap_spread' book pays fixed"
+    ):
+        build(inst=inst_with("hf_alpha", strategy="swap_spread"))
+
+
+def test_basis_book_without_bonds() -> None:
+    # a new fund short TU against the asset manager, with no bonds: not a basis trade
+    inst = toy_institutions().drop(columns="equity_usd_bn")
+    new_fund = {c: 0.0 for c in inst.columns if c.endswith("_usd_bn")}
+    new_fund.update(id="hf_new", type="hedge_fund", cash_usd_bn=5.0, strategy="basis")
+    inst = pd.concat([inst, pd.DataFrame([new_fund])], ignore_index=True)
+    new = [{"id": f"tu_{who}", "kind": "futures", "source": who, "target": "ccp",
+            "futures_contract": "TU", "notional_usd_bn": n, "initial_margin_usd_bn": 0.0}
+           for who, n in (("hf_new", -10.0), ("am_pension", 10.0))]  # fmt: skip
+    exp = pd.concat([toy_exposures(), pd.DataFrame(new)], ignore_index=True)
+    with pytest.raises(InputError, match=r"id 'hf_new'\), field 'strategy': a 'basis' book is "
+                       r"long cash Treasuries; it holds none"):  # fmt: skip
+        build(inst=inst, exp=exp)
+
+
+def test_relative_value_and_directional_books_take_any_instruments() -> None:
+    inst = inst_with("hf_alpha", strategy="directional")
+    inst.loc[row(inst, "hf_gamma"), "strategy"] = "relative_value"
+    assert build(inst=inst).n_institutions == 10
+
+
+@pytest.mark.parametrize(
+    ("edits", "id_", "reason"),
+    [
+        ({"dealer_a": "fund_ab"}, "dealer_a", "only hedge-fund books share a fund"),
+        ({"hf_alpha": "dealer_b"}, "hf_alpha", "'dealer_b' is the id of institution row 4 (a "
+         "dealer in fund 'dealer_b'), not a book of that fund"),
+        ({"hf_alpha": "hf_beta", "hf_beta": "fund_b"}, "hf_alpha", "'hf_beta' is the id of "
+         "institution row 1 (a hedge_fund in fund 'fund_b'), not a book of that fund"),
+    ],
+)  # fmt: skip
+def test_fund_id_problems(edits: dict, id_: str, reason: str) -> None:
+    inst = toy_institutions().astype({"fund_id": object})
+    for who, fund in edits.items():
+        inst.loc[row(inst, who), "fund_id"] = fund
+    with pytest.raises(InputError, match=rf"id '{id_}'\), field 'fund_id': {re.escape(reason)}"):
+        build(inst=inst)
+
+
+def test_a_fund_named_after_one_of_its_books_is_valid() -> None:
+    inst = inst_with("hf_beta", fund_id="hf_alpha")
+    out = build(inst=inst).institutions.set_index("id")
+    assert out.loc["hf_beta", "fund_id"] == out.loc["hf_alpha", "fund_id"] == "hf_alpha"
+
+
+def test_futures_longs_must_match_shorts_per_contract() -> None:
+    # the asset manager's TY long is 100 against hf_alpha's 100 short: make it 90
+    with pytest.raises(
+        InputError,
+        match=r"exposures rows 6, 8 \(futures_contract 'TY' at ccp 'ccp', 2 positions\), "
+        r"field 'notional_usd_bn': longs 90\.000000 and shorts 100\.000000",
+    ) as err:
+        build(exp=exp_with("fut_am_ty", notional_usd_bn=90.0))
+    check(err, "notional_usd_bn")
+
+
+def test_futures_tolerance_is_per_position() -> None:
+    # 1e-6 USD bn per position (2 in TY) + 1e-9 of the longs: a difference of 1.5e-6 passes
+    assert build(exp=exp_with("fut_am_ty", notional_usd_bn=100.0 + 1.5e-6)).n_exposures == 12
+    with pytest.raises(InputError, match=r"net \+0\.000003, tolerance 2\.1e-06"):
+        build(exp=exp_with("fut_am_ty", notional_usd_bn=100.0 + 3e-6))
+
+
+def test_market_open_interest_must_match_the_longs() -> None:
+    market = toy_market().model_dump()
+    market["futures"][2]["open_interest_usd_bn"] = 100.0  # TY: the longs add up to 100
+    assert build(market=market).market.futures[2].open_interest_usd_bn == 100.0
+    market["futures"][1]["open_interest_usd_bn"] = 60.0  # FV: the longs add up to 50
+    with pytest.raises(
+        InputError, match=r"market futures 'FV', field 'open_interest_usd_bn': 60\.000000 USD bn"
+    ) as err:
+        build(market=market)
+    check(err, "open_interest_usd_bn")

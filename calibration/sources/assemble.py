@@ -23,7 +23,12 @@ Rules (``calibration/data/raw/COMPARISON.md`` shows their effect row by row):
   ``level = mean(x_d : as_of - 27 <= d <= as_of, d a weekday, d not a month-end)``.
 * **Futures positions** (CFTC TFF, Tuesday positions of the last report on or before
   ``as_of``) in USD bn of face value: ``contracts x face / 1e9`` with face USD 200k (TU)
-  or 100k (FV, TY, UXY, US, WN), summed by bucket.
+  or 100k (FV, TY, UXY, US, WN), summed by bucket, for every trader category (dealer,
+  asset manager, leveraged funds, other reportables, non-reportables; long and short), so
+  the categories' longs and shorts of a contract add up to the same outright open interest.
+  A report more than ``MAX_AGE_DAYS["tff"]`` days old is used only when the extracts hold
+  no later one, up to ``MAX_AGE_DAYS["tff_nearest"]`` days (``latest``: the 2025-03-25
+  report), and every row it gives says so in its note.
 * **Out of sample.** Outcome series (yields, SOFR, EFFR) are not shipped from 2025-04-01
   on (:data:`calibration.sources.raw.WITHHELD_FROM`), so for a later ``as_of`` those rows
   stay hand-typed and say so.
@@ -69,7 +74,7 @@ VINTAGE_DATES = {
     "latest": dt.date(2025, 11, 30),
 }
 #: Oldest observation (days before ``as_of``) a point-in-time row may use, by kind.
-MAX_AGE_DAYS = {"daily": 7, "weekly": 21, "tff": 10, "policy": 31}
+MAX_AGE_DAYS = {"daily": 7, "weekly": 21, "tff": 10, "tff_nearest": 270, "policy": 31}
 #: Calendar days of the averaging window of funding rates and balances.
 AVERAGE_DAYS = 28
 BUCKETS = ("2y", "5y", "10y", "30y")
@@ -356,7 +361,8 @@ def _tff_rows(r: _Reader) -> list[dict]:
     if tff.empty:
         return []
     date = tff["date"].max()
-    if (r.as_of - date).days > MAX_AGE_DAYS["tff"]:
+    age = (r.as_of - date).days
+    if age > MAX_AGE_DAYS["tff_nearest"]:
         return []
     tff = tff[tff["date"] == date]
     source = tff["source"].iloc[0]
@@ -365,6 +371,11 @@ def _tff_rows(r: _Reader) -> list[dict]:
     publisher = "Commodity Futures Trading Commission"
     rows = []
     read = f"read by calibration.sources.load_cftc_tff from {source}"
+    if age > MAX_AGE_DAYS["tff"]:
+        read += (
+            f"; the nearest available report: {age} days before {r.as_of}, no later TFF "
+            "report is in the shipped extracts, so positions are those of that date"
+        )
 
     def add(quantity: str, column: str, cat_side: str, buckets=BUCKETS) -> None:
         parts, total = [], 0.0

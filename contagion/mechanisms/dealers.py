@@ -1,24 +1,80 @@
-"""Dealers' balance-sheet capacity: the room they have to absorb sales, and how full it is.
+"""Dealers' intermediation capacity: the tightest of three limits, and how full it is.
 
-Dealer ``d``'s room is its leverage-ratio headroom, the exposure its equity ``E_d`` supports
-at the minimum ratio ``slr_d`` (scaled by the day's capacity shock ``k``) minus its leverage
-exposure (assets ``A_d`` less what policies exclude, e.g. SLR relief)::
+Dealer ``d``'s room to absorb sales (USD bn of bonds; the value-at-risk limit counts them in
+10y-duration equivalents) is the smallest of:
 
-    room_d = max(E_d / slr_d (1 + k) - (A_d - excluded_d), 0)
-    u      = 1 - sum_d room_d / sum_d room_d,0          (market-wide utilisation, in [0, 1])
+* **leverage ratio** (SLR): the exposure its equity ``E_d`` supports at the minimum ratio
+  ``slr_d``, scaled by the day's capacity shock ``k``, minus its leverage exposure (assets
+  ``A_d`` less what policies exclude: SLR relief loosens this limit only)::
 
-``room_d,0`` is the room at the start of the run. Clearing the cash market
-(:mod:`contagion.mechanisms.price_impact`) uses the room to decide what dealers absorb and
-``u`` to scale price impact; the repo market uses the room to split dealers' financing.
+      room_SLR_d = max(E_d / slr_d (1 + k) - (A_d - excluded_d), 0)
+
+* **value at risk** of its rate position: with ``DV01_d`` its net sensitivity (cash bonds,
+  futures and swaps, USD bn per bp; long duration positive), the daily yield volatility
+  ``sigma_t = V_t / sqrt(252)`` bp (the MOVE index is an annualised normal volatility in
+  bp) and the 99% one-day quantile ``z = 2.326`` (the Basel market-risk standard), the desk
+  may run at most ``DV01 <= L_d / (z sigma_t)``, so::
+
+      room_VaR_d = max(M_d (sigma_0 / sigma_t)(1 + k) - DV01_d, 0) / (D_ref 1e-4)
+      M_d        = max(DV01_d,0, 0) + r room_SLR_d,0 D_ref 1e-4
+
+  ``M_d`` (the DV01 the limit allows at the starting volatility) gives each desk a VaR
+  room of ``r`` times its starting leverage-ratio room (``ModelParams.var_room_ratio``), in
+  USD bn of a bond of the reference duration ``D_ref`` (about a 10y note's): the room
+  shrinks as volatility rises (Cochran et al. 2024: VaR limits have bound more often than
+  the SLR since 2022, and desks near them sold more Treasuries in 2020; fact base 6.17);
+
+* an **internal limit** on inventory: Treasuries worth at most ``(1 + h) I_d,0`` (its
+  starting inventory ``I_d,0``; ``h room_SLR_d,0`` when it starts with none), scaled by the
+  capacity shock (``ModelParams.dealer_internal_headroom_frac``; fact base 4.34)::
+
+      room_int_d = max(K_d (1 + k) - I_d, 0)
+
+``room_d = min(room_SLR_d, room_VaR_d D_ref / D_mix, room_int_d)`` with ``D_mix`` the
+duration of what is being absorbed (the reference duration at the close). Utilisation,
+market-wide and per limit ``c``::
+
+    u   = 1 - sum_d room_d / sum_d room_d,0        u_c = 1 - sum_d room_c,d / sum_d room_c,d,0
+
+**Distribution.** Dealers do not hold what they absorb for good: the slow-moving capital
+whose arrival makes the transient impact decay (Duffie 2010; the auction cycle of Lou, Yan
+and Zhang 2013, where prices fall before an auction and recover within days as dealers
+place the new supply) buys from them each day the same share ``delta``
+(``impact_decay_frac``) of the inventory they took on beyond their starting book, at the
+day's prices, and the proceeds repay their inventory financing::
+
+    sold_d,b = delta max(par_d,b - par_d,b,0, 0)        (live dealers; par)
+    repay_d  = min(pool_d, sum_b sold_d,b P_b / 100)
+
+so the room the stress used comes back at the rate the dislocation fades.
+
+Clearing the cash market (:mod:`contagion.mechanisms.price_impact`) uses the room to decide
+what dealers absorb and ``u`` to scale price impact; the repo market uses the room to split
+dealers' financing and to limit what a standing facility can pass on. ``Result.markets``
+reports ``u_c`` for each limit and how many dealers each one binds.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-UTILISATION_WRITES = ("utilisation", "peak_utilisation")
+from contagion.sums import rowdot
+
+#: The three limits, in the order of the per-limit arrays.
+CONSTRAINTS = ("slr", "var", "internal")
+VAR_Z = 2.326  # 99% one-sided standard normal quantile (Basel one-day 99% VaR)
+TRADING_DAYS = 252.0  # annualisation of the MOVE index
+UTILISATION_WRITES = (
+    "utilisation",
+    "peak_utilisation",
+    "utilisation_by_limit",
+    "binding_by_limit",
+)
 
 
+# --- kernels ----------------------------------------------------------------------------------
 def dealer_room(
     equity: np.ndarray, assets: np.ndarray, slr_frac: np.ndarray, capacity_shock: float
 ) -> np.ndarray:
@@ -34,6 +90,39 @@ def dealer_room(
     return np.maximum(cap * (1.0 + capacity_shock) - assets, 0.0)
 
 
+def daily_vol_bp(volatility_index: float) -> float:
+    """Daily yield volatility, bp, from a MOVE-like index (annualised normal vol in bp)."""
+    return volatility_index / math.sqrt(TRADING_DAYS)
+
+
+def var_room(
+    dv01: np.ndarray,
+    dv01_limit0: np.ndarray,
+    *,
+    vol_ratio: float,
+    capacity_shock: float,
+    reference_duration_years: float,
+) -> np.ndarray:
+    """Room under the VaR limit per dealer, USD bn of bonds of the reference duration:
+    ``max(M (sigma_0 / sigma)(1 + k) - DV01, 0) / (D_ref 1e-4)``.
+
+    Examples
+    --------
+    >>> # limit DV01 0.1 USD bn/bp at the start, DV01 0.05 now, volatility doubled:
+    >>> # room 0.1 / 2 - 0.05 = 0: a desk at its limit
+    >>> float(var_room(np.array([0.05]), np.array([0.1]), vol_ratio=2.0, capacity_shock=0.0,
+    ...                reference_duration_years=8.0)[0])
+    0.0
+    """
+    allowed = dv01_limit0 * (1.0 + capacity_shock) / max(vol_ratio, 1e-12)
+    return np.maximum(allowed - dv01, 0.0) / (reference_duration_years * 1e-4)
+
+
+def internal_room(inventory: np.ndarray, limit0: np.ndarray, capacity_shock: float) -> np.ndarray:
+    """Room under the internal inventory limit per dealer, USD bn: ``max(K (1 + k) - I, 0)``."""
+    return np.maximum(limit0 * (1.0 + capacity_shock) - inventory, 0.0)
+
+
 def utilisation(room: float, room_ref: float) -> float:
     """Market-wide dealer utilisation u in [0, 1]."""
     if room_ref <= 0:
@@ -41,16 +130,112 @@ def utilisation(room: float, room_ref: float) -> float:
     return float(np.clip(1.0 - room / room_ref, 0.0, 1.0))
 
 
-def room(state, ctx, ledger, desk) -> np.ndarray:
-    """Each institution's leverage-ratio room today (USD bn; meaningful for dealers)."""
+# --- state-level helpers ----------------------------------------------------------------------
+def net_dv01(state, topo) -> np.ndarray:
+    """Each institution's net rate sensitivity, USD bn per bp (long duration positive): cash
+    bonds at their price, futures at theirs on the deliverable bucket's duration, swaps
+    (receive fixed positive) on their bucket's duration."""
+    m = topo.cs.market
+    dur = m.modified_duration_years
+    cash = rowdot(state.par * (state.price / 100.0), dur) * 1e-4
+    if not len(state.notional):
+        return cash
+    inst, swap = topo.m_instrument, topo.is_swap
+    per_unit = np.empty(len(inst))
+    per_unit[swap] = dur[inst[swap]]
+    if topo.n_futures:
+        fut = ~swap
+        per_unit[fut] = (state.fut_price[inst[fut]] / 100.0) * dur[m.futures_bucket[inst[fut]]]
+    return cash + topo.by_source(state.notional * per_unit) * 1e-4
+
+
+def inventory_value(state) -> np.ndarray:
+    """Each institution's Treasuries at their price, USD bn."""
+    return rowdot(state.par, state.price / 100.0)
+
+
+def limits_at_start(state, ctx, slr_room0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the DV01 each desk's VaR limit allows at the starting volatility, its internal
+    inventory limit), per institution (dealers only; zero elsewhere)."""
+    p, topo = ctx.params, ctx.topo
+    dealer = topo.mask["dealer"]
+    d_ref = p.impact_reference_duration_years
+    dv01 = net_dv01(state, topo)
+    m = np.maximum(dv01, 0.0) + p.var_room_ratio * slr_room0 * d_ref * 1e-4
+    inv = inventory_value(state)
+    h = p.dealer_internal_headroom_frac
+    k = np.where(inv > 0, (1.0 + h) * inv, h * slr_room0)
+    return np.where(dealer, m, 0.0), np.where(dealer, k, 0.0)
+
+
+def rooms(state, ctx, ledger, desk, duration_years: float | None = None) -> np.ndarray:
+    """Room per limit (3 x n: leverage ratio, VaR, internal), USD bn of bonds of duration
+    ``duration_years`` (default: the reference duration)."""
+    s, topo, p = state, ctx.topo, ctx.params
     a, liab = ledger.balance()
-    excluded = desk.leverage_exclusion(ctx.topo.n, a)
-    return dealer_room(
-        a - liab,
-        a - excluded,
-        ctx.topo.behaviour("leverage_ratio_min_frac"),
-        state.capacity_shock,
+    excluded = desk.leverage_exclusion(topo.n, a) if desk else np.zeros(topo.n)
+    slr = dealer_room(
+        a - liab, a - excluded, topo.behaviour("leverage_ratio_min_frac"), s.capacity_shock
     )
+    d_ref = p.impact_reference_duration_years
+    var = var_room(
+        net_dv01(s, topo),
+        s.ref.dv01_limit0,
+        vol_ratio=s.vol / topo.cs.market.volatility_index,
+        capacity_shock=s.capacity_shock,
+        reference_duration_years=d_ref,
+    )
+    if duration_years is not None and duration_years > 0:
+        var = var * (d_ref / duration_years)
+    internal = internal_room(inventory_value(s), s.ref.inventory_limit0, s.capacity_shock)
+    dealer = topo.mask["dealer"]
+    # the VaR and internal limits are dealers' desks' limits; elsewhere only the first counts
+    var = np.where(dealer, var, np.inf)
+    internal = np.where(dealer, internal, np.inf)
+    return np.stack([slr, var, internal])
+
+
+def room(state, ctx, ledger, desk, duration_years: float | None = None) -> np.ndarray:
+    """Each institution's room today, the tightest of its limits (USD bn; meaningful for
+    dealers)."""
+    return rooms(state, ctx, ledger, desk, duration_years).min(axis=0)
+
+
+def distributed_par(par: np.ndarray, par0: np.ndarray, delta: float) -> np.ndarray:
+    """Par each holder passes to outside investors today: ``delta max(par - par0, 0)``.
+
+    Examples
+    --------
+    >>> distributed_par(np.array([[30.0, 5.0]]), np.array([[10.0, 8.0]]), 0.25).tolist()
+    [[5.0, 0.0]]
+    """
+    return delta * np.maximum(par - par0, 0.0)
+
+
+# --- steps -----------------------------------------------------------------------------------
+DISTRIBUTION_WRITES = ("par", "cash", "external_par_out", "external_cash_in", "pool_borrowed",
+                       "pool_lent")  # fmt: skip
+
+
+def distribution_step(state, ctx, ledger, day) -> None:
+    """Slow-moving capital buys the share ``delta`` of the inventory live dealers absorbed
+    beyond their starting book at today's prices; the proceeds repay their pool financing."""
+    s, topo, p = state, ctx.topo, ctx.params
+    delta = p.impact_decay_frac
+    if delta <= 0 or not ctx.channels.price_impact:
+        return
+    live = topo.mask["dealer"] & ~s.defaulted
+    sold = np.where(live[:, None], distributed_par(s.par, s.ref.par0, delta), 0.0)
+    if not sold.any():
+        return
+    price_frac = s.price / 100.0
+    proceeds = rowdot(sold, price_frac)
+    ledger.sell_bonds(sold, price_frac)
+    ledger.outside_buys(sold.sum(axis=0), price_frac)
+    day.log.sales_by_bucket += sold  # in Result.flows: dealers' sales bought outside
+    day.log.bought_outside += sold.sum(axis=0)
+    day.log.distributed_sales += proceeds
+    ledger.repay_pool(np.minimum(np.maximum(s.pool_borrowed, 0.0), proceeds))
 
 
 def day_start_step(state) -> None:
@@ -59,8 +244,15 @@ def day_start_step(state) -> None:
 
 
 def utilisation_step(state, ctx, ledger, day, desk) -> None:
-    """Utilisation at the close from the live dealers' room."""
+    """Utilisation at the close from the live dealers' room, overall and per limit, and how
+    many dealers each limit binds."""
     s = state
     live = ctx.topo.mask["dealer"] & ~s.defaulted
-    s.utilisation = utilisation(float(room(s, ctx, ledger, desk)[live].sum()), s.ref.room_ref)
+    by = rooms(s, ctx, ledger, desk)[:, live]
+    tight = by.min(axis=0)
+    s.utilisation = utilisation(float(tight.sum()), s.ref.room_ref)
     s.peak_utilisation = max(s.peak_utilisation, s.utilisation)
+    for c in range(len(CONSTRAINTS)):
+        s.utilisation_by_limit[c] = utilisation(float(by[c].sum()), s.ref.room_ref_by_limit[c])
+    binding = by.argmin(axis=0) if by.shape[1] else np.zeros(0, dtype=np.int64)
+    s.binding_by_limit[:] = np.bincount(binding, minlength=len(CONSTRAINTS))

@@ -77,6 +77,8 @@ DEFAULT_WRITES = (
     "ext_notional",
     "notional",
     "other_assets",
+    "closeout_fut_flow",
+    "closeout_swap_flow",
 )
 CLEARING_WRITES = (
     "cash",
@@ -173,6 +175,15 @@ def _resolve(s, ctx, ledger, new: np.ndarray) -> None:
         cost, _, uncovered, returned = close_out(
             s.vm_due[k] + s.assess_due[k], req, s.im_posted[k], p.ccp_close_out_cost_frac
         )
+        # the CCP closes the positions out in the market: buying back shorts, receiving
+        # fixed against pay-fixed swaps (order flow for the next clearing)
+        flow = -s.notional[k]
+        swap = topo.is_swap[k]
+        inst = topo.m_instrument[k]
+        if ctx.channels.futures_impact:
+            np.add.at(s.closeout_fut_flow, inst[~swap], flow[~swap])
+        if ctx.channels.swap_impact:
+            np.add.at(s.closeout_swap_flow, inst[swap], flow[swap])
         ledger.ccp_close_out(k, cost, uncovered, returned)
         _mutualise(s, topo, ledger)
     ledger.moved()

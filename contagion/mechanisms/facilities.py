@@ -84,7 +84,8 @@ def market_capacity(state, ctx, ledger, offer, desk) -> float:
     live = offer.eligible & ctx.topo.mask["dealer"] & ~state.defaulted
     if not live.any():
         return 0.0
-    room = dealers.room(state, ctx, ledger, desk)
+    # on-lending repo uses balance sheet (leverage exposure), not rate risk or inventory
+    room = dealers.rooms(state, ctx, ledger, desk)[0]
     return min(cap, float(room[live].sum()))
 
 

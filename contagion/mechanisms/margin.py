@@ -68,7 +68,7 @@ def initial_margin_gap(
     im_base_rate: np.ndarray,
     im_posted: np.ndarray,
     im_due: np.ndarray,
-    multiplier: float,
+    multiplier: float | np.ndarray,
 ) -> np.ndarray:
     """Required IM minus IM posted and already called, USD bn (> 0: call, < 0: release)."""
     return np.abs(notional) * im_base_rate * multiplier - im_posted - im_due
@@ -76,7 +76,7 @@ def initial_margin_gap(
 
 # --- steps -----------------------------------------------------------------------------------
 #: State fields each step writes (checked by the step contract tests).
-IM_MULTIPLIER_WRITES = ("im_multiplier",)
+IM_MULTIPLIER_WRITES = ("im_multiplier", "futures_margin_addon")
 MARK_WRITES = (
     "price",
     "fut_price",
@@ -94,8 +94,10 @@ REQUIREMENTS_WRITES = ("im_due", "im_posted", "cash", "repo_margin")
 
 
 def im_multiplier_step(state, ctx, day) -> None:
-    """The day's IM multiplier from the volatility index and the scenario's add-on."""
+    """The day's IM multiplier from the volatility index and the scenario's add-on, and the
+    futures exchanges' own add-on (``futures_margin_addon_frac``: futures IM only)."""
     p = ctx.params
+    state.futures_margin_addon = float(ctx.path("futures_margin_addon_frac")[day.t])
     state.im_multiplier = im_multiplier(
         state.vol_multiplier,
         elasticity=p.im_vol_elasticity,
@@ -130,7 +132,8 @@ def mark_to_market(state, ctx, ledger, day) -> None:
         s.fund_marked_bp[:] = s.y_fund_bp
     # variation margin (nothing to pay when no futures price or swap rate moved)
     d_fut = s.fut_price - s.marked_fut_price
-    d_swap = s.y_fund_bp - s.marked_swap_bp
+    swap_level = swap_rate_change_bp(s)
+    d_swap = swap_level - s.marked_swap_bp
     if ctx.channels.variation_margin and (d_fut.any() or d_swap.any()):
         m = topo.cs.market
         vm = variation_margin(
@@ -146,11 +149,18 @@ def mark_to_market(state, ctx, ledger, day) -> None:
             s.ext_notional, d_fut, d_swap, m.modified_duration_years, topo.n_futures
         )
         s.marked_fut_price[:] = s.fut_price
-        s.marked_swap_bp[:] = s.y_fund_bp
+        s.marked_swap_bp[:] = swap_level
         day.log.vm_paid += ledger.settle_vm(vm, ext_vm)
     elif ctx.channels.variation_margin:
         s.marked_fut_price[:] = s.fut_price
-        s.marked_swap_bp[:] = s.y_fund_bp
+        s.marked_swap_bp[:] = swap_level
+
+
+def swap_rate_change_bp(state) -> np.ndarray:
+    """Each bucket's swap rate since the start, bp: the fundamental path, the scenario's
+    swap-spread shock and the impact of swap order flow
+    (:mod:`contagion.mechanisms.price_impact`)."""
+    return state.y_fund_bp + state.swap_shock_bp + state.swap_impact_bp
 
 
 def external_vm(
@@ -178,9 +188,8 @@ def requirements_step(state, ctx, ledger, day) -> None:
 
     s, topo = state, ctx.topo
     if ctx.channels.initial_margin:
-        gap = initial_margin_gap(
-            s.notional, topo.im_base_rate, s.im_posted, s.im_due, s.im_multiplier
-        )
+        multiplier = s.im_multiplier * np.where(topo.is_swap, 1.0, 1.0 + s.futures_margin_addon)
+        gap = initial_margin_gap(s.notional, topo.im_base_rate, s.im_posted, s.im_due, multiplier)
         call = np.maximum(gap, 0.0)
         ledger.call_im(call)
         release = np.minimum(np.maximum(-gap, 0.0), s.im_posted)

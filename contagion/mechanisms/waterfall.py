@@ -5,7 +5,9 @@ redemptions) pro rata from its cash; standing facilities first lend to eligible 
 whose cash falls short. What it cannot pay it raises, in this order
 (:data:`contagion.mechanisms.deleveraging.STEPS` says who may take which step): asset
 managers sell other assets alongside Treasuries (Treasuries preferred); free (unencumbered)
-bonds are sold; dealers and MMFs recall loans (ON RRP first, then private repo); MMFs let
+bonds are first financed in repo with the lenders the holder already has (what a rally frees
+from cover, or bonds never pledged), then sold; dealers and MMFs recall loans (ON RRP first,
+then private repo); MMFs let
 other assets run off for what recalls leave; leveraged holders unwind, selling the cash bond
 and buying back the hedge together, which releases haircut and IM (the equations are in
 :mod:`contagion.mechanisms.deleveraging`). Voluntary de-leveraging toward the volatility-
@@ -47,6 +49,51 @@ PLAN_WRITES = (
     "to_liquidate",
     "repo_amount",  # loans that replace intercepted sales (orders.Interception)
 )
+
+
+def _borrow_against_free(s, topo, ledger, need: np.ndarray, free_value: np.ndarray) -> np.ndarray:
+    """Leveraged holders (those that may unwind) raise cash by repo on their unencumbered
+    bonds (those a rally has freed from cover, or never pledged) from the lenders they
+    already borrow from, before selling anything: on each live edge, at its haircut, the
+    edge's share (by amount) of the free value of its borrower's bonds in its bucket; lenders
+    lend from their cash only, and not on edges they are recalling or rationing.
+    ``free_value``: (n, n_buckets) unencumbered bonds at market; returns USD bn drawn per
+    institution."""
+    r = topo.repo
+    asking = need > 0
+    if not asking.any():
+        return np.zeros_like(need)
+    live = (
+        asking[r.borrower]
+        & topo.can["unwind"][r.borrower]
+        & ~s.repo_unsecured
+        & (s.repo_recall <= 0)
+        & (s.repo_rationed <= 0)
+        & (s.repo_amount > 0)
+        & ~s.defaulted[r.lender]
+        & ~topo.cb_edges
+    )
+    if not live.any():
+        return np.zeros_like(need)
+    amount = np.where(live, s.repo_amount, 0.0)
+    cell = topo.collateral_cell  # borrower * n_buckets + bucket
+    in_cell = np.bincount(cell, amount, minlength=free_value.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(in_cell[cell] > 0, amount / in_cell[cell], 0.0)
+    cap = free_value.ravel()[cell] * share * (1.0 - s.repo_haircut)
+    total = topo.by_borrower(cap)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        take = np.where(total > 0, np.minimum(need, total) / total, 0.0)
+    x = cap * take[r.borrower]
+    asked = topo.by_lender(x)
+    cash = np.maximum(s.cash, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(asked > cash, cash / asked, 1.0)
+    x = x * scale[r.lender]
+    if not x.any():
+        return np.zeros_like(need)
+    ledger.extend_repo(x)
+    return topo.by_borrower(x)
 
 
 def dues(state, topo, ledger) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,6 +150,12 @@ def plan_step(state, ctx, ledger, day, desk, still_owed: np.ndarray):
         free_value = rowdot(free, price)
         # 0. funds sell other assets alongside Treasuries (Treasuries preferred)
         need = _sell_other_assets(s, ctx, ledger, day, need, free_value)
+        # 0'. leveraged holders borrow more from their repo lenders against free bonds
+        drawn = _borrow_against_free(s, topo, ledger, need, free * price)
+        if drawn.any():
+            need = np.maximum(need - drawn, 0.0)
+            free = ledger.free_par()
+            free_value = rowdot(free, price)
         # 1. sell free bonds
         cap = np.where(topo.can["sell_free"], free_value, 0.0)
         frac_free, need = dl.split_need(need, cap)

@@ -302,6 +302,14 @@ def level_caveat(base: Evidence, system_meta: Mapping[str, Any], n_days: int) ->
             f"the price-impact factor was at its cap on {cap:.0f}: the levels there depend on "
             "the convexity and outside-demand parameters more than on anything the fit pins down."
         )
+    bound = base.bounds.get("impact_bound_hit_days", 0)
+    if bound:
+        parts.append(
+            f"The price impact reached its bound (ModelParams.max_impact_bp) on {bound:.0f} "
+            "days: a peak there is the bound plus the fundamental shock, not a model outcome, "
+            "and arms that reach it too cannot be ranked by it (compare their other metrics "
+            "and the draws)."
+        )
     return " ".join(parts)
 
 

@@ -1,0 +1,132 @@
+"""Knife-edge scan: does a small change in a shock give a proportionate change in the result?
+
+Runs a stress at a ladder of severities (``Scenario.scaled``: every shock path times the
+factor, volatility as its excess over 1) and reports, per step, the 10y peak, the basis
+and swap-spread peaks, hedge-fund sales, defaults and which model bounds bite. A step whose
+10y response per unit of scale exceeds ``JUMP_RATIO`` times the scan's median slope is a
+jump; the scan names what happened across it: new defaults (a default cascade, by type), a
+bound that starts to bind, or nothing it can name (an unexplained cliff, a defect).
+
+Usage (on demand, not in CI)::
+
+    .venv/bin/python benchmarks/knife_edge.py                    # main job system and stress
+    .venv/bin/python benchmarks/knife_edge.py --episode april_2025 --scales 0.5 1 1.5 2 2.5
+    .venv/bin/python benchmarks/knife_edge.py --write            # also writes KNIFE_EDGE.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import contagion as c  # noqa: E402
+from contagion.recorder import BOUNDS  # noqa: E402
+from contagion.schema import INSTITUTION_TYPES  # noqa: E402
+
+JUMP_RATIO = 3.0  # a step steeper than 3x the scan's median slope is a jump
+DEFAULT_SCALES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+
+
+def _case(episode: str | None):
+    if episode:
+        import calibration
+
+        system, scenario, policies = calibration.episode(episode)
+        return system, scenario, policies, f"calibration.episode({episode!r})"
+    system = c.examples.calibrated_us_2025()
+    scenario = c.scenarios.load("basis_unwind").with_params(**c.examples.model_params(system))
+    return system, scenario, [], "calibrated_us_2025 under basis_unwind (the main job's no action)"
+
+
+def scan(system, scenario, policies, scales) -> pd.DataFrame:
+    """One row per severity: headline outcomes and the bounds that bind."""
+    rows = []
+    for f in scales:
+        s = c.simulate_summary(system, scenario.scaled(f), policies)
+        row = {
+            "scale": f,
+            "peak_10y_bp": s["peak_yield_change_10y_bp"],
+            "peak_basis_TY_bp": s.get("peak_basis_widening_TY_bp", np.nan),
+            "peak_swap_spread_10y_bp": s.get("peak_swap_spread_change_10y_bp", np.nan),
+            "hf_sales_usd_bn": s.get("voluntary_sales_hedge_fund_usd_bn", 0.0)
+            + s.get("forced_sales_hedge_fund_usd_bn", 0.0),
+            "defaults": s["defaults_count"],
+            "bounds": ", ".join(k.removesuffix("_days") for k in BOUNDS if s.get(k, 0) > 0),
+        }
+        for t in INSTITUTION_TYPES:
+            row[f"defaults_{t}"] = s.get(f"defaults_{t}_count", 0.0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def diagnose(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mark jumps and name what explains them."""
+    df = frame.copy()
+    slope = df["peak_10y_bp"].diff() / df["scale"].diff()
+    med = float(np.nanmedian(np.abs(slope.iloc[1:]))) if len(df) > 2 else np.nan
+    verdict = [""]
+    for i in range(1, len(df)):
+        prev, cur = df.iloc[i - 1], df.iloc[i]
+        if not (med > 0 and abs(slope.iloc[i]) > JUMP_RATIO * med):
+            verdict.append("smooth")
+            continue
+        why = []
+        new = {t: cur[f"defaults_{t}"] - prev[f"defaults_{t}"] for t in INSTITUTION_TYPES}
+        new = {t: int(v) for t, v in new.items() if v > 0}
+        if new:
+            why.append("default cascade: " + ", ".join(f"{v} {t}" for t, v in new.items()))
+        was = set(filter(None, str(prev["bounds"]).split(", ")))
+        now = set(filter(None, str(cur["bounds"]).split(", ")))
+        if now - was:
+            why.append("bound starts to bind: " + ", ".join(sorted(now - was)))
+        verdict.append("JUMP (" + ("; ".join(why) if why else "UNEXPLAINED") + ")")
+    df["slope_bp_per_unit_scale"] = slope
+    df["verdict"] = verdict
+    return df
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        return (
+            f"{v:.3g}"
+            if isinstance(v, float) and abs(v) < 10
+            else (f"{v:.1f}" if isinstance(v, float) else str(v))
+        )
+
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--episode", default=None, help="an episode instead of the main job")
+    ap.add_argument("--scales", type=float, nargs="+", default=list(DEFAULT_SCALES))
+    ap.add_argument("--write", action="store_true", help="write benchmarks/KNIFE_EDGE.md")
+    args = ap.parse_args(argv)
+    system, scenario, policies, label = _case(args.episode)
+    df = diagnose(scan(system, scenario, policies, sorted(args.scales)))
+    cols = ["scale", "peak_10y_bp", "peak_basis_TY_bp", "peak_swap_spread_10y_bp",
+            "hf_sales_usd_bn", "defaults", "bounds", "verdict"]  # fmt: skip
+    table = _markdown(df[cols])
+    print(label)
+    print(table)
+    unexplained = df["verdict"].str.contains("UNEXPLAINED").any()
+    if args.write:
+        out = ROOT / "benchmarks" / "KNIFE_EDGE.md"
+        text = out.read_text() if out.exists() else "# Knife-edge scans\n"
+        text += f"\n## {label}\n\n`{' '.join(sys.argv)}`\n\n{table}\n"
+        out.write_text(text)
+    return 1 if unexplained else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
