@@ -445,17 +445,17 @@ def money_market_table(results: dict[str, Any]) -> pd.DataFrame:
         m = r.markets
         if "repo_rate_pct" not in m or not len(m):
             continue
-        col = m.reindex(columns=[*POLICY_RATE_COLUMNS, *REPO_SUPPLY_COLUMNS]).__getitem__
-        mmf = col("repo_supply_mmf_usd_bn")
+        col = m.reindex(columns=[*POLICY_RATE_COLUMNS, *REPO_SUPPLY_COLUMNS])  # NaN if absent
+        mmf = col["repo_supply_mmf_usd_bn"]
         rows[arm] = {
-            "range top, day 0 (%)": float(col("policy_range_upper_pct").iloc[0]),
-            "range top, end (%)": float(col("policy_range_upper_pct").iloc[-1]),
-            "SRF rate, low (%)": float(col("srf_rate_pct").min()),
+            "range top, day 0 (%)": float(col["policy_range_upper_pct"].iloc[0]),
+            "range top, end (%)": float(col["policy_range_upper_pct"].iloc[-1]),
+            "SRF rate, low (%)": float(col["srf_rate_pct"].min()),
             "GC repo, peak (%)": float(m["repo_rate_pct"].max()),
             "money-fund repo, largest fall (USD bn)": float(max(0.0, mmf.iloc[0] - mmf.min())),
-            "bank repo, peak (USD bn)": float(col("repo_supply_banks_usd_bn").max()),
-            "facility take-up, peak (USD bn)": float(col("repo_supply_facilities_usd_bn").max()),
-            "unmet demand, peak (USD bn)": float(col("repo_unmet_usd_bn").max()),
+            "bank repo, peak (USD bn)": float(col["repo_supply_banks_usd_bn"].max()),
+            "facility take-up, peak (USD bn)": float(col["repo_supply_facilities_usd_bn"].max()),
+            "unmet demand, peak (USD bn)": float(col["repo_unmet_usd_bn"].max()),
         }
     out = pd.DataFrame.from_dict(rows, "index")
     out.index.name = "arm"
