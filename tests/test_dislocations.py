@@ -219,3 +219,37 @@ def test_dealers_distribute_what_they_absorbed_at_the_decay_rate():
     assert excess.loc[1] > 1.0  # the dealer bought on day 1
     for t in (2, 3, 4):
         assert excess.loc[t] == pytest.approx((1 - delta) ** (t - 1) * excess.loc[1], rel=1e-9)
+
+
+def test_repaying_the_pool_moves_cash_back_to_its_lenders_and_keeps_equity():
+    """``Ledger.repay_pool``: a dealer repays 6 of the 10 it owes the MMF pool; the money
+    funds that lent get 6 back pro rata to their pool loans (3:1), nobody's equity moves and
+    no cash is created; a repayment beyond what the pool lent is scaled down to it."""
+    from contagion.engine import Simulation
+
+    sim = Simulation(c.examples.stylised_us_2025(), c.Scenario(name="calm", days=1))
+    s, ledger, topo = sim.state, sim.ledger, sim.ctx.topo
+    ledger.thaw()
+    d = int(np.flatnonzero(topo.mask["dealer"])[0])
+    m1, m2 = np.flatnonzero(topo.mask["mmf"])[:2]
+    lend, borrow = np.zeros(topo.n), np.zeros(topo.n)
+    lend[[m1, m2]] = [7.5, 2.5]
+    borrow[d] = 10.0
+    ledger.pool_finance(lend, borrow)
+    cash0, equity0 = s.cash.sum(), ledger.tracked_equity().copy()
+    a, liab = ledger.balance()
+    book0 = a - liab
+    repay = np.zeros(topo.n)
+    repay[d] = 6.0
+    ledger.repay_pool(repay)
+    assert s.pool_borrowed[d] == pytest.approx(4.0)
+    assert s.pool_lent[[m1, m2]] == pytest.approx([3.0, 1.0])  # 7.5 - 4.5, 2.5 - 1.5
+    assert s.cash.sum() == pytest.approx(cash0, abs=1e-9)
+    a, liab = ledger.balance()
+    np.testing.assert_allclose(a - liab, book0, atol=1e-9)
+    np.testing.assert_allclose(ledger.tracked_equity(), equity0, atol=1e-9)
+    repay[d] = 50.0  # more than the 4 still lent: only 4 is repaid
+    ledger.repay_pool(repay)
+    assert s.pool_lent.sum() == pytest.approx(0.0, abs=1e-9)
+    assert s.pool_borrowed[d] == pytest.approx(0.0, abs=1e-9)
+    assert s.cash.sum() == pytest.approx(cash0, abs=1e-9)
