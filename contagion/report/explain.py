@@ -62,6 +62,7 @@ class Evidence:
     bounds: dict[str, float] = field(default_factory=dict)  # counter -> days
     repo_rate_pct: float = 0.0
     lends: bool = False  # the arm has a lending facility (usage item ``outstanding``)
+    lenders: tuple[str, ...] = ()  # the lending policies' types (``policy_usage.policy``)
     facility_rate_pct: float = float("nan")  # lowest SRF minimum bid rate of the run
     cb_mtm_loss_usd_bn: float = 0.0
     defaults: float = 0.0
@@ -80,6 +81,7 @@ def evidence(result, types: Mapping[str, str]) -> Evidence:
     ev.bought_usd_bn = float(bought["value_usd_bn"].sum()) if len(bought) else 0.0
     out = _usage(result, "outstanding")
     ev.lends = bool(len(out))
+    ev.lenders = tuple(sorted(set(out["policy"].astype(str)))) if len(out) else ()
     m = result.markets
     if "srf_rate_pct" in m and len(m):
         ev.facility_rate_pct = float(m["srf_rate_pct"].min())
@@ -245,7 +247,8 @@ def reason(ev: Evidence, base: Evidence, sectors: Mapping[str, str]) -> str:
 
 def _why_no_take_up(ev: Evidence) -> str:
     """Why a lending facility lent nothing: its rate or its borrowers' cash."""
-    if np.isfinite(ev.facility_rate_pct) and ev.repo_rate_pct < ev.facility_rate_pct:
+    srf_only = ev.lenders == ("srf",)  # the SRF's rate is the one in Result.markets
+    if srf_only and np.isfinite(ev.facility_rate_pct) and ev.repo_rate_pct < ev.facility_rate_pct:
         return (
             f"lent nothing, as the market repo rate (peak {ev.repo_rate_pct:.2f}%) never "
             f"reached the facility's minimum bid rate ({ev.facility_rate_pct:.2f}%)"
