@@ -7,6 +7,11 @@ Usage (on demand, outside the test suite)::
     .venv/bin/python benchmarks/reference_runs.py save DIR      # pickle every frame
     .venv/bin/python benchmarks/reference_runs.py compare DIR   # bit-for-bit against DIR
     .venv/bin/python benchmarks/reference_runs.py compare DIR --rtol 1e-9   # and the largest change
+    .venv/bin/python benchmarks/reference_runs.py headlines benchmarks/reference_headlines.csv
+
+``headlines`` writes each run's headline summary values (:data:`HEADLINES`) to a CSV kept in
+the repository: the pickles are too large to commit, so this file is the pin a reviewer sees
+move when results change on purpose (re-written in a commit of its own).
 
 ``compare`` prints, per run, ``identical`` or the frames and columns that differ with the
 largest absolute and relative change, and exits 1 if any run differs (beyond ``--rtol``).
@@ -184,6 +189,28 @@ CASES: dict[str, Callable[[], c.Result]] = {
 }
 
 
+#: Summary keys written by ``headlines`` (those a run has; others are left empty).
+HEADLINES = (
+    "peak_yield_change_10y_bp",
+    "peak_yield_change_30y_bp",
+    "peak_basis_widening_TY_bp",
+    "peak_repo_rate_pct",
+    "fire_sale_volume_usd_bn",
+    "forced_sales_total_usd_bn",
+    "equity_loss_total_usd_bn",
+    "defaults_count",
+    "impact_bound_hit_days",
+)
+
+
+def headlines(path: Path) -> None:
+    rows = {name: {k: run().summary.get(k) for k in HEADLINES} for name, run in CASES.items()}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "run"
+    frame.to_csv(path, float_format="%.6g")
+    print(f"wrote {path} ({len(frame)} runs)")
+
+
 def frames(result: c.Result) -> dict[str, object]:
     out: dict[str, object] = {k: getattr(result, k) for k in FRAMES}
     out["summary"] = dict(result.summary)
@@ -267,8 +294,8 @@ def compare(folder: Path, rtol: float = 0.0) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=("save", "compare"))
-    ap.add_argument("folder", type=Path)
+    ap.add_argument("action", choices=("save", "compare", "headlines"))
+    ap.add_argument("folder", type=Path, help="pickle folder (save, compare) or CSV (headlines)")
     ap.add_argument("--rtol", type=float, default=0.0)
     ap.add_argument("-k", default=None, help="only the cases whose name contains this")
     args = ap.parse_args(argv)
@@ -277,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             del CASES[name]
     if args.action == "save":
         save(args.folder)
+        return 0
+    if args.action == "headlines":
+        headlines(args.folder)
         return 0
     return compare(args.folder, args.rtol)
 
