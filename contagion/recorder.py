@@ -24,6 +24,7 @@ import functools
 import numpy as np
 import pandas as pd
 
+from contagion.mechanisms import policy_rates
 from contagion.mechanisms.margin import swap_rate_change_bp
 from contagion.mechanisms.prices import MIN_PRICE_FRAC
 from contagion.schema import INSTITUTION_TYPES, STRATEGIES
@@ -84,14 +85,7 @@ POLICY_RATE_COLUMNS = (
     "srf_rate_pct",
     "discount_rate_pct",
 )
-_POLICY_RATE_FIELDS = (
-    "range_lower_pct",
-    "range_upper_pct",
-    "iorb_pct",
-    "on_rrp_pct",
-    "srf_rate_pct",
-    "discount_rate_pct",
-)
+_POLICY_RATE_FIELDS = policy_rates.FIELDS  # the State fields, in the columns' order
 #: Who supplied the repo market's cash at the last close (USD bn; mechanisms.repo_market).
 REPO_SUPPLY_COLUMNS = (
     "repo_demand_usd_bn",

@@ -257,11 +257,7 @@ def sales_by_sector(
     present = [s for s in SECTOR_ORDER if any(s in c.columns for c in cum.values())]
     present += sorted({s for c in cum.values() for s in c.columns} - set(SECTOR_ORDER))
     if not present:
-        fig = _figure(6, 1.5)
-        ax = fig.subplots()
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no forced sales in any arm", ha="center", va="center")
-        return fig
+        return _message("no forced sales in any arm")
     cols = max(1, min(ncols, len(present)))
     rows = int(np.ceil(len(present) / cols))
     fig = _figure(3.8 * cols, PANEL_HEIGHT_IN * rows + 0.8)
@@ -275,6 +271,15 @@ def sales_by_sector(
         ax.set_ylabel("USD bn, cumulative")
         ax.set_xlim(0, max(int(c.index.max()) for c in cum.values()))
     _legend_in_order(fig, axes[0], arms, labels)
+    return fig
+
+
+def _message(text: str) -> Figure:
+    """A small figure that only says ``text`` (a panel with nothing to draw)."""
+    fig = _figure(6, 1.5)
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
     return fig
 
 
@@ -304,11 +309,7 @@ def scenario_paths(paths: pd.DataFrame, *, ncols: int = 3) -> Figure:
             unit = " (%)" if c.endswith("_frac") else ""
             panels.append((c.removesuffix("_frac").replace("_", " ") + unit, [c], False))
     if not panels:
-        fig = _figure(6, 1.5)
-        ax = fig.subplots()
-        ax.axis("off")
-        ax.text(0.5, 0.5, "the scenario has no shock paths", ha="center", va="center")
-        return fig
+        return _message("the scenario has no shock paths")
     n_cols = max(1, min(ncols, len(panels)))
     fig = _figure(3.8 * n_cols, PANEL_HEIGHT_IN * int(np.ceil(len(panels) / n_cols)) + 0.3)
     axes = _grid(fig, len(panels), n_cols)
