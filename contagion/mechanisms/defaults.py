@@ -105,9 +105,10 @@ def default_step(state, ctx, ledger, day, still_owed, *, clearing_defaults=None)
     a, liab = ledger.balance()
     equity = a - liab
     insolvent = equity < s.ref.insolvency_floor
-    # illiquid: owes, and has nothing to sell, recall or unwind (each test only when
-    # someone is still a candidate)
-    illiquid = still_owed > tol
+    # illiquid: owes more than its cash, and has nothing to sell, recall or unwind (each
+    # test only when someone is still a candidate). ``still_owed`` may be gross dues not yet
+    # paid (the check after a converged round): cash on hand pays those next round.
+    illiquid = still_owed - np.maximum(s.cash, 0.0) > tol
     if illiquid.any():
         illiquid &= ~(s.par.sum(axis=1) > tol)  # nothing to sell
     if illiquid.any():  # nor other assets it may sell (the proceeds pay next round)
