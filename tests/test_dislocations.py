@@ -16,6 +16,7 @@ import pytest
 import contagion as c
 from contagion.mechanisms import dealers
 from contagion.mechanisms import price_impact as pi
+from contagion.policies import QEConfig
 
 ONE_BUCKET = {
     "buckets": [
@@ -102,6 +103,53 @@ def test_the_tightest_limit_binds_and_is_reported():
     # the dealer absorbed its internal room, 10 of value (par a little more, below 100)
     bought = res.flows.query("buyer == 'dealers'")["par_usd_bn"].sum()
     assert 10.0 <= bought <= 10.0 / (res.markets.loc[1, "price_10y"] / 100.0) + 1e-9
+
+
+def test_dealers_sell_their_excess_inventory_into_a_purchase():
+    """Day 1: dealers absorb 40 of a sale. Day 2: the central bank buys 30 with nobody
+    selling: the dealer sells 30 of its excess into the bid (before the round clears), its
+    utilisation falls, and the buy's transient impact is priced at that lower utilisation."""
+    system = seller_and_dealer()
+    params = c.ModelParams(impact_convexity=2.0, impact_decay_frac=0.0)
+    sale = {"10y": [40.0]}
+    qe = QEConfig(schedule_usd_bn={"10y": [0.0, 30.0]}, budget_usd_bn=100.0)
+    sc = c.Scenario(name="sale then QE", days=2, exogenous_sales_usd_bn=sale, params=params)
+    res = c.simulate(system, sc, [qe])
+    m, inst = res.markets, res.institutions.set_index(["day", "institution"])
+    value = inst["treasury_value_usd_bn"]
+    assert value[(1, "dealer")] > value[(0, "dealer")] + 38.0  # it absorbed the sale (40 par)
+    # it sold the central bank's 30 of value into the bid: the flows say so
+    assert value[(1, "dealer")] - value[(2, "dealer")] == pytest.approx(30.0, rel=0.02)
+    sold = res.flows.query("day == 2 and seller == 'dealer' and buyer == 'policy'")
+    assert sold["par_usd_bn"].sum() * m.loc[1, "price_10y"] / 100.0 == pytest.approx(30.0)
+    assert m.loc[2, "dealer_utilisation_frac"] < m.loc[1, "dealer_utilisation_frac"]
+    # the buy moved yields down by less than the day-1 sale moved them up (per USD bn) and
+    # by no more than at the day-1 utilisation
+    up = m.loc[1, "impact_10y_bp"] / 40.0
+    down = (m.loc[1, "impact_10y_bp"] - m.loc[2, "impact_10y_bp"]) / 30.0
+    assert 0.0 < down < up
+
+
+def test_no_liquidity_default_while_cash_covers_what_is_due():
+    """The calibrated system's futures holder groups (type ``other``: no bonds to sell, no
+    unwind) met every margin call from cash in a calm-market sale; the default check after
+    a converged round once counted gross dues as unpaid and defaulted them on the first VM
+    call of a busy day."""
+    system = c.examples.calibrated_us_2025()
+    sc = c.Scenario(name="supply", days=5, exogenous_sales_usd_bn={"10y": [20.0] * 5}).with_params(
+        **c.examples.model_params(system)
+    )
+    res = c.simulate(system, sc)
+    ev = res.events
+    calls = ev[ev["event"].isin(["variation_margin_call", "initial_margin_call"])]
+    groups = ["futures_other_rept", "futures_nonrept"]
+    assert not calls[calls["institution"].isin(groups)].empty  # they were called
+    inst = res.institutions.set_index(["day", "institution"])
+    for name in groups:
+        for day, due in calls[calls["institution"] == name].groupby("day")["amount_usd_bn"]:
+            assert inst.loc[(day - 1, name), "cash_usd_bn"] > due.sum()
+    defaults = ev[(ev["event"] == "default") & ev["institution"].isin(groups)]
+    assert defaults.empty
 
 
 # --- calm-market supply against the literature -------------------------------------------------

@@ -412,6 +412,16 @@ REGISTRY: tuple[Mechanism, ...] = (
         (1,),
     ),
     Mechanism(
+        "dealers.into_bids_par",
+        dealers.into_bids_par,
+        # no policy buying: dealers sell nothing into bids
+        lambda: {"excess": A([[30.0, 0.0], [10.0, 4.0]]), "net_buying": A([0.0, 0.0])},
+        _same(A([[0.0, 0.0], [0.0, 0.0]])),
+        # the more the policies buy, the more of their excess the dealers sell (up to all)
+        lambda k: {"excess": A([[30.0, 0.0], [10.0, 4.0]]), "net_buying": A([20.0, 2.0]) * k},
+        (1,),
+    ),
+    Mechanism(
         "dealers.daily_vol_bp",
         dealers.daily_vol_bp,
         lambda: {"volatility_index": 0.0},

@@ -46,7 +46,14 @@ day's prices, and the proceeds repay their inventory financing::
     sold_d,b = delta max(par_d,b - par_d,b,0, 0)        (live dealers; par)
     repay_d  = min(pool_d, sum_b sold_d,b P_b / 100)
 
-so the room the stress used comes back at the rate the dislocation fades.
+so the room the stress used comes back at the rate the dislocation fades. Where policies
+buy more of a bucket than is sold in a round, dealers sell the excess first (pro rata to it,
+at most all of it) into the bids (``sell_into_bids``): in March 2020 dealers sold to the
+Fed, most where they were nearest their limits (Cochran et al. 2024, fact base 6.17)::
+
+    sold_d,b = min(1, N_b / sum_d' x_d',b) x_d,b,   x_d,b = max(par_d,b - par_d,b,0, 0)
+
+with ``N_b`` the policies' net buying (par); the proceeds repay pool financing as above.
 
 Clearing the cash market (:mod:`contagion.mechanisms.price_impact`) uses the room to decide
 what dealers absorb and ``u`` to scale price impact; the repo market uses the room to split
@@ -217,6 +224,37 @@ DISTRIBUTION_WRITES = ("par", "cash", "external_par_out", "external_cash_in", "p
                        "pool_lent")  # fmt: skip
 
 
+def into_bids_par(excess: np.ndarray, net_buying: np.ndarray) -> np.ndarray:
+    """Par each dealer sells into policies' net bids: the bucket's net buying split pro rata
+    to the dealers' excess inventory, at most all of it.
+
+    Examples
+    --------
+    >>> into_bids_par(np.array([[30.0, 0.0], [10.0, 4.0]]), np.array([20.0, 10.0])).tolist()
+    [[15.0, 0.0], [5.0, 4.0]]
+    """
+    total = excess.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, np.minimum(net_buying, total) / total, 0.0)
+    return excess * share[None, :]
+
+
+def sell_into_bids(state, ctx, ledger, day, net_buying: np.ndarray) -> None:
+    """Live dealers sell the inventory they absorbed beyond their starting book into the
+    policies' net bids (par per bucket ``net_buying``), at the round's price, before the
+    round clears: the buyer relieves the dealers first (in March 2020 dealers sold to the
+    Fed, most where they were nearest their limits; Cochran et al. 2024, fact base 6.17),
+    so the purchase's impact is priced at the dealers' utilisation after their sale."""
+    s, topo = state, ctx.topo
+    if not (net_buying > 0).any():
+        return
+    live = topo.mask["dealer"] & ~s.defaulted
+    excess = np.where(live[:, None], np.maximum(s.par - s.ref.par0, 0.0), 0.0)
+    sold = into_bids_par(excess, np.maximum(net_buying, 0.0))
+    if sold.any():
+        _sell_to_outside(state, ledger, day, sold)
+
+
 def distribution_step(state, ctx, ledger, day) -> None:
     """Slow-moving capital buys the share ``delta`` of the inventory live dealers absorbed
     beyond their starting book at today's prices; the proceeds repay their pool financing."""
@@ -226,8 +264,14 @@ def distribution_step(state, ctx, ledger, day) -> None:
         return
     live = topo.mask["dealer"] & ~s.defaulted
     sold = np.where(live[:, None], distributed_par(s.par, s.ref.par0, delta), 0.0)
-    if not sold.any():
-        return
+    if sold.any():
+        _sell_to_outside(state, ledger, day, sold)
+
+
+def _sell_to_outside(state, ledger, day, sold: np.ndarray) -> None:
+    """Dealers sell ``sold`` (n x buckets par) outside the system at the current prices; the
+    proceeds repay their pool financing."""
+    s = state
     price_frac = s.price / 100.0
     proceeds = rowdot(sold, price_frac)
     ledger.sell_bonds(sold, price_frac)

@@ -29,8 +29,12 @@ note's); ``epsilon`` scales them by bucket: with epsilon = 1 the yield impact pe
 grows in proportion to duration, as bid-ask spreads in yield terms did across tenors in
 March 2020 (5y : 10y : 30y about 0.27 : 0.36 : 0.78 bp; Fleming & Ruela, fact base 4.10).
 
-``u`` is dealer utilisation after absorbing the sales (:mod:`contagion.mechanisms.dealers`:
-the tightest of leverage-ratio, value-at-risk and internal limits). Dealers buy what they
+``u`` is dealer utilisation after the round's trades: after absorbing the sales, or, where
+policies buy more than is sold, after the dealers have sold their excess inventory into the
+bids (:func:`contagion.mechanisms.dealers.sell_into_bids`), so a purchase that relieves
+full dealers moves yields at the liquidity of the market it leaves behind. Room is the
+tightest of the leverage-ratio, value-at-risk and internal limits
+(:mod:`contagion.mechanisms.dealers`). Dealers buy what they
 can fund (own cash plus new financing from MMFs and facilities) within their room; the rest
 goes to outside investors at the impacted price.
 
@@ -129,6 +133,12 @@ def allocate(total: float, weights: np.ndarray) -> np.ndarray:
 
 # --- step ------------------------------------------------------------------------------------
 CLEAR_WRITES = (
+    "par",  # dealers' sales into policies' net bids
+    "cash",
+    "external_par_out",
+    "external_cash_in",
+    "pool_borrowed",
+    "pool_lent",
     "impact_bp",
     "impact_perm_bp",
     "fut_impact_bp",
@@ -188,6 +198,8 @@ def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarra
     day.policy_bids, day.policy_supply = bids, supply
     q_par = sold + supply - bids
     q_value = q_par * price0
+    # net buying relieves the dealers first: they sell their excess inventory into the bids
+    dealers.sell_into_bids(s, ctx, ledger, day, -q_par)
     # dealers' room (the VaR limit counted in bonds of the duration being sold) and funding
     live_dealer = topo.mask["dealer"] & ~s.defaulted
     dur = topo.cs.market.modified_duration_years
