@@ -147,3 +147,30 @@ def test_reported_30y_moments_stay_outside_the_fit():
     table = F.reported(calibration.fitted_params())
     assert np.isfinite(table["model"]).all()
     assert (table["error"] == table["model"] - table["fact"]).all()
+
+
+# --- out of sample: prediction ranges and the reasons for a quiet prediction ----------------
+def test_parameter_draws_stay_in_the_fit_uncertainty_box() -> None:
+    stats = {
+        "a": {"estimate": 1.0, "std_error": 0.1, "low": 0.0, "high": 2.0},
+        "b": {"estimate": 0.05, "std_error": 1.0, "low": 0.0, "high": 0.1},  # clipped
+    }
+    draws = F.parameter_draws(stats, 8)
+    assert len(draws) == 8 and draws == F.parameter_draws(stats, 8)  # deterministic
+    a = np.array([d["a"] for d in draws])
+    b = np.array([d["b"] for d in draws])
+    assert a.min() >= 0.8 and a.max() <= 1.2 and a.std() > 0.05
+    assert b.min() >= 0.0 and b.max() <= 0.1
+
+
+def test_why_quiet_names_the_missing_inputs_only_when_nothing_moved() -> None:
+    import contagion as c
+
+    toy = c.examples.toy_basis_trade()
+    calm = c.Scenario(name="calm", days=3, volatility_multiplier=[1.2, 1.2])
+    reasons = F.why_quiet(c.simulate(toy, calm), calm)
+    assert len(reasons) == 3
+    assert "In the inputs: volatility path." in reasons[0]
+    assert "rate (fundamental) path" in reasons[0].split("Not in them:")[1]
+    sale = c.Scenario(name="sale", days=3, exogenous_sales_usd_bn={"10y": [200.0]})
+    assert F.why_quiet(c.simulate(toy, sale), sale) == []
