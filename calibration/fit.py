@@ -92,6 +92,9 @@ FIT_N_HEDGE_FUNDS = 300
 N_SCREEN = 48  # Latin-hypercube points screened before the local searches
 N_STARTS = 3  # local searches from the best screened points (plus the prior start)
 PRIOR_SCALE = 0.5  # prior std in units of a parameter's bounded range (weak)
+#: an estimate this close to either end of its range, as a share of the range in the fit's
+#: coordinate (log for multiplicative parameters), is flagged "at bound" (issue 21: 2%)
+AT_BOUND_FRAC = 0.02
 
 
 @dataclasses.dataclass(frozen=True)
@@ -630,7 +633,7 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
             "high": p.high,
             "start": p.start,
             "unit": p.unit,
-            "at_bound": bool(sol.x[k] < 1e-3 or sol.x[k] > 1 - 1e-3),
+            "at_bound": near_bound(float(sol.x[k])),
             "data_curvature": float(h_data[k, k]),
             "identified": bool(h_data[k, k] > prior_curv),
         }
@@ -649,6 +652,17 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
         "n_hedge_funds": n_hedge_funds,
         "quick": quick,
     }
+
+
+def near_bound(z: float) -> bool:
+    """Whether an estimate at unit-box coordinate ``z`` (0 = low, 1 = high) lies within
+    :data:`AT_BOUND_FRAC` of either end of its range: there the data push it against a
+    bound and its standard error understates the uncertainty.
+
+    >>> near_bound(0.011), near_bound(0.5), near_bound(0.99)
+    (True, False, True)
+    """
+    return z < AT_BOUND_FRAC or z > 1.0 - AT_BOUND_FRAC
 
 
 # --- the shipped file ---------------------------------------------------------------------------
@@ -928,7 +942,10 @@ stay outside the fit (adding them, even at weight 0, would change the solver's p
 
 Std errors: Gauss-Newton curvature of the objective at the optimum, `(J'J)^-1`, mapped
 from the unit box; "identified" means the data moments carry more curvature than the weak
-prior (otherwise the estimate is close to its start and the std error is the prior's).
+prior (otherwise the estimate is close to its start and the std error is the prior's);
+"at bound" means within {AT_BOUND_FRAC:.0%} of either end of the range (log scale for the
+multiplicative parameters): the data push it there and its std error understates the
+uncertainty.
 
 {_md_table(ptab)}
 
