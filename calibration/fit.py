@@ -557,6 +557,11 @@ def objective(params: dict[str, float], **kw: Any) -> float:
     return evaluate(params, **kw).objective
 
 
+def _stacked(ev: Evaluation) -> np.ndarray:
+    """The least-squares vector: data residuals then priors."""
+    return np.concatenate([ev.residuals, ev.prior])
+
+
 def _params_from_z(z: np.ndarray) -> dict[str, float]:
     return {p.name: p.to_x(float(np.clip(zi, 0.0, 1.0))) for p, zi in zip(PARAMETERS, z,
                                                                           strict=True)}  # fmt: skip
@@ -585,7 +590,7 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
         log.debug("evaluation %d (%s): objective %.6g", nfev[0], stage[0], ev.objective)
         if progress is not None:
             progress(nfev[0], stage[0], best[0])
-        return np.concatenate([ev.residuals, ev.prior])
+        return _stacked(ev)
 
     # global stage: a seeded Latin-hypercube screen of the unit box (the objective is
     # jagged: thresholds in the engine), then the local least-squares from the best point
@@ -648,6 +653,7 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
         "status": int(sol.status),
         "message": str(sol.message),
         "correlation": corr,
+        "z": np.asarray(sol.x, dtype=float),
         "seed": seed,
         "n_hedge_funds": n_hedge_funds,
         "quick": quick,
@@ -663,6 +669,60 @@ def near_bound(z: float) -> bool:
     (True, False, True)
     """
     return z < AT_BOUND_FRAC or z > 1.0 - AT_BOUND_FRAC
+
+
+#: Builder seeds the fit is repeated on for the identification report (the fit's own is 0).
+SEED_REFITS = (1, 2, 3, 4)
+#: least-squares evaluations per builder seed, from the pooled estimate (each with its
+#: finite-difference Jacobian: about 13 simulations of both episodes per evaluation)
+SEED_REFIT_NFEV = 4
+
+
+def seed_refits(
+    z_hat: np.ndarray, *, seeds: tuple[int, ...] = SEED_REFITS, max_nfev: int = SEED_REFIT_NFEV,
+    n_hedge_funds: int = FIT_N_HEDGE_FUNDS,
+    residuals: Callable[[np.ndarray, int], np.ndarray] | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """Re-fit on systems built with other builder seeds: how much the estimates depend on
+    the one network draw the fit uses (issue 21: intervals over builder seeds).
+
+    For each seed, ``scipy.optimize.least_squares`` starts from the estimate ``z_hat`` (unit
+    box) with the fit's settings and at most ``max_nfev`` evaluations: a local re-fit, so
+    it measures how far the optimum moves with the draw, not a new global search.
+    ``residuals(z, seed)`` replaces the model's residual vector (tests). Returns one row per
+    seed: ``seed``, ``objective``, ``nfev`` and every parameter (its units).
+    """
+    rows = []
+    for seed in seeds:
+
+        def fun(z: np.ndarray, s: int = seed) -> np.ndarray:
+            if residuals is not None:
+                return residuals(z, s)
+            return _stacked(evaluate(_params_from_z(z), seed=s, n_hedge_funds=n_hedge_funds))
+
+        log.info("builder seed %d: local re-fit (at most %d evaluations)", seed, max_nfev)
+        sol = least_squares(fun, np.asarray(z_hat, dtype=float), bounds=(0.0, 1.0), method="trf",
+                            diff_step=0.02, x_scale=1.0, max_nfev=max_nfev, xtol=1e-4,
+                            ftol=1e-5)  # fmt: skip
+        rows.append({"seed": seed, "objective": float(2.0 * sol.cost), "nfev": int(sol.nfev),
+                     **_params_from_z(sol.x)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def seed_intervals(stats: dict[str, dict], refits: pd.DataFrame) -> pd.DataFrame:
+    """Per parameter: the estimate (seed of the fit), the range over the re-fitted builder
+    seeds (the estimate included), their standard deviation, the curvature std error and
+    whether the seed spread exceeds it (then the std error understates the uncertainty)."""
+    rows = []
+    for name, st in stats.items():
+        vals = np.append(refits[name].to_numpy(float), float(st["estimate"]))
+        sd = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        rows.append({"parameter": name, "estimate": float(st["estimate"]),
+                     "seed low": float(vals.min()), "seed high": float(vals.max()),
+                     "seed sd": sd, "std error": float(st["std_error"]),
+                     "seed sd > std error": "yes" if sd > float(st["std_error"]) else ""}
+                    )  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 # --- the shipped file ---------------------------------------------------------------------------
@@ -711,7 +771,8 @@ def _param_doc(out: dict, episode_name: str) -> dict:
         "method": f"{N_SCREEN}-point Latin-hypercube screen, then scipy.optimize.least_squares "
         f"from the best {N_STARTS} points and the prior start, the lowest kept "
         "(trf, bounds, unit box, diff_step 0.02); "
-        "std errors from Gauss-Newton curvature (J'J)^-1 incl. weak priors",
+        "std errors from Gauss-Newton curvature (J'J)^-1 incl. weak priors; "
+        f"seed_low/seed_high: local re-fits on builder seeds {list(SEED_REFITS)}",
         "parameters": {
             k: {
                 kk: (float(vv) if isinstance(vv, float | int) and not isinstance(vv, bool) else vv)
@@ -880,6 +941,33 @@ def _quiet_text(reasons: list[str]) -> str:
         f"- {r}" for r in reasons) + "\n"  # fmt: skip
 
 
+def _seed_text(out: dict) -> str:
+    """The report's builder-seed section (see :func:`seed_refits`)."""
+    if "seed_refits" not in out:
+        return ("## Builder seeds\n\nNot re-fitted (a quick fit): the estimates rest on the "
+                f"system built with seed {out['seed']}.\n")  # fmt: skip
+    refits = out["seed_refits"]
+    per_seed = refits[["seed", "objective", "nfev"]].copy()
+    per_seed.loc[len(per_seed)] = [out["seed"], out["objective"], out["nfev"]]
+    per_seed = per_seed.astype({"seed": int, "nfev": int})
+    return f"""## Builder seeds
+
+The fit uses one network drawn by the builder (seed {out["seed"]}). Re-fitted from the
+estimate on systems built with seeds {", ".join(str(x) for x in refits["seed"])}
+(`scipy.optimize.least_squares`, at most {SEED_REFIT_NFEV} evaluations each, plus
+their finite-difference Jacobians: a local re-fit, so this measures how far the optimum
+moves with the network draw, not a new global search). Where the seed spread exceeds the
+curvature std error, the std error understates the uncertainty (the draws of the main job
+use the std error).
+
+{_md_table(seed_intervals(out["stats"], refits))}
+
+Objective per seed (the fit's own last):
+
+{_md_table(per_seed)}
+"""
+
+
 def write_report(out: dict, path: Path, doc: dict) -> Path:
     """Write the Markdown calibration report (targets, parameters, provenance)."""
     ev: Evaluation = out["evaluation"]
@@ -1015,6 +1103,7 @@ No purchases, repo operations, SLR relief or rate cuts (same system, inputs, par
 
 {_md_table(cf)}
 
+{_seed_text(out)}
 ## Parameter correlations (unit box)
 
 {_md_table(pd.DataFrame(out['correlation'], columns=[p.name[:12] for p in PARAMETERS],
@@ -1053,6 +1142,11 @@ def main(out_dir: str | Path | None = None, episode: str = "march_2020",
     out_dir = Path(out_dir) if out_dir is not None else _data_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     out = fit(quick=quick, progress=progress)
+    if not quick:  # the identification report's intervals over builder seeds
+        out["seed_refits"] = seed_refits(out["z"])
+        for row in seed_intervals(out["stats"], out["seed_refits"]).to_dict("records"):
+            out["stats"][row["parameter"]].update(seed_low=row["seed low"],
+                                                  seed_high=row["seed high"])  # fmt: skip
     doc = _param_doc(out, episode)
     (out_dir / PARAMS_FILE).write_text(
         "# Fitted parameters of contagion, written by calibration.fit.main; do not edit.\n"
