@@ -81,7 +81,7 @@ from calibration.build import (
     build_targets,
     with_dealer_capacity,
 )
-from calibration.snapshot import load_episode
+from calibration.snapshot import load_episode, load_snapshot
 from contagion.policies import QEConfig, SLRReliefConfig, StandingRepoConfig
 from contagion.policies.base import Policy, PolicyConfig
 from contagion.scenario import Scenario
@@ -107,6 +107,7 @@ EPISODES = {
     "sept_2019": ("2019-08", "2019-09-03", "2019-09-30"),
     "march_2020": ("2020-02", "2020-03-02", "2020-04-30"),
     "april_2025": ("2025-03", "2025-04-01", "2025-04-30"),
+    "late_2025": ("latest", "2025-12-01", "2026-01-16"),
 }
 #: The episodes the parameters are fitted to (calibration.fit); the others are out of sample.
 FIT_EPISODES = ("march_2020", "sept_2019")
@@ -417,6 +418,43 @@ def _april_policies(ep: pd.DataFrame, system: System) -> list[PolicyConfig]:
     ]
 
 
+def _late_2025_inputs(ep: pd.DataFrame, system: System, n: int) -> tuple[dict, list]:
+    """Late 2025: reserves drift with ON RRP near zero, the December cut (generic), the
+    SRF's aggregate limit removed on Dec 10.
+
+    Reserves: the vintage's level stands for the first day, then the dated levels after it
+    (linear between them, flat after the last); the day's fall is a drain
+    (``tga_change_usd_bn``; positive drains). The path already holds QT's end and the
+    reserve management purchases of bills (outside the model's coupon buckets)."""
+    name = "late_2025"
+    cal = episode_calendar(name)
+    rows = _rows(ep, "bank_reserves_usd_bn")
+    after = rows[pd.to_datetime(rows["date"]) > cal[0]]
+    x = np.array([0.0, *[(pd.Timestamp(d) - cal[0]).days for d in after["date"]]])
+    y = np.array([system.market.bank_reserves_usd_bn, *after["value"].astype(float)])
+    level = np.interp(np.asarray((cal - cal[0]).days, dtype=float), x, y)
+    drain = -np.diff(level, prepend=level[0])
+    doc = {"tga_change_usd_bn": [round(float(v), 6) for v in drain]}
+    m = system.market
+    spread = (m.srf_rate_pct - m.policy_rate_pct) * 100.0
+    limit = load_snapshot(EPISODES[name][0]).value("srf_aggregate_limit_usd_bn")
+    policies: list[PolicyConfig] = [
+        StandingRepoConfig(name="srf", aggregate_limit_usd_bn=limit,
+                           min_bid_spread_bp=spread, eligible=["dealer"])
+    ]  # fmt: skip
+    removed = _rows(ep, "srf_aggregate_limit_removed_flag")
+    if len(removed):  # no aggregate limit: a second facility no lending can fill (every
+        # Treasury in the system), from the day after the decision
+        outstanding = float(system.compile().holdings_par_usd_bn.sum())
+        start = day_of(name, pd.Timestamp(removed["date"].iloc[0]) + pd.Timedelta(days=1))
+        policies.append(
+            StandingRepoConfig(name="srf_limit_removed", trigger={"start_day": start},
+                               aggregate_limit_usd_bn=outstanding, min_bid_spread_bp=spread,
+                               eligible=["dealer"])
+        )  # fmt: skip
+    return doc, policies
+
+
 def apply_params(
     system: System, scenario: Scenario, params: dict[str, float] | None
 ) -> tuple[System, Scenario]:
@@ -573,6 +611,9 @@ def episode(
         doc["prime_mmf_outflow_frac"] = [round(float(prime / prime_nav * x), 8) for x in w]
         doc["government_mmf_inflow_frac"] = [round(float(govt / govt_nav * x), 8) for x in w]
         policies = _march_policies(ep, system) if with_fed else []
+    elif name == "late_2025":
+        extra, policies = _late_2025_inputs(ep, system, n)
+        doc.update(extra)
     else:
         policies = _april_policies(ep, system)
     scenario = Scenario.model_validate(doc).with_params(**FIXED_MODEL_PARAMS)

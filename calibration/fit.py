@@ -828,27 +828,84 @@ def parameter_draws(stats: dict[str, dict], n: int, *, seed: int = FIT_SEED) -> 
     return [dict(zip(names, (lo + u * (hi - lo)).tolist(), strict=True)) for u in unit]
 
 
+#: Funding metrics added for the late-2025 funding episode (``peak_repo_spread_to_iorb_bp``
+#: is read off ``Result.markets``: the GC repo rate less IORB, bp).
+FUNDING_METRICS = (
+    "peak_repo_spread_to_iorb_bp", "policy_srf_limit_removed_peak_take_up_usd_bn",
+)  # fmt: skip
+#: Out-of-sample episodes (inputs only; outcomes withheld) and the metrics predicted.
+OUT_OF_SAMPLE = {
+    "april_2025": OUT_OF_SAMPLE_METRICS,
+    "late_2025": ("peak_repo_rate_pct", *FUNDING_METRICS, "policy_srf_peak_take_up_usd_bn",
+                  "peak_yield_change_10y_bp", "voluntary_sales_hedge_fund_usd_bn",
+                  "defaults_count"),
+}  # fmt: skip
+
+
+def _metrics(result, keys: tuple[str, ...]) -> list[float]:
+    m = result.markets
+    derived = {"peak_repo_spread_to_iorb_bp":
+               float(((m["repo_rate_pct"] - m["iorb_pct"]) * 100.0).max())}  # fmt: skip
+    return [derived[k] if k in derived else float(result.summary.get(k, 0.0)) for k in keys]
+
+
 def out_of_sample(
     params: dict[str, float], stats: dict[str, dict] | None = None,
-    draws: int = OUT_OF_SAMPLE_DRAWS,
+    draws: int = OUT_OF_SAMPLE_DRAWS, name: str = "april_2025",
 ) -> tuple[pd.DataFrame, list[str]]:  # fmt: skip
-    """April 2025 from the 2025-03 vintage and its inputs only (no targets): the prediction
-    at ``params`` and, given the fit's ``stats``, its 10th/50th/90th percentiles over
-    ``draws`` parameter draws (:func:`parameter_draws`); and, when the central run predicts
-    no dislocation, the reasons read off that run (:func:`why_quiet`)."""
-    system, scenario, policies = episode("april_2025", params=params)
+    """An out-of-sample episode (:data:`OUT_OF_SAMPLE`: April 2025 from the 2025-03
+    vintage, late-2025 funding from the latest) from its inputs only (no targets): the
+    prediction at ``params`` and, given the fit's ``stats``, its 10th/50th/90th percentiles
+    over ``draws`` parameter draws (:func:`parameter_draws`); and, when the central run
+    predicts no dislocation, the reasons read off that run (:func:`why_quiet`, and for
+    the funding episode :func:`why_funding_quiet`)."""
+    keys = OUT_OF_SAMPLE[name]
+    system, scenario, policies = episode(name, params=params)
     r = simulate(system, scenario, policies)
-    rows = {"metric": list(OUT_OF_SAMPLE_METRICS),
-            "model": [float(r.summary.get(k, 0.0)) for k in OUT_OF_SAMPLE_METRICS]}  # fmt: skip
+    rows: dict[str, list] = {"metric": list(keys), "model": _metrics(r, keys)}
     if stats and draws > 0:
         runs = []
         for p in parameter_draws(stats, draws):
-            sy, sc, po = episode("april_2025", params=p)
-            summary = simulate(sy, sc, po).summary
-            runs.append([float(summary.get(k, 0.0)) for k in OUT_OF_SAMPLE_METRICS])
+            sy, sc, po = episode(name, params=p)
+            runs.append(_metrics(simulate(sy, sc, po), keys))
         q = np.percentile(np.array(runs), [10, 50, 90], axis=0)
         rows.update({"p10": q[0].tolist(), "p50": q[1].tolist(), "p90": q[2].tolist()})
-    return pd.DataFrame(rows), why_quiet(r, scenario)
+    if name == "late_2025":
+        reasons = why_funding_quiet(r, scenario, system.market.bank_assets_usd_bn)
+    else:
+        reasons = why_quiet(r, scenario)
+    return pd.DataFrame(rows), reasons
+
+
+def why_funding_quiet(result, scenario, bank_assets_usd_bn: float) -> list[str]:
+    """Why a funding run shows no stress, read off the run: empty when a lending facility
+    lent. Names the reserves against the scarcity threshold, the GC rate against the SRF's
+    minimum bid, and the inputs the episode has no source for."""
+    s, m = result.summary, result.markets
+    lent = sum(float(v) for k, v in s.items()
+               if k.startswith("policy_") and k.endswith("_lent_usd_bn"))  # fmt: skip
+    if lent > 0:
+        return []
+    p = scenario.params
+    bank_assets = float(bank_assets_usd_bn)
+    threshold = p.reserve_scarcity_frac * bank_assets
+    lo, hi = type(p).model_fields["reserve_scarcity_frac"].json_schema_extra["assumption_range"]
+    gap = (m["srf_rate_pct"] - m["repo_rate_pct"]) * 100.0
+    return [
+        f"Reserves stayed at or above USD {float(m['bank_reserves_usd_bn'].min()):,.0f} bn "
+        f"against a scarcity threshold of USD {threshold:,.0f} bn ({p.reserve_scarcity_frac:.0%} "
+        f"of USD {bank_assets:,.0f} bn of bank assets; the assumption's range {lo:.0%}-{hi:.0%} "
+        f"gives USD {lo * bank_assets:,.0f}-{hi * bank_assets:,.0f} bn), so banks' repo supply "
+        "is never cut by scarcity.",
+        f"The GC repo rate stayed {float(gap.min()):.1f} bp or more below the SRF's minimum bid "
+        f"(peak {float(m['repo_rate_pct'].max()):.3f}% against IORB "
+        f"{float(m['iorb_pct'].iloc[0]):.2f}% before the cut): no dealer found the facility "
+        "cheaper than the market.",
+        "Not in the inputs: year-end balance-sheet constraints (dealers' and foreign banks' "
+        "window dressing, GSIB score dates) and Treasury settlement days: the fact base has no "
+        "sourced size for them, so the run has no reason to move on those dates; the ON RRP "
+        "balance is the model's own (money funds' allocation), not an input.",
+    ]
 
 
 def why_quiet(result, scenario) -> list[str]:
@@ -983,6 +1040,7 @@ def write_report(out: dict, path: Path, doc: dict) -> Path:
     ])  # fmt: skip
     draws = 2 if out["quick"] else OUT_OF_SAMPLE_DRAWS  # a smoke run: a smoke range
     oos, quiet = out_of_sample(out["params"], out["stats"], draws)
+    late, late_quiet = out_of_sample(out["params"], out["stats"], draws, name="late_2025")
     rep = reported(out["params"])
     cf = counterfactual(out["params"])
     fixed = ", ".join(
@@ -991,7 +1049,7 @@ def write_report(out: dict, path: Path, doc: dict) -> Path:
     weighted = tab[tab["weight"] > 0]
     within = int((np.abs(ev.residuals[tab["weight"].to_numpy() > 0]) <= 1.0).sum())
     label = "QUICK (smoke) FIT: not a converged calibration. " if out["quick"] else ""
-    text = f"""# Calibration report: March 2020 and September 2019 (fit), April 2025 (out of sample)
+    text = f"""# Calibration report: March 2020 and Sept 2019 (fit), two episodes out of sample
 
 {label}Generated by `calibration.fit.main` on {doc['fit_date']} (package {__version__}).
 
@@ -1097,6 +1155,17 @@ bounds (the fit's uncertainty only: the builder's seed and the inputs are held f
 
 {_md_table(oos)}
 {_quiet_text(quiet)}
+## Late-2025 funding: out of sample (no targets stored; inputs only)
+
+Run from the `latest` vintage (as of 2025-11-30) over {EPISODES["late_2025"][1]} to
+{EPISODES["late_2025"][2]}: reserves drifting down with ON RRP near zero (the vintage's
+USD 7.6 bn), the December 10 cut and the removal of the SRF's USD 500 bn aggregate limit
+(`calibration/data/episodes/late_2025.csv`; the reserve levels are weak sources, fact base
+2.18). Same parameters and draws as above; outcomes withheld.
+`peak_repo_spread_to_iorb_bp` is the GC repo rate less IORB.
+
+{_md_table(late)}
+{_quiet_text(late_quiet)}
 ## Counterfactual: March 2020 without the Fed
 
 No purchases, repo operations, SLR relief or rate cuts (same system, inputs, parameters).

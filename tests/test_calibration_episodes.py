@@ -33,6 +33,7 @@ CASES = {
     "sept_2019": dict(name="sept_2019"),
     "march_2020": dict(name="march_2020"),
     "april_2025": dict(name="april_2025"),
+    "late_2025": dict(name="late_2025"),
 }
 
 
@@ -130,6 +131,29 @@ def test_april_2025_uses_inputs_only():
     assert [p.type for p in policies] == ["srf"]
     vol = scenario.path("volatility_multiplier") * system.market.volatility_index
     assert vol.max() == pytest.approx(137.0)
+
+
+def test_late_2025_funding_from_inputs_only():
+    ep = load_episode("late_2025")
+    assert set(ep["role"]) == {"input"}
+    system, scenario, policies = calibration.episode("late_2025")
+    assert system.metadata["vintage"] == "latest"
+    # reserves: the vintage's level on day 1, then the dated levels (linear in calendar
+    # days): what is drained by the mid-January row is the vintage's level less 2,880
+    drain = scenario.path("tga_change_usd_bn")
+    cal = episode_calendar("late_2025")
+    assert drain[0] == 0.0
+    k_dec15 = day_of("late_2025", "2025-12-15")
+    assert drain[:k_dec15].sum() == pytest.approx(system.market.bank_reserves_usd_bn - 2830.0)
+    assert cal[-1] >= pd.Timestamp("2026-01-15")
+    assert drain.sum() == pytest.approx(system.market.bank_reserves_usd_bn - 2880.0, abs=1e-5)
+    # the December cut moves the policy corridor the next business day
+    cut = scenario.path("policy_rate_change_bp")
+    assert cut.sum() == -25.0 and cut[close_before("late_2025", "2025-12-11") - 1] == -25.0
+    # the SRF at the vintage's USD 500 bn, then no aggregate limit from the day after Dec 10
+    assert policies[0].aggregate_limit_usd_bn == 500.0
+    assert policies[1].trigger.start_day == day_of("late_2025", "2025-12-11")
+    assert policies[1].aggregate_limit_usd_bn >= system.compile().holdings_par_usd_bn.sum()
 
 
 def test_counterfactual_has_no_fed():

@@ -121,6 +121,7 @@ def test_quick_main_writes_report_and_file(tmp_path):
     assert report.name == F.REPORT_FILE
     text = report.read_text()
     assert "QUICK" in text and "April 2025" in text and "Counterfactual" in text
+    assert "Late-2025 funding: out of sample" in text and "## Builder seeds" in text
     doc = F.load_fitted(tmp_path / F.PARAMS_FILE)
     assert doc["quick"] is True
     assert math.isfinite(doc["objective"])
@@ -202,3 +203,15 @@ def test_seed_refits_find_each_seeds_optimum_and_intervals_cover_them() -> None:
 
 def test_quick_report_says_the_seeds_were_not_refitted() -> None:
     assert "Not re-fitted (a quick fit)" in F._seed_text({"seed": 0})
+
+
+def test_late_2025_prediction_names_why_the_srf_lent_nothing() -> None:
+    table, reasons = F.out_of_sample(calibration.fitted_params(), None, 0, name="late_2025")
+    assert list(table["metric"]) == list(F.OUT_OF_SAMPLE["late_2025"])
+    row = dict(zip(table["metric"], table["model"], strict=True))
+    if row["policy_srf_peak_take_up_usd_bn"] + row["policy_srf_limit_removed_peak_take_up_usd_bn"]:
+        assert reasons == []
+    else:
+        assert len(reasons) == 3
+        assert "scarcity threshold" in reasons[0] and "SRF's minimum bid" in reasons[1]
+        assert "year-end" in reasons[2]
