@@ -12,6 +12,13 @@ Usage (on demand, not in CI)::
     .venv/bin/python benchmarks/knife_edge.py                    # main job system and stress
     .venv/bin/python benchmarks/knife_edge.py --episode april_2025 --scales 0.5 1 1.5 2 2.5
     .venv/bin/python benchmarks/knife_edge.py --write            # also writes KNIFE_EDGE.md
+    .venv/bin/python benchmarks/knife_edge.py --parameter outside_demand_usd_bn_per_bp \
+        --values 0.32 1 2 4 8                                      # the full stress, a model
+                                                                   # parameter scanned instead
+
+A parameter scan runs the unscaled stress at each value of one ``ModelParams`` field (the
+others as the case sets them): how much of a result one poorly identified parameter
+decides, read with the same jump diagnosis.
 """
 
 from __future__ import annotations
@@ -48,29 +55,42 @@ def _case(episode: str | None):
 
 def scan(system, scenario, policies, scales) -> pd.DataFrame:
     """One row per severity: headline outcomes and the bounds that bind."""
-    rows = []
-    for f in scales:
-        s = c.simulate_summary(system, scenario.scaled(f), policies)
-        row = {
-            "scale": f,
-            "peak_10y_bp": s["peak_yield_change_10y_bp"],
-            "peak_basis_TY_bp": s.get("peak_basis_widening_TY_bp", np.nan),
-            "peak_swap_spread_10y_bp": s.get("peak_swap_spread_change_10y_bp", np.nan),
-            "hf_sales_usd_bn": s.get("voluntary_sales_hedge_fund_usd_bn", 0.0)
-            + s.get("forced_sales_hedge_fund_usd_bn", 0.0),
-            "defaults": s["defaults_count"],
-            "bounds": ", ".join(k.removesuffix("_days") for k in BOUNDS if s.get(k, 0) > 0),
-        }
-        for t in INSTITUTION_TYPES:
-            row[f"defaults_{t}"] = s.get(f"defaults_{t}_count", 0.0)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [_row("scale", f, c.simulate_summary(system, scenario.scaled(f), policies)) for f in scales]
+    )
+
+
+def scan_parameter(system, scenario, policies, name: str, values) -> pd.DataFrame:
+    """One row per value of the model parameter ``name`` (the stress unscaled)."""
+    return pd.DataFrame(
+        [
+            _row(name, v, c.simulate_summary(system, scenario.with_params(**{name: v}), policies))
+            for v in values
+        ]
+    )
+
+
+def _row(x_name: str, x: float, s: dict) -> dict:
+    """Headline outcomes of one run (``s``: its summary) at ``x`` of the scanned column."""
+    row = {
+        x_name: x,
+        "peak_10y_bp": s["peak_yield_change_10y_bp"],
+        "peak_basis_TY_bp": s.get("peak_basis_widening_TY_bp", np.nan),
+        "peak_swap_spread_10y_bp": s.get("peak_swap_spread_change_10y_bp", np.nan),
+        "hf_sales_usd_bn": s.get("voluntary_sales_hedge_fund_usd_bn", 0.0)
+        + s.get("forced_sales_hedge_fund_usd_bn", 0.0),
+        "defaults": s["defaults_count"],
+        "bounds": ", ".join(k.removesuffix("_days") for k in BOUNDS if s.get(k, 0) > 0),
+    }
+    for t in INSTITUTION_TYPES:
+        row[f"defaults_{t}"] = s.get(f"defaults_{t}_count", 0.0)
+    return row
 
 
 def diagnose(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mark jumps and name what explains them."""
+    """Mark jumps and name what explains them (the first column is the scanned one)."""
     df = frame.copy()
-    slope = df["peak_10y_bp"].diff() / df["scale"].diff()
+    slope = df["peak_10y_bp"].diff() / df[df.columns[0]].diff()
     med = float(np.nanmedian(np.abs(slope.iloc[1:]))) if len(df) > 2 else np.nan
     verdict = [""]
     for i in range(1, len(df)):
@@ -88,7 +108,7 @@ def diagnose(frame: pd.DataFrame) -> pd.DataFrame:
         if now - was:
             why.append("bound starts to bind: " + ", ".join(sorted(now - was)))
         verdict.append("JUMP (" + ("; ".join(why) if why else "UNEXPLAINED") + ")")
-    df["slope_bp_per_unit_scale"] = slope
+    df["slope_bp_per_unit_scale"] = slope  # per unit of the scanned column (first)
     df["verdict"] = verdict
     return df
 
@@ -110,11 +130,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episode", default=None, help="an episode instead of the main job")
     ap.add_argument("--scales", type=float, nargs="+", default=list(DEFAULT_SCALES))
+    ap.add_argument("--parameter", default=None, help="scan this ModelParams field instead")
+    ap.add_argument("--values", type=float, nargs="+", default=None, help="its values")
     ap.add_argument("--write", action="store_true", help="write benchmarks/KNIFE_EDGE.md")
     args = ap.parse_args(argv)
     system, scenario, policies, label = _case(args.episode)
-    df = diagnose(scan(system, scenario, policies, sorted(args.scales)))
-    cols = ["scale", "peak_10y_bp", "peak_basis_TY_bp", "peak_swap_spread_10y_bp",
+    if args.parameter:
+        if not args.values:
+            ap.error("--parameter needs --values")
+        x = args.parameter
+        df = diagnose(scan_parameter(system, scenario, policies, x, sorted(args.values)))
+        label += f", {x} scanned"
+    else:
+        x = "scale"
+        df = diagnose(scan(system, scenario, policies, sorted(args.scales)))
+    cols = [x, "peak_10y_bp", "peak_basis_TY_bp", "peak_swap_spread_10y_bp",
             "hf_sales_usd_bn", "defaults", "bounds", "verdict"]  # fmt: skip
     table = _markdown(df[cols])
     print(label)
