@@ -137,8 +137,10 @@ _MANUAL_REASONS = (
     (r"^primary_dealer_count", "the NY Fed primary-dealer list is a web page"),
     (r"^slr_", "a regulatory parameter (rule text)"),
     (r"^srf_aggregate", "facility terms from FOMC and NY Fed statements (text)"),
-    (r"^dealer_ust_inventory", "FR 2004 (PDPOSGST-TOT) files were not found in a public "
-     "mirror; load_fr2004_csv reads one (calibration.download('fr2004', ...))"),
+    (r"^dealer_ust_inventory", "no official FR 2004 file in a public mirror: the values are "
+     "the NY Fed API's as cached (pickled) by a public repository, copied with provenance in "
+     "the row's note; load_fr2004_csv reads the official CSV (calibration.download('fr2004', "
+     "...))"),
     (r"^dealer_ust_capacity|^basis_stress|^hf_repo_haircut_positive", "a model prior "
      "(assumption), not a published statistic"),
     (r"^basis_trade_return", "read off a FEDS Note chart; no data file"),
