@@ -213,11 +213,10 @@ class Ledger:
 
     def pnl_total(self, which: np.ndarray | None = None) -> np.ndarray:
         """Accumulated P&L over all channels (of the institutions ``which`` selects)."""
-        rows = self.s.pnl if which is None else self.s.pnl[:, which]
-        total = 0
-        for row in rows:
-            total = total + row
-        return total
+        # the channels added in order onto +0.0 (a reduction over the rows of a C-ordered
+        # array; a column selection would be F-ordered and summed pairwise)
+        total = np.add.reduce(np.ascontiguousarray(self.s.pnl), axis=0)
+        return total if which is None else total[which]
 
     def tracked_equity(self, which: np.ndarray | None = None) -> np.ndarray:
         """Initial equity plus accumulated P&L by channel minus capital paid out (of the

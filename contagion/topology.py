@@ -30,6 +30,7 @@ try:  # the kernel behind ``csr_array @ vector``, without scipy's per-call dispa
 except ImportError:  # pragma: no cover - private scipy API; bincount instead
     _csr_matvec = None
 
+_FLOAT64 = np.dtype(np.float64)
 #: Institution types that can default (CCPs and central banks never do).
 DEFAULTABLE = ("hedge_fund", "dealer", "mmf", "asset_manager", "other", "sovereign_fund")
 #: Types that pay before they collect (their cash may go negative: a central bank's is the
@@ -74,9 +75,9 @@ class Incidence:
         return sp.csr_array((np.ones(k), (self.idx, np.arange(k))), shape=(self.n, k))
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        if x.__class__ is not np.ndarray or x.dtype != np.float64 or not x.flags.c_contiguous:
+        if x.__class__ is not np.ndarray or x.dtype is not _FLOAT64 or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.float64)
-        if x.shape != (self.k,):
+        if x.ndim != 1 or len(x) != self.k:
             raise ValueError(f"sum over edges: expected shape ({self.k},), got {x.shape}")
         if self.k >= self.SMALL and not x.any():  # (on small sets the check costs more)
             return np.zeros(self.n)

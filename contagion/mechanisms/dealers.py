@@ -134,7 +134,7 @@ def utilisation(room: float, room_ref: float) -> float:
     """Market-wide dealer utilisation u in [0, 1]."""
     if room_ref <= 0:
         return 1.0
-    return float(np.clip(1.0 - room / room_ref, 0.0, 1.0))
+    return min(max(float(1.0 - room / room_ref), 0.0), 1.0)  # (NaN stays NaN, as np.clip)
 
 
 # --- state-level helpers ----------------------------------------------------------------------
