@@ -153,6 +153,17 @@ class Topology:
         return np.concatenate([np.zeros(len(f.ids), bool), np.ones(len(s.ids), bool)])
 
     @cached_property
+    def m_duration(self) -> np.ndarray:
+        """Modified duration per margined edge: the deliverable bucket's (futures), the
+        swap's bucket's (swaps)."""
+        m = self.cs.market
+        bucket = np.where(self.is_swap, self.m_instrument, 0)
+        if self.n_futures:
+            fut = ~self.is_swap
+            bucket[fut] = m.futures_bucket[self.m_instrument[fut]]
+        return m.modified_duration_years[bucket]
+
+    @cached_property
     def n_futures_edges(self) -> int:
         return len(self.cs.futures.ids)
 

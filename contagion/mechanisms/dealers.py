@@ -142,17 +142,15 @@ def net_dv01(state, topo) -> np.ndarray:
     """Each institution's net rate sensitivity, USD bn per bp (long duration positive): cash
     bonds at their price, futures at theirs on the deliverable bucket's duration, swaps
     (receive fixed positive) on their bucket's duration."""
-    m = topo.cs.market
-    dur = m.modified_duration_years
+    dur = topo.cs.market.modified_duration_years
     cash = rowdot(state.par * (state.price / 100.0), dur) * 1e-4
     if not len(state.notional):
         return cash
-    inst, swap = topo.m_instrument, topo.is_swap
-    per_unit = np.empty(len(inst))
-    per_unit[swap] = dur[inst[swap]]
-    if topo.n_futures:
-        fut = ~swap
-        per_unit[fut] = (state.fut_price[inst[fut]] / 100.0) * dur[m.futures_bucket[inst[fut]]]
+    nf = topo.n_futures_edges  # margined edges: the futures, then the swaps
+    per_unit = np.empty(len(state.notional))
+    per_unit[nf:] = topo.m_duration[nf:]
+    if nf:
+        per_unit[:nf] = (state.fut_price[topo.m_instrument[:nf]] / 100.0) * topo.m_duration[:nf]
     return cash + topo.by_source(state.notional * per_unit) * 1e-4
 
 

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.mechanisms import dealers
 from contagion.sums import dot
 
 
@@ -184,8 +185,7 @@ def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarra
     dealer absorbs (USD bn) and sets the round's financing plan on ``day``. Prices are set
     by the caller (:func:`contagion.mechanisms.prices.set_prices`).
     """
-    from contagion.mechanisms import dealers
-    from contagion.mechanisms import repo_market as rm
+    from contagion.mechanisms import repo_market as rm  # (it imports this module)
 
     s, topo, p = state, ctx.topo, ctx.params
     nb = topo.n_buckets
