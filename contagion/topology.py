@@ -271,6 +271,16 @@ class Topology:
         return self.repo.segment == CENTRAL_BANK
 
     @cached_property
+    def market_edges(self) -> np.ndarray:
+        """Repo edges not of a central-bank facility (mask)."""
+        return ~self.cb_edges
+
+    @cached_property
+    def leveraged_market_repo(self) -> np.ndarray:
+        """Market repo (not a facility's) borrowed by those that may unwind (mask)."""
+        return self.can["unwind"][self.repo.borrower] & self.market_edges
+
+    @cached_property
     def mmf_private(self) -> np.ndarray:
         """Private repo lent by money-market funds (mask: MMF lender, not a facility)."""
         return self.mask["mmf"][self.repo.lender] & ~self.cb_edges

@@ -197,7 +197,7 @@ def rooms(state, ctx, ledger, desk, duration_years: float | None = None) -> np.n
     # the VaR and internal limits are dealers' desks' limits; elsewhere only the first counts
     var = np.where(dealer, var, np.inf)
     internal = np.where(dealer, internal, np.inf)
-    return np.stack([slr, var, internal])
+    return np.array((slr, var, internal))
 
 
 def room(state, ctx, ledger, desk, duration_years: float | None = None) -> np.ndarray:

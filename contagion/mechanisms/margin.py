@@ -187,7 +187,9 @@ def requirements_step(state, ctx, ledger, day) -> None:
     """IM calls and releases at the day's multiplier; repo margin calls."""
     s, topo = state, ctx.topo
     if ctx.channels.initial_margin:
-        multiplier = s.im_multiplier * np.where(topo.is_swap, 1.0, 1.0 + s.futures_margin_addon)
+        multiplier = np.empty(len(s.notional))  # futures, then swaps
+        multiplier[: topo.n_futures_edges] = s.im_multiplier * (1.0 + s.futures_margin_addon)
+        multiplier[topo.n_futures_edges :] = s.im_multiplier * 1.0
         gap = initial_margin_gap(s.notional, topo.im_base_rate, s.im_posted, s.im_due, multiplier)
         call = np.maximum(gap, 0.0)
         ledger.call_im(call)
