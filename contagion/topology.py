@@ -322,6 +322,23 @@ class Topology:
         return self.repo.borrower * self.n_buckets + self.repo.bucket
 
     @cached_property
+    def _cell_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Repo edges sorted by collateral cell (stable), and where each cell's run starts."""
+        cells = self.n * self.n_buckets
+        order = np.argsort(self.collateral_cell, kind="stable")
+        start = np.zeros(cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.collateral_cell, minlength=cells), out=start[1:])
+        return order, start
+
+    def repo_edges_of_cells(self, cells: np.ndarray) -> np.ndarray:
+        """The repo edges whose collateral cell is one of ``cells``, in edge order."""
+        order, start = self._cell_runs
+        first, count = start[cells], start[cells + 1] - start[cells]
+        offset = np.cumsum(count) - count  # where each cell's edges go in the output
+        pos = np.repeat(first - offset, count) + np.arange(int(count.sum()))
+        return np.sort(order[pos])
+
+    @cached_property
     def lender_can_recall(self) -> np.ndarray:
         return self.can["recall"][self.repo.lender]
 
