@@ -155,6 +155,7 @@ class Day:
     books_changed: bool = True  # something that can move equity happened since the check
     raised_cash: bool = False  # a round sold other assets: the next round pays with it
     # market clearing of the current round (set by price_impact.clear_step)
+    sold: np.ndarray | None = None  # par sold per bucket (the plan's sales summed)
     pool_plan: np.ndarray | None = None  # new MMF plus facility financing per dealer
     facility_plan: np.ndarray | None = None  # of which standing facilities
     policy_bids: np.ndarray | None = None  # par per bucket

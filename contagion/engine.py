@@ -203,7 +203,7 @@ class Simulation:
                 do("settle", s, ctx, L, day, desk, sell, phi, close, absorbed)
                 do("requirements", s, ctx, L, day)  # on the positions after the trades
                 day.books_changed = True
-                traded = dot(sell.sum(axis=0), s.price) / 100.0
+                traded = dot(day.sold, s.price) / 100.0  # (sell summed by the clearing)
                 day_sales += traded
                 converged = traded <= p.convergence_frac * day_sales
                 if converged and not do("defaults", s, ctx, L, day, waterfall.owed(s, topo, L)):

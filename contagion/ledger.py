@@ -9,8 +9,9 @@ of :mod:`contagion.testing` then hold after every step.
 
 Reads of the books (balance sheets, sums of edge amounts by node, free collateral) are here
 too, because the ledger knows when they go stale: sums over edges are cached between moves
-of the edge array they depend on, and the closing balance sheets of a day are computed once
-(:meth:`freeze`) and shared by the recorder, the invariants and the next day's lenders.
+of the edge array they depend on, balance sheets between any two moves (or a repricing,
+:meth:`repriced`), and the closing balance sheets of a day are computed once (:meth:`freeze`)
+and shared by the recorder, the invariants and the next day's lenders.
 On large systems payments touch only the edges with something due (the dense or sparse
 choice is the ledger's, :data:`SPARSE_MIN_EDGES`); the arithmetic and the order of every
 sum are the same either way.
@@ -107,12 +108,14 @@ class Ledger:
         self.topo = topo
         self._cache: dict[str, np.ndarray] = {}
         self._closing: tuple[np.ndarray, np.ndarray] | None = None
+        self._sheet: tuple[np.ndarray, np.ndarray] | None = None  # until the next move
         self.dense = len(state.repo_amount) + len(state.notional) < SPARSE_MIN_EDGES
 
     # --- caches -----------------------------------------------------------------------------
     def moved(self, *arrays: str) -> None:
         """Edge amounts changed: drop the cached sums over ``arrays`` ("repo_amount",
         "im_posted", "dues", "notional", "unsec_amount"), or all of them."""
+        self._sheet = None
         cache = self._cache
         if not cache:
             return
@@ -131,7 +134,12 @@ class Ledger:
     def thaw(self) -> None:
         """The books are about to change: drop the closing balance sheets and cached sums."""
         self._closing = None
+        self._sheet = None
         self._cache.clear()
+
+    def repriced(self) -> None:
+        """Prices changed (``State.price``, which no move writes): drop the balance sheets."""
+        self._sheet = None
 
     def edge_sum(self, key: str) -> np.ndarray:
         """One sum over edges by node (see ``_EDGE_SUMS``), cached until its edges move."""
@@ -170,12 +178,17 @@ class Ledger:
                 fresh = self.topo.inc[inc] @ x
             if not np.array_equal(out, fresh):
                 return key
-        if self._closing is not None:
-            self._closing, closing = None, self._closing
+        for name, kept in (
+            ("closing balance sheets", self._closing),
+            ("balance sheets", self._sheet),
+        ):
+            if kept is None:
+                continue
+            closing, sheet, self._closing, self._sheet = self._closing, self._sheet, None, None
             a, liab = self.balance()
-            self._closing = closing
-            if not (np.array_equal(a, closing[0]) and np.array_equal(liab, closing[1])):
-                return "closing balance sheets"
+            self._closing, self._sheet = closing, sheet
+            if not (np.array_equal(a, kept[0]) and np.array_equal(liab, kept[1])):
+                return name
         return None
 
     # --- reads ------------------------------------------------------------------------------
@@ -187,6 +200,8 @@ class Ledger:
         """(assets, liabilities) per institution at current prices, USD bn."""
         if self._closing is not None:
             return self._closing
+        if self._sheet is not None:
+            return self._sheet
         cache = self._cache
         try:  # all eight cached: no calls
             sums = [cache[k] for k in _BALANCE_SUMS]
@@ -205,7 +220,9 @@ class Ledger:
             + receivable
         )
         liabilities = s.other_liabilities + s.pool_borrowed + borrowed + im_in + debts + payable
-        return assets, liabilities
+        assets.flags.writeable = liabilities.flags.writeable = False  # shared until a move
+        self._sheet = (assets, liabilities)
+        return self._sheet
 
     def equity(self) -> np.ndarray:
         a, liab = self.balance()
@@ -213,11 +230,10 @@ class Ledger:
 
     def pnl_total(self, which: np.ndarray | None = None) -> np.ndarray:
         """Accumulated P&L over all channels (of the institutions ``which`` selects)."""
-        rows = self.s.pnl if which is None else self.s.pnl[:, which]
-        total = 0
-        for row in rows:
-            total = total + row
-        return total
+        # the channels added in order onto +0.0 (a reduction over the rows of a C-ordered
+        # array; a column selection would be F-ordered and summed pairwise)
+        total = np.add.reduce(np.ascontiguousarray(self.s.pnl), axis=0)
+        return total if which is None else total[which]
 
     def tracked_equity(self, which: np.ndarray | None = None) -> np.ndarray:
         """Initial equity plus accumulated P&L by channel minus capital paid out (of the
@@ -747,5 +763,21 @@ def _unlocked(name: str):
     return method
 
 
+def _moving(name: str):
+    move = getattr(Ledger, name)
+
+    def method(self, *args, **kwargs):
+        self._sheet = None
+        try:
+            return move(self, *args, **kwargs)
+        finally:
+            self._sheet = None  # (also what a read within the move computed)
+
+    method.__name__ = name
+    method.__doc__ = move.__doc__
+    return method
+
+
 for _name in MOVES:
+    setattr(Ledger, _name, _moving(_name))
     setattr(DebugLedger, _name, _unlocked(_name))

@@ -287,7 +287,7 @@ def market_row(state, ctx, day: int) -> dict[str, float]:
     for j, col in enumerate(DEALER_BINDING_COLUMNS):
         row[col] = int(s.binding_by_limit[j])
     row["hedge_fund_haircut_frac"] = (
-        float((s.repo_haircut[hf] * amt).sum() / amt.sum()) if amt.sum() > 0 else 0.0
+        float((s.repo_haircut[hf] * amt).sum() / tot) if tot > 0 else 0.0
     )
     row["cb_reserves_created_usd_bn"] = s.ref.cb_cash0 - float(
         s.cash[topo.mask["central_bank"]].sum()

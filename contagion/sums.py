@@ -5,7 +5,8 @@ CPU type and add in different orders, so the last bits of a value such as a port
 mark-to-market differed between machines. These helpers multiply elementwise (each product
 is exact IEEE arithmetic) and add the products with numpy's ``add.reduce``, which never calls
 BLAS: for fewer than 8 terms (tenor buckets, futures contracts) it adds them left to right,
-from the first; beyond, numpy's pairwise summation, whose order depends only on the length.
+from the first (onto +0.0); beyond, numpy's pairwise summation, whose order depends only on
+the length.
 The compiled engine adds in the same order.
 
 Examples
@@ -21,10 +22,25 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Terms from which numpy's ``add.reduce`` sums pairwise (below: left to right).
+_PAIRWISE_MIN = 8
+
 
 def rowdot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """``matrix @ vector`` for a 2-D matrix, each row's products added in a fixed order."""
-    return np.add.reduce(matrix * vector, axis=1)
+    """``matrix @ vector`` for a 2-D matrix, each row's products added in a fixed order.
+
+    Exactly ``np.add.reduce(matrix * vector, axis=1)``. For fewer than 8 columns that
+    reduction adds each row's products left to right onto +0.0, one row at a time; adding
+    whole columns in the same order gives the same floats about three times faster.
+    """
+    products = matrix * vector
+    k = products.shape[1]
+    if not 0 < k < _PAIRWISE_MIN:
+        return np.add.reduce(products, axis=1)
+    out = products[:, 0] + 0.0  # (+0.0 + x: -0.0 becomes +0.0, as in the reduction)
+    for j in range(1, k):
+        out += products[:, j]
+    return out
 
 
 def dot(a: np.ndarray, b: np.ndarray) -> float:

@@ -30,6 +30,7 @@ try:  # the kernel behind ``csr_array @ vector``, without scipy's per-call dispa
 except ImportError:  # pragma: no cover - private scipy API; bincount instead
     _csr_matvec = None
 
+_FLOAT64 = np.dtype(np.float64)
 #: Institution types that can default (CCPs and central banks never do).
 DEFAULTABLE = ("hedge_fund", "dealer", "mmf", "asset_manager", "other", "sovereign_fund")
 #: Types that pay before they collect (their cash may go negative: a central bank's is the
@@ -74,9 +75,9 @@ class Incidence:
         return sp.csr_array((np.ones(k), (self.idx, np.arange(k))), shape=(self.n, k))
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
-        if x.__class__ is not np.ndarray or x.dtype != np.float64 or not x.flags.c_contiguous:
+        if x.__class__ is not np.ndarray or x.dtype is not _FLOAT64 or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=np.float64)
-        if x.shape != (self.k,):
+        if x.ndim != 1 or len(x) != self.k:
             raise ValueError(f"sum over edges: expected shape ({self.k},), got {x.shape}")
         if self.k >= self.SMALL and not x.any():  # (on small sets the check costs more)
             return np.zeros(self.n)
@@ -150,6 +151,17 @@ class Topology:
     def is_swap(self) -> np.ndarray:
         f, s = self.cs.futures, self.cs.swaps
         return np.concatenate([np.zeros(len(f.ids), bool), np.ones(len(s.ids), bool)])
+
+    @cached_property
+    def m_duration(self) -> np.ndarray:
+        """Modified duration per margined edge: the deliverable bucket's (futures), the
+        swap's bucket's (swaps)."""
+        m = self.cs.market
+        bucket = np.where(self.is_swap, self.m_instrument, 0)
+        if self.n_futures:
+            fut = ~self.is_swap
+            bucket[fut] = m.futures_bucket[self.m_instrument[fut]]
+        return m.modified_duration_years[bucket]
 
     @cached_property
     def n_futures_edges(self) -> int:
@@ -259,6 +271,16 @@ class Topology:
         return self.repo.segment == CENTRAL_BANK
 
     @cached_property
+    def market_edges(self) -> np.ndarray:
+        """Repo edges not of a central-bank facility (mask)."""
+        return ~self.cb_edges
+
+    @cached_property
+    def leveraged_market_repo(self) -> np.ndarray:
+        """Market repo (not a facility's) borrowed by those that may unwind (mask)."""
+        return self.can["unwind"][self.repo.borrower] & self.market_edges
+
+    @cached_property
     def mmf_private(self) -> np.ndarray:
         """Private repo lent by money-market funds (mask: MMF lender, not a facility)."""
         return self.mask["mmf"][self.repo.lender] & ~self.cb_edges
@@ -298,6 +320,23 @@ class Topology:
     def collateral_cell(self) -> np.ndarray:
         """``borrower * n_buckets + bucket`` per repo edge."""
         return self.repo.borrower * self.n_buckets + self.repo.bucket
+
+    @cached_property
+    def _cell_runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Repo edges sorted by collateral cell (stable), and where each cell's run starts."""
+        cells = self.n * self.n_buckets
+        order = np.argsort(self.collateral_cell, kind="stable")
+        start = np.zeros(cells + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.collateral_cell, minlength=cells), out=start[1:])
+        return order, start
+
+    def repo_edges_of_cells(self, cells: np.ndarray) -> np.ndarray:
+        """The repo edges whose collateral cell is one of ``cells``, in edge order."""
+        order, start = self._cell_runs
+        first, count = start[cells], start[cells + 1] - start[cells]
+        offset = np.cumsum(count) - count  # where each cell's edges go in the output
+        pos = np.repeat(first - offset, count) + np.arange(int(count.sum()))
+        return np.sort(order[pos])
 
     @cached_property
     def lender_can_recall(self) -> np.ndarray:

@@ -10,6 +10,7 @@ from contagion import examples, ledger, scenarios, topology
 from contagion.ledger import Ledger
 from contagion.mechanisms import prices
 from contagion.policies import QEConfig, StandingRepoConfig
+from contagion.sums import rowdot
 from contagion.synthetic import counts_for, generate_system
 
 
@@ -30,6 +31,26 @@ def test_incidence_sums_are_bincount(n, layout):
     assert np.array_equal(inc @ (x > 0), np.bincount(idx, (x > 0).astype(float), minlength=n))
     with pytest.raises(ValueError):
         inc @ np.ones(k + 1)
+
+
+@pytest.mark.parametrize("columns", range(10))
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_rowdot_is_the_reduction(columns, order):
+    """Bit for bit ``np.add.reduce(matrix * vector, axis=1)``, signed zeros, infinities
+    and NaN included."""
+    rng = np.random.default_rng(columns)
+    for n in (0, 1, 5, 1_000):
+        m = rng.normal(size=(n, columns)) * 10.0 ** rng.integers(-8, 8, (n, columns))
+        for value, share in ((-0.0, 0.2), (0.0, 0.1), (np.inf, 0.01), (-np.inf, 0.01)):
+            m[rng.random((n, columns)) < share] = value
+        m[rng.random((n, columns)) < 0.01] = np.nan
+        m = np.asarray(m, order=order)
+        v = rng.normal(size=columns)
+        v[1:2] = -0.0
+        with np.errstate(invalid="ignore"):
+            want, got = np.add.reduce(m * v, axis=1), rowdot(m, v)
+        assert got.shape == want.shape
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
 
 
 def test_price_curve_is_price_from_yield():

@@ -134,7 +134,7 @@ def utilisation(room: float, room_ref: float) -> float:
     """Market-wide dealer utilisation u in [0, 1]."""
     if room_ref <= 0:
         return 1.0
-    return float(np.clip(1.0 - room / room_ref, 0.0, 1.0))
+    return min(max(float(1.0 - room / room_ref), 0.0), 1.0)  # (NaN stays NaN, as np.clip)
 
 
 # --- state-level helpers ----------------------------------------------------------------------
@@ -142,17 +142,15 @@ def net_dv01(state, topo) -> np.ndarray:
     """Each institution's net rate sensitivity, USD bn per bp (long duration positive): cash
     bonds at their price, futures at theirs on the deliverable bucket's duration, swaps
     (receive fixed positive) on their bucket's duration."""
-    m = topo.cs.market
-    dur = m.modified_duration_years
+    dur = topo.cs.market.modified_duration_years
     cash = rowdot(state.par * (state.price / 100.0), dur) * 1e-4
     if not len(state.notional):
         return cash
-    inst, swap = topo.m_instrument, topo.is_swap
-    per_unit = np.empty(len(inst))
-    per_unit[swap] = dur[inst[swap]]
-    if topo.n_futures:
-        fut = ~swap
-        per_unit[fut] = (state.fut_price[inst[fut]] / 100.0) * dur[m.futures_bucket[inst[fut]]]
+    nf = topo.n_futures_edges  # margined edges: the futures, then the swaps
+    per_unit = np.empty(len(state.notional))
+    per_unit[nf:] = topo.m_duration[nf:]
+    if nf:
+        per_unit[:nf] = (state.fut_price[topo.m_instrument[:nf]] / 100.0) * topo.m_duration[:nf]
     return cash + topo.by_source(state.notional * per_unit) * 1e-4
 
 
@@ -199,7 +197,7 @@ def rooms(state, ctx, ledger, desk, duration_years: float | None = None) -> np.n
     # the VaR and internal limits are dealers' desks' limits; elsewhere only the first counts
     var = np.where(dealer, var, np.inf)
     internal = np.where(dealer, internal, np.inf)
-    return np.stack([slr, var, internal])
+    return np.array((slr, var, internal))
 
 
 def room(state, ctx, ledger, desk, duration_years: float | None = None) -> np.ndarray:

@@ -136,7 +136,7 @@ def redemption_share(
     exogenous: float, daily_return: np.ndarray, sensitivity: np.ndarray
 ) -> np.ndarray:
     """Share of NAV redeemed today (flow-performance: losses bring outflows)."""
-    return np.clip(exogenous + sensitivity * np.clip(-daily_return, 0.0, None), 0.0, 1.0)
+    return np.clip(exogenous + sensitivity * np.maximum(-daily_return, 0.0), 0.0, 1.0)
 
 
 # --- steps -----------------------------------------------------------------------------------

@@ -190,6 +190,9 @@ def repo_margin_step(state, ctx, ledger, day) -> None:
     """Repo margin calls: what each borrower owes to restore collateral cover."""
     s, topo = state, ctx.topo
     r = topo.repo
+    if ctx.channels.haircuts and not ledger.dense:
+        _repo_margin_sparse(s, topo, ledger, day)
+        return
     if ctx.channels.haircuts:
         need, got = ledger.pledged_value()
         available = s.par * (s.price / 100.0) + got
@@ -208,3 +211,23 @@ def repo_margin_step(state, ctx, ledger, day) -> None:
     new = np.maximum(due - s.repo_margin, 0.0)
     day.log.repo_margin_called += topo.by_borrower(new)
     s.repo_margin[:] = due
+
+
+def _repo_margin_sparse(s, topo, ledger, day) -> None:
+    """:func:`repo_margin_step` on a large system: the same arithmetic on the edges of the
+    (borrower, bucket) cells whose cover falls short, in edge order; every other edge's
+    call is zero (as ``repo_margin_due`` gives it: its amount times a zero share)."""
+    r = topo.repo
+    need, got = ledger.pledged_value()
+    need = need.ravel()
+    short = np.maximum(need - (s.par * (s.price / 100.0) + got).ravel(), 0.0)
+    cells = np.flatnonzero(short)
+    e = topo.repo_edges_of_cells(cells)
+    frac = np.zeros_like(short)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac[cells] = np.where(need[cells] > 0, short[cells] / need[cells], 0.0)
+    due = np.where(s.repo_unsecured[e], 0.0, s.repo_amount[e] * frac[topo.collateral_cell[e]])
+    new = np.maximum(due - s.repo_margin[e], 0.0)
+    day.log.repo_margin_called += np.bincount(r.borrower[e], new, minlength=topo.n)
+    s.repo_margin[:] = 0.0
+    s.repo_margin[e] = due

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.mechanisms import haircuts
+from contagion.mechanisms.prices import set_prices
 from contagion.sums import rowdot
 
 
@@ -108,9 +110,8 @@ def im_multiplier_step(state, ctx, day) -> None:
 
 def mark_step(state, ctx, ledger, day) -> None:
     """Prices from today's yields, then mark to market (bond P&L and VM)."""
-    from contagion.mechanisms.prices import set_prices
-
     set_prices(state, ctx.topo)
+    ledger.repriced()
     mark_to_market(state, ctx, ledger, day)
 
 
@@ -184,11 +185,11 @@ def external_vm(
 
 def requirements_step(state, ctx, ledger, day) -> None:
     """IM calls and releases at the day's multiplier; repo margin calls."""
-    from contagion.mechanisms import haircuts
-
     s, topo = state, ctx.topo
     if ctx.channels.initial_margin:
-        multiplier = s.im_multiplier * np.where(topo.is_swap, 1.0, 1.0 + s.futures_margin_addon)
+        multiplier = np.empty(len(s.notional))  # futures, then swaps
+        multiplier[: topo.n_futures_edges] = s.im_multiplier * (1.0 + s.futures_margin_addon)
+        multiplier[topo.n_futures_edges :] = s.im_multiplier * 1.0
         gap = initial_margin_gap(s.notional, topo.im_base_rate, s.im_posted, s.im_due, multiplier)
         call = np.maximum(gap, 0.0)
         ledger.call_im(call)

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.mechanisms import dealers
 from contagion.sums import dot
 
 
@@ -184,13 +185,12 @@ def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarra
     dealer absorbs (USD bn) and sets the round's financing plan on ``day``. Prices are set
     by the caller (:func:`contagion.mechanisms.prices.set_prices`).
     """
-    from contagion.mechanisms import dealers
-    from contagion.mechanisms import repo_market as rm
+    from contagion.mechanisms import repo_market as rm  # (it imports this module)
 
     s, topo, p = state, ctx.topo, ctx.params
     nb = topo.n_buckets
     price0 = s.price / 100.0
-    sold = sell.sum(axis=0)
+    day.sold = sold = sell.sum(axis=0)
     if desk:
         bids, supply = desk.bids(nb, sold)
     else:
@@ -245,19 +245,18 @@ def clear_step(state, ctx, ledger, day, desk, sell: np.ndarray, close: np.ndarra
     # order flow in the derivatives markets: closing a short is buying, closing a pay-fixed
     # swap is receiving fixed; CCPs' close-outs of defaulted members trade the same way
     flow = -s.notional * close
-    swap = topo.is_swap
+    fut, swap = slice(0, topo.n_futures_edges), slice(topo.n_futures_edges, None)
     if ctx.channels.futures_impact and topo.n_futures:
         fut_flow = np.bincount(
-            np.where(swap, 0, topo.m_instrument), np.where(swap, 0.0, flow),
-            minlength=topo.n_futures,
+            topo.m_instrument[fut], flow[fut], minlength=topo.n_futures
         ) + s.closeout_fut_flow  # fmt: skip
         if desk:
             fut_flow = desk.futures_orders(fut_flow)
         s.fut_flow_bp += futures_impact_bp(fut_flow, lam=p.futures_impact_bp_per_usd_bn)
     if ctx.channels.swap_impact:
         s.swap_impact_bp += swap_impact_bp(
-            np.bincount(np.where(swap, topo.m_instrument, 0), np.where(swap, flow, 0.0),
-                        minlength=topo.n_buckets) + s.closeout_swap_flow,
+            np.bincount(topo.m_instrument[swap], flow[swap], minlength=topo.n_buckets)
+            + s.closeout_swap_flow,
             lam=p.swap_impact_bp_per_usd_bn * scale,
         )  # fmt: skip
         s.swap_impact_bp[:], hit_s = bounded(s.swap_impact_bp, bound)

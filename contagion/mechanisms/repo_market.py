@@ -66,6 +66,8 @@ import math
 
 import numpy as np
 
+from contagion.mechanisms.price_impact import allocate
+
 #: Bisection steps of the clearing (the rate is bracketed in [floor, cap]).
 CLEARING_STEPS = 80
 
@@ -81,7 +83,7 @@ def mmf_capacity(
 ) -> float:
     """Private repo lending capacity of the MMF sector, USD bn: ``B + e sum NAV^+ / (1 +
     a max(0, V / V_0 - 1))``."""
-    extra = reallocation_frac * float(np.clip(nav, 0.0, None).sum())
+    extra = reallocation_frac * float(np.maximum(nav, 0.0).sum())
     return max(overnight_book, 0.0) + extra / (1 + sensitivity * max(0.0, vol_ratio - 1))
 
 
@@ -372,8 +374,6 @@ def _smooth_funding_spread(s, p) -> None:
 def pool_available(state, ctx, ledger, weights: np.ndarray) -> np.ndarray:
     """New MMF financing each dealer could get: spare MMF capacity (within what MMFs hold
     in cash and at ON RRP) pro rata to ``weights``."""
-    from contagion.mechanisms.price_impact import allocate
-
     s = state
     if not ctx.channels.repo_market:
         return np.zeros(ctx.topo.n)
@@ -387,8 +387,6 @@ def finance_dealers(state, ctx, ledger, day, desk, cost: np.ndarray, bought: np.
     """Dealers pay for inventory with new MMF financing (at 1 - pool haircut; MMFs draw on
     their ON RRP placements when their cash runs short), then standing facilities (against
     the bonds bought), then cash."""
-    from contagion.mechanisms.price_impact import allocate
-
     s, topo = state, ctx.topo
     if not cost.any():
         return

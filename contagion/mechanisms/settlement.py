@@ -67,7 +67,7 @@ def step(state, ctx, ledger, day, desk, sell, phi, close, absorbed_value) -> Non
     s, topo = state, ctx.topo
     log = day.log
     price = s.price / 100.0
-    sold = sell.sum(axis=0)
+    sold = day.sold  # sell.sum(axis=0), summed by the clearing
     bids_par = day.policy_bids
     # sellers
     ledger.sell_bonds(sell, price)

@@ -65,13 +65,12 @@ def _borrow_against_free(s, topo, ledger, need: np.ndarray, free_value: np.ndarr
         return np.zeros_like(need)
     live = (
         asking[r.borrower]
-        & topo.can["unwind"][r.borrower]
+        & topo.leveraged_market_repo
         & ~s.repo_unsecured
         & (s.repo_recall <= 0)
         & (s.repo_rationed <= 0)
         & (s.repo_amount > 0)
         & ~s.defaulted[r.lender]
-        & ~topo.cb_edges
     )
     if not live.any():
         return np.zeros_like(need)
@@ -264,8 +263,7 @@ def _recall(s, topo, need: np.ndarray) -> np.ndarray:
         return need  # nothing to raise, or no one who owes has lent: no recall
     lenders = topo.lender_can_recall & ~s.repo_unsecured
     open_amt = np.where(lenders, np.maximum(s.repo_amount - s.repo_recall, 0.0), 0.0)
-    cb = topo.cb_edges
-    for part in (cb, ~cb):
+    for part in (topo.cb_edges, topo.market_edges):
         avail = topo.by_lender(np.where(part, open_amt, 0.0))
         frac, need = dl.split_need(need, avail)
         if frac.any():
