@@ -156,9 +156,9 @@ def test_no_liquidity_default_while_cash_covers_what_is_due():
 @pytest.mark.xfail(
     strict=True,
     reason="the calibrated 2025 system cascades from USD 100 bn of calm-market sales: the "
-    "fit puts dealer capacity at its 75 bn lower bound and outside demand at 0.32 USD bn "
-    "per bp, so dealers fill in three days and the impact reaches its 300 bp bound (issue 20 "
-    "item 6, open)",
+    "fit puts outside demand at 0.31 USD bn per bp (near its lower bound), so once dealers "
+    "are full each USD bn moves the 10y about 3 bp, hedge funds' losses make them sell and "
+    "the impact reaches its 300 bp bound (issue 20 item 6, open)",
 )
 def test_calm_market_supply_against_the_stock_effect_literature():
     """USD 100 bn of 10y sold over a week into the calibrated market: at the end of the week
