@@ -4,8 +4,9 @@ Runs a stress at a ladder of severities (``Scenario.scaled``: every shock path t
 factor, volatility as its excess over 1) and reports, per step, the 10y peak, the basis
 and swap-spread peaks, hedge-fund sales, defaults and which model bounds bite. A step whose
 10y response per unit of scale exceeds ``JUMP_RATIO`` times the scan's median slope is a
-jump; the scan names what happened across it: new defaults (a default cascade, by type), a
-bound that starts to bind, or nothing it can name (an unexplained cliff, a defect).
+jump; the scan names what happened across it: new defaults (a default cascade, by type) or
+fewer, a bound that starts or stops binding, hedge-fund sales growing far faster than the
+shock (their de-leveraging), or nothing it can name (an unexplained cliff, a defect).
 
 Usage (on demand, not in CI)::
 
@@ -103,10 +104,20 @@ def diagnose(frame: pd.DataFrame) -> pd.DataFrame:
         new = {t: int(v) for t, v in new.items() if v > 0}
         if new:
             why.append("default cascade: " + ", ".join(f"{v} {t}" for t, v in new.items()))
+        x0, x1 = float(prev[df.columns[0]]), float(cur[df.columns[0]])
+        s0, s1 = float(prev["hf_sales_usd_bn"]), float(cur["hf_sales_usd_bn"])
+        if x0 > 0 and s0 > 0 and s1 / s0 > JUMP_RATIO * x1 / x0:  # sales outgrow the shock
+            why.append(f"hedge-fund sales jump: {s0:.0f} -> {s1:.0f} USD bn (de-leveraging)")
         was = set(filter(None, str(prev["bounds"]).split(", ")))
         now = set(filter(None, str(cur["bounds"]).split(", ")))
         if now - was:
             why.append("bound starts to bind: " + ", ".join(sorted(now - was)))
+        if was - now:
+            why.append("bound stops binding: " + ", ".join(sorted(was - now)))
+        fewer = {t: int(-v) for t in INSTITUTION_TYPES
+                 if (v := cur[f"defaults_{t}"] - prev[f"defaults_{t}"]) < 0}  # fmt: skip
+        if fewer:
+            why.append("fewer defaults: " + ", ".join(f"{v} {t}" for t, v in fewer.items()))
         verdict.append("JUMP (" + ("; ".join(why) if why else "UNEXPLAINED") + ")")
     df["slope_bp_per_unit_scale"] = slope  # per unit of the scanned column (first)
     df["verdict"] = verdict
