@@ -273,9 +273,12 @@ def test_qe_eases_funding_more_than_an_equal_sovereign_fund(calibrated):
     own = res_qe.iloc[-1] - res_swf.iloc[-1] - (drawn["qe"] - drawn["swf"])
     assert own == pytest.approx(spent, rel=0.01)
     # (banks lend reserves only while GC pays their balance-sheet cost over IORB: with QE's
-    # reserves GC falls below that on days 2-3, so they may lend less than under the fund)
+    # reserves GC falls below that on days 2-3, so they may lend less than under the fund;
+    # where both sit at the money funds' floor near the ON RRP rate, QE's GC may be higher
+    # by a rounding-size amount: 0.001 bp at the 2026-12-07 fit, so the day-by-day check
+    # allows 0.01 bp = 1e-4 percentage points)
     gc_qe, gc_swf = qe.markets["repo_rate_pct"].iloc[1:4], swf.markets["repo_rate_pct"].iloc[1:4]
-    assert (gc_qe <= gc_swf + 1e-9).all() and gc_qe.sum() < gc_swf.sum()
+    assert (gc_qe <= gc_swf + 1e-4).all() and gc_qe.sum() < gc_swf.sum()
 
 
 # --- September 2019 ---------------------------------------------------------------------------
