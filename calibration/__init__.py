@@ -102,15 +102,14 @@ def calibrated_uncertainty(params_file: Any = None, width: float = 2.0) -> dict:
     would be empty are left out. The named assumptions that are not fitted
     (``ModelParams.assumption_ranges``) are drawn over their stated ranges."""
     from calibration.episodes import FITTED_NAMES
+    from calibration.fit import uncertainty_box
     from contagion.scenario import ModelParams
 
     out = {}
     for name, rec in load_fitted(params_file)["parameters"].items():
         if FITTED_NAMES[name] != "model":
             continue
-        est, se = float(rec["estimate"]), float(rec["std_error"])
-        lo = max(float(rec["low"]), est - width * se)
-        hi = min(float(rec["high"]), est + width * se)
+        lo, hi = uncertainty_box(rec, width)
         if hi > lo:
             out[name] = [lo, hi, "uniform"]
     for name, (lo, hi, dist) in ModelParams.assumption_ranges().items():

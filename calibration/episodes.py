@@ -418,7 +418,7 @@ def _april_policies(ep: pd.DataFrame, system: System) -> list[PolicyConfig]:
     ]
 
 
-def _late_2025_inputs(ep: pd.DataFrame, system: System, n: int) -> tuple[dict, list]:
+def _late_2025_inputs(ep: pd.DataFrame, system: System) -> tuple[dict, list]:
     """Late 2025: reserves drift with ON RRP near zero, the December cut (generic), the
     SRF's aggregate limit removed on Dec 10.
 
@@ -612,7 +612,7 @@ def episode(
         doc["government_mmf_inflow_frac"] = [round(float(govt / govt_nav * x), 8) for x in w]
         policies = _march_policies(ep, system) if with_fed else []
     elif name == "late_2025":
-        extra, policies = _late_2025_inputs(ep, system, n)
+        extra, policies = _late_2025_inputs(ep, system)
         doc.update(extra)
     else:
         policies = _april_policies(ep, system)

@@ -812,17 +812,26 @@ OUT_OF_SAMPLE_DRAWS = 16  # Sobol draws of the fitted parameters for the predict
 UNCERTAINTY_WIDTH = 2.0  # draw box: estimate +/- 2 std errors inside the parameter's bounds
 
 
+def uncertainty_box(rec: dict, width: float = UNCERTAINTY_WIDTH) -> tuple[float, float]:
+    """(low, high) of a fitted parameter's draws: its estimate +/- ``width`` std errors
+    inside its bounds (``rec``: a parameter record of :func:`fit`'s ``stats`` or of the
+    shipped file). The main job's draws (:func:`calibration.calibrated_uncertainty`) and
+    the out-of-sample ranges (:func:`parameter_draws`) use this one box.
+
+    >>> uncertainty_box({"estimate": 1.0, "std_error": 0.4, "low": 0.5, "high": 3.0})
+    (0.5, 1.8)
+    """
+    est, se = float(rec["estimate"]), float(rec["std_error"])
+    return max(float(rec["low"]), est - width * se), min(float(rec["high"]), est + width * se)
+
+
 def parameter_draws(stats: dict[str, dict], n: int, *, seed: int = FIT_SEED) -> list[dict]:
-    """``n`` scrambled-Sobol draws of every fitted parameter, uniform on its estimate +/-
-    :data:`UNCERTAINTY_WIDTH` std errors clipped to its bounds (the main job's convention,
-    :func:`calibration.calibrated_uncertainty`); ``stats`` as in :func:`fit`'s output."""
+    """``n`` scrambled-Sobol draws of every fitted parameter, uniform on its
+    :func:`uncertainty_box`; ``stats`` as in :func:`fit`'s output."""
     from scipy.stats import qmc
 
     names = list(stats)
-    lo = np.array([max(stats[k]["low"], stats[k]["estimate"] - UNCERTAINTY_WIDTH
-                       * stats[k]["std_error"]) for k in names])  # fmt: skip
-    hi = np.array([min(stats[k]["high"], stats[k]["estimate"] + UNCERTAINTY_WIDTH
-                       * stats[k]["std_error"]) for k in names])  # fmt: skip
+    lo, hi = np.array([uncertainty_box(stats[k]) for k in names]).T
     hi = np.maximum(hi, lo)
     unit = qmc.Sobol(len(names), scramble=True, seed=seed).random(n)
     return [dict(zip(names, (lo + u * (hi - lo)).tolist(), strict=True)) for u in unit]
@@ -860,14 +869,15 @@ def out_of_sample(
     predicts no dislocation, the reasons read off that run (:func:`why_quiet`, and for
     the funding episode :func:`why_funding_quiet`)."""
     keys = OUT_OF_SAMPLE[name]
-    system, scenario, policies = episode(name, params=params)
+    base, base_scenario, policies = episode(name, params=None)  # built once; copies below
+    system, scenario = apply_params(base, base_scenario, params)
     r = simulate(system, scenario, policies)
     rows: dict[str, list] = {"metric": list(keys), "model": _metrics(r, keys)}
     if stats and draws > 0:
         runs = []
         for p in parameter_draws(stats, draws):
-            sy, sc, po = episode(name, params=p)
-            runs.append(_metrics(simulate(sy, sc, po), keys))
+            sy, sc = apply_params(base, base_scenario, p)
+            runs.append(_metrics(simulate(sy, sc, policies), keys))
         q = np.percentile(np.array(runs), [10, 50, 90], axis=0)
         rows.update({"p10": q[0].tolist(), "p50": q[1].tolist(), "p90": q[2].tolist()})
     if name == "late_2025":
@@ -881,10 +891,8 @@ def why_funding_quiet(result, scenario, bank_assets_usd_bn: float) -> list[str]:
     """Why a funding run shows no stress, read off the run: empty when a lending facility
     lent. Names the reserves against the scarcity threshold, the GC rate against the SRF's
     minimum bid, and the inputs the episode has no source for."""
-    s, m = result.summary, result.markets
-    lent = sum(float(v) for k, v in s.items()
-               if k.startswith("policy_") and k.endswith("_lent_usd_bn"))  # fmt: skip
-    if lent > 0:
+    m = result.markets
+    if result.summary.get("policy_cost_cash_lent_peak_usd_bn", 0.0) > 0:  # typed costs
         return []
     p = scenario.params
     bank_assets = float(bank_assets_usd_bn)
