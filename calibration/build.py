@@ -23,7 +23,10 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   market with one contract per bucket). Repo rate ``sofr_pct``, ON RRP rate,
   policy rate = ``srf_min_bid_rate_pct`` (top of the FF range), ``move_index_level``.
 * **Hedge funds** (``n_hedge_funds``, default 300). Cash Treasury holdings =
-  ``hf_ust_holdings``, split into the cash-futures basis (``basis_trade_size``, placed
+  ``hf_ust_holdings`` less the maturity-matched relative-value trades
+  ``hf_maturity_matched_rv`` where the vintage has the row (Form PF, Monin 2026: long an
+  off-the-run, short an on-the-run of the same maturity; flat within a maturity bucket, so
+  the pair is netted: neither leg nor the repo financing the long leg is modelled), split into the cash-futures basis (``basis_trade_size``, placed
   across buckets in proportion to the leveraged-fund futures shorts: the futures leg sits
   where the CFTC shorts are), swap-spread trades (``swap_spread_trade_size``, paying fixed
   at the swap CCP) and other relative value (the rest). Futures shorts per bucket =
@@ -133,6 +136,8 @@ FED_CAPITAL_USD_BN = syn.FED_CAPITAL_USD_BN
 # against Treasuries, so HF Treasury books are financed at most at 90% of collateral value
 # (a 10% equity + cash + IM cushion on average; the top funds run thinner, see the builder).
 MAX_REPO_TO_COLLATERAL = 0.9
+#: Snapshot row of maturity-matched relative-value trades (netted within buckets).
+MATCHED_RV_ROW = "hf_maturity_matched_rv_usd_bn"
 MAX_PHI = 0.98  # no fund borrows more than 98% of its collateral value (positive haircut 2%)
 HF_CASH_RANGE_FRAC = (0.003, 0.02)  # cash buffer / holdings value (synthetic's draw)
 HF_SIZE_TAIL_ALPHA = 1.2  # Pareto exponent of raw sizes (synthetic default)
@@ -143,6 +148,15 @@ REPO_EDGES_PER_FUND = 8  # two lenders per bucket
 DEALER_TOTAL_ASSETS_MEAN_USD_BN = 400.0
 DEALER_CASH_FRAC = syn.DEALER_CASH_FRAC
 REPLEDGE_FRAC = 0.85  # share of dealers' collateral re-pledged in tri-party (synthetic)
+#: Treasuries' share of tri-party repo collateral (frac of value). The snapshot's tri-party
+#: volumes (fact base 2.2-2.4) are on all collateral; the model's tri-party repo is against
+#: Treasuries, so its target is this share of them. Named assumption, range 0.40-0.54:
+#: "roughly 40 percent" (Copeland, Davis, LeSueur and Martin, Liberty Street Economics,
+#: 2014-07, tri-party data 2013-14) and 54.3% (BNY Mellon / JPMorgan tri-party summary
+#: statistics as relayed by Finadium, https://finadium.com/?p=70242, undated); no official
+#: collateral breakdown file is shipped yet. Midpoint.
+TRIPARTY_TREASURY_SHARE = 0.47
+TRIPARTY_TREASURY_SHARE_RANGE = (0.40, 0.54)
 INTERDEALER_FRAC = 0.01
 INTERDEALER_PER_DEALER = 4
 LENDERS_PER_DEALER_BUCKET = 3
@@ -229,10 +243,16 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
     long, short = _futures_categories(snap)
     lf, am = short["lev_money"], long["asset_mgr"]
     oi = sum(long.values())
-    holdings = v("hf_ust_holdings_usd_bn")
+    # maturity-matched relative value (long off-the-run, short on-the-run of the same
+    # maturity; Monin 2026, fact base 1.31) is flat within a maturity bucket: the model nets
+    # the pair (its long leg and the repo financing it are not modelled) where the row exists
+    matched = v(MATCHED_RV_ROW) if MATCHED_RV_ROW in q else 0.0
+    holdings = v("hf_ust_holdings_usd_bn") - matched
     return {
         "vintage": snap.vintage,
         "hf_holdings": holdings,
+        "hf_holdings_form_pf": v("hf_ust_holdings_usd_bn"),
+        "hf_matched_rv_netted": matched,
         "hf_repo": min(v("hf_repo_borrowing_usd_bn"), MAX_REPO_TO_COLLATERAL * holdings),
         "hf_repo_form_pf": v("hf_repo_borrowing_usd_bn"),
         "hf_sponsored_repo": v("hf_sponsored_repo_borrowing_usd_bn"),
@@ -260,8 +280,15 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
         "govt_mmf_assets": v("govt_mmf_assets_usd_bn"),
         "prime_mmf_assets": v("prime_mmf_assets_usd_bn"),
         "on_rrp": v("on_rrp_usd_bn"),
-        "triparty": v("triparty_noncleared_repo_usd_bn")
-        + (v("triparty_gcf_repo_usd_bn") if "triparty_gcf_repo_usd_bn" in q else 0.0),
+        "triparty_all_collateral": (
+            v("triparty_noncleared_repo_usd_bn")
+            + (v("triparty_gcf_repo_usd_bn") if "triparty_gcf_repo_usd_bn" in q else 0.0)
+        ),
+        "triparty": TRIPARTY_TREASURY_SHARE
+        * (
+            v("triparty_noncleared_repo_usd_bn")
+            + (v("triparty_gcf_repo_usd_bn") if "triparty_gcf_repo_usd_bn" in q else 0.0)
+        ),
         "triparty_haircut": v("triparty_treasury_haircut_frac"),
         "fed_total_assets": v("fed_total_assets_usd_bn"),
         "bank_reserves": v("bank_reserves_usd_bn"),
@@ -664,10 +691,16 @@ def build_tables(
               amount_usd_bn=u_amt)  # fmt: skip
     unsec_claims = np.bincount(u_src, u_amt, minlength=nd)
     unsec_debts = np.bincount(u_dst, u_amt, minlength=nd)
-    # tri-party: dealers re-pledge collateral to MMFs, up to the tri-party volume
+    # tri-party: dealers re-pledge collateral to MMFs, exactly the Treasury tri-party volume
     coll = REPLEDGE_FRAC * (1.0 - t["triparty_haircut"]) * (received + inventory)
-    tri_total = min(t["triparty"], coll.sum())
-    borrow_db = coll * (tri_total / coll.sum())
+    if t["triparty"] > coll.sum():
+        raise ValueError(
+            f"vintage {t['vintage']}: Treasury tri-party repo {t['triparty']:.1f} USD bn "
+            f"({TRIPARTY_TREASURY_SHARE} x {t['triparty_all_collateral']:.1f}) exceeds what "
+            f"dealers can pledge, {coll.sum():.1f} USD bn ({REPLEDGE_FRAC} x (1 - haircut) x "
+            "(reverse repo collateral + inventory))"
+        )
+    borrow_db = coll * (t["triparty"] / coll.sum())
     m = LENDERS_PER_DEALER_BUCKET
     t_group = np.repeat(np.arange(nd * nb), m)
     t_split = syn._group_shares(rng.gamma(2.0, size=len(t_group)), t_group, nd * nb)
@@ -967,6 +1000,7 @@ def measure_aggregates(system: System) -> dict[str, Any]:
     top_ids = gross.sort_values(ascending=False).index[:50]
     fed = ty == "central_bank"
     return {
+        "triparty": float(repo.loc[repo["segment"] == "triparty", "amount_usd_bn"].sum()),
         "hf_holdings": float(par[hf].sum()),
         "hf_holdings_by_bucket": par[hf].sum(axis=0),
         "hf_repo": float(hf_repo["amount_usd_bn"].sum()),

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from calibration.build import (
+    TRIPARTY_TREASURY_SHARE,
     build_system,
     build_tables,
     build_targets,
@@ -34,7 +35,7 @@ def built(request):
 
 def test_aggregates_match_snapshot(built):
     _v, _system, got, want = built
-    for key in ("hf_holdings", "hf_repo", "hf_sponsored_repo", "swap_notional",
+    for key in ("hf_holdings", "hf_repo", "hf_sponsored_repo", "swap_notional", "triparty",
                 "dealer_inventory", "dealer_capacity", "mmf_assets", "govt_mmf_assets",
                 "on_rrp", "fed_total_assets"):  # fmt: skip
         assert got[key] == pytest.approx(want[key], abs=ABS_USD_BN), key
@@ -51,7 +52,16 @@ def test_aggregates_match_snapshot(built):
 def test_snapshot_values_are_used_directly(built):
     v, _, _got, want = built
     snap = load_snapshot(v)
-    assert want["hf_holdings"] == snap.value("hf_ust_holdings_usd_bn")
+    # maturity-matched RV pairs are flat within a bucket: netted where the row exists
+    matched = snap.value("hf_maturity_matched_rv_usd_bn") if v == "latest" else 0.0
+    assert want["hf_holdings"] == snap.value("hf_ust_holdings_usd_bn") - matched
+    assert want["hf_matched_rv_netted"] == matched
+    # the model's tri-party repo is the Treasury share of the all-collateral volume
+    gcf = "triparty_gcf_repo_usd_bn"
+    tri = snap.value("triparty_noncleared_repo_usd_bn") + (
+        snap.value(gcf) if gcf in set(snap.table["quantity"]) else 0.0
+    )
+    assert want["triparty"] == pytest.approx(TRIPARTY_TREASURY_SHARE * tri)
     assert want["top50_repo_share"] == snap.value("top50_share_repo_frac")
     # modelled repo is Treasury-collateralised: Form PF repo capped by collateral
     assert want["hf_repo"] <= snap.value("hf_repo_borrowing_usd_bn")
@@ -180,3 +190,13 @@ def test_hedge_funds_are_strategy_books(built):
     assert par[strat == "basis"].sum() == pytest.approx(want["basis_par"], abs=ABS_USD_BN)
     assert par[strat == "swap_spread"].sum() == pytest.approx(want["swap_notional"],
                                                                abs=ABS_USD_BN)  # fmt: skip
+
+
+def test_triparty_target_beyond_dealer_collateral_fails_loudly():
+    """The builder hits the tri-party target or says why not; it never caps it silently."""
+    snap = load_snapshot("2020-02")
+    table = snap.table.copy()
+    table.loc[table["quantity"] == "triparty_noncleared_repo_usd_bn", "value"] = 20_000.0
+    bad = dataclasses.replace(snap, table=table)
+    with pytest.raises(ValueError, match=r"Treasury tri-party repo .* exceeds what dealers"):
+        build_tables(bad, n_hedge_funds=N_HF)
