@@ -202,6 +202,29 @@ def test_verdict_ranks_by_reduction_per_100bn_and_sets_free_tools_apart():
     assert "2 institutions default without action" in text
 
 
+def test_verdict_crowns_no_tool_when_none_reduced_the_peak():
+    """At the impact bound every arm's central peak is the same: no tool 'reduced most'."""
+    metrics = pd.DataFrame(
+        {"peak_yield_bp": [338.0, 338.0, 338.0], "peak_basis_bp": [22.0, 22, 22],
+         "fire_sale_usd_bn": [1300.0, 1200, 1250], "defaults": [300.0, 250, 260],
+         "losses_usd_bn": [1800.0, 1700, 1750]},
+        index=pd.Index(["no_action", "qe", "swf"], name="arm"),
+    )  # fmt: skip
+    eff = pd.DataFrame(index=metrics.index)
+    for c in ("peak_yield_bp", "fire_sale_usd_bn", "peak_basis_bp"):
+        eff[f"reduction_{c}"] = metrics.loc["no_action", c] - metrics[c]
+    eff["cost_balance_sheet_usd_bn"] = [0.0, 500.0, 500.0]
+    eff["cost_cash_lent_usd_bn"] = 0.0
+    eff["cost_budget_spent_usd_bn"] = 0.0
+    eff["reduction_peak_yield_bp_per_100bn"] = eff["reduction_peak_yield_bp"] / (
+        eff["cost_balance_sheet_usd_bn"].replace(0, np.nan) / 100
+    )
+    text = " ".join(verdict(metrics, eff, pd.DataFrame(columns=["arm", "metric"]), "10y"))
+    assert "reduced the peak 10y yield change most" not in text
+    assert "no tool reduced the peak 10y yield change" in text
+    assert "qe (0.00 bp per USD 100 bn for USD 500 bn)" in text
+
+
 def test_svg_is_deterministic():
     markets = {"no_action": pd.DataFrame({"x": [0.0, 1.0, 3.0]}), HOSTILE: pd.DataFrame(
         {"x": [0.0, 0.5, 1.0]})}  # fmt: skip

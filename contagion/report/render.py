@@ -361,10 +361,19 @@ def verdict(
             f"USD 100 bn for USD {fmt(size[a], 0)} bn)"
             for a in ranked
         ]
-        out.append(
-            f"Per USD 100 bn deployed (central run), {nm(ranked[0])} reduced the peak {y} "
-            "yield change most: " + "; then ".join(parts) + "."
-        )
+        if eff.loc[ranked[0], "reduction_peak_yield_bp_per_100bn"] > NO_EFFECT_BP:
+            out.append(
+                f"Per USD 100 bn deployed (central run), {nm(ranked[0])} reduced the peak {y} "
+                "yield change most: " + "; then ".join(parts) + "."
+            )
+        else:  # nothing to rank: say so rather than crown a tool for a zero
+            out.append(
+                f"Per USD 100 bn deployed (central run), no tool reduced the peak {y} yield "
+                "change: "
+                + "; ".join(parts)
+                + ". Compare the tools by "
+                + ("the paired draws above." if wide is not None else "their other metrics.")
+            )
     free = [a for a in arms if size[a] < MIN_SIZE_USD_BN]
     if free:
         out.append(
@@ -375,6 +384,10 @@ def verdict(
     if harm:
         out.append("Side effects (central run): " + "; ".join(harm) + ".")
     return out
+
+
+#: A reduction per USD 100 bn at or below this (bp) is no reduction: nothing to rank.
+NO_EFFECT_BP = 0.005
 
 
 # Headline metrics on which an arm can be worse than no action, with the margin below
