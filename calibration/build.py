@@ -26,8 +26,9 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   ``hf_ust_holdings`` less the maturity-matched relative-value trades
   ``hf_maturity_matched_rv`` where the vintage has the row (Form PF, Monin 2026: long an
   off-the-run, short an on-the-run of the same maturity; flat within a maturity bucket, so
-  the pair is netted: neither leg nor the repo financing the long leg is modelled), split into the cash-futures basis (``basis_trade_size``, placed
-  across buckets in proportion to the leveraged-fund futures shorts: the futures leg sits
+  the pair is netted: neither leg nor the repo financing the long leg is modelled), split
+  into the cash-futures basis (``basis_trade_size``, placed across buckets in proportion
+  to the leveraged-fund futures shorts: the futures leg sits
   where the CFTC shorts are), swap-spread trades (``swap_spread_trade_size``, paying fixed
   at the swap CCP) and other relative value (the rest). Futures shorts per bucket =
   ``lf_futures_short_<b>``: the basis funds short ``par x CF``, the rest (non-basis shorts,
@@ -150,11 +151,14 @@ DEALER_CASH_FRAC = syn.DEALER_CASH_FRAC
 REPLEDGE_FRAC = 0.85  # share of dealers' collateral re-pledged in tri-party (synthetic)
 #: Treasuries' share of tri-party repo collateral (frac of value). The snapshot's tri-party
 #: volumes (fact base 2.2-2.4) are on all collateral; the model's tri-party repo is against
-#: Treasuries, so its target is this share of them. Named assumption, range 0.40-0.54:
-#: "roughly 40 percent" (Copeland, Davis, LeSueur and Martin, Liberty Street Economics,
-#: 2014-07, tri-party data 2013-14) and 54.3% (BNY Mellon / JPMorgan tri-party summary
-#: statistics as relayed by Finadium, https://finadium.com/?p=70242, undated); no official
-#: collateral breakdown file is shipped yet. Midpoint.
+#: Treasuries, so its target is this share of them. Named assumption, range 0.40-0.54, from
+#: the NY Fed tri-party statistics (collateral value by asset class, 7th business day of the
+#: month, Fed trades included): 31.7% on 2012-08-09 (NY Fed "Tri-Party Repo Margin and GCF
+#: Repo Statistics" page), "roughly 40 percent" in 2013-14 (Copeland, Davis, LeSueur and
+#: Martin, Liberty Street Economics, 2014-07), 47.6% on 2016-09-12 and about 49-52% in 2017
+#: (as relayed by the Derivatives & Repo Report), 54.3% "recent data" in SIFMA's US Repo
+#: Market Fact Sheet 2017. No share after 2017 was found in a public copy; the official
+#: files (NY Fed tpr_factsheet.xlsx, OFR REPO-TRI_TV_T-P / _TOT-P) would replace it.
 TRIPARTY_TREASURY_SHARE = 0.47
 TRIPARTY_TREASURY_SHARE_RANGE = (0.40, 0.54)
 INTERDEALER_FRAC = 0.01
