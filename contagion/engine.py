@@ -98,7 +98,8 @@ class Simulation:
         a, liab = ledger.balance()
         s.ref = References(
             equity0=a - liab, assets0=a, cash0=s.cash.copy(), leverage0=np.zeros(topo.n),
-            room_ref=0.0, room_ref_by_limit=np.zeros(3), dv01_limit0=np.zeros(topo.n),
+            room_ref=0.0, room_ref_by_limit=np.zeros(3), room0_by_limit=np.zeros((3, topo.n)),
+            dv01_limit0=np.zeros(topo.n),
             inventory_limit0=np.zeros(topo.n), par0=np.zeros((topo.n, topo.n_buckets)),
             repo_demand0=0.0, repo_supply0=0.0,
             spread0_pct=0.0,
@@ -117,10 +118,13 @@ class Simulation:
         s.ref = dataclasses.replace(
             s.ref, dv01_limit0=dv01_limit0, inventory_limit0=inventory_limit0
         )
-        # the rooms at the start, before any policy's exclusion (the utilisation baseline)
-        by = dealers.rooms(s, ctx, ledger, None)[:, topo.mask["dealer"]]
+        # the rooms at the start, before any policy's exclusion (the utilisation baseline and
+        # what the scenario's capacity shock takes a share of)
+        by_all = dealers.rooms(s, ctx, ledger, None)
+        by = by_all[:, topo.mask["dealer"]]
         s.ref = dataclasses.replace(
             s.ref,
+            room0_by_limit=np.where(topo.mask["dealer"][None, :], by_all, 0.0),
             leverage0=np.where(np.isfinite(lev0), lev0, 0.0),
             room_ref=float(by.min(axis=0).sum()),
             room_ref_by_limit=by.sum(axis=1),

@@ -505,7 +505,8 @@ class Scenario(_Frozen):
         Annotated[float, Field(ge=-1, le=10, allow_inf_nan=False)], ...
     ] = Field(
         default_factory=tuple,
-        description="Relative change of dealer capacity (-0.2 = 20% less room).",
+        description="Change of dealers' room as a share of the room each limit left at the "
+        "start (-0.2 = a fifth of the room gone).",
     )
     mmf_repo_pullback_frac: tuple[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)], ...] = (
         Field(

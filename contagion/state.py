@@ -61,6 +61,7 @@ class References:
     leverage0: F64  # assets / equity at the start (0 where equity <= 0)
     room_ref: float  # dealers' total room (the tightest of their limits) at the start
     room_ref_by_limit: F64  # (3) dealers' total room under each limit at the start
+    room0_by_limit: F64  # (3, n) each dealer's room under each limit at the start (0 elsewhere)
     dv01_limit0: F64  # the DV01 each dealer's VaR limit allows at the starting volatility
     inventory_limit0: F64  # each dealer's internal Treasury inventory limit (USD bn)
     par0: F64  # (n, nb) Treasuries held at the start (after ex-ante measures), par

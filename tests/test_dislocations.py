@@ -81,11 +81,42 @@ def test_bounded_clips_both_ways():
 def test_var_room_shrinks_with_volatility_closed_form():
     # limit DV01 0.1 USD bn/bp at the start; the desk holds 0.04; D_ref = 8 years:
     # room = (0.1 / v - 0.04) / 8e-4: 75 at v = 1, 12.5 at v = 2, 0 at v = 2.5
-    kw = {"capacity_shock": 0.0, "reference_duration_years": 8.0}
+    kw = {"reference_duration_years": 8.0}
     rooms = [float(dealers.var_room(np.array([0.04]), np.array([0.1]), vol_ratio=v, **kw)[0])
              for v in (1.0, 2.0, 2.5)]  # fmt: skip
     np.testing.assert_allclose(rooms, [75.0, 12.5, 0.0], atol=1e-9)
     assert dealers.daily_vol_bp(100.0) == pytest.approx(100.0 / math.sqrt(252.0))
+
+
+def test_the_capacity_shock_takes_a_share_of_the_starting_room_closed_form():
+    """k = -0.1 removes a tenth of the room each limit left at the start, not a tenth of
+    the limit: SLR E/slr = 10,200 with assets 10,000 (room 200) keeps 180, where scaling the
+    limit gave max(9,180 - 10,000, 0) = 0; VaR room 75 keeps 67.5; internal room 20 keeps 18."""
+    slr = dealers.dealer_room(np.array([510.0]), np.array([10_000.0]), np.array([0.05]),
+                              -0.1, np.array([200.0]))  # fmt: skip
+    np.testing.assert_allclose(slr, [180.0])
+    var = dealers.var_room(np.array([0.04]), np.array([0.1]), vol_ratio=1.0,
+                           reference_duration_years=8.0, capacity_shock=-0.1,
+                           room0=np.array([75.0]))  # fmt: skip
+    np.testing.assert_allclose(var, [67.5])
+    internal = dealers.internal_room(np.array([100.0]), np.array([120.0]), -0.1,
+                                     np.array([20.0]))  # fmt: skip
+    np.testing.assert_allclose(internal, [18.0])
+    # a shock beyond the whole room empties it (never negative); a positive one adds room
+    assert dealers.internal_room(np.array([100.0]), np.array([120.0]), -2.0, 20.0)[0] == 0.0
+    np.testing.assert_allclose(dealers.internal_room(np.array([100.0]), np.array([120.0]),
+                                                     0.5, 20.0), [30.0])  # fmt: skip
+
+
+def test_a_five_percent_capacity_shock_leaves_most_of_the_room_on_the_calibrated_system():
+    """basis_unwind's day-2 shock (-5%) on the calibrated dealers (about USD 9.6 tn of
+    assets, 0.57 tn of leverage-ratio room): the leverage-ratio utilisation that morning is
+    about 5%, not the 94% the old rule (limit x 0.95) gave before a single sale."""
+    system = c.examples.calibrated_us_2025()
+    sc = c.Scenario(name="capacity", days=2, dealer_capacity_shock_frac=[0.0, -0.05])
+    m = c.simulate(system, sc.with_params(**c.examples.model_params(system))).markets
+    assert m.loc[1, "dealer_utilisation_slr_frac"] < 0.01
+    assert 0.04 < m.loc[2, "dealer_utilisation_slr_frac"] < 0.06
 
 
 def test_the_tightest_limit_binds_and_is_reported():
@@ -153,13 +184,6 @@ def test_no_liquidity_default_while_cash_covers_what_is_due():
 
 
 # --- calm-market supply against the literature -------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="the calibrated 2025 system cascades from USD 100 bn of calm-market sales: the "
-    "fit puts outside demand at 0.31 USD bn per bp (near its lower bound), so once dealers "
-    "are full each USD bn moves the 10y about 3 bp, hedge funds' losses make them sell and "
-    "the impact reaches its 300 bp bound (issue 20 item 6, open)",
-)
 def test_calm_market_supply_against_the_stock_effect_literature():
     """USD 100 bn of 10y sold over a week into the calibrated market: at the end of the week
     the permanent part is the stock effect, 0.07-0.17 bp per USD bn of a 10y-duration bond

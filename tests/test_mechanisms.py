@@ -1036,8 +1036,9 @@ def test_price_impact_closed_forms() -> None:
     )
     # 10 / 0.05 - 150 = 50; over the limit: 0; no equity: 0; no SLR constraint given: 0
     np.testing.assert_allclose(room, [50.0, 0.0, 0.0, 0.0])
-    # a 10% capacity cut: 200 * 0.9 - 150 = 30
-    assert dealers.dealer_room(A([10.0]), A([150.0]), A([0.05]), -0.1)[0] == pytest.approx(30.0)
+    # a 10% capacity cut takes a tenth of the starting room of 50: 45 (not 200 * 0.9 - 150)
+    cut = dealers.dealer_room(A([10.0]), A([150.0]), A([0.05]), -0.1, A([50.0]))
+    assert cut[0] == pytest.approx(45.0)
     assert dealers.utilisation(25.0, 100.0) == 0.75
     assert dealers.utilisation(5.0, 0.0) == 1.0  # no room to begin with: full
     assert dealers.utilisation(150.0, 100.0) == 0.0  # more room than at the start

@@ -4,10 +4,11 @@ Dealer ``d``'s room to absorb sales (USD bn of bonds; the value-at-risk limit co
 10y-duration equivalents) is the smallest of:
 
 * **leverage ratio** (SLR): the exposure its equity ``E_d`` supports at the minimum ratio
-  ``slr_d``, scaled by the day's capacity shock ``k``, minus its leverage exposure (assets
-  ``A_d`` less what policies exclude: SLR relief loosens this limit only)::
+  ``slr_d`` minus its leverage exposure (assets ``A_d`` less what policies exclude: SLR
+  relief loosens this limit only), plus the day's capacity shock ``k`` (the scenario's
+  ``dealer_capacity_shock_frac``) times the room it started with, ``R_SLR_d,0``::
 
-      room_SLR_d = max(E_d / slr_d (1 + k) - (A_d - excluded_d), 0)
+      room_SLR_d = max(E_d / slr_d - (A_d - excluded_d) + k R_SLR_d,0, 0)
 
 * **value at risk** of its rate position: with ``DV01_d`` its net sensitivity (cash bonds,
   futures and swaps, USD bn per bp; long duration positive), the daily yield volatility
@@ -15,7 +16,7 @@ Dealer ``d``'s room to absorb sales (USD bn of bonds; the value-at-risk limit co
   bp) and the 99% one-day quantile ``z = 2.326`` (the Basel market-risk standard), the desk
   may run at most ``DV01 <= L_d / (z sigma_t)``, so::
 
-      room_VaR_d = max(M_d (sigma_0 / sigma_t)(1 + k) - DV01_d, 0) / (D_ref 1e-4)
+      room_VaR_d = max(M_d (sigma_0 / sigma_t) - DV01_d + k R_VaR_d,0 D_ref 1e-4, 0) / (D_ref 1e-4)
       M_d        = max(DV01_d,0, 0) + r room_SLR_d,0 D_ref 1e-4
 
   ``M_d`` (the DV01 the limit allows at the starting volatility) gives each desk a VaR
@@ -25,10 +26,16 @@ Dealer ``d``'s room to absorb sales (USD bn of bonds; the value-at-risk limit co
   the SLR since 2022, and desks near them sold more Treasuries in 2020; fact base 6.17);
 
 * an **internal limit** on inventory: Treasuries worth at most ``(1 + h) I_d,0`` (its
-  starting inventory ``I_d,0``; ``h room_SLR_d,0`` when it starts with none), scaled by the
-  capacity shock (``ModelParams.dealer_internal_headroom_frac``; fact base 4.34)::
+  starting inventory ``I_d,0``; ``h room_SLR_d,0`` when it starts with none;
+  ``ModelParams.dealer_internal_headroom_frac``; fact base 4.34)::
 
-      room_int_d = max(K_d (1 + k) - I_d, 0)
+      room_int_d = max(K_d - I_d + k R_int_d,0, 0)
+
+The capacity shock ``k`` is a share of the **room** each limit left at the start (``k =
+-0.1``: a tenth of the room gone, as the scenario field says), not of the limit itself: the
+limit of a dealer with USD 10 tn of leverage exposure and USD 0.5 tn of room is twenty times
+its room, so scaling the limit by ``1 + k`` took ``-k`` times the whole balance sheet and
+emptied the room at ``k = -0.05``.
 
 ``room_d = min(room_SLR_d, room_VaR_d D_ref / D_mix, room_int_d)`` with ``D_mix`` the
 duration of what is being absorbed (the reference duration at the close). Utilisation,
@@ -83,18 +90,29 @@ UTILISATION_WRITES = (
 
 # --- kernels ----------------------------------------------------------------------------------
 def dealer_room(
-    equity: np.ndarray, assets: np.ndarray, slr_frac: np.ndarray, capacity_shock: float
+    equity: np.ndarray,
+    assets: np.ndarray,
+    slr_frac: np.ndarray,
+    capacity_shock: float = 0.0,
+    room0: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """Leverage-ratio headroom per dealer, USD bn (0 where slr is 0 or equity <= 0).
+    """Leverage-ratio headroom per dealer, USD bn (0 where slr is 0 or equity <= 0):
+    ``max(E / slr - A + k R0, 0)`` with ``R0`` the headroom at the start.
 
     Examples
     --------
-    >>> float(dealer_room(np.array([10.0]), np.array([150.0]), np.array([0.05]), 0.0)[0])
+    >>> float(dealer_room(np.array([10.0]), np.array([150.0]), np.array([0.05]))[0])
     50.0
+    >>> # a tenth of the starting room of 50 gone: 45, not (200 x 0.9 - 150) = 30
+    >>> float(dealer_room(np.array([10.0]), np.array([150.0]), np.array([0.05]), -0.1,
+    ...                   np.array([50.0]))[0])
+    45.0
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         cap = np.where(slr_frac > 0, np.maximum(equity, 0.0) / slr_frac, 0.0)
-    return np.maximum(cap * (1.0 + capacity_shock) - assets, 0.0)
+    if capacity_shock:
+        return np.maximum(cap - assets + capacity_shock * room0, 0.0)
+    return np.maximum(cap - assets, 0.0)
 
 
 def daily_vol_bp(volatility_index: float) -> float:
@@ -107,27 +125,40 @@ def var_room(
     dv01_limit0: np.ndarray,
     *,
     vol_ratio: float,
-    capacity_shock: float,
     reference_duration_years: float,
+    capacity_shock: float = 0.0,
+    room0: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Room under the VaR limit per dealer, USD bn of bonds of the reference duration:
-    ``max(M (sigma_0 / sigma)(1 + k) - DV01, 0) / (D_ref 1e-4)``.
+    ``max(M (sigma_0 / sigma) - DV01 + k R0 D_ref 1e-4, 0) / (D_ref 1e-4)`` with ``R0`` the
+    room at the start (same unit).
 
     Examples
     --------
     >>> # limit DV01 0.1 USD bn/bp at the start, DV01 0.05 now, volatility doubled:
     >>> # room 0.1 / 2 - 0.05 = 0: a desk at its limit
-    >>> float(var_room(np.array([0.05]), np.array([0.1]), vol_ratio=2.0, capacity_shock=0.0,
+    >>> float(var_room(np.array([0.05]), np.array([0.1]), vol_ratio=2.0,
     ...                reference_duration_years=8.0)[0])
     0.0
     """
-    allowed = dv01_limit0 * (1.0 + capacity_shock) / max(vol_ratio, 1e-12)
-    return np.maximum(allowed - dv01, 0.0) / (reference_duration_years * 1e-4)
+    scale = reference_duration_years * 1e-4
+    allowed = dv01_limit0 / max(vol_ratio, 1e-12)
+    if capacity_shock:
+        allowed = allowed + capacity_shock * room0 * scale
+    return np.maximum(allowed - dv01, 0.0) / scale
 
 
-def internal_room(inventory: np.ndarray, limit0: np.ndarray, capacity_shock: float) -> np.ndarray:
-    """Room under the internal inventory limit per dealer, USD bn: ``max(K (1 + k) - I, 0)``."""
-    return np.maximum(limit0 * (1.0 + capacity_shock) - inventory, 0.0)
+def internal_room(
+    inventory: np.ndarray,
+    limit0: np.ndarray,
+    capacity_shock: float = 0.0,
+    room0: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """Room under the internal inventory limit per dealer, USD bn: ``max(K - I + k R0, 0)``
+    with ``R0`` the room at the start."""
+    if capacity_shock:
+        return np.maximum(limit0 - inventory + capacity_shock * room0, 0.0)
+    return np.maximum(limit0 - inventory, 0.0)
 
 
 def utilisation(room: float, room_ref: float) -> float:
@@ -179,20 +210,22 @@ def rooms(state, ctx, ledger, desk, duration_years: float | None = None) -> np.n
     s, topo, p = state, ctx.topo, ctx.params
     a, liab = ledger.balance()
     excluded = desk.leverage_exclusion(topo.n, a) if desk else np.zeros(topo.n)
+    k, room0 = s.capacity_shock, s.ref.room0_by_limit
     slr = dealer_room(
-        a - liab, a - excluded, topo.behaviour("leverage_ratio_min_frac"), s.capacity_shock
+        a - liab, a - excluded, topo.behaviour("leverage_ratio_min_frac"), k, room0[0]
     )
     d_ref = p.impact_reference_duration_years
     var = var_room(
         net_dv01(s, topo),
         s.ref.dv01_limit0,
         vol_ratio=s.vol / topo.cs.market.volatility_index,
-        capacity_shock=s.capacity_shock,
         reference_duration_years=d_ref,
+        capacity_shock=k,
+        room0=room0[1],
     )
     if duration_years is not None and duration_years > 0:
         var = var * (d_ref / duration_years)
-    internal = internal_room(inventory_value(s), s.ref.inventory_limit0, s.capacity_shock)
+    internal = internal_room(inventory_value(s), s.ref.inventory_limit0, k, room0[2])
     dealer = topo.mask["dealer"]
     # the VaR and internal limits are dealers' desks' limits; elsewhere only the first counts
     var = np.where(dealer, var, np.inf)
