@@ -12,10 +12,11 @@ market's supply curve (``repo_rate_convexity``, ``mmf_reallocation_frac``). SOFR
 (:func:`calibration.episodes.close_before`). The residual of a moment is ``weight x (model -
 target) / scale`` (or the same on logs for multiples), ``scale`` being the stated tolerance
 of the fact. The objective
-is the sum of squared residuals plus weak priors that pull each parameter toward its
-starting value by ``(z - z0) / PRIOR_SCALE`` in units of its bounded range (they only
-decide parameters the data do not identify). Minimised with
-a seeded Latin-hypercube screen of the box (the objective is jagged), then
+is the sum of squared residuals plus priors that pull each parameter toward its
+starting value by ``(z - z0) / s`` in units of its bounded range: weak (``s =
+PRIOR_SCALE``) unless the parameter has a prior from published evidence (``s`` from its
+``prior_sd_log``; outside demand), so they mostly decide parameters the data do not
+identify. Minimised with a seeded Latin-hypercube screen of the box (the objective is jagged), then
 ``scipy.optimize.least_squares`` from the best few points and the prior start, keeping
 the lowest (trust-region reflective, bounds,
 finite differences in the unit box). Uncertainty: Gauss-Newton curvature
@@ -92,6 +93,10 @@ FIT_N_HEDGE_FUNDS = 300
 N_SCREEN = 48  # Latin-hypercube points screened before the local searches
 N_STARTS = 3  # local searches from the best screened points (plus the prior start)
 PRIOR_SCALE = 0.5  # prior std in units of a parameter's bounded range (weak)
+#: Outside demand's prior (USD bn per bp per bucket): median and log std, so that 90% of the
+#: mass lies in 0.25-2.5 (ln 10 / (2 x 1.645)); see its Parameter note for the evidence.
+OUTSIDE_DEMAND_PRIOR_MEDIAN = 0.8
+OUTSIDE_DEMAND_PRIOR_SD_LOG = math.log(10.0) / (2.0 * 1.645)
 #: an estimate this close to either end of its range, as a share of the range in the fit's
 #: coordinate (log for multiplicative parameters), is flagged "at bound" (issue 21: 2%)
 AT_BOUND_FRAC = 0.02
@@ -108,6 +113,16 @@ class Parameter:
     unit: str
     log: bool = False
     note: str = ""
+    #: std of an informative prior centred on ``start``, in log units (log parameters only);
+    #: None: the weak prior of PRIOR_SCALE of the range
+    prior_sd_log: float | None = None
+
+    @property
+    def prior_scale(self) -> float:
+        """The prior's std in the fit's unit-box coordinate ``z``."""
+        if self.prior_sd_log is None:
+            return PRIOR_SCALE
+        return self.prior_sd_log / math.log(self.high / self.low)
 
     def to_x(self, z: float) -> float:
         if self.log:
@@ -140,10 +155,20 @@ PARAMETERS: tuple[Parameter, ...] = (
                    "markets (Lou, Yan and Zhang 2013, RFS 26(8): prices fall before "
                    "auctions and recover shortly after) and the permanent part is fixed "
                    "separately; high: half-life ~2 days"),
-    Parameter("outside_demand_usd_bn_per_bp", 0.0, 20.0, 2.0, "USD bn per bp",
-              note="start: assumption (a fifth of the ~10 USD bn per bp whole-market "
-                   "demand slope implied by D'Amico-King, fact base 6.8: value buyers "
-                   "outside the dealers in a stress); bounds the impact at 1/beta"),
+    Parameter("outside_demand_usd_bn_per_bp", 0.1, 10.0, OUTSIDE_DEMAND_PRIOR_MEDIAN,
+              "USD bn per bp", log=True, prior_sd_log=OUTSIDE_DEMAND_PRIOR_SD_LOG,
+              note="per maturity bucket; bounds the impact at 1/beta once dealers are full. "
+                   "Prior log-normal, median 0.8, 90% in 0.25-2.5, from the stress-time "
+                   "price impact of Treasury flows in the authors' summaries: Beltran, "
+                   "Kretchmer, Marquez and Thomas (2013, JIMF 32), USD 100 bn less "
+                   "foreign official buying raises the 5y 40-60 bp in the short run "
+                   "(whole-curve beta 1.7-2.5, 0.4-0.6 a bucket); Ahmed and Rebucci (2022, "
+                   "NBER WP 30476), over 100 bp per USD 100 bn on impact (at most ~1 "
+                   "whole-curve, 0.25 a bucket); March 2020, USD 570-730 bn sold by hedge "
+                   "funds, foreign holders and bond funds (fact base 4.21, 4.27-4.30) "
+                   "against +64 bp on the 10y (at most ~9-11 whole-curve, 2.3-2.8 a bucket, "
+                   "since dealers and the Fed took part of the flow). Whole-curve figures "
+                   "divided by the model's four buckets"),
     Parameter("futures_pass_through_frac", 0.0, 1.0, 0.8, "fraction",
               note="start: assumption (futures follow most of the cash move; the basis "
                    "widened by tens of bp, not by the whole 60-70 bp, gap 10.8)"),
@@ -547,7 +572,7 @@ def evaluate(
     res = np.array([_residual(t, v) for t, v in zip(TARGETS, values, strict=True)])
     z = np.array([p.to_z(params.get(p.name, p.start)) for p in PARAMETERS])
     z0 = np.array([p.to_z(p.start) for p in PARAMETERS])
-    prior = (z - z0) / PRIOR_SCALE
+    prior = (z - z0) / np.array([p.prior_scale for p in PARAMETERS])
     obj = float((res**2).sum() + (prior**2).sum())
     return Evaluation(dict(params), values, res, prior, obj, result if keep_result else None)
 
@@ -630,7 +655,7 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
     for k, p in enumerate(PARAMETERS):
         x = params[p.name]
         se = math.sqrt(max(cov_z[k, k], 0.0)) * p.dx_dz(x)
-        prior_curv = 1.0 / PRIOR_SCALE**2
+        prior_curv = 1.0 / p.prior_scale**2
         stats[p.name] = {
             "estimate": x,
             "std_error": se,
@@ -1067,7 +1092,9 @@ def write_report(out: dict, path: Path, doc: dict) -> Path:
   `{doc['vintage']}` built by
   `calibration.build_system(seed={doc['seed']}, n_hedge_funds={doc['n_hedge_funds']})`;
   scenario and policies from the episode's `input` rows (`calibration.episodes`).
-- Method: {doc['method']}; prior std {PRIOR_SCALE} of each parameter's range.
+- Method: {doc['method']}; prior std {PRIOR_SCALE} of each parameter's range, except
+  outside demand: log-normal, median {OUTSIDE_DEMAND_PRIOR_MEDIAN} USD bn per bp, log std
+  {OUTSIDE_DEMAND_PRIOR_SD_LOG:.2f} (90% in 0.25-2.5; its note gives the evidence).
 - Fixed, not fitted (set from data): {fixed}.
 - Objective (sum of squared scaled residuals + priors): {ev.objective:.4f};
   {out['nfev']} objective evaluations, {out['runtime_s']:.0f} s; solver: {out['message']}
@@ -1130,7 +1157,10 @@ uncertainty.
   USD bn at 1/beta once dealers are full; March 2020 identifies it only through the
   peak of the yield rise with the dealers at capacity, so it is correlated with
   `impact_convexity` and `dealer_capacity_usd_bn` (see the correlations below); it matters
-  most for stresses beyond March 2020 (the no-Fed counterfactual, the main job).
+  most for stresses beyond March 2020 (the no-Fed counterfactual, the main job). It has an
+  informative prior from published stress-time impact of Treasury flows (log-normal,
+  median 0.8 USD bn per bp a bucket, 90% in 0.25-2.5): the previous fit, with a weak prior
+  on 0-20, put it at 0.31, within 2% of its lower bound.
 - `impact_decay_frac` (the transient impact's daily reversion; half-life ln 2 / -ln(1 -
   decay)) is identified by the fall of yields after the Fed's purchases (Mar 30, Apr 8)
   against the peak, with the purchases' own permanent stock effect (fixed at 0.1 bp per

@@ -218,3 +218,17 @@ def test_late_2025_prediction_names_why_the_srf_lent_nothing() -> None:
         assert len(reasons) == 3
         assert "scarcity threshold" in reasons[0] and "SRF's minimum bid" in reasons[1]
         assert "year-end" in reasons[2]
+
+
+def test_outside_demand_prior_is_the_published_log_normal():
+    """Outside demand's prior is informative (log-normal, median 0.8 USD bn per bp a bucket,
+    90% in 0.25-2.5); the other parameters keep the weak prior of PRIOR_SCALE of their
+    range. A value one log-std from the median costs exactly 1 in the objective."""
+    p = next(p for p in F.PARAMETERS if p.name == "outside_demand_usd_bn_per_bp")
+    assert p.log and p.start == F.OUTSIDE_DEMAND_PRIOR_MEDIAN == 0.8
+    sd = F.OUTSIDE_DEMAND_PRIOR_SD_LOG
+    assert math.exp(-1.645 * sd) * 0.8 == pytest.approx(0.8 / math.sqrt(10.0))
+    assert math.exp(1.645 * sd) * 0.8 == pytest.approx(0.8 * math.sqrt(10.0))
+    one_sd = p.start * math.exp(sd)
+    assert (p.to_z(one_sd) - p.to_z(p.start)) / p.prior_scale == pytest.approx(1.0)
+    assert all(q.prior_scale == F.PRIOR_SCALE for q in F.PARAMETERS if q is not p)
