@@ -17,7 +17,7 @@ from contagion.experiment import experiment
 from contagion.policies import QEConfig, SLRReliefConfig
 from contagion.report import arm_folder, load_saved, render_report, write_report
 from contagion.report import figures as rf
-from contagion.report.render import defaults_by_arm, side_effects, verdict
+from contagion.report.render import defaults_by_arm, defaults_by_day, side_effects, verdict
 
 HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
 SECTIONS = ("summary", "scenario", "paths", "contagion", "losses", "effectiveness",
@@ -119,6 +119,53 @@ def test_defaults_are_listed_with_day_and_cause(report_dir, html):
     section = html.split('<section id="contagion">')[1].split("</section>")[0]
     assert first["institution"] in section and first["cause"] in section
     assert "No institution defaulted" not in section
+
+
+def test_defaults_by_day_count_causes_and_strategy_books():
+    """Two insolvent directional books on day 2, one illiquid relative-value book and a
+    dealer on day 3: one row per (arm, day), causes and strategies counted, assets summed."""
+
+    class R:
+        events = pd.DataFrame({
+            "day": [2, 2, 3, 3], "event": ["default"] * 4,
+            "institution": ["hf-1-dir", "hf-2-dir", "hf-1-rv", "dl-0"],
+            "type": ["hedge_fund", "hedge_fund", "hedge_fund", "dealer"],
+            "cause": ["insolvency", "insolvency", "liquidity", "insolvency"],
+            "amount_usd_bn": [1.0, 2.0, 3.0, 40.0],
+        })  # fmt: skip
+        institutions = pd.DataFrame({
+            "day": [0, 0, 0, 0, 1],
+            "institution": ["hf-1-dir", "hf-2-dir", "hf-1-rv", "dl-0", "dl-0"],
+            "strategy": ["directional", "directional", "relative_value", "", ""],
+        })  # fmt: skip
+
+    t = defaults_by_day({"no_action": R()})
+    assert t.loc[("no_action", 2), "defaults"] == 2
+    assert t.loc[("no_action", 2), "insolvency"] == 2 and t.loc[("no_action", 2), "liquidity"] == 0
+    assert t.loc[("no_action", 2), "directional books"] == 2
+    assert t.loc[("no_action", 3), "relative-value books"] == 1
+    assert t.loc[("no_action", 3), "assets (USD bn)"] == pytest.approx(43.0)
+    assert t.loc[("no_action", 3), "defaults"] == 2  # the dealer counts, in no book column
+    assert defaults_by_day({"no_action": type("E", (), {"events": R.events.iloc[:0]})()}).empty
+
+
+def test_a_long_default_list_is_cut_to_the_largest_with_a_pointer(report_dir, monkeypatch):
+    """Over DEFAULT_LIST_MAX defaults the report lists the largest DEFAULTS_SHOWN by assets
+    and says where the full list is (each arm's events file)."""
+    import contagion.report.render as R
+
+    saved = load_saved(report_dir)
+    n = sum(int((r.events["event"] == "default").sum()) for r in saved.results.values())
+    monkeypatch.setattr(R, "DEFAULT_LIST_MAX", 0)
+    monkeypatch.setattr(R, "DEFAULTS_SHOWN", 1)
+    ctx = R.build_context(saved)
+    assert ctx["n_defaults"] == n and len(ctx["defaults"]) == 1
+    biggest = max(
+        float(a) for r in saved.results.values()
+        for a in r.events.loc[r.events["event"] == "default", "amount_usd_bn"]
+    )  # fmt: skip
+    assert ctx["defaults"][0]["assets_usd_bn"] == biggest
+    assert ctx["defaults_by_day"]["rows"]  # the by-day table is there
 
 
 def test_defaults_are_summarised_per_arm(report_dir):

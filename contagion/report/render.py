@@ -425,6 +425,50 @@ def side_effects(
     return out
 
 
+#: Up to this many defaults (all arms) the report lists every one; beyond it, the largest
+#: ``DEFAULTS_SHOWN`` by assets and a table by day (the full list is in each arm's events).
+DEFAULT_LIST_MAX = 40
+DEFAULTS_SHOWN = 20
+#: Hedge-fund book strategies as the by-day table names them (schema.STRATEGIES).
+STRATEGY_LABELS = {
+    "basis": "basis books",
+    "swap_spread": "swap-spread books",
+    "relative_value": "relative-value books",
+    "directional": "directional books",
+}
+
+
+def defaults_by_day(results: dict[str, Any]) -> pd.DataFrame:
+    """(arm, day) x (defaults, by cause, assets of the defaulters in USD bn, hedge-fund
+    books by strategy): when and why institutions defaulted, one row per day with any."""
+    rows = []
+    for arm, r in results.items():
+        ev = r.events[r.events["event"] == "default"]
+        if not len(ev):
+            continue
+        inst = r.institutions
+        strategy = {}
+        if "strategy" in inst:
+            first = inst.drop_duplicates("institution")
+            strategy = dict(zip(first["institution"], first["strategy"].astype(str), strict=True))
+        for day, d in ev.groupby("day"):
+            row = {"arm": arm, "day": int(day), "defaults": len(d)}
+            row.update(d["cause"].astype(str).value_counts().to_dict())
+            row["assets (USD bn)"] = float(d["amount_usd_bn"].sum())
+            hf = d[d["type"].astype(str) == "hedge_fund"]["institution"].map(strategy)
+            row.update({STRATEGY_LABELS[k]: v for k, v in hf.value_counts().items()
+                        if k in STRATEGY_LABELS})  # fmt: skip
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    out = pd.DataFrame(rows).set_index(["arm", "day"])
+    causes = [c for c in ("insolvency", "liquidity", "clearing") if c in out]
+    books = [c for c in STRATEGY_LABELS.values() if c in out]
+    out = out[["defaults", *causes, "assets (USD bn)", *books]]
+    out[causes + books] = out[causes + books].fillna(0).astype(int)
+    return out
+
+
 def defaults_by_arm(results: dict[str, Any]) -> pd.DataFrame:
     """Arm x (defaults, first day, assets of the defaulters in USD bn, count by sector)."""
     rows = {}
@@ -675,8 +719,15 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
                     "type": sec(str(e.type)),
                     "cause": e.cause,
                     "assets": fmt(e.amount_usd_bn),
+                    "assets_usd_bn": float(e.amount_usd_bn),
                 }
             )
+    n_defaults = len(defaults)
+    if n_defaults > DEFAULT_LIST_MAX:  # the largest; the rest are in each arm's events
+        defaults = sorted(defaults, key=lambda d: -d["assets_usd_bn"])[:DEFAULTS_SHOWN]
+    by_day = defaults_by_day(res)
+    if len(by_day):
+        by_day = by_day.rename(index=nm, level="arm").reset_index(level="day")
     top = stress.dropna(subset=["loss_share"])
     top = top.sort_values(["loss_share", "equity_loss_usd_bn"], ascending=False).head(12)
     money = money_market_table(res)
@@ -754,6 +805,12 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         "loss_channel": loss_c,
         "loss_sector": loss_s,
         "defaults": defaults,
+        "n_defaults": n_defaults,
+        "defaults_by_day": (
+            _table(by_day, {c: 1 if c == "assets (USD bn)" else 0 for c in by_day.columns})
+            if len(by_day)
+            else None
+        ),
         "money_market": _table(money, {c: 2 for c in money.columns if "(%)" in c}),
         "defaults_by_arm": _table(by_arm, {c: 0 for c in by_arm.columns if c != "assets (USD bn)"}),
         # the institutions' names are worth a column only where some differ from the ids
