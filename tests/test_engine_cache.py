@@ -10,7 +10,7 @@ from contagion import examples, ledger, scenarios, topology
 from contagion.ledger import Ledger
 from contagion.mechanisms import prices
 from contagion.policies import QEConfig, StandingRepoConfig
-from contagion.sums import rowdot
+from contagion.sums import rowdot, zeroed
 from contagion.synthetic import counts_for, generate_system
 
 
@@ -50,6 +50,22 @@ def test_rowdot_is_the_reduction(columns, order):
         with np.errstate(invalid="ignore"):
             want, got = np.add.reduce(m * v, axis=1), rowdot(m, v)
         assert got.shape == want.shape
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.5, 1.0])
+def test_zeroed_is_the_select(share):
+    """``zeroed(x, mask)`` is bit for bit ``np.where(mask, 0.0, x)`` (signed zeros,
+    infinities and NaN under and outside the mask), in place on ``x``."""
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 2_710):
+        x = rng.normal(size=n)
+        for value, p in ((-0.0, 0.2), (np.inf, 0.05), (-np.inf, 0.05), (np.nan, 0.05)):
+            x[rng.random(n) < p] = value
+        mask = rng.random(n) < share
+        want = np.where(mask, 0.0, x)
+        got = zeroed(x, mask)
+        assert got is x
         assert np.array_equal(got.view(np.int64), want.view(np.int64))
 
 
