@@ -7,6 +7,7 @@ import pytest
 
 import contagion as c
 from contagion import examples, ledger, scenarios, topology
+from contagion.engine import Simulation
 from contagion.ledger import Ledger
 from contagion.mechanisms import prices
 from contagion.policies import QEConfig, StandingRepoConfig
@@ -129,3 +130,24 @@ def test_sparse_pay_and_settle_match_whole_arrays(monkeypatch):
     whole = c.simulate(system, sc)
     monkeypatch.setattr(ledger, "SPARSE_MIN_EDGES", 0)
     assert c.simulate(system, sc).equals(whole)
+
+
+def test_topology_shared_by_the_runs_of_a_system():
+    """Runs of one compiled system share its topology (built once, not on pickling) unless
+    a policy opens facility edges; a shared one gives the same run as a fresh one."""
+    import pickle
+
+    system = examples.stylised_us_2025()
+    sc = scenarios.load("basis_unwind")
+    cs = system.compile()
+    first, second = Simulation(system, sc), Simulation(system, sc)
+    assert first.ctx.topo is second.ctx.topo is cs.topology
+    srf = Simulation(system, sc, [StandingRepoConfig()])
+    assert srf.ctx.topo is not cs.topology and len(srf.ctx.topo.repo.ids) > len(cs.repo.ids)
+    assert "topology" not in pickle.loads(pickle.dumps(cs)).__dict__
+    other = examples.stylised_us_2025()  # a new system: its first run builds the topology
+    assert other.compile() is not cs
+    fresh = c.simulate(other, sc)
+    shared = c.simulate(system, sc)  # on the topology the runs above used
+    assert shared.summary == fresh.summary
+    assert shared.markets.equals(fresh.markets) and shared.institutions.equals(fresh.institutions)
