@@ -21,6 +21,8 @@ of the holder, which keeps it as cash).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,9 @@ from numpy.typing import NDArray
 
 from contagion.schema import INSTITUTION_TYPES, REPO_SEGMENTS
 from contagion.sums import rowdot
+
+if TYPE_CHECKING:
+    from contagion.topology import Topology
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -128,6 +133,18 @@ class CompiledSystem:
     unsecured: UnsecuredArrays
     market: MarketArrays
     _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def topology(self) -> Topology:
+        """The run structure of this system without facility edges, built once and shared
+        by its runs (everything in it is read-only; a run whose policies open facility
+        edges builds its own)."""
+        from contagion.topology import Topology
+
+        return Topology(self, self.repo)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "topology"}  # rebuilt lazily
 
     @property
     def n_institutions(self) -> int:

@@ -75,11 +75,11 @@ class Simulation:
         cs = system.compile()
         policy_rates.check_path(scenario, system.market)
         self.state = None  # set below; policy views read it once it exists
-        self.ctx = Context(Topology(cs, cs.repo), scenario)
+        self.ctx = Context(cs.topology, scenario)
         views = [PolicyView(self, i) for i in range(len(self.policies))]
         self.desk = PolicyDesk(self.policies, views)
         repo = self.desk.set_up(cs, self.ctx.buckets)  # validated; facilities' edges opened
-        self.ctx = Context(Topology(cs, repo), scenario)
+        self.ctx = Context(cs.topology if repo is cs.repo else Topology(cs, repo), scenario)
         self.state = State.initial(self.ctx.topo)
         self.ledger = (DebugLedger if debug else Ledger)(self.state, self.ctx.topo)
         self._steps = {

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from contagion.state import PNL, State
-from contagion.sums import dot, rowdot
+from contagion.sums import dot, rowdot, zeroed
 from contagion.topology import Topology
 
 #: From this many repo plus margined edges on, payments and unwind repayments touch only
@@ -270,7 +270,7 @@ class Ledger:
         """
         s, inc = self.s, self.topo.inc
         n, nb = s.par.shape
-        v = np.where(s.repo_unsecured, 0.0, s.repo_amount / (1.0 - s.repo_haircut))
+        v = zeroed(s.repo_amount / (1.0 - s.repo_haircut), s.repo_unsecured)
         need = (inc["borrower_bucket"] @ v).reshape(n, nb)
         got = (inc["lender_bucket"] @ v).reshape(n, nb)
         return need, got
@@ -289,9 +289,7 @@ class Ledger:
     def repo_due(self) -> np.ndarray:
         """What each secured repo edge's borrower must pay now: recalls and margin."""
         s = self.s
-        return np.where(
-            s.repo_unsecured, 0.0, np.minimum(s.repo_amount, s.repo_recall + s.repo_margin)
-        )
+        return zeroed(np.minimum(s.repo_amount, s.repo_recall + s.repo_margin), s.repo_unsecured)
 
     # --- moves: funding costs ---------------------------------------------------------------
     def accrue_interest(self, interest: np.ndarray, pool_rate: float) -> None:
@@ -541,7 +539,7 @@ class Ledger:
         s, t = self.s, self.topo
         r, n = t.repo, t.n
         if self.dense:
-            want = np.where(s.repo_unsecured, 0.0, s.repo_amount * phi[r.borrower])
+            want = zeroed(s.repo_amount * phi[r.borrower], s.repo_unsecured)
             want_tot = t.by_borrower(want)
             with np.errstate(divide="ignore", invalid="ignore"):
                 f = np.where(want_tot > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / want_tot), 0.0)

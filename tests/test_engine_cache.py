@@ -7,10 +7,11 @@ import pytest
 
 import contagion as c
 from contagion import examples, ledger, scenarios, topology
+from contagion.engine import Simulation
 from contagion.ledger import Ledger
 from contagion.mechanisms import prices
 from contagion.policies import QEConfig, StandingRepoConfig
-from contagion.sums import rowdot
+from contagion.sums import rowdot, zeroed
 from contagion.synthetic import counts_for, generate_system
 
 
@@ -50,6 +51,22 @@ def test_rowdot_is_the_reduction(columns, order):
         with np.errstate(invalid="ignore"):
             want, got = np.add.reduce(m * v, axis=1), rowdot(m, v)
         assert got.shape == want.shape
+        assert np.array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.5, 1.0])
+def test_zeroed_is_the_select(share):
+    """``zeroed(x, mask)`` is bit for bit ``np.where(mask, 0.0, x)`` (signed zeros,
+    infinities and NaN under and outside the mask), in place on ``x``."""
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 2_710):
+        x = rng.normal(size=n)
+        for value, p in ((-0.0, 0.2), (np.inf, 0.05), (-np.inf, 0.05), (np.nan, 0.05)):
+            x[rng.random(n) < p] = value
+        mask = rng.random(n) < share
+        want = np.where(mask, 0.0, x)
+        got = zeroed(x, mask)
+        assert got is x
         assert np.array_equal(got.view(np.int64), want.view(np.int64))
 
 
@@ -113,3 +130,24 @@ def test_sparse_pay_and_settle_match_whole_arrays(monkeypatch):
     whole = c.simulate(system, sc)
     monkeypatch.setattr(ledger, "SPARSE_MIN_EDGES", 0)
     assert c.simulate(system, sc).equals(whole)
+
+
+def test_topology_shared_by_the_runs_of_a_system():
+    """Runs of one compiled system share its topology (built once, not on pickling) unless
+    a policy opens facility edges; a shared one gives the same run as a fresh one."""
+    import pickle
+
+    system = examples.stylised_us_2025()
+    sc = scenarios.load("basis_unwind")
+    cs = system.compile()
+    first, second = Simulation(system, sc), Simulation(system, sc)
+    assert first.ctx.topo is second.ctx.topo is cs.topology
+    srf = Simulation(system, sc, [StandingRepoConfig()])
+    assert srf.ctx.topo is not cs.topology and len(srf.ctx.topo.repo.ids) > len(cs.repo.ids)
+    assert "topology" not in pickle.loads(pickle.dumps(cs)).__dict__
+    other = examples.stylised_us_2025()  # a new system: its first run builds the topology
+    assert other.compile() is not cs
+    fresh = c.simulate(other, sc)
+    shared = c.simulate(system, sc)  # on the topology the runs above used
+    assert shared.summary == fresh.summary
+    assert shared.markets.equals(fresh.markets) and shared.institutions.equals(fresh.institutions)

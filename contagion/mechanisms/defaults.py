@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.sums import zeroed
+
 
 def close_out(
     unpaid_vm: np.ndarray, im_requirement: np.ndarray, im_posted: np.ndarray, cost_frac: float
@@ -115,7 +117,7 @@ def default_step(state, ctx, ledger, day, still_owed, *, clearing_defaults=None)
         can_sell = topo.can["sell_other"] | topo.can["sell_other_last"]
         illiquid &= ~((s.other_assets > tol) & can_sell)
     if illiquid.any():
-        has_lending = topo.by_lender(np.where(s.repo_unsecured, 0.0, s.repo_amount - s.repo_recall))
+        has_lending = topo.by_lender(zeroed(s.repo_amount - s.repo_recall, s.repo_unsecured))
         illiquid &= ~((has_lending > tol) & topo.can["recall"])
     if illiquid.any():
         has_futures = ledger.edge_sum("abs_notional") > tol

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.sums import zeroed
+
 BILATERAL, TRIPARTY, SPONSORED, CENTRAL_BANK = 0, 1, 2, 3
 
 
@@ -85,7 +87,7 @@ def repo_margin_due(
     if key is None:
         key = borrower * nb + bucket
     if need is None:
-        need_e = np.where(secured, amount / (1.0 - haircut), 0.0)
+        need_e = zeroed(amount / (1.0 - haircut), ~secured)
         need = np.bincount(key, need_e, minlength=available_value.size)
     else:
         need = need.ravel()
@@ -94,7 +96,7 @@ def repo_margin_due(
         return np.zeros_like(amount, dtype=np.float64)  # every cover holds: nothing due
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(need > 0, short / need, 0.0)
-    return np.where(secured, amount * frac[key], 0.0)
+    return zeroed(amount * frac[key], ~secured)
 
 
 def refuse_to_roll(
@@ -226,7 +228,7 @@ def _repo_margin_sparse(s, topo, ledger, day) -> None:
     frac = np.zeros_like(short)
     with np.errstate(divide="ignore", invalid="ignore"):
         frac[cells] = np.where(need[cells] > 0, short[cells] / need[cells], 0.0)
-    due = np.where(s.repo_unsecured[e], 0.0, s.repo_amount[e] * frac[topo.collateral_cell[e]])
+    due = zeroed(s.repo_amount[e] * frac[topo.collateral_cell[e]], s.repo_unsecured[e])
     new = np.maximum(due - s.repo_margin[e], 0.0)
     day.log.repo_margin_called += np.bincount(r.borrower[e], new, minlength=topo.n)
     s.repo_margin[:] = 0.0

@@ -67,6 +67,7 @@ import math
 import numpy as np
 
 from contagion.mechanisms.price_impact import allocate
+from contagion.sums import zeroed
 
 #: Bisection steps of the clearing (the rate is bracketed in [floor, cap]).
 CLEARING_STEPS = 80
@@ -240,7 +241,7 @@ def interest_step(state, ctx, ledger, day) -> None:
     days = ctx.params.day_count_days
     facility_rate = r.rate_pct + policy_shift_pct(s, ctx)
     rate = np.where(topo.cb_edges, facility_rate, s.repo_rate_pct + topo.repo_spread_pct)
-    interest = np.where(s.repo_unsecured, 0.0, s.repo_amount * rate / 100.0 / days)
+    interest = zeroed(s.repo_amount * rate / 100.0 / days, s.repo_unsecured)
     ledger.accrue_interest(interest, s.repo_rate_pct / 100.0 / days)
 
 
