@@ -148,6 +148,8 @@ def test_topology_shared_by_the_runs_of_a_system():
     other = examples.stylised_us_2025()  # a new system: its first run builds the topology
     assert other.compile() is not cs
     fresh = c.simulate(other, sc)
+    c.simulate(system, scenarios.load("volatility_spike"))  # a whole other run on it first
+    c.simulate(system, sc)
     shared = c.simulate(system, sc)  # on the topology the runs above used
     assert shared.summary == fresh.summary
     assert shared.markets.equals(fresh.markets) and shared.institutions.equals(fresh.institutions)
