@@ -48,8 +48,11 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   split over its books holding that bucket pro rata to their bonds (assumption: pods are
   financed like their fund), and a directional (futures-only) book has the equity of a fund
   at the Form PF gross-to-net leverage of the large funds, ``face / hf_leverage_top50_gav_nav``
-  (a snapshot assumption with its range), held as its IM and cash. Concentration and repo
-  targets are per fund (summed over its books).
+  (a snapshot assumption with its range), held as its IM and cash. The equity of the
+  other books (haircuts, IM, a cash buffer) is then lifted by one factor for every fund,
+  held as cash, until the 50 largest funds run at that same GAV / NAV in all (before, the
+  builder's top 50 ran at about 10x in 2020 and 15x in 2025 against Form PF's ~7x).
+  Concentration and repo targets are per fund (summed over its books).
   Repo: the model's repo is Treasury-collateralised, so the modelled HF repo is
   ``min(hf_repo_borrowing, MAX_REPO_TO_COLLATERAL x holdings)`` (Form PF counts repo on all
   collateral: 1,465 > 1,080 of UST holdings in Feb 2020); the top 50 borrow exactly
@@ -459,6 +462,32 @@ def _rebalance(
     raise ValueError("MMFs cannot fund the repo assigned to them; use more MMFs")
 
 
+def _equity_uplift(
+    assets: np.ndarray, repo: np.ndarray, top: np.ndarray, lifted: np.ndarray, gav_nav: float
+) -> np.ndarray:
+    """Cash (USD bn, funded by equity) to add to each hedge-fund book so that the top
+    funds' books together run at ``gav_nav``: gross assets over net assets
+    ``(A + x) / (E + x) = L*`` gives ``x = (A - L* E) / (L* - 1)`` over the top funds' books;
+    it goes to the ``lifted`` books in proportion to their equity ``E = A - repo``, with the
+    same factor for every fund. Nothing is added where the top books already run at or
+    below ``L*``.
+
+    Examples
+    --------
+    >>> # a top book: assets 100 on equity 5 (20x); target 8x: x = (100 - 40) / 7 = 8.57
+    >>> _equity_uplift(np.array([100.0, 50.0]), np.array([95.0, 40.0]),
+    ...                np.array([True, False]), np.array([True, True]), 8.0).round(2).tolist()
+    [8.57, 17.14]
+    """
+    equity = np.maximum(assets - repo, 0.0)
+    a_top, e_top = assets[top].sum(), equity[top].sum()
+    need = (a_top - gav_nav * e_top) / (gav_nav - 1.0)
+    base = equity[top & lifted].sum()
+    if need <= 0 or base <= 0:
+        return np.zeros_like(assets)
+    return np.where(lifted, equity * (need / base), 0.0)
+
+
 def _top_share(x: np.ndarray, k: int = 50) -> float:
     return float(np.sort(x)[::-1][:k].sum() / x.sum())
 
@@ -660,6 +689,15 @@ def build_tables(
         segment=np.where(sponsored, "sponsored", "bilateral").astype(object),
     )  # fmt: skip
     amount = np.where(ok, amount, 0.0)
+    # equity: the 50 largest funds run at the Form PF gross-to-net leverage (GAV / NAV,
+    # ``hf_leverage_top50_gav_nav``) in all: their cash books' equity (haircuts, IM and the
+    # cash buffer above) is lifted by one factor for every fund, held as cash, so the
+    # cross-section of leverage is kept (``_equity_uplift``)
+    cash[:nbk] += _round(_equity_uplift(
+        holdings[:nbk].sum(axis=1) + cash[:nbk] + hf_im,
+        np.bincount(e_book, amount, minlength=nbk),
+        top[bk_fund], bk_slot != 3, t["hf_gav_nav"],
+    ))  # fmt: skip
 
     # --- dealers ----------------------------------------------------------------------------
     inventory = _round(t["dealer_inventory"] * dw[:, None] * DEALER_BUCKET_WEIGHTS)
@@ -1000,6 +1038,7 @@ def measure_aggregates(system: System) -> dict[str, Any]:
     names = inst["name"].to_numpy()
     eq = a - liab
     fund_eq = pd.Series(eq[hf], index=inst["fund_id"][hf].to_numpy()).groupby(level=0).sum()
+    fund_assets = pd.Series(a[hf], index=inst["fund_id"][hf].to_numpy()).groupby(level=0).sum()
     lev = (repo_by / fund_eq).dropna()
     top_ids = gross.sort_values(ascending=False).index[:50]
     fed = ty == "central_bank"
@@ -1040,4 +1079,7 @@ def measure_aggregates(system: System) -> dict[str, Any]:
         "hf_repo_leverage_median": float(lev.median()),
         "hf_repo_leverage_top50_median": float(lev.reindex(top_ids).median()),
         "hf_equity": float(eq[hf].sum()),
+        "hf_top50_gav_nav": float(
+            fund_assets.reindex(top_ids).sum() / fund_eq.reindex(top_ids).sum()
+        ),
     }

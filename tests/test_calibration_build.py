@@ -41,6 +41,8 @@ def test_aggregates_match_snapshot(built):
         assert got[key] == pytest.approx(want[key], abs=ABS_USD_BN), key
     for key in ("hf_zero_haircut_share", "top50_gross_share", "top50_repo_share"):
         assert got[key] == pytest.approx(want[key], abs=ABS_SHARE), key
+    # the 50 largest funds run at the Form PF gross-to-net leverage (GAV / NAV) in all
+    assert got["hf_top50_gav_nav"] == pytest.approx(want["hf_gav_nav"], abs=1e-3)
     for key in ("lf_short", "am_long", "open_interest", "outstanding"):
         np.testing.assert_allclose(got[key], want[key], atol=ABS_USD_BN, err_msg=key)
     np.testing.assert_allclose(got["futures_net"], 0.0, atol=ABS_USD_BN)
