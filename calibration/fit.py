@@ -254,6 +254,10 @@ class Run:
         y = self.m["yield_change_30y_bp"]
         return float(y.iloc[_d(date)] - y.iloc[_d("2020-03-09")])
 
+    def sofr(self, date: str) -> float:
+        """The model's GC at the close before ``date`` (the rate of ``date``'s trades), %."""
+        return float(self.m["repo_rate_pct"].iloc[close_before("march_2020", date)])
+
     def g(self, day: int | None = None) -> float:
         u = self.m["dealer_peak_utilisation_frac"].to_numpy()
         kappa = self.params["impact_convexity"]
@@ -470,11 +474,27 @@ TARGETS: tuple[Target, ...] = _targets() + _sept_targets()
 assert {t.episode for t in TARGETS} == set(FIT_EPISODES)
 
 
+#: SOFR dates reported against the model's GC in March 2020: before and after the cut of
+#: Mar 3 (to 1.00-1.25%) and of Mar 15 (to 0-0.25%), and once the Fed's repo lending and
+#: purchases had settled.
+SOFR_REPORT_DATES = ("2020-03-02", "2020-03-04", "2020-03-10", "2020-03-16", "2020-03-17",
+                     "2020-03-18", "2020-03-24", "2020-04-08")  # fmt: skip
+
+
+def _sofr_fact(date: str) -> float:
+    """SOFR on ``date``, %, from the shipped FRED extract (an official file)."""
+    from calibration.sources import load_fred_csv, raw_path
+
+    obs = load_fred_csv(raw_path("fred/SOFR_2019-2020.csv")).set_index("date")["value"]
+    return float(obs.loc[dt.date.fromisoformat(date)])
+
+
 def _reported() -> tuple[Target, ...]:
     """Moments shown in the report but outside the fit (the fit's residual vector, and so
-    its path, stays as it was): the 30y after the Fed's purchases."""
+    its path, stays as it was): the 30y after the Fed's purchases, and SOFR after the cuts
+    (issue 21: the repo rate follows the policy rate)."""
     y30 = _tv("yield_30y_pct", "2020-03-09")
-    return tuple(
+    rise30 = tuple(
         Target(
             f"30y rise since Mar 9, {date[5:]}",
             round((_tv("yield_30y_pct", date) - y30) * 100, 1),
@@ -486,6 +506,20 @@ def _reported() -> tuple[Target, ...]:
         )
         for date in ("2020-03-18", "2020-03-30", "2020-04-08")
     )
+    sofr = tuple(
+        Target(
+            f"SOFR {date[5:]} (Mar 2020)",
+            _sofr_fact(date),
+            0.25,
+            0.0,
+            "pct",
+            "FRED SOFR (calibration/data/raw/fred/SOFR_2019-2020.csv); model GC at the "
+            "close before",
+            lambda r, d=date: r.sofr(d),
+        )
+        for date in SOFR_REPORT_DATES
+    )
+    return rise30 + sofr
 
 
 #: Reported, not fitted (see :func:`_reported`).
@@ -1108,7 +1142,7 @@ error / scale (on logs for multiples). Weight 0 rows are reported, not fitted.
 
 {_md_table(tab)}
 
-### Reported, not fitted: the 30y after the Fed's purchases
+### Reported, not fitted: the 30y after the Fed's purchases, SOFR after the cuts
 
 The model's 30y falls well below its Mar 9 level once the Fed buys, while the 30y close
 stayed above it. The episode's fundamental path carries only the rate cuts, not the
@@ -1116,6 +1150,9 @@ long-end supply and term-premium rise of March 2020, so the model gives the whol
 dislocation, which the purchases then reverse (bought at an impact scaled by duration).
 The fact base has no swap or OIS rates to identify that fundamental move, so these rows
 stay outside the fit (adding them, even at weight 0, would change the solver's path).
+SOFR is the model's GC at the close before each date against FRED's SOFR: it follows the
+cuts of Mar 3 and Mar 15 from the policy-rate path (the inputs), and the rows show by how
+much (SOFR printed 0.26% and 0.54% on Mar 16-17 while the new range's floor was 0).
 
 {_md_table(rep)}
 
