@@ -113,6 +113,7 @@ __all__ = [
     "build_tables",
     "build_targets",
     "measure_aggregates",
+    "network_checks",
     "with_dealer_capacity",
 ]
 
@@ -991,6 +992,50 @@ def with_dealer_capacity(
                   description=system.description, metadata=meta)  # fmt: skip
 
 
+#: TFF contracts of each built futures contract (the model has one per bucket).
+TFF_CONTRACTS = {"TU": ("TU",), "FV": ("FV",), "TY": ("TY", "UXY"), "US": ("US", "WN")}
+
+
+def network_checks(vintages: tuple[str, ...] = ("2020-02", "latest"), seed: int = 0
+                   ) -> pd.DataFrame:  # fmt: skip
+    """The built systems against data: what they were built to (a check that the builder
+    hits it) and what they were not built to (a validation, misses shown as they are).
+
+    Rows per vintage: the 50 largest funds' GAV / NAV against Form PF's
+    (``hf_leverage_top50_gav_nav``), the Treasury tri-party repo against its target, and per
+    futures contract the 8 largest traders' shorts as a share of open interest against the
+    CFTC TFF concentration ratio (``Conc_Gross_LE_8_TDR_Short_All``; for the 10y and 30y
+    buckets the report's two contracts each, TY / UXY and US / WN).
+    """
+    rows = []
+    for v in vintages:
+        got, want = measure_aggregates(build_system(v, seed)), build_targets(v)
+        snap = load_snapshot(v)
+        q = set(snap.table["quantity"])
+        rows.append(
+            (
+                v,
+                "top-50 hedge funds' GAV / NAV",
+                "built to",
+                got["hf_top50_gav_nav"],
+                f"{want['hf_gav_nav']:g}",
+                "hf_leverage_top50_gav_nav (Form PF, 1.62)",
+            )
+        )
+        rows.append((v, "tri-party repo against Treasuries, USD bn", "built to", got["triparty"],
+                     f"{want['triparty']:.1f}",
+                     f"{TRIPARTY_TREASURY_SHARE} x triparty_* (all collateral)"))  # fmt: skip
+        for code, tff in TFF_CONTRACTS.items():
+            names = [f"futures_top8_short_share_{c.lower()}_frac" for c in tff]
+            if not all(n in q for n in names):
+                continue
+            data = " / ".join(f"{c} {snap.value(n):.3f}" for c, n in zip(tff, names, strict=True))
+            rows.append((v, f"top-8 traders' shorts / open interest, {code}", "not built to",
+                         got["futures_top8_short_share"][code], data,
+                         "CFTC TFF Conc_Gross_LE_8_TDR_Short_All"))  # fmt: skip
+    return pd.DataFrame(rows, columns=["vintage", "check", "kind", "built", "data", "source"])
+
+
 def measure_aggregates(system: System) -> dict[str, Any]:
     """Aggregates of a built system, in the units and keys of :func:`build_targets`."""
     inst, exp = system.to_tables()
@@ -1042,7 +1087,19 @@ def measure_aggregates(system: System) -> dict[str, Any]:
     lev = (repo_by / fund_eq).dropna()
     top_ids = gross.sort_values(ascending=False).index[:50]
     fed = ty == "central_bank"
+    # futures concentration as the CFTC measures it: the 8 largest traders' shorts over open
+    # interest per contract (a fund's books are one trader; the TFF other-reportable and
+    # non-reportable groups stand for many traders and are left out of the ranking)
+    trader = fut["source"].map(fund_of)
+    traders = fut[~fut["source"].isin([k for k, _ in FUTURES_HOLDERS])]
+    top8 = {}
+    for code in FUTURES_CODES:
+        f = traders[traders["futures_contract"] == code]
+        oi = fut.loc[fut["futures_contract"] == code, "notional_usd_bn"].clip(lower=0).sum()
+        shorts = (-f["notional_usd_bn"].clip(upper=0)).groupby(trader.loc[f.index]).sum()
+        top8[code] = float(shorts.nlargest(8).sum() / oi) if oi > 0 else float("nan")
     return {
+        "futures_top8_short_share": top8,
         "triparty": float(repo.loc[repo["segment"] == "triparty", "amount_usd_bn"].sum()),
         "hf_holdings": float(par[hf].sum()),
         "hf_holdings_by_bucket": par[hf].sum(axis=0),

@@ -14,6 +14,7 @@ from calibration.build import (
     build_tables,
     build_targets,
     measure_aggregates,
+    network_checks,
     with_dealer_capacity,
 )
 from calibration.snapshot import load_snapshot
@@ -202,3 +203,18 @@ def test_triparty_target_beyond_dealer_collateral_fails_loudly():
     bad = dataclasses.replace(snap, table=table)
     with pytest.raises(ValueError, match=r"Treasury tri-party repo .* exceeds what dealers"):
         build_tables(bad, n_hedge_funds=N_HF)
+
+
+def test_network_checks_hit_what_is_built_to_and_report_the_rest():
+    """Built-to rows equal their targets; the CFTC concentration rows are reported, within
+    a factor of two of the data on both vintages (2020-02 TY: built 0.28, CFTC 0.255)."""
+    checks = network_checks(("2020-02",))
+    built_to = checks[checks["kind"] == "built to"]
+    assert len(built_to) == 2
+    for r in built_to.itertuples():
+        assert r.built == pytest.approx(float(r.data), abs=0.05), r.check
+    conc = checks[checks["kind"] == "not built to"]
+    assert set(conc["check"].str[-2:]) == {"TU", "FV", "TY", "US"}
+    for r in conc.itertuples():
+        data = [float(x.split()[1]) for x in r.data.split(" / ")]
+        assert 0.5 * min(data) <= r.built <= 2.0 * max(data), (r.check, r.built, r.data)

@@ -195,6 +195,16 @@ def sources_page() -> str:
     return _table(["quantity", "value", "unit", "as of", "source", "quality", "range"], rows)
 
 
+def network_checks_page() -> str:
+    """The built systems against data (calibration.build.network_checks)."""
+    from calibration.build import network_checks
+
+    df = network_checks()
+    rows = [[r["vintage"], r["check"], r["kind"], f"{r['built']:.3f}", r["data"], r["source"]]
+            for r in df.to_dict("records")]  # fmt: skip
+    return _table(["vintage", "check", "kind", "built", "data", "source"], rows)
+
+
 # --- the command line -----------------------------------------------------------------------
 def cli_page() -> str:
     import click
@@ -246,6 +256,7 @@ def generate(app: Any) -> None:
         _write(f"{name}.md", model_page(model, skip=skip))
     _write("policies.md", policies_page())
     _write("sources.md", sources_page())
+    _write("network_checks.md", network_checks_page())
     mechanisms = submodules("contagion.mechanisms")
     # policies.base's docstring has a table reStructuredText cannot parse (its first
     # column is narrower than `exposure_relief`): its classes are in the API reference
