@@ -68,6 +68,8 @@ from calibration.snapshot import load_episode
 from contagion import simulate
 from contagion._version import __version__
 from contagion.engine import Simulation
+from contagion.examples import scenario_set_params
+from contagion.scenario import ModelParams
 
 log = logging.getLogger(__name__)
 
@@ -884,13 +886,20 @@ def uncertainty_box(rec: dict, width: float = UNCERTAINTY_WIDTH) -> tuple[float,
     return max(float(rec["low"]), est - width * se), min(float(rec["high"]), est + width * se)
 
 
-def parameter_draws(stats: dict[str, dict], n: int, *, seed: int = FIT_SEED) -> list[dict]:
+def parameter_draws(
+    stats: dict[str, dict], n: int, *, seed: int = FIT_SEED,
+    assumptions: dict[str, tuple[float, float, str]] | None = None,
+) -> list[dict]:  # fmt: skip
     """``n`` scrambled-Sobol draws of every fitted parameter, uniform on its
-    :func:`uncertainty_box`; ``stats`` as in :func:`fit`'s output."""
+    :func:`uncertainty_box` (``stats`` as in :func:`fit`'s output), and of each named
+    assumption in ``assumptions`` (``{name: (low, high, "uniform")}``, as
+    ``ModelParams.assumption_ranges()``) uniform on its range."""
     from scipy.stats import qmc
 
-    names = list(stats)
-    lo, hi = np.array([uncertainty_box(stats[k]) for k in names]).T
+    names = list(stats) + list(assumptions or {})
+    boxes = [uncertainty_box(stats[k]) for k in stats]
+    boxes += [(lo, hi) for lo, hi, _ in (assumptions or {}).values()]
+    lo, hi = np.array(boxes).T
     hi = np.maximum(hi, lo)
     unit = qmc.Sobol(len(names), scramble=True, seed=seed).random(n)
     return [dict(zip(names, (lo + u * (hi - lo)).tolist(), strict=True)) for u in unit]
@@ -933,9 +942,15 @@ def out_of_sample(
     r = simulate(system, scenario, policies)
     rows: dict[str, list] = {"metric": list(keys), "model": _metrics(r, keys)}
     if stats and draws > 0:
+        # the named assumptions the episode does not set are drawn over their ranges too,
+        # as in the main job's draws (calibration.calibrated_uncertainty)
+        fixed = scenario_set_params(base_scenario)
+        assumptions = {k: r for k, r in ModelParams.assumption_ranges().items()
+                       if k not in fixed}  # fmt: skip
         runs = []
-        for p in parameter_draws(stats, draws):
-            sy, sc = apply_params(base, base_scenario, p)
+        for p in parameter_draws(stats, draws, assumptions=assumptions):
+            sy, sc = apply_params(base, base_scenario, {k: p[k] for k in stats})
+            sc = sc.with_params(**{k: p[k] for k in assumptions})
             runs.append(_metrics(simulate(sy, sc, policies), keys))
         q = np.percentile(np.array(runs), [10, 50, 90], axis=0)
         rows.update({"p10": q[0].tolist(), "p50": q[1].tolist(), "p90": q[2].tolist()})
@@ -1226,7 +1241,9 @@ are withheld from the package, so this table holds predictions only; compare the
 the withheld outcomes outside the fitting code. `model` is the prediction at the fitted
 parameters; p10 / p50 / p90 are over {draws} scrambled-Sobol draws of every
 fitted parameter, uniform on its estimate +/- {UNCERTAINTY_WIDTH:g} std errors inside its
-bounds (the fit's uncertainty only: the builder's seed and the inputs are held fixed).
+bounds, and of each named assumption the episode does not set, uniform on its range
+(`ModelParams.assumption_ranges()`, as in the main job's draws; e.g. the reserve-scarcity
+threshold, 8-12% of bank assets); the builder's seed and the inputs are held fixed.
 
 {_md_table(oos)}
 {_quiet_text(quiet)}

@@ -250,3 +250,14 @@ def test_the_repo_rate_follows_the_march_2020_cuts():
         assert abs(row["error"]) <= 0.25, (date, row.to_dict())
     assert rep.loc["SOFR 03-02 (Mar 2020)", "fact"] == 1.59  # FRED SOFR, 2020-03-02
     assert rep.loc["SOFR 03-24 (Mar 2020)", "model"] < 0.25  # at the floor after the cut
+
+
+def test_parameter_draws_include_the_named_assumptions_over_their_ranges() -> None:
+    """Out-of-sample ranges draw the named assumptions too (as the main job's draws do):
+    the reserve-scarcity threshold over 8-12% of bank assets, next to the fitted boxes."""
+    stats = {"a": {"estimate": 1.0, "std_error": 0.1, "low": 0.0, "high": 2.0}}
+    ranges = {"reserve_scarcity_frac": ModelParams.assumption_ranges()["reserve_scarcity_frac"]}
+    draws = F.parameter_draws(stats, 16, assumptions=ranges)
+    r = np.array([d["reserve_scarcity_frac"] for d in draws])
+    assert r.min() >= 0.08 and r.max() <= 0.12 and r.max() - r.min() > 0.03
+    assert all(0.8 <= d["a"] <= 1.2 for d in draws)
