@@ -576,6 +576,15 @@ def from_csv(directory: str | os.PathLike) -> System:
     )
 
 
+def _csv_reason(err: Exception) -> str:
+    """The parser's first line, in words: pandas' tokenizer says 'Error tokenizing data. C
+    error: Expected 14 fields in line 5, saw 15', whose second 'error:' reads as a second
+    error to a person and to tools that split on it."""
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    reason = reason.replace("Error tokenizing data. C error: ", "not a valid CSV table: ")
+    return reason.replace("error: ", "").replace("Error: ", "")
+
+
 def _read_csv(path: Path, dtypes: Mapping[str, type]) -> pd.DataFrame:
     text = _read_text(path)  # clear errors for missing / special / non-UTF-8 files
     try:
@@ -586,7 +595,7 @@ def _read_csv(path: Path, dtypes: Mapping[str, type]) -> pd.DataFrame:
             na_values=[""],
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError) as err:
-        raise InputError(Problem("file", "(csv)", str(err).splitlines()[0]), str(path)) from None
+        raise InputError(Problem("file", "(csv)", _csv_reason(err)), str(path)) from None
     for col in df.columns:
         if col in dtypes:  # text columns: undo the formula neutralisation of csv_text
             df[col] = df[col].map(_restore_cell)

@@ -494,3 +494,21 @@ def test_pyarrow_floor_excludes_the_vulnerable_versions():
     import pyarrow
 
     assert tuple(int(x) for x in pyarrow.__version__.split(".")[:3]) >= (14, 0, 1)
+
+
+def test_a_csv_row_with_too_many_fields_is_one_plain_error(tmp_path):
+    """pandas' tokenizer message ('Error tokenizing data. C error: Expected 14 fields...')
+    is reworded: one 'error:' in the CLI's line, naming the file and the line (found by
+    tests/test_fuzz_cli.py::test_fuzz_report_on_a_damaged_folder)."""
+    folder = c.io.to_csv(c.examples.toy_basis_trade(), tmp_path / "sys")
+    path = folder / "exposures.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2] + ",extra"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        c.io.from_csv(folder)
+    text = str(err.value)
+    assert "exposures.csv" in text and "line 3" in text and "not a valid CSV table" in text
+    assert "error:" not in text.lower()
+    r = CliRunner().invoke(app, ["system", "validate", str(folder)])
+    assert r.exit_code == 2 and r.output.count("error: ") == 1, r.output
