@@ -40,6 +40,11 @@ from contagion.recorder import BOUNDS  # noqa: E402
 from contagion.schema import INSTITUTION_TYPES  # noqa: E402
 
 JUMP_RATIO = 3.0  # a step steeper than 3x the scan's median slope is a jump
+#: A change of dealers' peak utilisation this large between two rows names them as the cause
+#: (the impact factor g(u) = (1 - u)^-kappa is convex in it).
+UTIL_STEP = 0.1
+#: Hedge-fund sales falling by this share between two rows are named as a cause.
+SALES_DROP = 0.1
 DEFAULT_SCALES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 
 
@@ -81,6 +86,7 @@ def _row(x_name: str, x: float, s: dict) -> dict:
         "hf_sales_usd_bn": s.get("voluntary_sales_hedge_fund_usd_bn", 0.0)
         + s.get("forced_sales_hedge_fund_usd_bn", 0.0),
         "defaults": s["defaults_count"],
+        "dealer_peak_util": s.get("dealer_peak_utilisation_frac", np.nan),
         "bounds": ", ".join(k.removesuffix("_days") for k in BOUNDS if s.get(k, 0) > 0),
     }
     for t in INSTITUTION_TYPES:
@@ -108,6 +114,16 @@ def diagnose(frame: pd.DataFrame) -> pd.DataFrame:
         s0, s1 = float(prev["hf_sales_usd_bn"]), float(cur["hf_sales_usd_bn"])
         if x0 > 0 and s0 > 0 and s1 / s0 > JUMP_RATIO * x1 / x0:  # sales outgrow the shock
             why.append(f"hedge-fund sales jump: {s0:.0f} -> {s1:.0f} USD bn (de-leveraging)")
+        elif s0 > 0 and s1 < (1.0 - SALES_DROP) * s0:
+            why.append(f"hedge-fund sales fall: {s0:.0f} -> {s1:.0f} USD bn")
+        if df.columns[0] == "outside_demand_usd_bn_per_bp" and x0 > 0 and x1 > 0:
+            # once dealers are full a USD bn moves a bucket at most 1 / beta bp
+            why.append(f"impact per USD bn beyond the dealers, 1/beta: {1 / x0:.2f} -> "
+                       f"{1 / x1:.2f} bp")  # fmt: skip
+        u0, u1 = float(prev["dealer_peak_util"]), float(cur["dealer_peak_util"])
+        if abs(u1 - u0) >= UTIL_STEP:  # the impact is convex in dealers' utilisation
+            how = "fill up" if u1 > u0 else "are less full"
+            why.append(f"dealers {how}: peak utilisation {u0:.2f} -> {u1:.2f}")
         was = set(filter(None, str(prev["bounds"]).split(", ")))
         now = set(filter(None, str(cur["bounds"]).split(", ")))
         if now - was:
@@ -156,7 +172,7 @@ def main(argv=None) -> int:
         x = "scale"
         df = diagnose(scan(system, scenario, policies, sorted(args.scales)))
     cols = [x, "peak_10y_bp", "peak_basis_TY_bp", "peak_swap_spread_10y_bp",
-            "hf_sales_usd_bn", "defaults", "bounds", "verdict"]  # fmt: skip
+            "hf_sales_usd_bn", "dealer_peak_util", "defaults", "bounds", "verdict"]  # fmt: skip
     table = _markdown(df[cols])
     print(label)
     print(table)
