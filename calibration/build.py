@@ -164,6 +164,7 @@ REPLEDGE_FRAC = 0.85  # share of dealers' collateral re-pledged in tri-party (sy
 #: Market Fact Sheet 2017. No share after 2017 was found in a public copy; the official
 #: files (NY Fed tpr_factsheet.xlsx, OFR REPO-TRI_TV_T-P / _TOT-P) would replace it.
 TRIPARTY_TREASURY_SHARE = 0.47
+#: Its range for sensitivity analysis (rebuild with another share to see its effect).
 TRIPARTY_TREASURY_SHARE_RANGE = (0.40, 0.54)
 INTERDEALER_FRAC = 0.01
 INTERDEALER_PER_DEALER = 4
@@ -256,6 +257,9 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
     # the pair (its long leg and the repo financing it are not modelled) where the row exists
     matched = v(MATCHED_RV_ROW) if MATCHED_RV_ROW in q else 0.0
     holdings = v("hf_ust_holdings_usd_bn") - matched
+    tri_all = v("triparty_noncleared_repo_usd_bn") + (
+        v("triparty_gcf_repo_usd_bn") if "triparty_gcf_repo_usd_bn" in q else 0.0
+    )  # all collateral, all lenders (fact base 2.2-2.4)
     return {
         "vintage": snap.vintage,
         "hf_holdings": holdings,
@@ -288,15 +292,8 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
         "govt_mmf_assets": v("govt_mmf_assets_usd_bn"),
         "prime_mmf_assets": v("prime_mmf_assets_usd_bn"),
         "on_rrp": v("on_rrp_usd_bn"),
-        "triparty_all_collateral": (
-            v("triparty_noncleared_repo_usd_bn")
-            + (v("triparty_gcf_repo_usd_bn") if "triparty_gcf_repo_usd_bn" in q else 0.0)
-        ),
-        "triparty": TRIPARTY_TREASURY_SHARE
-        * (
-            v("triparty_noncleared_repo_usd_bn")
-            + (v("triparty_gcf_repo_usd_bn") if "triparty_gcf_repo_usd_bn" in q else 0.0)
-        ),
+        "triparty_all_collateral": tri_all,
+        "triparty": TRIPARTY_TREASURY_SHARE * tri_all,
         "triparty_haircut": v("triparty_treasury_haircut_frac"),
         "fed_total_assets": v("fed_total_assets_usd_bn"),
         "bank_reserves": v("bank_reserves_usd_bn"),
