@@ -288,3 +288,19 @@ def test_the_levels_caveat_names_the_impact_bound_when_it_bit():
     assert "reached its bound (ModelParams.max_impact_bp) on 3 days" in bit
     calm = level_caveat(Evidence(peak_yield_bp=5.0, bounds={"impact_bound_hit_days": 0}), {}, 20)
     assert "reached its bound" not in calm
+
+
+def test_the_no_action_level_is_set_against_documented_episodes(report_dir):
+    """The executive summary shows the no-action peak above the shipped episodes (each with
+    its source), largest first; the episodes file is data with its sources."""
+    from contagion.report.history import COLUMNS, yield_episodes
+
+    eps = yield_episodes()
+    assert tuple(eps.columns) == COLUMNS and len(eps) >= 4
+    assert eps["move_bp"].is_monotonic_decreasing
+    assert set(eps["read"]) <= {"original", "relay"} and eps["source"].str.len().min() > 20
+    assert 64.0 in set(eps["move_bp"])  # the US 10y, Mar 9-18 2020 (BIS WP 966)
+    md = (report_dir / "report.md").read_text(encoding="utf-8")
+    summary = md.split("## Executive summary")[1].split("### Why each arm")[0]
+    assert "this report: no action, peak" in summary and "BIS Working Paper 966" in summary
+    assert summary.index("this report: no action") < summary.index("Dash for cash")

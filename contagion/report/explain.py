@@ -289,8 +289,9 @@ def utilisation_note(markets: pd.DataFrame) -> str | None:
 def level_caveat(base: Evidence, system_meta: Mapping[str, Any], n_days: int) -> str:
     """How to read the levels, from the run (bounds that bit) and the system's fit."""
     parts = [
-        "Read the levels as a stressed tail, the comparison between arms as the result: every "
-        "arm runs on the same shocks and parameters, so differences are policy effects."
+        "Read the comparison between arms as the result: every arm runs on the same shocks "
+        "and parameters, so differences are policy effects; check the levels against the "
+        "documented episodes below before reading them as a plausible tail."
     ]
     if system_meta.get("fit_episode"):
         parts.append(

@@ -27,6 +27,7 @@ from contagion.io import atomic_write_text
 from contagion.recorder import POLICY_RATE_COLUMNS, REPO_SUPPLY_COLUMNS
 from contagion.report import figures
 from contagion.report.folder import SavedExperiment, load_saved
+from contagion.report.history import history_table
 from contagion.scenario import scenario_from_dict
 from contagion.schema import INSTITUTION_TYPES
 
@@ -756,6 +757,13 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
     )
     why.index.name = "arm (central run)"
     caveat = explain.level_caveat(evidence[BASELINE], saved.system.metadata, scenario.days)
+    history = None
+    if BASELINE in metrics.index:
+        move = summ.iloc[list(metrics.index).index(BASELINE), 0]  # peak yield, as shown above
+        label = f"this report: no action, peak {y} change" + (
+            " (median [p10–p90] of the draws)" if n_draws else " (central run)"
+        )
+        history = _table(history_table(str(move), label, scenario.days), {})
     notes = [n for n in [explain.utilisation_note(base.markets)] if n]
     ctx: dict[str, Any] = {
         "title": saved.info.get("title", "Policy experiment"),
@@ -806,6 +814,7 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         "loss_sector": loss_s,
         "defaults": defaults,
         "n_defaults": n_defaults,
+        "history": history,
         "defaults_by_day": (
             _table(by_day, {c: 1 if c == "assets (USD bn)" else 0 for c in by_day.columns})
             if len(by_day)
