@@ -17,7 +17,8 @@ starting value by ``(z - z0) / s`` in units of its bounded range: weak (``s =
 PRIOR_SCALE``) unless the parameter has a prior from published evidence (``s`` from its
 ``prior_sd_log``; outside demand), so they mostly decide parameters the data do not
 identify. Minimised with a seeded Latin-hypercube screen of the box (the objective is jagged), then
-``scipy.optimize.least_squares`` from the best few points and the prior start, keeping
+``scipy.optimize.least_squares`` from the best few points, the prior start and the shipped
+fit's estimate, keeping
 the lowest (trust-region reflective, bounds,
 finite differences in the unit box). Uncertainty: Gauss-Newton curvature
 ``cov = (J'J)^-1`` at the optimum
@@ -628,6 +629,19 @@ def _params_from_z(z: np.ndarray) -> dict[str, float]:
                                                                           strict=True)}  # fmt: skip
 
 
+def _previous_z() -> np.ndarray | None:
+    """The shipped fit's estimate in the unit box, if it has the same parameters and lies
+    inside the current bounds (else None: nothing to start from)."""
+    try:
+        shipped = load_fitted()["parameters"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if set(shipped) != {p.name for p in PARAMETERS}:
+        return None
+    z = np.array([p.to_z(float(shipped[p.name]["estimate"])) for p in PARAMETERS])
+    return z if bool(np.all((z >= 0.0) & (z <= 1.0))) else None
+
+
 def fit(*, quick: bool = False, seed: int = FIT_SEED,
         n_hedge_funds: int = FIT_N_HEDGE_FUNDS, max_nfev: int | None = None,
         progress: Callable[[int, str, float], object] | None = None) -> dict:  # fmt: skip
@@ -669,6 +683,11 @@ def fit(*, quick: bool = False, seed: int = FIT_SEED,
     starts = sorted(starts, key=lambda s: (s[0], s[1]))[: 1 if quick else N_STARTS]
     if not any(i == 0 for _, i, _ in starts):
         starts.append((0.0, 0, z0))
+    # and from the shipped fit's estimate: a change of the model moves the optimum a little,
+    # and a fresh screen need not find the basin the last fit was in
+    previous = None if quick else _previous_z()
+    if previous is not None:
+        starts.append((0.0, -1, previous))
     sol = None
     for i, (_, _, start) in enumerate(starts, 1):
         stage[0] = f"local search {i}/{len(starts)}"
@@ -830,7 +849,8 @@ def _param_doc(out: dict, episode_name: str) -> dict:
         "nfev": out["nfev"],
         "package_version": __version__,
         "method": f"{N_SCREEN}-point Latin-hypercube screen, then scipy.optimize.least_squares "
-        f"from the best {N_STARTS} points and the prior start, the lowest kept "
+        f"from the best {N_STARTS} points, the prior start and the previous fit's "
+        "estimate, the lowest kept "
         "(trf, bounds, unit box, diff_step 0.02); "
         "std errors from Gauss-Newton curvature (J'J)^-1 incl. weak priors; "
         f"seed_low/seed_high: local re-fits on builder seeds {list(SEED_REFITS)}",

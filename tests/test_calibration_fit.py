@@ -261,3 +261,13 @@ def test_parameter_draws_include_the_named_assumptions_over_their_ranges() -> No
     r = np.array([d["reserve_scarcity_frac"] for d in draws])
     assert r.min() >= 0.08 and r.max() <= 0.12 and r.max() - r.min() > 0.03
     assert all(0.8 <= d["a"] <= 1.2 for d in draws)
+
+
+def test_the_fit_also_starts_from_the_shipped_estimate(shipped):
+    """A refit searches locally from the shipped estimate too (a model change moves the
+    optimum a little; a fresh screen need not find the old basin)."""
+    z = F._previous_z()
+    assert z is not None and ((z >= 0) & (z <= 1)).all()
+    back = F._params_from_z(z)
+    for name, rec in shipped["parameters"].items():
+        assert back[name] == pytest.approx(rec["estimate"], rel=1e-9, abs=1e-12), name
