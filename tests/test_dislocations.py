@@ -162,8 +162,8 @@ def test_dealers_sell_their_excess_inventory_into_a_purchase():
 
 
 def test_no_liquidity_default_while_cash_covers_what_is_due():
-    """The calibrated system's futures holder groups (type ``other``: no bonds to sell, no
-    unwind) met every margin call from cash in a calm-market sale; the default check after
+    """The calibrated system's futures holder groups (type ``other``: no bonds to sell)
+    met every margin call from cash in a calm-market sale; the default check after
     a converged round once counted gross dues as unpaid and defaulted them on the first VM
     call of a busy day."""
     system = c.examples.calibrated_us_2025()
@@ -325,3 +325,24 @@ def test_repaying_the_pool_moves_cash_back_to_its_lenders_and_keeps_equity():
     assert s.pool_lent.sum() == pytest.approx(0.0, abs=1e-9)
     assert s.pool_borrowed[d] == pytest.approx(0.0, abs=1e-9)
     assert s.cash.sum() == pytest.approx(cash0, abs=1e-9)
+
+
+def test_futures_trader_groups_close_positions_instead_of_defaulting():
+    """The CFTC's other-reportable and non-reportable groups (one institution each, for
+    many traders) meet margin calls beyond their cash by closing futures, which releases
+    initial margin (waterfall step 'unwind'), rather than defaulting as one: under
+    basis_unwind their IM calls exceed their one-IM cash buffer on day 2."""
+    system = c.examples.calibrated_us_2025()
+    sc = c.scenarios.load("basis_unwind").with_params(**c.examples.model_params(system))
+    res = c.simulate(system, sc)
+    groups = ["futures_other_rept", "futures_nonrept"]
+    ev = res.events
+    assert ev[(ev["event"] == "default") & ev["institution"].isin(groups)].empty
+    inst = res.institutions.set_index(["day", "institution"])
+    calls = ev[ev["institution"].isin(groups) & ev["event"].str.endswith("margin_call")]
+    for name in groups:
+        due = calls[calls["institution"] == name].groupby("day")["amount_usd_bn"].sum()
+        short_days = [d for d, v in due.items() if v > inst.loc[(d - 1, name), "cash_usd_bn"]]
+        assert short_days, name  # the calls did exceed the cash they started the day with
+        gross = inst.xs(name, level="institution")["im_posted_usd_bn"]
+        assert gross.iloc[-1] < gross.loc[short_days[0] - 1]  # positions (and IM) were cut

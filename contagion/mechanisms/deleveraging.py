@@ -9,11 +9,14 @@ for the types that can take it, see :data:`STEPS`):
    ``O / (O + p T)`` of the need is met outside the Treasury market;
 1. sell unencumbered bonds (pro rata across buckets);
 2. recall repo it has lent (lenders: dealers and MMFs; ON RRP first for MMFs);
-3. **unwind** a share ``phi`` of its leveraged book: sell ``phi`` of every bond it holds,
-   repay ``phi`` of its repo, buy back ``phi`` of its futures shorts (sell ``phi`` of longs)
-   and close ``phi`` of its swaps. An unwind releases the haircut and the initial margin,
-   and the dues that scale with the position (IM calls, repo margin and recalls, ``D_s``)
-   shrink by ``phi`` too, so the smallest unwind that covers a need is exact::
+3. **unwind** a share ``phi`` of its leveraged book (hedge funds, dealers, and the ``other``
+   holders, whose futures groups, the CFTC's other-reportable and non-reportable traders,
+   close positions to release margin rather than default as one): sell ``phi`` of every
+   bond it holds, repay ``phi`` of its repo, buy back ``phi`` of its futures shorts (sell
+   ``phi`` of longs) and close ``phi`` of its swaps. An unwind releases the haircut and
+   the initial margin, and the dues that scale with the position (IM calls, repo margin
+   and recalls, ``D_s``) shrink by ``phi`` too, so the smallest unwind that covers a need
+   is exact::
 
        phi (V_i - L_i + IM_i) >= (1 - phi) D_s,i + D_f,i
        =>  phi_i = min(1, need_i / U_i),   U_i = V_i - L_i + IM_i + D_s,i
@@ -63,7 +66,7 @@ STEPS = {
     "dealer": ("sell_free", "recall", "unwind"),
     "mmf": ("recall", "sell_other_last"),
     "asset_manager": ("sell_other", "sell_free"),
-    "other": ("sell_free",),
+    "other": ("sell_free", "unwind"),
     "sovereign_fund": ("sell_free",),
     "ccp": (),
     "central_bank": (),
