@@ -164,7 +164,7 @@ REPLEDGE_FRAC = 0.85  # share of dealers' collateral re-pledged in tri-party (sy
 #: Market Fact Sheet 2017. No share after 2017 was found in a public copy; the official
 #: files (NY Fed tpr_factsheet.xlsx, OFR REPO-TRI_TV_T-P / _TOT-P) would replace it.
 TRIPARTY_TREASURY_SHARE = 0.47
-#: Its range for sensitivity analysis (rebuild with another share to see its effect).
+#: Its plausible range (the evidence above), for sensitivity analysis of the share.
 TRIPARTY_TREASURY_SHARE_RANGE = (0.40, 0.54)
 INTERDEALER_FRAC = 0.01
 INTERDEALER_PER_DEALER = 4

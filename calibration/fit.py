@@ -484,12 +484,12 @@ SOFR_REPORT_DATES = ("2020-03-02", "2020-03-04", "2020-03-10", "2020-03-16", "20
                      "2020-03-18", "2020-03-24", "2020-04-08")  # fmt: skip
 
 
-def _sofr_fact(date: str) -> float:
-    """SOFR on ``date``, %, from the shipped FRED extract (an official file)."""
+def _sofr_facts(dates: tuple[str, ...]) -> list[float]:
+    """SOFR on each of ``dates``, %, from the shipped FRED extract (an official file)."""
     from calibration.sources import load_fred_csv, raw_path
 
     obs = load_fred_csv(raw_path("fred/SOFR_2019-2020.csv")).set_index("date")["value"]
-    return float(obs.loc[dt.date.fromisoformat(date)])
+    return [float(obs.loc[dt.date.fromisoformat(d)]) for d in dates]
 
 
 def _reported() -> tuple[Target, ...]:
@@ -512,7 +512,7 @@ def _reported() -> tuple[Target, ...]:
     sofr = tuple(
         Target(
             f"SOFR {date[5:]} (Mar 2020)",
-            _sofr_fact(date),
+            fact,
             0.25,
             0.0,
             "pct",
@@ -520,7 +520,7 @@ def _reported() -> tuple[Target, ...]:
             "close before",
             lambda r, d=date: r.sofr(d),
         )
-        for date in SOFR_REPORT_DATES
+        for date, fact in zip(SOFR_REPORT_DATES, _sofr_facts(SOFR_REPORT_DATES), strict=True)
     )
     return rise30 + sofr
 

@@ -759,7 +759,7 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
     caveat = explain.level_caveat(evidence[BASELINE], saved.system.metadata, scenario.days)
     history = None
     if BASELINE in metrics.index:
-        move = summ.iloc[list(metrics.index).index(BASELINE), 0]  # peak yield, as shown above
+        move = summ.loc[nm(BASELINE)].iloc[0]  # the peak yield cell, as the summary shows it
         label = f"this report: no action, peak {y} change" + (
             " (median [p10–p90] of the draws)" if n_draws else " (central run)"
         )
