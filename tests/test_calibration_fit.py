@@ -273,3 +273,14 @@ def test_the_fit_also_starts_from_the_shipped_estimate(shipped):
     back = F._params_from_z(z)
     for name, rec in shipped["parameters"].items():
         assert back[name] == pytest.approx(rec["estimate"], rel=1e-9, abs=1e-12), name
+
+
+def test_a_range_target_scores_the_distance_outside_the_range() -> None:
+    """Inside a published range the residual is 0; outside, the distance to the nearer end
+    over the scale (asset-manager sales: ICI 101 to Z.1 ~260, scale 80)."""
+    t = next(t for t in F.TARGETS if t.name == "asset-manager Treasury sales, March")
+    assert t.kind == "range" and (t.target, t.high) == (101.0, 260.0)
+    assert F._residual(t, 180.0) == 0.0 and F._residual(t, 101.0) == 0.0
+    assert F._residual(t, 61.0) == pytest.approx(-0.5)  # 40 below 101, scale 80
+    assert F._residual(t, 300.0) == pytest.approx(0.5)  # 40 above 260
+    assert F._fact(t) == "101-260" and F._error(t, 61.0) == pytest.approx(-40.0)
