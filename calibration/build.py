@@ -59,7 +59,10 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   ``top50_share_repo``; ``hf_repo_zero_haircut_share`` of the amount is at zero haircut,
   the rest at ``hf_repo_haircut_positive_typical``; ``hf_sponsored_repo_borrowing`` is
   sponsored (lent by MMFs through FICC), the rest bilateral from dealers.
-* **Dealers** (``primary_dealer_count``): UST inventory ``dealer_ust_inventory``, matched
+* **Dealers** (``primary_dealer_count``): UST inventory by bucket
+  ``dealer_ust_inventory_<b>`` (FR 2004 net coupon positions by maturity, mapped to the
+  model's buckets by :func:`calibration.sources.fr2004_to_model_buckets`; they must add up to
+  ``dealer_ust_inventory``), each dealer holding its size weight times each bucket, matched
   book (reverse repo to funds, tri-party repo from MMFs up to the tri-party volume),
   leverage-ratio requirement ``slr_requirement``, equity set so that their summed
   leverage-ratio headroom equals ``dealer_capacity_usd_bn`` (the prior
@@ -126,11 +129,11 @@ CONVERSION_FACTOR = syn.CONVERSION_FACTOR
 BASIS_PRICE_POINTS = syn.BASIS_PRICE_POINTS
 SWAP_SPREAD_PCT = syn.SWAP_SPREAD_PCT  # swap rate - yield per bucket (synthetic placeholder)
 SWAP_IM_FRAC = syn.SWAP_IM_FRAC  # swap CCP IM rate per bucket (synthetic placeholder)
-# Bucket weights of the strategies other than the basis trade, of dealer inventories and of
-# the Fed's coupons: synthetic placeholders (the fact base has no maturity split of them).
+# Bucket weights of the strategies other than the basis trade and of the Fed's coupons:
+# synthetic placeholders (the fact base has no maturity split of them). Dealer inventories
+# are split by the snapshot's FR 2004 bucket rows (DEALER_INVENTORY_ROWS), not by weights.
 SWAP_SPREAD_BUCKET_WEIGHTS = syn.SWAP_SPREAD_BUCKET_WEIGHTS
 OTHER_RV_BUCKET_WEIGHTS = syn.OTHER_RV_BUCKET_WEIGHTS
-DEALER_BUCKET_WEIGHTS = syn.DEALER_BUCKET_WEIGHTS
 FED_BUCKET_WEIGHTS = syn.FED_HOLDINGS_PAR_USD_BN / syn.FED_HOLDINGS_PAR_USD_BN.sum()
 # SOMA coupons as a share of Fed assets: synthetic placeholder (3,900 of 6,100).
 FED_UST_SHARE = syn.FED_HOLDINGS_PAR_USD_BN.sum() / (
@@ -218,6 +221,11 @@ TFF_ROWS = {
 #: Largest gap between the categories' longs and shorts of a bucket accepted as rounding of
 #: the snapshot rows (USD bn; TFF rows are exact to 1e-4, one contract of USD 100k face).
 FUTURES_ROUNDING_USD_BN = 1e-3
+#: Snapshot rows of the dealers' UST inventory per bucket (FR 2004, ``{b}`` in BUCKETS).
+DEALER_INVENTORY_ROWS = "dealer_ust_inventory_{b}_usd_bn"
+#: Largest gap between the bucket rows' sum and ``dealer_ust_inventory_usd_bn`` accepted as
+#: rounding (USD bn; four rows rounded to USD 1 mn).
+DEALER_BUCKET_ROUNDING_USD_BN = 2e-3
 DEFAULTS = {"n_hedge_funds": 300, "n_mmfs": 20, "n_asset_managers": 20}
 
 _round, _floor = syn._round, syn._floor
@@ -243,7 +251,8 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
     ``hf_zero_haircut_share``, ``top50_gross_share``, ``top50_repo_share``,
     ``basis_par``, ``swap_notional``, ``lf_short`` / ``am_long`` / ``open_interest`` (per
     bucket, face; open interest outright), ``futures_long`` / ``futures_short`` (TFF
-    category -> per bucket face), ``dealer_inventory``, ``dealer_capacity``, ``mmf_assets``,
+    category -> per bucket face), ``dealer_inventory`` (and ``dealer_inventory_by_bucket``,
+    FR 2004), ``dealer_capacity``, ``mmf_assets``,
     ``govt_mmf_assets``, ``prime_mmf_assets``, ``on_rrp``, ``fed_total_assets``,
     ``bank_reserves``, ``outstanding`` (per bucket), ``n_dealers``.
     """
@@ -281,6 +290,7 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
         "futures_long": long,
         "futures_short": short,
         "dealer_inventory": v("dealer_ust_inventory_usd_bn"),
+        "dealer_inventory_by_bucket": _dealer_inventory_by_bucket(snap),
         "dealer_capacity": (
             v("dealer_ust_capacity_usd_bn")
             if dealer_capacity_usd_bn is None
@@ -337,6 +347,39 @@ def _futures_categories(snap: Snapshot) -> tuple[dict, dict]:
             f"add up (longs - shorts, USD bn: {bad}); take all categories from one report"
         )
     return long, short
+
+
+def _dealer_inventory_by_bucket(snap: Snapshot) -> np.ndarray:
+    """Dealers' UST inventory per bucket, USD bn (:data:`DEALER_INVENTORY_ROWS`).
+
+    Raises ValueError naming the vintage and the quantity when a bucket row is missing, when
+    a bucket is negative (dealers net short: the model holds long inventory only) or when the
+    rows do not add up to ``dealer_ust_inventory_usd_bn`` within
+    :data:`DEALER_BUCKET_ROUNDING_USD_BN`.
+    """
+    q = set(snap.table["quantity"])
+    names = [DEALER_INVENTORY_ROWS.format(b=b) for b in BUCKETS]
+    missing = [n for n in names if n not in q]
+    if missing:
+        raise ValueError(
+            f"vintage {snap.vintage}: the dealers' inventory by bucket is missing "
+            f"({', '.join(missing)}); add the FR 2004 bucket rows (see "
+            "calibration.sources.fr2004_to_model_buckets and calibration/data/README.md)"
+        )
+    by_bucket = np.array([snap.value(n) for n in names])
+    negative = [n for n, x in zip(names, by_bucket, strict=True) if x < 0]
+    if negative:
+        raise ValueError(
+            f"vintage {snap.vintage}: negative dealer inventory in {', '.join(negative)}; the "
+            "model holds long inventory only"
+        )
+    total = snap.value("dealer_ust_inventory_usd_bn")
+    if abs(by_bucket.sum() - total) > DEALER_BUCKET_ROUNDING_USD_BN:
+        raise ValueError(
+            f"vintage {snap.vintage}: {' + '.join(names)} = {by_bucket.sum():.3f} does not add "
+            f"up to dealer_ust_inventory_usd_bn = {total:.3f}"
+        )
+    return by_bucket
 
 
 def _allocate(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -698,7 +741,9 @@ def build_tables(
     ))  # fmt: skip
 
     # --- dealers ----------------------------------------------------------------------------
-    inventory = _round(t["dealer_inventory"] * dw[:, None] * DEALER_BUCKET_WEIGHTS)
+    # each dealer holds its size weight of each bucket's FR 2004 inventory (rounding residual
+    # on the largest, so the dealers hold the bucket rows exactly)
+    inventory = _allocate(t["dealer_inventory_by_bucket"], dw)
     holdings[o_dl:o_mmf] = inventory
     from_dealer = ~sponsored & ok
     d_idx = lender[from_dealer] - o_dl
@@ -1119,6 +1164,7 @@ def measure_aggregates(system: System) -> dict[str, Any]:
         "futures_by_category": by_cat,
         "futures_net": per_bucket(fut, 1.0),
         "dealer_inventory": float(par[is_d].sum()),
+        "dealer_inventory_by_bucket": par[is_d].sum(axis=0),
         "dealer_capacity": float(room[is_d].sum()),
         "n_dealers": int(is_d.sum()),
         "n_hedge_funds": int(inst["fund_id"][hf].nunique()),

@@ -11,6 +11,7 @@ official one with a :class:`SourceError` naming the file, the column and the lay
 :func:`load_alfred_csv`       ALFRED vintage download (``<SERIES>_<YYYYMMDD>`` columns)
 :func:`load_nyfed_reference_rates`  NY Fed SOFR/TGCR/BGCR/EFFR/OBFR CSV
 :func:`load_fr2004_csv`       NY Fed FR 2004 primary-dealer statistics (CSV; also JSON)
+:func:`fr2004_to_model_buckets`  FR 2004 coupon maturity buckets -> the model's buckets
 :func:`load_fed_ddp`          Fed Board Data Download Program CSV (H.4.1, H.15, Z.1)
 :func:`load_ofr_csv`          OFR Hedge Fund / Short-term Funding Monitor CSV (also API JSON)
 :func:`load_mspd_summary`     Treasury MSPD Table 1 (Fiscal Data CSV)
@@ -34,7 +35,12 @@ from calibration.sources.cftc import (
 )
 from calibration.sources.fed_board import load_fed_ddp
 from calibration.sources.fred import FRED_UNITS, load_alfred_csv, load_fred_csv
-from calibration.sources.nyfed import load_fr2004_csv, load_fr2004_json, load_nyfed_reference_rates
+from calibration.sources.nyfed import (
+    fr2004_to_model_buckets,
+    load_fr2004_csv,
+    load_fr2004_json,
+    load_nyfed_reference_rates,
+)
 from calibration.sources.ofr import load_ofr_csv, load_ofr_timeseries
 from calibration.sources.raw import (
     OUTCOME_SERIES,
@@ -59,6 +65,7 @@ __all__ = [
     "WITHHELD_FROM",
     "SourceError",
     "cut_extract",
+    "fr2004_to_model_buckets",
     "load_alfred_csv",
     "load_cftc_tff",
     "load_cftc_tff_socrata",

@@ -12,6 +12,8 @@
   JSON (``{"pd": {"timeseries": [{"asofdate", "keyid", "value"}]}}``). Tidy series: the
   key id (``PDPOSGST-TOT``, dealers' net positions in Treasuries excluding TIPS) in USD mn.
   Suppressed cells (``*``) are dropped.
+* :func:`fr2004_to_model_buckets` maps the FR 2004 nominal-coupon maturity buckets
+  (``PDPOSGSC-<bucket>``) to the model's remaining-maturity buckets.
 """
 
 from __future__ import annotations
@@ -32,7 +34,34 @@ from calibration.sources._base import (
     tidy,
 )
 
-__all__ = ["load_fr2004_csv", "load_fr2004_json", "load_nyfed_reference_rates"]
+__all__ = [
+    "FR2004_COUPON_BUCKETS",
+    "FR2004_SHARE_BELOW_15Y",
+    "fr2004_to_model_buckets",
+    "load_fr2004_csv",
+    "load_fr2004_json",
+    "load_nyfed_reference_rates",
+]
+
+#: FR 2004 nominal-coupon buckets (``PDPOSGSC-<bucket>``, years of remaining maturity) and
+#: the model bucket each lies in. The 11-21y bucket (from 2022) and the >11y bucket (to
+#: 2021) straddle the model's 15y edge between ``10y`` and ``30y``
+#: (:data:`FR2004_SHARE_BELOW_15Y`).
+FR2004_COUPON_BUCKETS = {
+    "L2": "2y",  # <= 2y
+    "G2L3": "2y",  # (2, 3]
+    "G3L6": "5y",  # (3, 6]
+    "G6L7": "5y",  # (6, 7]
+    "G7L11": "10y",  # (7, 11]
+    "G11L21": None,  # (11, 21]: split (FR2004_SHARE_BELOW_15Y)
+    "G21": "30y",  # > 21y
+    "G11": None,  # > 11y, reported until 2021 instead of G11L21 and G21: split
+}
+#: Assumption (uniform maturity): the share of a straddling FR 2004 bucket's net position
+#: that lies at or below 15 years (model bucket ``10y``; the rest goes to ``30y``) is the
+#: share of its remaining-maturity range below 15 years: 11-21y -> 4/10; >11y (to 2021,
+#: maturities up to 30 years) -> 4/19. Not published: FR 2004 has no 15y edge.
+FR2004_SHARE_BELOW_15Y = {"G11L21": 4 / 10, "G11": 4 / 19}
 
 _RATES_LAYOUT = "NY Fed reference-rate CSV layout (Effective Date, Rate Type, Rate (%), ...)"
 _RATE_EXTRAS = {
@@ -132,3 +161,47 @@ def load_fr2004_json(path: str | Path) -> pd.DataFrame:
         value = parse_number(rec["value"], name, "value", str(i))
         records.append((str(rec["keyid"]).strip(), date, value, "USD mn"))
     return tidy(records, name)
+
+
+def fr2004_to_model_buckets(positions: dict[str, float]) -> dict[str, float]:
+    """Dealers' FR 2004 coupon positions by FR 2004 bucket -> the model's buckets.
+
+    ``positions`` maps bucket names of :data:`FR2004_COUPON_BUCKETS` (``L2``, ``G2L3``,
+    ``G3L6``, ``G6L7``, ``G7L11`` and either ``G11L21`` and ``G21`` or, before 2022,
+    ``G11``) to amounts in any one unit; the result maps ``2y``, ``5y``, ``10y``, ``30y``
+    to amounts in that unit and adds up to the input. ``2y`` = L2 + G2L3, ``5y`` = G3L6 +
+    G6L7, ``10y`` = G7L11 + the share :data:`FR2004_SHARE_BELOW_15Y` of the straddling
+    bucket, ``30y`` = G21 + the rest of it (an assumption: positions uniform in maturity).
+
+    Examples
+    --------
+    >>> fr2004_to_model_buckets({"L2": 10.0, "G2L3": 5.0, "G3L6": 20.0, "G6L7": 4.0,
+    ...                          "G7L11": 3.0, "G11L21": 10.0, "G21": 8.0})
+    {'2y': 15.0, '5y': 24.0, '10y': 7.0, '30y': 14.0}
+    """
+    unknown = set(positions) - set(FR2004_COUPON_BUCKETS)
+    if unknown:
+        raise ValueError(
+            f"unknown FR 2004 coupon buckets {sorted(unknown)}; "
+            f"expected {sorted(FR2004_COUPON_BUCKETS)}"
+        )
+    new, old = {"G11L21", "G21"}, {"G11"}
+    above = set(positions) & (new | old)
+    if above not in (new, old):
+        raise ValueError(
+            f"FR 2004 coupons above 11y must be G11L21 and G21 (from 2022) or G11 (to 2021), "
+            f"got {sorted(above)}"
+        )
+    missing = {"L2", "G2L3", "G3L6", "G6L7", "G7L11"} - set(positions)
+    if missing:
+        raise ValueError(f"FR 2004 coupon buckets missing: {sorted(missing)}")
+    out = dict.fromkeys(("2y", "5y", "10y", "30y"), 0.0)
+    for key, amount in positions.items():
+        bucket = FR2004_COUPON_BUCKETS[key]
+        if bucket is None:
+            below = FR2004_SHARE_BELOW_15Y[key] * amount
+            out["10y"] += below
+            out["30y"] += amount - below
+        else:
+            out[bucket] += amount
+    return out
