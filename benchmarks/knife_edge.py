@@ -20,6 +20,18 @@ Usage (on demand, not in CI)::
 A parameter scan runs the unscaled stress at each value of one ``ModelParams`` field (the
 others as the case sets them): how much of a result one poorly identified parameter
 decides, read with the same jump diagnosis.
+
+A knock-out table (``--knockouts``) runs the unscaled stress once as it is, then once with
+each of its shock paths removed and once with each mechanism (``Scenario.channels``)
+switched off, one at a time: which single piece the level rests on. A cascade whose peak
+survives every single knock-out is over-determined (several channels each suffice), and
+then no single tool that works on one channel can move it. ``--episode march_2020_no_fed``
+is the March 2020 replay without the Federal Reserve's actions (no purchases, facilities
+or cuts: ``calibration.episodes.counterfactual_no_fed``), the model's own answer to what
+the same shocks did on the 2020 system without intervention::
+
+    .venv/bin/python benchmarks/knife_edge.py --knockouts --write
+    .venv/bin/python benchmarks/knife_edge.py --episode march_2020_no_fed --scales 1
 """
 
 from __future__ import annotations
@@ -48,7 +60,29 @@ SALES_DROP = 0.1
 DEFAULT_SCALES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 
 
+#: Shock paths of a scenario and the value that removes each (as ``Scenario.scaled`` at 0).
+NEUTRAL_SHOCKS = {
+    "volatility_multiplier": (1.0,),
+    "rate_shock_bp": {},
+    "swap_spread_shock_bp": {},
+    "exogenous_sales_usd_bn": {},
+    "am_redemption_frac": (0.0,),
+    "mmf_outflow_frac": (0.0,),
+    "prime_mmf_outflow_frac": (0.0,),
+    "mmf_repo_pullback_frac": (0.0,),
+    "haircut_addon_frac": (0.0,),
+    "initial_margin_addon_frac": (0.0,),
+    "futures_margin_addon_frac": (0.0,),
+    "dealer_capacity_shock_frac": (0.0,),
+}
+
+
 def _case(episode: str | None):
+    if episode == "march_2020_no_fed":
+        from calibration.episodes import counterfactual_no_fed
+
+        system, scenario, policies = counterfactual_no_fed()
+        return system, scenario, policies, "calibration.episodes.counterfactual_no_fed()"
     if episode:
         import calibration
 
@@ -76,7 +110,27 @@ def scan_parameter(system, scenario, policies, name: str, values) -> pd.DataFram
     )
 
 
-def _row(x_name: str, x: float, s: dict) -> dict:
+def knockouts(system, scenario, policies) -> pd.DataFrame:
+    """The unscaled stress, then with one shock path removed or one channel off at a time
+    (only the shocks the stress sets and the channels it has on)."""
+    runs = [("nothing", scenario)]
+    dump = scenario.model_dump()
+    for field, neutral in NEUTRAL_SHOCKS.items():
+        value = getattr(scenario, field)
+        if any(value.values()) if isinstance(value, dict) else value != neutral:
+            removed = scenario.model_validate({**dump, field: neutral, "name": scenario.name})
+            runs.append((f"shock {field}", removed))
+    for channel, on in scenario.channels.model_dump().items():
+        if on:
+            runs.append((f"channel {channel}", scenario.with_channels(**{channel: False})))
+    df = pd.DataFrame(
+        [_row("removed", what, c.simulate_summary(system, sc, policies)) for what, sc in runs]
+    )
+    df["change_10y_bp"] = df["peak_10y_bp"] - df["peak_10y_bp"].iloc[0]
+    return df
+
+
+def _row(x_name: str, x, s: dict) -> dict:
     """Headline outcomes of one run (``s``: its summary) at ``x`` of the scanned column."""
     row = {
         x_name: x,
@@ -159,9 +213,16 @@ def main(argv=None) -> int:
     ap.add_argument("--scales", type=float, nargs="+", default=list(DEFAULT_SCALES))
     ap.add_argument("--parameter", default=None, help="scan this ModelParams field instead")
     ap.add_argument("--values", type=float, nargs="+", default=None, help="its values")
+    ap.add_argument("--knockouts", action="store_true",
+                    help="remove one shock path or channel at a time instead")  # fmt: skip
     ap.add_argument("--write", action="store_true", help="write benchmarks/KNIFE_EDGE.md")
     args = ap.parse_args(argv)
     system, scenario, policies, label = _case(args.episode)
+    if args.knockouts:
+        df = knockouts(system, scenario, policies)
+        cols = ["removed", "peak_10y_bp", "change_10y_bp", "hf_sales_usd_bn",
+                "dealer_peak_util", "defaults", "bounds"]  # fmt: skip
+        return _report(f"{label}, one piece removed at a time", _markdown(df[cols]), args)
     if args.parameter:
         if not args.values:
             ap.error("--parameter needs --values")
@@ -173,16 +234,20 @@ def main(argv=None) -> int:
         df = diagnose(scan(system, scenario, policies, sorted(args.scales)))
     cols = [x, "peak_10y_bp", "peak_basis_TY_bp", "peak_swap_spread_10y_bp",
             "hf_sales_usd_bn", "dealer_peak_util", "defaults", "bounds", "verdict"]  # fmt: skip
-    table = _markdown(df[cols])
+    status = _report(label, _markdown(df[cols]), args)
+    return 1 if df["verdict"].str.contains("UNEXPLAINED").any() else status
+
+
+def _report(label: str, table: str, args) -> int:
+    """Print the table; with ``--write`` append it to KNIFE_EDGE.md with its command."""
     print(label)
     print(table)
-    unexplained = df["verdict"].str.contains("UNEXPLAINED").any()
     if args.write:
         out = ROOT / "benchmarks" / "KNIFE_EDGE.md"
         text = out.read_text() if out.exists() else "# Knife-edge scans\n"
         text += f"\n## {label}\n\n`{' '.join(sys.argv)}`\n\n{table}\n"
         out.write_text(text)
-    return 1 if unexplained else 0
+    return 0
 
 
 if __name__ == "__main__":
