@@ -21,6 +21,10 @@ A parameter scan runs the unscaled stress at each value of one ``ModelParams`` f
 others as the case sets them): how much of a result one poorly identified parameter
 decides, read with the same jump diagnosis.
 
+A parameter scan also gives the hedge funds' loss-spiral gain at each value
+(``contagion.metrics.loss_spiral_gain``, a start-of-stress closed form): where it crosses 1
+is where the stress starts to run to a bound.
+
 A knock-out table (``--knockouts``) runs the unscaled stress once as it is, then once with
 each of its shock paths removed and once with each mechanism (``Scenario.channels``)
 switched off, one at a time: which single piece the level rests on. A cascade whose peak
@@ -101,13 +105,16 @@ def scan(system, scenario, policies, scales) -> pd.DataFrame:
 
 
 def scan_parameter(system, scenario, policies, name: str, values) -> pd.DataFrame:
-    """One row per value of the model parameter ``name`` (the stress unscaled)."""
-    return pd.DataFrame(
-        [
-            _row(name, v, c.simulate_summary(system, scenario.with_params(**{name: v}), policies))
-            for v in values
-        ]
-    )
+    """One row per value of the model parameter ``name`` (the stress unscaled), with the
+    hedge funds' loss-spiral gain at that value (``contagion.metrics.loss_spiral_gain``:
+    above 1 the spiral beyond full dealers feeds itself)."""
+    rows = []
+    for v in values:
+        sc = scenario.with_params(**{name: v})
+        row = _row(name, v, c.simulate_summary(system, sc, policies))
+        row["spiral_gain"] = c.metrics.loss_spiral_gain(system, sc.params).gain
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def knockouts(system, scenario, policies) -> pd.DataFrame:
@@ -234,6 +241,8 @@ def main(argv=None) -> int:
         df = diagnose(scan(system, scenario, policies, sorted(args.scales)))
     cols = [x, "peak_10y_bp", "peak_basis_TY_bp", "peak_swap_spread_10y_bp",
             "hf_sales_usd_bn", "dealer_peak_util", "defaults", "bounds", "verdict"]  # fmt: skip
+    if "spiral_gain" in df:
+        cols.insert(1, "spiral_gain")
     status = _report(label, _markdown(df[cols]), args)
     return 1 if df["verdict"].str.contains("UNEXPLAINED").any() else status
 

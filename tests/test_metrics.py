@@ -1,6 +1,8 @@
-"""Tests for contagion.metrics (original DebtRank)."""
+"""Tests for contagion.metrics (original DebtRank; the loss-spiral gain)."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -174,3 +176,78 @@ def test_inputs_not_mutated() -> None:
 def test_validation_errors(A, capital, h0, kwargs, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         debtrank(A, capital, h0, **kwargs)
+
+
+# --- loss-spiral gain --------------------------------------------------------------------------
+def test_spiral_gain_closed_forms() -> None:
+    from contagion.metrics import spiral_gain
+
+    m = np.array([2.0, 4.0])
+    # one fund at 5x, 0.1 USD bn per bp in bucket 0 only: (5 - 1) x 0.1 x 2 = 0.8
+    one = spiral_gain(np.array([5.0]), np.array([[0.1, 0.0]]), np.array([[1.0, 0.0]]), m)
+    assert one == pytest.approx(0.8, abs=1e-12)
+    # two such funds in the same bucket feed each other: the gains add
+    two = spiral_gain(
+        np.array([5.0, 3.0]),
+        np.array([[0.1, 0.0], [0.1, 0.0]]),
+        np.array([[1.0, 0.0], [1.0, 0.0]]),
+        m,
+    )
+    assert two == pytest.approx(0.8 + 2 * 0.1 * 2.0, abs=1e-12)
+    # in separate buckets they do not: the larger own gain (bucket 1: 2 x 0.1 x 4 = 0.8)
+    apart = spiral_gain(
+        np.array([5.0, 3.0]),
+        np.array([[0.1, 0.0], [0.0, 0.1]]),
+        np.array([[1.0, 0.0], [0.0, 1.0]]),
+        m,
+    )
+    assert apart == pytest.approx(0.8, abs=1e-12)
+    # an unlevered holder (L = 1) and a holder that sells nothing add nothing
+    assert spiral_gain(np.array([1.0]), np.array([[0.1, 0.1]]), np.array([[0.5, 0.5]]), m) == 0
+    assert spiral_gain(np.array([9.0]), np.array([[0.1, 0.1]]), np.zeros((1, 2)), m) == 0
+
+
+@pytest.fixture(scope="module")
+def calibrated():
+    import contagion as c
+
+    system = c.examples.calibrated_us_2025()
+    scenario = c.scenarios.load("basis_unwind").with_params(**c.examples.model_params(system))
+    return system, scenario
+
+
+def test_loss_spiral_gain_falls_with_outside_demand(calibrated) -> None:
+    from contagion.metrics import loss_spiral_gain
+
+    system, scenario = calibrated
+    p = scenario.params
+    gains = [
+        loss_spiral_gain(system, p.model_copy(update={"outside_demand_usd_bn_per_bp": b})).gain
+        for b in (0.3, 0.8, 2.0, 5.0)
+    ]
+    assert all(a > b > 0 for a, b in itertools.pairwise(gains))
+    # transient impact only, dealers' k huge: m_b -> 1 / beta, so gain x beta is constant
+    flat = p.model_copy(
+        update={"impact_permanent_bp_per_usd_bn": 0.0, "impact_bp_per_usd_bn": 10.0}
+    )
+    g1 = loss_spiral_gain(system, flat.model_copy(update={"outside_demand_usd_bn_per_bp": 1.0}))
+    g4 = loss_spiral_gain(system, flat.model_copy(update={"outside_demand_usd_bn_per_bp": 4.0}))
+    assert g4.gain * 4.0 == pytest.approx(g1.gain, rel=0.02)
+    assert loss_spiral_gain(system, p, types=()).gain == 0.0
+    table = loss_spiral_gain(system, p).by_institution
+    assert set(table["type"]) == {"hedge_fund"} and (table["leverage_ratio"] >= 0).all()
+
+
+def test_loss_spiral_gain_tells_where_the_stress_runs_to_the_bound(calibrated) -> None:
+    """The gain is a start-of-stress measure, yet it predicts the main job's cliff in
+    outside demand: well above 1 the no-action arm reaches the impact bound, well below 1
+    it does not (benchmarks/KNIFE_EDGE.md has the whole scan)."""
+    import contagion as c
+    from contagion.metrics import loss_spiral_gain
+
+    system, scenario = calibrated
+    for beta, explodes in ((0.4, True), (1.5, False)):
+        sc = scenario.with_params(outside_demand_usd_bn_per_bp=beta)
+        gain = loss_spiral_gain(system, sc.params).gain
+        hit = c.simulate_summary(system, sc)["impact_bound_hit_days"] > 0
+        assert (gain > 1.1) == explodes and hit == explodes, (beta, gain, hit)
