@@ -16,15 +16,17 @@ from contagion import ModelParams
 # Moments the shipped fit must reproduce within their stated tolerance (|residual| <= 1,
 # i.e. |model - fact| <= scale / weight): the 10y on Mar 12, 13, 18, 19 and 30 (DGS10
 # closes) and over Mar 9-19, the 30y's worst two days, market depth on Apr 6, the basis
-# (direction and size), the hedge funds' de-leveraging and "no collapse" (9b.1-9b.4),
-# haircuts and the Fed's repo take-up (9b.7); September 2019's spike (SOFR on Sep 17), SOFR
+# (direction and size), the hedge funds' de-leveraging, futures shorts and "no collapse"
+# (9b.1-9b.4), haircuts and the Fed's repo take-up (9b.7), asset managers' sales (within
+# tolerance of the published range, 9b.5); September 2019's spike (SOFR on Sep 17), SOFR
 # after the cut and the first operation's take-up (2.19, 4.36). Missed (see
 # calibration_report.md): the first day of the rise (Mar 10) comes too late; on Apr 8 the
 # 10y is below its Mar 9 level against +23 bp, and the 30y falls below it once the Fed buys
-# (reported, not fitted); the 30y rises too fast Mar 10-13; bid-ask peaks too high; the
-# hedge funds' repo falls too fast in March and their March return is about flat against
-# -7%; asset managers sell too little; SOFR's rise on Sep 16 (before the drain) and its
-# level on Sep 18 are missed. Every weighted moment is bounded loosely below.
+# (reported, not fitted); the 30y rises too fast Mar 10-13; bid-ask peaks too high and
+# depth on Mar 31 too deep; the hedge funds' repo falls too fast in March, their shorts
+# too little by Apr 30 and their March return is about flat against -7%; SOFR's rise on
+# Sep 16 (before the drain) and its level on Sep 18 are missed. Every weighted moment is
+# bounded loosely below.
 WITHIN_TOLERANCE = (
     "10y rise since Mar 9, 03-12",
     "10y rise since Mar 9, 03-13",
@@ -38,11 +40,14 @@ WITHIN_TOLERANCE = (
     "peak basis widening, TY (vintage prior)",
     "HF gross exposure change, March",
     "HF net cash sales, March (share of holdings)",
+    "HF short derivatives change, March",
     "HF repo change, March-April",
     "HF long exposure change to Apr 30",
     "average HF exposure change, March",
     "HF bilateral haircut change, March",
+    "LF TY futures shorts, change to Mar 17",
     "Fed term repo take-up, Mar 12 + 13",
+    "asset-manager Treasury sales, March",
     "hedge-fund defaults (de-lever, do not collapse)",
     "SOFR 09-17 (Sep 2019)",
     "SOFR 09-19 (Sep 2019)",
