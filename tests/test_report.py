@@ -304,3 +304,16 @@ def test_the_no_action_level_is_set_against_documented_episodes(report_dir):
     summary = md.split("## Executive summary")[1].split("### Why each arm")[0]
     assert "this report: no action, peak" in summary and "BIS Working Paper 966" in summary
     assert summary.index("this report: no action") < summary.index("Dash for cash")
+
+
+def test_the_levels_caveat_reads_the_loss_spiral_gain():
+    from contagion.report.explain import Evidence, level_caveat, spiral_sentence
+
+    base = Evidence(peak_yield_bp=338.0, bounds={})
+    runs = level_caveat(base, {}, 20, spiral_gain=1.95)
+    assert "loss-spiral gain (contagion.metrics.loss_spiral_gain) is 1.95" in runs
+    assert "runs until a bound binds" in runs
+    damped = spiral_sentence(0.8)
+    assert damped is not None and "1 / (1 - gain) = 5.0" in damped
+    assert spiral_sentence(0.0) is None and spiral_sentence(None) is None
+    assert "loss-spiral" not in level_caveat(base, {}, 20)

@@ -286,8 +286,32 @@ def utilisation_note(markets: pd.DataFrame) -> str | None:
     )
 
 
-def level_caveat(base: Evidence, system_meta: Mapping[str, Any], n_days: int) -> str:
-    """How to read the levels, from the run (bounds that bit) and the system's fit."""
+def spiral_sentence(gain: float | None) -> str | None:
+    """What the leveraged holders' loss-spiral gain (``contagion.metrics.loss_spiral_gain``)
+    says about the levels; None without leveraged holders."""
+    if gain is None or not np.isfinite(gain) or gain <= 0:
+        return None
+    head = (
+        f"At the central parameters the leveraged holders' loss-spiral gain "
+        f"(contagion.metrics.loss_spiral_gain) is {gain:.2f}: once dealers are full, "
+    )
+    if gain >= 1.0:
+        return head + (
+            "each round of their sales begets more than itself through the prices it moves, "
+            "so the stress runs until a bound binds or the positions run out; the level then "
+            "reflects the bound and the outside-demand parameter more than the shock."
+        )
+    return head + (
+        f"the spiral multiplies a first round of their sales by about 1 / (1 - gain) = "
+        f"{1.0 / (1.0 - gain):.1f}."
+    )
+
+
+def level_caveat(
+    base: Evidence, system_meta: Mapping[str, Any], n_days: int, spiral_gain: float | None = None
+) -> str:
+    """How to read the levels, from the run (bounds that bit), the system's fit and, when
+    given, the leveraged holders' loss-spiral gain."""
     parts = [
         "Read the comparison between arms as the result: every arm runs on the same shocks "
         "and parameters, so differences are policy effects; check the levels against the "
@@ -314,6 +338,9 @@ def level_caveat(base: Evidence, system_meta: Mapping[str, Any], n_days: int) ->
             "and arms that reach it too cannot be ranked by it (compare their other metrics "
             "and the draws)."
         )
+    spiral = spiral_sentence(spiral_gain)
+    if spiral:
+        parts.append(spiral)
     return " ".join(parts)
 
 

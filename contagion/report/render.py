@@ -24,6 +24,7 @@ from contagion.errors import InputError, Problem
 from contagion.experiment import BASELINE
 from contagion.files import OutputDirectory, remove_stale_staging, swap_in
 from contagion.io import atomic_write_text
+from contagion.metrics import loss_spiral_gain
 from contagion.recorder import POLICY_RATE_COLUMNS, REPO_SUPPLY_COLUMNS
 from contagion.report import figures
 from contagion.report.folder import SavedExperiment, load_saved
@@ -756,7 +757,10 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
         }
     )
     why.index.name = "arm (central run)"
-    caveat = explain.level_caveat(evidence[BASELINE], saved.system.metadata, scenario.days)
+    gain = loss_spiral_gain(saved.system, scenario.params).gain
+    caveat = explain.level_caveat(
+        evidence[BASELINE], saved.system.metadata, scenario.days, spiral_gain=gain
+    )
     history = None
     if BASELINE in metrics.index:
         move = summ.loc[nm(BASELINE)].iloc[0]  # the peak yield cell, as the summary shows it
