@@ -72,13 +72,17 @@ part's decay are left out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from contagion.clearing import _as_float_vector, _validate_matrix
 from contagion.schema import INSTITUTION_TYPES
+
+if TYPE_CHECKING:
+    from contagion.scenario import ModelParams
+    from contagion.system import System
 
 __all__ = ["DebtRankResult", "LossSpiral", "debtrank", "loss_spiral_gain", "spiral_gain"]
 
@@ -263,8 +267,8 @@ def spiral_gain(
 
 
 def loss_spiral_gain(
-    system: Any,
-    params: Any = None,
+    system: System,
+    params: ModelParams | None = None,
     *,
     types: tuple[str, ...] = ("hedge_fund",),
 ) -> LossSpiral:
