@@ -46,3 +46,14 @@ def test_generated_pages_name_every_column_and_field():
         assert f"contagion {command}`" in cli, command
     assert "--seed" in cli and "--version" in cli
     assert "…" not in cli and "write..." not in cli  # whole first sentences in listings
+
+
+def test_the_loss_spiral_example_runs():
+    """The model page's loss-spiral example runs as written and finds the main job's
+    spiral explosive at the fitted parameters (README: 1.95)."""
+    text = (DOCS / "model.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    scope: dict = {}
+    exec(compile(block, "docs/model.md", "exec"), scope)  # our own page
+    assert scope["spiral"].gain > 1.0
+    assert set(scope["by_book"].index) >= {"basis", "swap_spread", "relative_value"}
