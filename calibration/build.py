@@ -320,21 +320,27 @@ def build_targets(vintage: str | Snapshot, dealer_capacity_usd_bn: float | None 
     }
 
 
+def _require_rows(snap: Snapshot, names: list[str], what: str, hint: str) -> None:
+    """ValueError naming the vintage and the first missing rows of ``names``, if any
+    (``what``: the sentence's subject and verb, ``hint``: how to add them)."""
+    q = set(snap.table["quantity"])
+    missing = [n for n in names if n not in q]
+    if missing:
+        more = ", ..." if len(missing) > 4 else ""
+        raise ValueError(f"vintage {snap.vintage}: {what} ({', '.join(missing[:4])}{more}); {hint}")
+
+
 def _futures_categories(snap: Snapshot) -> tuple[dict, dict]:
     """TFF futures longs and shorts by category (:data:`TFF_ROWS`), per bucket, USD bn face.
 
     Raises ValueError when a row is missing or when a bucket's longs and shorts differ by
     more than :data:`FUTURES_ROUNDING_USD_BN` (the rows are not from one report).
     """
-    q = set(snap.table["quantity"])
     names = [r.format(b=b) for rows in TFF_ROWS.values() for r in rows for b in BUCKETS]
-    missing = [n for n in names if n not in q]
-    if missing:
-        raise ValueError(
-            f"vintage {snap.vintage}: futures positions by TFF category are missing "
-            f"({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}); add them from "
-            "the CFTC TFF extracts with calibration.build_snapshot"
-        )
+    _require_rows(
+        snap, names, "futures positions by TFF category are missing",
+        "add them from the CFTC TFF extracts with calibration.build_snapshot",
+    )  # fmt: skip
     long = {c: np.array([snap.value(r.format(b=b)) for b in BUCKETS]) for c, (r, _) in
             TFF_ROWS.items()}  # fmt: skip
     short = {c: np.array([snap.value(r.format(b=b)) for b in BUCKETS]) for c, (_, r) in
@@ -357,15 +363,10 @@ def _dealer_inventory_by_bucket(snap: Snapshot) -> np.ndarray:
     rows do not add up to ``dealer_ust_inventory_usd_bn`` within
     :data:`DEALER_BUCKET_ROUNDING_USD_BN`.
     """
-    q = set(snap.table["quantity"])
     names = [DEALER_INVENTORY_ROWS.format(b=b) for b in BUCKETS]
-    missing = [n for n in names if n not in q]
-    if missing:
-        raise ValueError(
-            f"vintage {snap.vintage}: the dealers' inventory by bucket is missing "
-            f"({', '.join(missing)}); add the FR 2004 bucket rows (see "
-            "calibration.sources.fr2004_to_model_buckets and calibration/data/README.md)"
-        )
+    _require_rows(snap, names, "the dealers' inventory by bucket is missing",
+                  "add the FR 2004 bucket rows (see calibration.sources.fr2004_to_model_buckets "
+                  "and calibration/data/README.md)")  # fmt: skip
     by_bucket = np.array([snap.value(n) for n in names])
     negative = [n for n, x in zip(names, by_bucket, strict=True) if x < 0]
     if negative:
