@@ -208,6 +208,18 @@ class Topology:
         return {t: self.cs.type_code == i for i, t in enumerate(INSTITUTION_TYPES)}
 
     @cached_property
+    def dealers(self) -> np.ndarray:
+        """The dealers' rows (indices, in order)."""
+        return np.flatnonzero(self.mask["dealer"])
+
+    @cached_property
+    def dealer_margined(self) -> tuple[np.ndarray, np.ndarray]:
+        """The dealers' futures and swaps: (margined edges, in edge order; each one's source
+        as a position in :attr:`dealers`)."""
+        edges = np.flatnonzero(self.mask["dealer"][self.m_source])
+        return edges, np.searchsorted(self.dealers, self.m_source[edges])
+
+    @cached_property
     def can(self) -> dict[str, np.ndarray]:
         """Who may take each step of the liquidity waterfall (deleveraging.STEPS)."""
         names = self.type_name

@@ -153,3 +153,25 @@ def test_topology_shared_by_the_runs_of_a_system():
     shared = c.simulate(system, sc)  # on the topology the runs above used
     assert shared.summary == fresh.summary
     assert shared.markets.equals(fresh.markets) and shared.institutions.equals(fresh.institutions)
+
+
+@pytest.mark.parametrize("system_name", ["stylised", "calibrated"])
+def test_dealers_dv01_is_net_dv01_of_the_dealers(system_name):
+    """The dealers' rooms read their DV01 from their own books only: the same bits as the
+    rows of every institution's (checked on each day of a run)."""
+    from contagion.mechanisms import dealers
+
+    if system_name == "stylised":
+        system, sc = examples.stylised_us_2025(), scenarios.load("basis_unwind")
+    else:
+        system = examples.calibrated_us_2025()
+        sc = scenarios.load("basis_unwind").with_params(**examples.model_params(system))
+    sim = Simulation(system, sc)
+    s, topo = sim.state, sim.ctx.topo
+    assert len(topo.dealers) and len(topo.dealer_margined[0])
+    for _ in range(5):
+        sim.run_day()
+        mine = dealers.dealers_dv01(s, topo)
+        assert np.array_equal(
+            mine.view(np.int64), dealers.net_dv01(s, topo)[topo.dealers].view(np.int64)
+        )

@@ -185,6 +185,23 @@ def net_dv01(state, topo) -> np.ndarray:
     return cash + topo.by_source(state.notional * per_unit) * 1e-4
 
 
+def dealers_dv01(state, topo) -> np.ndarray:
+    """:func:`net_dv01` of the dealers (``topo.dealers``): the same values, each summed over
+    the same terms in the same order, without the other institutions' books."""
+    rows = topo.dealers
+    dur = topo.cs.market.modified_duration_years
+    cash = rowdot(state.par[rows] * (state.price / 100.0), dur) * 1e-4
+    edges, source = topo.dealer_margined
+    if not len(edges):
+        return cash
+    per_unit = topo.m_duration[edges]
+    fut = edges < topo.n_futures_edges
+    instrument = topo.m_instrument[edges[fut]]
+    per_unit[fut] = (state.fut_price[instrument] / 100.0) * per_unit[fut]
+    dv01 = np.bincount(source, state.notional[edges] * per_unit, minlength=len(rows))
+    return cash + dv01 * 1e-4
+
+
 def inventory_value(state) -> np.ndarray:
     """Each institution's Treasuries at their price, USD bn."""
     return rowdot(state.par, state.price / 100.0)
@@ -214,22 +231,23 @@ def rooms(state, ctx, ledger, desk, duration_years: float | None = None) -> np.n
     slr = dealer_room(
         a - liab, a - excluded, topo.behaviour("leverage_ratio_min_frac"), k, room0[0]
     )
+    # the VaR and internal limits are dealers' desks' limits; elsewhere only the first counts
+    d = topo.dealers
+    var = np.full(topo.n, np.inf)
     d_ref = p.impact_reference_duration_years
-    var = var_room(
-        net_dv01(s, topo),
-        s.ref.dv01_limit0,
+    var[d] = var_room(
+        dealers_dv01(s, topo),
+        s.ref.dv01_limit0[d],
         vol_ratio=s.vol / topo.cs.market.volatility_index,
         reference_duration_years=d_ref,
         capacity_shock=k,
-        room0=room0[1],
+        room0=room0[1, d],
     )
     if duration_years is not None and duration_years > 0:
-        var = var * (d_ref / duration_years)
-    internal = internal_room(inventory_value(s), s.ref.inventory_limit0, k, room0[2])
-    dealer = topo.mask["dealer"]
-    # the VaR and internal limits are dealers' desks' limits; elsewhere only the first counts
-    var = np.where(dealer, var, np.inf)
-    internal = np.where(dealer, internal, np.inf)
+        var[d] = var[d] * (d_ref / duration_years)
+    internal = np.full(topo.n, np.inf)
+    inventory = rowdot(s.par[d], s.price / 100.0)  # (inventory_value of the dealers)
+    internal[d] = internal_room(inventory, s.ref.inventory_limit0[d], k, room0[2, d])
     return np.array((slr, var, internal))
 
 
