@@ -323,10 +323,11 @@ def _sell_to_outside(state, ledger, day, sold: np.ndarray) -> None:
     s = state
     price_frac = s.price / 100.0
     proceeds = rowdot(sold, price_frac)
+    by_bucket = sold.sum(axis=0)
     ledger.sell_bonds(sold, price_frac)
-    ledger.outside_buys(sold.sum(axis=0), price_frac)
+    ledger.outside_buys(by_bucket, price_frac)
     day.log.sales_by_bucket += sold  # in Result.flows: dealers' sales bought outside
-    day.log.bought_outside += sold.sum(axis=0)
+    day.log.bought_outside += by_bucket
     day.log.distributed_sales += proceeds
     ledger.repay_pool(np.minimum(np.maximum(s.pool_borrowed, 0.0), proceeds))
 
