@@ -32,8 +32,10 @@ How the inputs become paths (units: MOVE index level, bp, USD bn, fractions of N
   ``other`` holders, spread over the episode's stress days in proportion to excess
   volatility, split across buckets like their holdings.
 * **Mutual-fund sales** (``bond_mutual_fund_ust_sales``): asset-manager redemptions sized so
-  that, with the engine's dash-for-cash waterfall (Treasuries sold ``p`` times their
-  weight, ``ModelParams.treasury_sale_preference``), they sell that amount of Treasuries.
+  that, with the engine's dash-for-cash waterfall (redemptions paid from cash first, then
+  Treasuries sold ``p`` times their weight among the other assets,
+  ``ModelParams.treasury_sale_preference``), they sell that amount of Treasuries:
+  ``cash + sales x (other + p x Treasuries) / (p x Treasuries)``.
 * **MMF flows** (``prime_mmf_flow``, ``govt_mmf_flow``; March 2020): prime funds lose the
   prime outflow as a share of the prime funds' NAV and government funds receive the
   government inflow as a share of theirs (``Scenario.prime_mmf_outflow_frac``,
@@ -239,6 +241,45 @@ def _inputs(name: str) -> pd.DataFrame:
 
 def _rows(ep: pd.DataFrame, var: str) -> pd.DataFrame:
     return ep[ep["variable"] == var].sort_values("date")
+
+
+def benchmark_shock_bp(name: str, ep: pd.DataFrame) -> np.ndarray | None:
+    """Daily fundamental yield changes (bp, days x buckets) from the episode's dated USD swap
+    rates (``usd_swap_rate_<bucket>_pct`` input rows), or None when it has none.
+
+    The swap rate is the risk-free benchmark (issue: no public OIS/SOFR swap file for 2020):
+    its change from one business day to the next is the fundamental move, shared by cash,
+    futures and swaps (``Scenario.rate_shock_bp``); the Treasury yield's move beyond it is
+    the model's dislocation. Between dated rows the level is interpolated linearly in
+    calendar time, after the last row it is held; the change of day 1 is measured from the
+    last row before the episode's first day, which each bucket must have (the pre-shock
+    level). Every bucket must have rows (a partial benchmark would mix two definitions of
+    the fundamental).
+    """
+    cal = episode_calendar(name)
+    rows = {b: _rows(ep, f"usd_swap_rate_{b}_pct") for b in BUCKETS}
+    if all(r.empty for r in rows.values()):
+        return None
+    missing = [b for b, r in rows.items() if r.empty]
+    if missing:
+        raise ValueError(
+            f"episode {name}: usd_swap_rate_<bucket>_pct rows for {missing} are missing "
+            f"(the benchmark needs every bucket: {list(BUCKETS)})"
+        )
+    out = np.zeros((len(cal), len(BUCKETS)))
+    for j, b in enumerate(BUCKETS):
+        r = rows[b]
+        level = pd.Series(r["value"].to_numpy(float), index=pd.to_datetime(r["date"]))
+        before = level[level.index < cal[0]]
+        if before.empty:
+            raise ValueError(
+                f"episode {name}: usd_swap_rate_{b}_pct needs a row dated before "
+                f"{cal[0].date()} (the pre-shock level of the benchmark)"
+            )
+        grid = level.index.union(cal)
+        path = level.reindex(grid).interpolate(method="time").ffill().loc[cal]
+        out[:, j] = np.diff(np.concatenate([[before.iloc[-1]], path.to_numpy()])) * 100.0
+    return out
 
 
 def _vol_path(name: str, ep: pd.DataFrame, move0: float) -> np.ndarray:
@@ -565,18 +606,25 @@ def episode(
         "volatility_multiplier": [round(float(v), 6) for v in vol],
     }
     cuts = _rows(ep, "fed_funds_target_change_bp")
-    if with_fed and len(cuts):
-        shock = np.zeros((n, len(BUCKETS)))
-        policy = np.zeros(n)
-        passthrough = np.minimum(1.0, CUT_HORIZON_YEARS / MATURITY_YEARS)
-        for d, v in zip(cuts["date"], cuts["value"], strict=True):
-            shock[day_of(name, d) - 1] += float(v) * passthrough  # yields react on the day
-            # administered rates take effect the next business day (a Sunday decision on
-            # Monday): the close before sets them (see close_before)
-            effective = pd.Timestamp(d) + pd.Timedelta(days=1)
-            policy[close_before(name, effective) - 1] += float(v)
+    bench = benchmark_shock_bp(name, ep)
+    shock = np.zeros((n, len(BUCKETS))) if bench is None else bench
+    policy = np.zeros(n)
+    passthrough = np.minimum(1.0, CUT_HORIZON_YEARS / MATURITY_YEARS)
+    for d, v in zip(cuts["date"], cuts["value"], strict=True):
+        k = day_of(name, d) - 1  # yields react on the day
+        if bench is None and with_fed:
+            shock[k] += float(v) * passthrough
+        elif bench is not None and not with_fed:
+            # the observed benchmark holds the cuts' expectations channel: take it out
+            shock[k] -= float(v) * passthrough
+        # administered rates take effect the next business day (a Sunday decision on
+        # Monday): the close before sets them (see close_before)
+        effective = pd.Timestamp(d) + pd.Timedelta(days=1)
+        policy[close_before(name, effective) - 1] += float(v)
+    if shock.any():
         doc["rate_shock_bp"] = {b: [round(float(x), 6) for x in shock[:, j]]
                                 for j, b in enumerate(BUCKETS)}  # fmt: skip
+    if with_fed and len(cuts):
         doc["policy_rate_change_bp"] = [round(float(x), 6) for x in policy]
     if name == "sept_2019":
         extra, policies = _sept_inputs(ep, system, n)
@@ -596,10 +644,12 @@ def episode(
         am = (inst["type"] == "asset_manager").to_numpy()
         ust = par[am].sum()  # par = value at 100
         oth = inst.loc[am, "other_assets_usd_bn"].sum()
+        cash = float(inst.loc[am, "cash_usd_bn"].sum())
         nav = float(system.compile().equity()[am].sum())
         p = Scenario().params.treasury_sale_preference
         mf = float(_rows(ep, "bond_mutual_fund_ust_sales_usd_bn")["value"].sum())
-        redemption = mf * (oth + p * ust) / (p * ust)
+        # the waterfall pays redemptions from cash first, then sells
+        redemption = cash + mf * (oth + p * ust) / (p * ust)
         doc["am_redemption_frac"] = [round(float(redemption / nav * x), 8) for x in w]
         mmf = (inst["type"] == "mmf").to_numpy()
         nav_mmf = system.compile().equity()[mmf]

@@ -100,6 +100,22 @@ def test_march_scenario_from_inputs(march):
     assert srf.min_bid_spread_bp == pytest.approx((m.iorb_rate_pct - m.srf_rate_pct) * 100)
 
 
+def test_march_fund_redemptions_sell_the_input_treasuries():
+    """Redemptions are sized by inverting the waterfall (cash first, then Treasuries at the
+    sale preference among other assets): without endogenous redemptions the asset managers
+    sell the ICI figure of the input rows by Mar 31 (it sold about 30 of its 101 when the
+    sizing left the funds' cash out)."""
+    params = dict(calibration.fitted_params(), redemption_sensitivity_ratio=0.0)
+    system, scenario, policies = calibration.episode("march_2020", params=params)
+    r = simulate(system, scenario, policies=policies)
+    f = r.flows
+    march = (f["seller_type"] == "asset_manager") & (f["day"] <= day_of("march_2020", "2020-03-31"))
+    sold = f.loc[march, "par_usd_bn"].sum()
+    ep = load_episode("march_2020")
+    target = ep.loc[ep["variable"] == "bond_mutual_fund_ust_sales_usd_bn", "value"].sum()
+    assert sold == pytest.approx(target, rel=0.05)
+
+
 def test_sept_2019_scenario_from_inputs():
     system, scenario, policies = calibration.episode("sept_2019")
     assert system.metadata["vintage"] == "2019-08"
@@ -205,3 +221,39 @@ if __name__ == "__main__":  # regenerate the golden file (after a deliberate cha
     frame["abs_tol"], frame["rel_tol"] = 0.01, 0.001
     body = frame.to_csv(index=False, float_format="%.17g", lineterminator="\n")
     GOLDEN.write_text("\n".join(header) + "\n" + body)
+
+
+def _swap_rows(levels: dict[str, float], buckets=("2y", "5y", "10y", "30y")) -> pd.DataFrame:
+    """Input rows ``usd_swap_rate_<b>_pct`` at the given dates, the same level in every bucket."""
+    return pd.DataFrame(
+        [
+            {"date": pd.Timestamp(d).date(), "variable": f"usd_swap_rate_{b}_pct",
+             "value": v, "role": "input"}
+            for d, v in levels.items() for b in buckets
+        ],
+        columns=["date", "variable", "value", "role"],
+    )  # fmt: skip
+
+
+def test_benchmark_shock_is_the_swap_rate_change_interpolated_in_time():
+    from calibration.episodes import benchmark_shock_bp
+
+    # Fri Feb 28 1.00%, Wed Mar 4 1.10%, Mon Mar 9 0.60%: by calendar days Mar 2 is 3/5 of
+    # the way to Mar 4 (1.06), Mar 3 4/5 (1.08); Mar 5-6 step down by 0.1 a day, Mar 9 too
+    ep = _swap_rows({"2020-02-28": 1.00, "2020-03-04": 1.10, "2020-03-09": 0.60})
+    shock = benchmark_shock_bp("march_2020", ep)
+    assert shock.shape == (len(episode_calendar("march_2020")), 4)
+    np.testing.assert_allclose(shock[:6, 2], [6.0, 2.0, 2.0, -10.0, -10.0, -30.0], atol=1e-9)
+    np.testing.assert_allclose(shock[6:], 0.0, atol=1e-12)  # held after the last row
+    # the path adds up to the last level less the pre-shock one, in every bucket
+    np.testing.assert_allclose(shock.sum(axis=0), -40.0, atol=1e-9)
+
+
+def test_benchmark_shock_absent_or_incomplete():
+    from calibration.episodes import benchmark_shock_bp
+
+    assert benchmark_shock_bp("march_2020", _swap_rows({})) is None
+    with pytest.raises(ValueError, match="missing"):
+        benchmark_shock_bp("march_2020", _swap_rows({"2020-02-28": 1.0}, ("10y", "30y")))
+    with pytest.raises(ValueError, match="before 2020-03-02"):
+        benchmark_shock_bp("march_2020", _swap_rows({"2020-03-04": 1.0}))
