@@ -253,6 +253,8 @@ class Run:
         inst = result.institutions
         hf = inst[inst["type"] == "hedge_fund"]
         self.hf_equity = hf.pivot(index="day", columns="institution", values="equity_usd_bn")
+        dealers = inst[inst["type"] == "dealer"]
+        self.dealer_ust = dealers.groupby("day")["treasury_value_usd_bn"].sum()
 
     def y10(self, date: str) -> float:
         return float(self.m["yield_change_10y_bp"].iloc[_d(date)])
@@ -279,6 +281,11 @@ class Run:
         """Aggregate HF position (USD bn) at the close of ``date`` / initial - 1, percent."""
         x = self.p[key].sum(axis=1)
         return float((x[_d(date)] / x[0] - 1.0) * 100.0)
+
+    def dealer_inventory_change(self, date: str) -> float:
+        """Dealers' Treasury holdings (market value, USD bn) at the close of ``date`` less
+        their starting holdings (the vintage's FR 2004 week, 2020-02-26)."""
+        return float(self.dealer_ust.iloc[_d(date)] - self.dealer_ust.iloc[0])
 
     def repo_on(self, base_usd_bn: float, date: str) -> float:
         """Change of the hedge funds' Treasury repo (USD bn) to the close of ``date``, percent
@@ -462,6 +469,17 @@ def _targets() -> tuple[Target, ...]:
                                                               148.3), 8.0, 1.0, "pct",
                "row 1.44 (113.9 vs the 148.3 peak)",
                lambda r: float((r.p["fut"][_d("2020-03-17"), 2] / r.p["fut"][0, 2] - 1) * 100)),
+        *[
+            Target(f"dealers' net coupon positions, change to {date[5:]}",
+                   round(_tv("dealer_net_coupon_position_usd_bn", date)
+                         - _tv("dealer_net_coupon_position_usd_bn", "2020-02-26"), 3),
+                   15.0, 1.0, "USD bn",
+                   "4.34; FR 2004 weekly (Wednesday) net coupon positions less those of "
+                   "2020-02-26 (the vintage's week); model: dealers' Treasury holdings at "
+                   "market value",
+                   lambda r, d=date: r.dealer_inventory_change(d))
+            for date in ("2020-03-11", "2020-03-18", "2020-04-08")
+        ],
         Target("Fed term repo take-up, Mar 12 + 13",
                _tv("fed_term_repo_takeup_usd_bn", "2020-03-12")
                + _tv("fed_term_repo_takeup_usd_bn", "2020-03-13"), 60.0, 0.5, "USD bn",
