@@ -15,18 +15,21 @@ from contagion import ModelParams
 
 # Moments the shipped fit must reproduce within their stated tolerance (|residual| <= 1,
 # i.e. |model - fact| <= scale / weight): the 10y on Mar 12, 13, 18, 19 and 30 (DGS10
-# closes) and over Mar 9-19, the 30y's worst two days, market depth on Apr 6, the basis
-# (direction and size), the hedge funds' de-leveraging, futures shorts and "no collapse"
-# (9b.1-9b.4), haircuts and the Fed's repo take-up (9b.7), asset managers' sales (within
-# tolerance of the published range, 9b.5); September 2019's spike (SOFR on Sep 17), SOFR
-# after the cut and the first operation's take-up (2.19, 4.36). Missed (see
-# calibration_report.md): the first day of the rise (Mar 10) comes too late; on Apr 8 the
-# 10y is below its Mar 9 level against +23 bp, and the 30y falls below it once the Fed buys
-# (reported, not fitted); the 30y rises too fast Mar 10-13; bid-ask peaks too high and
-# depth on Mar 31 too deep; the hedge funds' repo falls too fast in March, their shorts
-# too little by Apr 30 and their March return is about flat against -7%; SOFR's rise on
-# Sep 16 (before the drain) and its level on Sep 18 are missed. Every weighted moment is
-# bounded loosely below.
+# closes) and over Mar 9-19, the 30y's worst two days, market depth on Mar 31 and Apr 6,
+# the basis (direction and size), the hedge funds' gross, short and average de-leveraging
+# and "no collapse" (9b.1-9b.4), haircuts, the dealers' absorption to Mar 11 and Mar 18
+# (FR 2004) and the Fed's repo take-up (9b.7), asset managers' sales (inside the published
+# range, 9b.5); September 2019's spike (SOFR on Sep 17), SOFR after the cut and the first
+# operation's take-up (2.19, 4.36). Missed (see calibration_report.md): the first day of
+# the rise (Mar 10) comes too late; on Apr 8 the 10y is below its Mar 9 level against +23
+# bp, the 30y falls below it once the Fed buys (reported, not fitted) and the dealers
+# still hold their March inventory (+6 against -18 USD bn: they sold to the Fed); the 30y
+# rises too fast Mar 10-13; bid-ask peaks too high; the hedge funds' net cash sales are a
+# little too large (21% of holdings against 16%), their Treasury repo falls too fast in
+# March (-16% of Form PF's all-collateral repo against -6%), their TY shorts too little
+# by Mar 17 and their March return is -1% against -7%; SOFR's rise on Sep 16 (before the
+# drain) and its level on Sep 18 are missed. Every weighted moment is bounded loosely
+# below.
 WITHIN_TOLERANCE = (
     "10y rise since Mar 9, 03-12",
     "10y rise since Mar 9, 03-13",
@@ -35,17 +38,19 @@ WITHIN_TOLERANCE = (
     "10y rise since Mar 9, 03-30",
     "10y change Mar 9-19 (BSIC)",
     "30y price, worst 2-day change",
+    "depth / normal, Mar 31 (1/g(u))",
     "depth / normal, Apr 6 (1/g(u))",
     "basis direction Mar 11 (TY widening > 0)",
     "peak basis widening, TY (vintage prior)",
     "HF gross exposure change, March",
-    "HF net cash sales, March (share of holdings)",
     "HF short derivatives change, March",
     "HF repo change, March-April",
     "HF long exposure change to Apr 30",
+    "HF short exposure change to Apr 30",
     "average HF exposure change, March",
     "HF bilateral haircut change, March",
-    "LF TY futures shorts, change to Mar 17",
+    "dealers' net coupon positions, change to 03-11",
+    "dealers' net coupon positions, change to 03-18",
     "Fed term repo take-up, Mar 12 + 13",
     "asset-manager Treasury sales, March",
     "hedge-fund defaults (de-lever, do not collapse)",
