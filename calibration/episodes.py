@@ -28,6 +28,11 @@ How the inputs become paths (units: MOVE index level, bp, USD bn, fractions of N
   fundamental yield shock on the cut day, bucket ``b`` moving by ``cut x min(1,
   CUT_HORIZON_YEARS / maturity_b)`` (assumption: a cut expected to last about a year moves
   a par yield by the share of its life it covers).
+* **Risk-free benchmark** (``usd_swap_rate_<bucket>_pct`` rows, all four buckets and a
+  pre-shock row): when an episode has them, the swap rates' daily changes are the
+  fundamental path instead of the cuts' pass-through above (:func:`benchmark_shock_bp`;
+  the no-Fed counterfactual takes the pass-through out of them). No shipped episode has
+  them: no public swap or OIS rates for March 2020 were found.
 * **Foreign sales** (``foreign_net_sales_ust``, March total): exogenous sales by the
   ``other`` holders, spread over the episode's stress days in proportion to excess
   volatility, split across buckets like their holdings.
@@ -247,8 +252,9 @@ def benchmark_shock_bp(name: str, ep: pd.DataFrame) -> np.ndarray | None:
     """Daily fundamental yield changes (bp, days x buckets) from the episode's dated USD swap
     rates (``usd_swap_rate_<bucket>_pct`` input rows), or None when it has none.
 
-    The swap rate is the risk-free benchmark (issue: no public OIS/SOFR swap file for 2020):
-    its change from one business day to the next is the fundamental move, shared by cash,
+    The swap rate is the risk-free benchmark (no public OIS or SOFR swap file covers 2020,
+    ``calibration/data/raw/README.md``; LIBOR swap rates are the documented proxy): its
+    change from one business day to the next is the fundamental move, shared by cash,
     futures and swaps (``Scenario.rate_shock_bp``); the Treasury yield's move beyond it is
     the model's dislocation. Between dated rows the level is interpolated linearly in
     calendar time, after the last row it is held; the change of day 1 is measured from the
