@@ -21,7 +21,8 @@ run: $(STAMP)
 	$(BIN)/contagion run --out contagion-report --overwrite --workers 2
 
 # The test suite: lint, format and type checks, pytest (tests/test_install.py checks the
-# non-editable install from outside the source tree), then the documentation with warnings
+# non-editable install from outside the source tree; pytest-xdist spreads the tests over
+# the cores, at most 4 processes, each ~0.5 GB), then the documentation with warnings
 # as errors (after pytest: it renders the notebooks the tests executed, so they run once).
 # The last line repeats pytest's counts.
 test: $(STAMP)
@@ -29,7 +30,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q --junitxml=build/pytest.xml; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --junitxml=build/pytest.xml; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 	$(MAKE) --no-print-directory docs
 	@$(BIN)/python -c "import xml.etree.ElementTree as E; s = E.parse('build/pytest.xml').getroot(); s = s if s.tag == 'testsuite' else s[0]; n = {k: int(s.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped')}; print(f\"pytest: {n['tests'] - n['failures'] - n['errors'] - n['skipped']} passed, {n['failures'] + n['errors']} failed, {n['skipped']} skipped\")"
 
