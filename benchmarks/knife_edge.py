@@ -92,9 +92,14 @@ def _case(episode: str | None):
 
         system, scenario, policies = calibration.episode(episode)
         return system, scenario, policies, f"calibration.episode({episode!r})"
+    from contagion.cli import _default_experiment
+
     system = c.examples.calibrated_us_2025()
     scenario = c.scenarios.load("basis_unwind").with_params(**c.examples.model_params(system))
-    return system, scenario, [], "calibrated_us_2025 under basis_unwind (the main job's no action)"
+    # the main job's no action: its standing facilities (the SRF) in force
+    standing = list(_default_experiment().standing)
+    label = "calibrated_us_2025 under basis_unwind (the main job's no action: the standing SRF)"
+    return system, scenario, standing, label
 
 
 def scan(system, scenario, policies, scales) -> pd.DataFrame:

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the working tree
 
 import contagion as c
 from contagion import examples, scenarios
+from contagion.experiment import check_standing, with_standing
 from contagion.policies import (
     APCMarginConfig,
     BasisFacilityConfig,
@@ -63,7 +64,9 @@ def _calibrated(arm: str) -> Callable[[], c.Result]:
         )
         system = examples.calibrated_us_2025()
         sc = scenarios.load("basis_unwind").with_params(**examples.model_params(system))
-        pols = [policy_from_dict(p) for p in doc["arms"][arm]]
+        # the arm as the main job runs it: the standing facilities in force beside it
+        own = {arm: [policy_from_dict(p) for p in doc["arms"][arm]]}
+        pols = with_standing(own, check_standing(doc.get("standing")))[arm]
         return c.simulate(system, sc, pols)
 
     return run
@@ -118,7 +121,7 @@ CASES: dict[str, Callable[[], c.Result]] = {
         for arm in (
             "no_action",
             "qe_500bn",
-            "srf_500bn",
+            "srf_central_clearing",
             "swf_500bn",
             "slr_relief",
             "basis_facility_500bn",

@@ -384,7 +384,7 @@ def _one_backend(workers: int | None, scheduler: str | None) -> None:
 def _run_experiment(
     system, scenario, arms, *, draws, seed, quiet, uncertainty=None, workers=None,
     scheduler=None, checkpoint=None, message=None, sampling="random", parameter_set="auto",
-    model_params=None,
+    model_params=None, standing=None,
 ):  # fmt: skip
     """Run an experiment; a progress bar across the draws (a spinner without draws)."""
     from contagion.experiment import experiment
@@ -396,7 +396,7 @@ def _run_experiment(
     options = {
         "draws": draws, "rng": seed, "uncertainty": uncertainty, "workers": workers,
         "scheduler": scheduler, "checkpoint_dir": checkpoint, "sampling": sampling,
-        "parameter_set": parameter_set, "model_params": model_params,
+        "parameter_set": parameter_set, "model_params": model_params, "standing": standing,
     }  # fmt: skip
     if quiet or not draws:
         with _status(quiet, message):
@@ -502,11 +502,12 @@ def run(
 
     With no arguments this is the main job: the bundled calibrated_us_2025 system under the
     bundled basis_unwind scenario, no action versus the arms of the default experiment
-    (QE, SRF and SWF at USD 500 bn, SLR relief, the basis facility), with 64 Sobol' draws of
-    the fitted parameters. A calibrated system runs with its fitted model parameters
+    (QE and SWF at USD 500 bn, the SRF centrally cleared, SLR relief, the basis facility),
+    with the standing SRF in force in every arm and 64 Sobol' draws of the fitted
+    parameters. A calibrated system runs with its fitted model parameters
     wherever the scenario does not set its own (--parameter-set defaults: without them).
     """
-    from contagion.experiment import check_compatible, resolve_parameters
+    from contagion.experiment import check_compatible, resolve_parameters, with_standing
     from contagion.policies import load_policy
 
     # the --out folder is checked and locked before anything is simulated
@@ -532,15 +533,17 @@ def run(
                 sources[name] = str(path)
         else:
             arms = dict(cfg.arms)
+        # the default system's standing facilities are in force in every arm
+        standing = cfg.standing if system is None or system == cfg.system else []
         check_compatible(  # the parameters do not matter here, the paths of errors do
-            sys_, resolve_parameters(sys_, sc, pset).scenario, _arms(arms),
+            sys_, resolve_parameters(sys_, sc, pset).scenario, with_standing(_arms(arms), standing),
             system_source=_file(system), arm_sources=sources,
             scenario_source=_file(scenario, bundled=_bundled_scenarios()),
         )  # fmt: skip
         result = _run_experiment(sys_, sc, arms, draws=n, seed=cfg.seed,
                                  quiet=quiet or as_json, workers=workers, sampling=cfg.sampling,
                                  scheduler=scheduler, checkpoint=checkpoint,
-                                 parameter_set=pset)  # fmt: skip
+                                 parameter_set=pset, standing=standing)  # fmt: skip
         title = "Main job: basis-trade unwind policy experiment" if not (
             scenario or system or policy
         ) else "Policy experiment"  # fmt: skip
@@ -571,7 +574,12 @@ def experiment_cmd(
     says parameter_set: defaults (or --parameter-set defaults).
     """
     from contagion.errors import InputError, printable
-    from contagion.experiment import check_compatible, load_experiment, resolve_config
+    from contagion.experiment import (
+        check_compatible,
+        load_experiment,
+        resolve_config,
+        with_standing,
+    )
     from contagion.paths import experiment_inputs
 
     with _guard(debug, quiet or as_json):
@@ -588,8 +596,8 @@ def experiment_cmd(
         except InputError as err:
             raise err.with_source(str(file)) from None
         check_compatible(
-            sys_, resolved.scenario, _arms(cfg.arms),
-            arm_sources=dict.fromkeys(cfg.arms, str(file)),
+            sys_, resolved.scenario, with_standing(_arms(cfg.arms), cfg.standing),
+            arm_sources=dict.fromkeys([*cfg.arms, "no_action"], str(file)),
             system_source=None if sys_file is None else str(sys_file),
             scenario_source=None if sc_file is None else str(sc_file),
         )  # fmt: skip
@@ -599,7 +607,7 @@ def experiment_cmd(
             uncertainty=cfg.uncertainty, workers=workers, scheduler=scheduler,
             checkpoint=checkpoint, sampling=cfg.sampling,
             parameter_set=resolved.record["requested"], model_params=cfg.model_params
-            if isinstance(cfg.model_params, dict) else None,
+            if isinstance(cfg.model_params, dict) else None, standing=cfg.standing,
         )  # fmt: skip
         cfg = cfg.model_copy(update={"uncertainty": resolved.uncertainty})
         if cfg.sensitivity is not None:  # written beside the results as sensitivity.csv

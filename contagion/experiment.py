@@ -18,9 +18,19 @@ Effectiveness of an arm is measured against ``no_action`` (positive = better)::
     reduction_defaults             number of defaults
     reduction_losses_usd_bn        equity losses outside the central bank
 
-and its cost as the central bank's balance sheet used (reserves created beyond no action),
-cash lent by facilities (peak outstanding) and budget spent; ``*_per_100bn`` scales each
-reduction by the intervention size (the largest of the three costs) in units of USD 100 bn.
+and its cost as the central bank's balance sheet used (reserves created), cash lent by
+facilities (peak outstanding) and budget spent, each beyond no action; ``*_per_100bn``
+scales each reduction by the intervention size (the largest of the three costs) in units of
+USD 100 bn.
+
+**Standing facilities.** ``standing`` lists policies in force in every arm, no action
+included: the facilities that exist at the system's date whatever the authorities decide in
+the stress (for a 2025 system the Standing Repo Facility: minimum bid at the top of the
+target range, USD 500 bn aggregate limit, primary dealers; fact base 2.27-2.32). No action
+then means no discretionary action. An arm holding a policy of the same name as a standing
+one runs that policy instead (the same facility on other terms, e.g. centrally cleared).
+Costs are measured beyond no action, so the standing facilities' own lending is not
+charged to the arms.
 
 **Which parameters.** A system that carries fitted parameters (``metadata.model_params``,
 e.g. ``calibrated_us_2025``) runs with them unless told otherwise: ``parameter_set="auto"``
@@ -151,11 +161,13 @@ def effectiveness(metrics: pd.DataFrame) -> pd.DataFrame:
         ("losses_usd_bn", "losses_usd_bn"),
     ):
         out[f"reduction_{name}"] = base[col] - metrics[col]
-    out["cost_balance_sheet_usd_bn"] = (
-        metrics["reserves_created_usd_bn"] - base["reserves_created_usd_bn"]
-    ).clip(lower=0.0)
-    out["cost_cash_lent_usd_bn"] = metrics["cash_lent_usd_bn"]
-    out["cost_budget_spent_usd_bn"] = metrics["budget_spent_usd_bn"]
+    # costs beyond no action: what a standing facility does there is no arm's intervention
+    for cost, col in (
+        ("cost_balance_sheet_usd_bn", "reserves_created_usd_bn"),
+        ("cost_cash_lent_usd_bn", "cash_lent_usd_bn"),
+        ("cost_budget_spent_usd_bn", "budget_spent_usd_bn"),
+    ):
+        out[cost] = (metrics[col] - base[col]).clip(lower=0.0)
     size = out[["cost_balance_sheet_usd_bn", "cost_cash_lent_usd_bn", "cost_budget_spent_usd_bn"]]
     scale = size.max(axis=1) / 100.0
     # tools with no real size (SLR relief: only reserve noise) get no per-100bn figure
@@ -650,6 +662,7 @@ def experiment(
     parameter_set: str = "auto",
     model_params: Mapping[str, float] | None = None,
     keep_paths: bool = True,
+    standing: Sequence[PolicyConfig | Mapping[str, Any]] | None = None,
 ) -> ExperimentResult:
     """Run paired policy arms on the same shocks (and parameter draws).
 
@@ -697,13 +710,18 @@ def experiment(
         Single parameters overridden for every arm (held fixed across draws).
     keep_paths : bool
         Keep the daily :data:`PATHS` of every draw (``ExperimentResult.paths``).
+    standing : list of policy configs (or their dicts), optional
+        Policies in force in every arm, no action included (the system's standing
+        facilities; see the module docstring): each named, names distinct; an arm's policy
+        of the same name replaces it in that arm. Recorded in ``parameters["standing"]``.
     """
     from contagion import backends
     from contagion.engine import simulate
     from contagion.progress import resolve
 
     policies = check_arms(arms)  # names checked, policies validated, no_action first
-    arms = policies
+    standing = check_standing(standing)
+    arms = with_standing(policies, standing)
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral):
         raise InputError(Problem("experiment", "draws", "must be a whole number"))
     if not 0 <= draws <= MAX_DRAWS:
@@ -750,6 +768,7 @@ def experiment(
     record = dict(resolved.record)
     record["draws"] = int(draws)
     record["sampling"] = sampling
+    record["standing"] = [p.model_dump(mode="json") for p in standing]
     if parameters is not None:  # an explicit design (e.g. Sobol' indices) set the draws
         record["draw_ranges_source"] = "explicit parameter points"
     return ExperimentResult(
@@ -910,6 +929,54 @@ def check_arms(
     return out
 
 
+def _policy_name(p: PolicyConfig) -> str:
+    """What names a policy within an arm: its ``name``, else its ``type``."""
+    return p.name or str(getattr(p, "type", type(p).__name__))
+
+
+def check_standing(
+    standing: Sequence[PolicyConfig | Mapping[str, Any]] | None,
+) -> list[PolicyConfig]:
+    """Standing policies validated (:class:`~contagion.InputError` naming ``standing`` and
+    the entry): a list of policies with distinct names."""
+    if standing is None:
+        return []
+    if isinstance(standing, str | bytes | Mapping) or not isinstance(standing, Sequence):
+        raise InputError(Problem("experiment", "standing", "must be a list of policies"))
+    out = []
+    for i, p in enumerate(standing):
+        try:
+            out.append(_policy(p, "standing"))
+        except InputError as err:
+            raise InputError(
+                [Problem("standing", f"{i}.{q.field}", q.reason) for q in err.problems]
+            ) from None
+    names = [_policy_name(p) for p in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(
+            Problem(
+                "experiment",
+                "standing",
+                f"names must be distinct (an arm replaces a standing policy by name): "
+                f"{', '.join(dup)} given twice",
+            )
+        )
+    return out
+
+
+def with_standing(
+    arms: Mapping[str, Sequence[PolicyConfig]], standing: Sequence[PolicyConfig]
+) -> dict[str, list[PolicyConfig]]:
+    """Every arm with the standing policies in force first, except those it replaces by
+    holding a policy of the same name (no action: the standing policies alone)."""
+    out = {}
+    for arm, pols in arms.items():
+        own = {_policy_name(p) for p in pols}
+        out[arm] = [p for p in standing if _policy_name(p) not in own] + list(pols)
+    return out
+
+
 def check_compatible(
     system: System,
     scenario: Scenario,
@@ -1005,6 +1072,11 @@ class ExperimentConfig(BaseModel):
     system: str = Field("stylised_us_2025", description="Bundled system name or file path.")
     scenario: str = Field("basis_unwind", description="Bundled scenario name or file path.")
     arms: dict[str, list[SerializeAsAny[PolicyConfig]]] = Field(min_length=1)
+    standing: list[SerializeAsAny[PolicyConfig]] = Field(
+        default_factory=list,
+        description="Policies in force in every arm, no action included (the system's "
+        "standing facilities); an arm's policy of the same name replaces one.",
+    )
     draws: int = Field(0, ge=0, le=MAX_DRAWS)
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     uncertainty: dict[str, tuple[float, float, str]] | None = None
@@ -1032,6 +1104,14 @@ class ExperimentConfig(BaseModel):
             arm: [_policy(p, arm) for p in pols] if isinstance(pols, list) else pols
             for arm, pols in arms.items()
         }
+
+    @field_validator("standing", mode="before")
+    @classmethod
+    def _standing_policies(cls, standing: Any) -> Any:
+        """Each standing policy validated by its registered ``type``; names distinct."""
+        if not isinstance(standing, list):
+            return standing
+        return check_standing(standing)
 
     @field_validator("arms")
     @classmethod
@@ -1102,6 +1182,8 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
                 if isinstance(pols, list):  # anything else: pydantic names the arm below
                     for p in pols:
                         _policy(p, arm)  # clear errors naming the arm and field
+        if isinstance(doc, Mapping) and "standing" in doc:
+            check_standing(doc["standing"])  # clear errors naming the entry and field
         if isinstance(doc, Mapping) and isinstance(doc.get("draws"), bool):
             raise InputError(Problem("experiment", "draws", "must be a whole number"))
         config = ExperimentConfig.model_validate(doc)
@@ -1173,7 +1255,7 @@ def run_experiment(
     pset, overrides = config_parameters(config)
     resolved = resolve_config(config, system, scenario)
     check_compatible(  # errors name the scenario or system file
-        system, resolved.scenario, check_arms(config.arms),
+        system, resolved.scenario, with_standing(check_arms(config.arms), config.standing),
         system_source=None if sys_file is None else str(sys_file),
         scenario_source=None if sc_file is None else str(sc_file),
     )  # fmt: skip
@@ -1187,6 +1269,7 @@ def run_experiment(
         sampling=config.sampling,
         parameter_set=pset,
         model_params=overrides,
+        standing=config.standing,
         **options,
     )
     if config.sensitivity is None:

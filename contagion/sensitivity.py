@@ -331,6 +331,7 @@ def run_sensitivity(
     table = sensitivity(
         system, scenario, config.arms, base_samples=sens.base_samples, metrics=sens.metrics,
         uncertainty=config.uncertainty, rng=config.seed, num_resamples=sens.num_resamples,
-        conf_level=sens.conf_level, parameter_set=pset, model_params=overrides, **options,
+        conf_level=sens.conf_level, parameter_set=pset, model_params=overrides,
+        standing=config.standing, **options,
     )  # fmt: skip
     return dataclasses.replace(result, sensitivity=table)

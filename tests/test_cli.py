@@ -100,12 +100,18 @@ def test_main_job_without_arguments(tmp_path):
     assert doc["parameters"]["set"] == "fitted" and doc["parameters"]["draws"] == 2
     assert doc["parameters"]["sampling"] == "sobol"
     arms = doc["arms"]
-    assert {"no_action", "qe_500bn", "srf_500bn", "swf_500bn", "slr_relief"} <= set(arms)
+    assert {"no_action", "qe_500bn", "srf_central_clearing", "swf_500bn", "slr_relief"} <= set(arms)
     assert any("basis_facility" in a for a in arms)
+    # the SRF stands in every arm (its lending is no arm's cost), the SRF arm clears it
+    assert [p["type"] for p in doc["parameters"]["standing"]] == ["srf"]
+    assert arms["no_action"]["cash_lent_usd_bn"] >= 0
+    assert arms["no_action"]["cost_cash_lent_usd_bn"] == 0
     # comparable sizes: every purchase tool spends at most its USD 500 bn budget
     for a in ("qe_500bn", "swf_500bn"):
         assert 0 < arms[a]["budget_spent_usd_bn"] <= 500 + 1e-6
     meta = json.loads((out / "arms" / "00-no_action" / "metadata.json").read_text())
+    assert [p["name"] for p in meta["config"]["policies"]] == ["srf"]
+    assert "Standing facilities." in (out / "report.md").read_text()
     assert meta["config"]["system"]["name"] == "calibrated_us_2025"
     assert meta["config"]["scenario"]["name"] == "basis_unwind"
     # the calibrated system runs with its fitted model parameters

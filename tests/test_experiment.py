@@ -95,6 +95,77 @@ def test_effectiveness_arithmetic_on_a_hand_made_frame():
     assert np.isnan(eff.loc[BASELINE, "reduction_peak_yield_bp_per_100bn"])
 
 
+def test_costs_count_only_what_an_arm_adds_beyond_no_action():
+    # no action's own lending and spending (standing facilities) is no arm's cost: the arm
+    # lent 120 where no action lent 40, spent nothing more, created 30 more reserves
+    metrics = pd.DataFrame(
+        {
+            "peak_yield_bp": [50.0, 45.0],
+            "peak_basis_bp": [20.0, 20.0],
+            "fire_sale_usd_bn": [300.0, 300.0],
+            "defaults": [2.0, 2.0],
+            "losses_usd_bn": [100.0, 100.0],
+            "reserves_created_usd_bn": [40.0, 70.0],
+            "cash_lent_usd_bn": [40.0, 120.0],
+            "budget_spent_usd_bn": [5.0, 5.0],
+        },
+        index=[BASELINE, "cleared"],
+    )
+    eff = effectiveness(metrics)
+    assert eff.loc["cleared", "cost_cash_lent_usd_bn"] == 80.0
+    assert eff.loc["cleared", "cost_budget_spent_usd_bn"] == 0.0
+    assert eff.loc["cleared", "cost_balance_sheet_usd_bn"] == 30.0
+    assert eff.loc[BASELINE, ["cost_cash_lent_usd_bn", "cost_budget_spent_usd_bn"]].eq(0).all()
+    # 5 bp less for a size of max(30, 80, 0) = 80 bn: 6.25 bp per USD 100 bn
+    assert eff.loc["cleared", "reduction_peak_yield_bp_per_100bn"] == pytest.approx(6.25)
+
+
+def test_standing_policies_are_in_force_in_every_arm_and_replaced_by_name():
+    from contagion.report.labels import arm_labels
+
+    toy = c.examples.toy_basis_trade()
+    sc = c.scenarios.load("volatility_spike")
+    standing = [StandingRepoConfig(name="srf", aggregate_limit_usd_bn=50, stigma_premium_bp=5)]
+    cleared = StandingRepoConfig(name="srf", aggregate_limit_usd_bn=50, central_clearing=True)
+    arms = {"qe": [QEConfig(reactive_share=1, budget_usd_bn=20)], "cleared": [cleared]}
+    ex = experiment(toy, sc, arms, standing=standing)
+    pols = {a: r.config["policies"] for a, r in ex.results.items()}
+    assert [p["name"] for p in pols[BASELINE]] == ["srf"]  # no action: the standing SRF
+    assert [p["type"] for p in pols["qe"]] == ["srf", "qe"]  # in force beside the arm's QE
+    # the arm's SRF of the same name replaces the standing one (one facility, cleared)
+    assert len(pols["cleared"]) == 1 and pols["cleared"][0]["central_clearing"] is True
+    assert pols[BASELINE][0]["central_clearing"] is False
+    assert ex.parameters["standing"] == [standing[0].model_dump(mode="json")]
+    # reports name arms by what they add: no action stays "No action"
+    labels = arm_labels(ex.results, ex.parameters["standing"])
+    assert labels == {
+        BASELINE: "No action",
+        "qe": "QE (USD 20 bn)",
+        "cleared": "Standing Repo Facility, centrally cleared (USD 50 bn limit)",
+    }
+    # without standing policies nothing changes: no action holds no policy
+    plain = experiment(toy, sc, arms)
+    assert plain.results[BASELINE].config["policies"] == []
+    assert plain.parameters["standing"] == []
+
+
+@pytest.mark.parametrize(
+    ("standing", "field", "words"),
+    [
+        ([{"type": "helicopter"}], "0.type", "unknown policy type"),
+        ([{"type": "srf", "aggregate_limit_usd_bn": -5}], "0.aggregate_limit_usd_bn", "greater"),
+        ([{"type": "srf"}, {"type": "srf"}], "standing", "given twice"),
+        ({"type": "srf"}, "standing", "list of policies"),
+    ],
+)
+def test_standing_policies_are_validated_naming_the_entry(tmp_path, standing, field, words):
+    doc = {"arms": {"qe": [{"type": "qe", "budget_usd_bn": 5}]}, "standing": standing}
+    with pytest.raises(c.InputError, match=words) as err:
+        load_experiment(write(tmp_path, doc))
+    assert err.value.problems[0].field == field
+    assert err.value.source == write(tmp_path, doc)
+
+
 def test_draws_are_paired_and_reproducible():
     toy = c.examples.toy_basis_trade()
     sc = c.scenarios.load("volatility_spike")

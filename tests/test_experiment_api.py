@@ -130,7 +130,8 @@ def test_report_explains_with_labels_not_ids(tmp_path):
     assert "Standing Repo Facility (USD 50 bn limit)" in summary
     assert "srf_50bn" not in summary  # the id stays in the data files and the configuration
     assert "How to read the levels" in summary and "Why each arm did what it did" in summary
-    assert "lent up to USD" in summary  # the reason comes from the facility's usage
+    # the reason comes from the facility's usage, its borrowers named by their take-up
+    assert "lent up to USD 43 bn to dealers" in summary
     # the repo market: policy corridor, GC, who lent and the facility's take-up per arm
     from contagion.report.render import money_market_table
 
@@ -151,3 +152,12 @@ def test_report_explains_with_labels_not_ids(tmp_path):
     assert "No parameter draws" in summary
     config = html.split('<section id="configuration">')[1]
     assert "<details>" in config and "srf_50bn" in config
+    # a standing facility lends in no action too: an arm's lending is read against it, and
+    # the arm is named by what it adds
+    qe = {"qe": [c.policies.QEConfig(budget_usd_bn=20, reactive_share=1)]}
+    standing = [StandingRepoConfig(name="srf", aggregate_limit_usd_bn=50)]
+    both = experiment(system, funding, qe, standing=standing)
+    text = write_report(both, system, tmp_path / "standing").read_text(encoding="utf-8")
+    summary = text.split('<section id="summary">')[1].split("</section>")[0]
+    assert "lent up to USD 39 bn (USD 43 bn without action) to dealers" in summary
+    assert "<b>Standing facilities.</b>" in summary and "QE (USD 20 bn)</td>" in summary

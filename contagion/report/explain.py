@@ -5,7 +5,8 @@ saved results, so the text follows the model when its economics change. For each
 evidence (:func:`evidence`) is read from its :class:`~contagion.Result`:
 
 * what the tool did: bought (``policy_usage`` item ``bought``), lent (the peak of
-  ``outstanding``, with the sectors of the borrowers), reserves created;
+  ``outstanding``, against no action's where standing facilities lend there too, with the
+  sectors of the borrowers named by the take-up rows), reserves created;
 * the constraint that bound: the summary's bound counters (``*_hit_days``,
   :data:`contagion.recorder.BOUNDS`), chiefly dealers out of balance sheet;
 * who absorbed the sales (``flows`` by buyer: dealers, outside demand, policy) and who
@@ -52,7 +53,7 @@ class Evidence:
     peak_yield_bp: float
     bought_usd_bn: float = 0.0
     lent_peak_usd_bn: float = 0.0
-    borrowers: dict[str, float] = field(default_factory=dict)  # sector -> peak borrowed
+    borrowers: dict[str, float] = field(default_factory=dict)  # sector -> USD bn borrowed
     reserves_usd_bn: float = 0.0
     absorbed: dict[str, float] = field(default_factory=dict)  # buyer -> par bought
     calls: dict[str, float] = field(default_factory=dict)  # call kind -> amount
@@ -88,9 +89,13 @@ def evidence(result, types: Mapping[str, str]) -> Evidence:
     if len(out):
         by_day = out.groupby("day")["value_usd_bn"].sum()
         ev.lent_peak_usd_bn = float(by_day.max())
-        who = out.assign(sector=out["institution"].astype(str).map(types).fillna("other"))
-        peak = who.groupby("sector")["value_usd_bn"].max()
-        ev.borrowers = peak[peak > NOISE_USD_BN].to_dict()
+        # who borrowed: the lending policies' rows that name an institution (take-up and
+        # inventory financing; ``outstanding`` is the facility's total and names nobody)
+        u = result.policy_usage
+        ids = u["institution"].astype(str)
+        lent = u[u["policy"].astype(str).isin(ev.lenders) & ids.isin(set(types))]
+        total = lent.groupby(lent["institution"].astype(str).map(types))["value_usd_bn"].sum()
+        ev.borrowers = total[total > NOISE_USD_BN].to_dict()
     ev.lent_peak_usd_bn = max(ev.lent_peak_usd_bn, s.get("policy_cost_cash_lent_peak_usd_bn", 0))
     ev.reserves_usd_bn = float(s.get("cb_reserves_created_usd_bn", 0.0))
     if len(result.flows):
@@ -202,7 +207,12 @@ def reason(ev: Evidence, base: Evidence, sectors: Mapping[str, str]) -> str:
     if ev.lent_peak_usd_bn > NOISE_USD_BN:
         who = sorted(ev.borrowers, key=lambda t: -ev.borrowers[t])
         to = f" to {', '.join(sectors.get(t, L.sector(t)) for t in who)}" if who else ""
-        did.append(f"lent up to {_bn(ev.lent_peak_usd_bn)}{to}")
+        than = (  # a standing facility lends without action too
+            f" ({_bn(base.lent_peak_usd_bn)} without action)"
+            if base.lent_peak_usd_bn > NOISE_USD_BN
+            else ""
+        )
+        did.append(f"lent up to {_bn(ev.lent_peak_usd_bn)}{than}{to}")
     elif ev.lends:
         did.append(_why_no_take_up(ev))
     why = []

@@ -268,6 +268,7 @@ class _ParametersInfo(BaseModel):
     draw_ranges_source: str = ""
     held_fixed: list[str] = Field(default_factory=list)
     sampling: str = ""
+    standing: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class _Info(BaseModel):

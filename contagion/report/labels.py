@@ -170,24 +170,40 @@ def policy_label(policy: Mapping[str, Any]) -> str:
         except ImportError:  # pragma: no cover
             tool = None
         tool = (tool or readable(kind or str(policy.get("name", "policy")))).capitalize()
+    if policy.get("central_clearing") is True:  # a facility's trades netted at a CCP
+        tool += ", centrally cleared"
     size = _size(policy)
     return f"{tool} ({size})" if size else tool
 
 
-def arm_label(arm: str, policies: Sequence[Mapping[str, Any]]) -> str:
-    """An arm named by its policies; ``no_action`` (no policy) is "No action"."""
-    if not policies:
+def arm_label(
+    arm: str,
+    policies: Sequence[Mapping[str, Any]],
+    standing: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """An arm named by its policies other than the ``standing`` ones (in force in every
+    arm); ``no_action`` (no other policy) is "No action"."""
+    own = [p for p in policies if p not in standing]
+    if not own:
         return BASELINE_LABEL if arm == "no_action" else readable(arm)
-    return " + ".join(policy_label(p) for p in policies)
+    return " + ".join(policy_label(p) for p in own)
 
 
-def arm_labels(results: Mapping[str, Any]) -> dict[str, str]:
+def standing_text(standing: Sequence[Mapping[str, Any]]) -> str:
+    """The standing policies in words ("" without any)."""
+    return "; ".join(policy_label(p) for p in standing)
+
+
+def arm_labels(
+    results: Mapping[str, Any], standing: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, str]:
     """Label per arm from each arm's ``Result.config["policies"]`` (or a list of policy
-    descriptions); two arms with the same label get their ids appended."""
+    descriptions) less the ``standing`` policies; two arms with the same label get their
+    ids appended."""
     out = {}
     for arm, r in results.items():
         pols = r.config.get("policies", []) if hasattr(r, "config") else list(r)
-        out[arm] = arm_label(arm, pols)
+        out[arm] = arm_label(arm, pols, standing)
     seen: dict[str, int] = {}
     for v in out.values():
         seen[v] = seen.get(v, 0) + 1

@@ -694,7 +694,8 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
     scenario = scenario_from_dict(first.config["scenario"])
     y = yield_label(first.summary)
     eff, metrics = saved.effectiveness, saved.metrics
-    names_arm = lab.arm_labels(res)
+    standing = (saved.info.get("parameters") or {}).get("standing") or []
+    names_arm = lab.arm_labels(res, standing)
     nm = lambda a: names_arm.get(a, a)  # noqa: E731
     inst_table = saved.system.institutions
     sector_names = lab.sector_labels(inst_table)
@@ -793,6 +794,13 @@ def build_context(saved: SavedExperiment) -> dict[str, Any]:
             for a in saved.info["arms"]
         ],
         "caveat": caveat,
+        "standing": (
+            f"In force in every arm, no action included (standing facilities of the "
+            f"system's date): {lab.standing_text(standing)}. No action means no "
+            "discretionary action; costs are counted beyond no action."
+            if standing
+            else ""
+        ),
         "parameters": {
             "description": record.get("description", ""),
             "draws": n_draws,
