@@ -661,6 +661,18 @@ class Ledger:
         s.pnl[PNL["default_losses"]] -= t.by_source(assessment)
         s.pnl[PNL["default_losses"]][ccp] += assessment.sum()
 
+    def charge_guarantee(self, ccp: int, paid: np.ndarray) -> None:
+        """Guarantors (a sponsored member's sponsor, surviving dealers) pay a CCP ``paid``
+        (per institution, USD bn) in cash towards its sponsored-repo deficiency: a default
+        loss to each payer, the CCP's recovery."""
+        s = self.s
+        total = float(paid.sum())
+        s.cash -= paid
+        s.cash[ccp] += total
+        s.pnl[PNL["default_losses"]] -= paid
+        s.pnl[PNL["default_losses"]][ccp] += total
+        self._sheet = None
+
     def estates_sell_other_assets(self, estates: np.ndarray) -> None:
         """Defaulted estates sell their other assets to outside buyers at book value."""
         s = self.s
@@ -728,6 +740,7 @@ MOVES = (
     "outside_buys",
     "pool_finance", "repay_pool", "central_bank_buys", "outside_fund_buys", "repay_unwound_repo",
     "close_margined", "unwind_to_outside", "seize_collateral", "ccp_close_out", "assess",
+    "charge_guarantee",
     "estates_sell_other_assets", "settle_claims", "write_off_unsecured", "write_off_repo",
     "settle_pool", "settle_outside_debts",
 )  # fmt: skip

@@ -10,7 +10,9 @@ CCP waterfall on a defaulted member's edge e (USD bn)::
     to their IM (3. mutualised loss).
 
 Repo: lenders seize the defaulter's collateral up to the loan's value and sell it; any
-deficiency stays as an unsecured claim. Unsecured claims (original unsecured exposures,
+deficiency stays as an unsecured claim. FICC's write-offs on sponsored members are charged
+to their sponsors, then FICC's own resources, then the surviving dealers pro rata to their
+sponsored guarantees (:mod:`contagion.mechanisms.sponsored`). Unsecured claims (original unsecured exposures,
 repo deficiencies, MMF financing of dealers, other liabilities owed outside the system) are
 cleared with :func:`contagion.clearing.eisenberg_noe`.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.mechanisms import sponsored
 from contagion.sums import zeroed
 
 
@@ -87,6 +90,8 @@ CLEARING_WRITES = (
     "pnl",
     "unsec_amount",
     "repo_amount",
+    "repo_recall",  # FICC passes recoveries up (sponsored.pass_up)
+    "repo_margin",
     "pool_lent",
     "pool_borrowed",
     "other_liabilities",
@@ -265,8 +270,14 @@ def _settle_claims(s, topo, ledger, day, settle, rec, ur) -> None:
     idx = np.flatnonzero(ur)
     debtor = r.borrower[idx]
     on = settle[debtor]
-    ledger.settle_claims(debtor, r.lender[idx], np.where(on, s.repo_amount[idx], 0.0), rec[debtor])
+    claim = np.where(on, s.repo_amount[idx], 0.0)
+    ledger.settle_claims(debtor, r.lender[idx], claim, rec[debtor])
     ledger.write_off_repo(idx, on)
+    if topo.has_ficc:  # FICC's write-offs: sponsors, its resources, then the dealers
+        lost = np.zeros_like(s.repo_amount)
+        lost[idx] = claim * (1.0 - rec[debtor])
+        sponsored.charge_deficiency(s, topo, ledger, lost)
+        sponsored.pass_up(s, topo, ledger)
     # the MMFs' financing pool: recoveries shared pro rata to what each MMF lent
     ledger.settle_pool(settle, rec)
     ledger.settle_outside_debts(settle, rec)

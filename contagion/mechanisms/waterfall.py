@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from contagion.mechanisms import deleveraging as dl
+from contagion.mechanisms import sponsored
 from contagion.sums import rowdot
 
 PAY_WRITES = (
@@ -72,6 +73,7 @@ def _borrow_against_free(s, topo, ledger, need: np.ndarray, free_value: np.ndarr
         & (s.repo_rationed[e] <= 0)
         & (s.repo_amount[e] > 0)
         & ~s.defaulted[r.lender[e]]
+        & ~topo.ficc[r.lender[e]]  # FICC never lends its own cash
     ]
     if not len(e):
         return np.zeros_like(need)
@@ -117,6 +119,7 @@ def owed(state, topo, ledger) -> np.ndarray:
 def pay_step(state, ctx, ledger, day, desk) -> np.ndarray:
     """Pay dues from cash (pro rata across a payer's dues); returns what is still owed."""
     s, topo = state, ctx.topo
+    sponsored.match_recalls(s, topo)  # FICC's lenders' recalls pass to its members
     if desk:
         desk.lend_on_shortfalls(s, topo, ledger, lambda: owed(s, topo, ledger))
     repo_due, m_due, owe = dues(s, topo, ledger)
@@ -127,8 +130,13 @@ def pay_step(state, ctx, ledger, day, desk) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         frac = np.where(owe > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / owe), 1.0)
     frac = np.where(topo.unlimited, 1.0, frac)
+    if topo.has_ficc:  # FICC pays only what its members pay it (sponsored.pass_up)
+        frac = np.where(topo.ficc, 0.0, frac)
     ledger.pay_dues(repo_due, m_due, frac)
     day.log.redemptions_paid += ledger.pay_redemptions(frac)
+    if topo.has_ficc:
+        sponsored.pass_up(s, topo, ledger)
+        return np.where(topo.ficc, 0.0, owe * (1.0 - frac))
     return owe * (1.0 - frac)
 
 
