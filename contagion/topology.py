@@ -375,6 +375,16 @@ class Topology:
         return bool(self.ficc.any())
 
     @cached_property
+    def ficc_first(self) -> np.ndarray:
+        """The FICC that guarantees are owed to (mask over institutions; validation allows
+        one CCP borrowing in sponsored repo per system)."""
+        out = np.zeros(self.n, bool)
+        idx = np.flatnonzero(self.ficc)
+        if len(idx):
+            out[idx[0]] = True
+        return out
+
+    @cached_property
     def sponsor(self) -> np.ndarray:
         """Each institution's sponsoring member at FICC (index; -1 if it borrows nothing from
         FICC): :func:`contagion.mechanisms.sponsored.sponsors`."""

@@ -542,6 +542,15 @@ def _check_matched_book(problems: list[Problem], out: pd.DataFrame, type_of: pd.
     source, target = out["source"].to_numpy(), out["target"].to_numpy()
     ccps = sorted(set(target[spon & (type_of.reindex(target).to_numpy() == "ccp")]))
     rows_of = {k: i for i, k in enumerate(type_of.index)}
+    if len(ccps) > 1:
+        problems.append(
+            Problem(
+                "institutions rows " + ", ".join(str(rows_of[k]) for k in ccps),
+                "type",
+                f"{len(ccps)} ccps borrow in sponsored repo ({', '.join(ccps)}); one FICC per "
+                "system takes the sponsored members' guarantees",
+            )
+        )
     for ccp in ccps:
         up, down = spon & (target == ccp), spon & (source == ccp)
         borrowed, lent = float(amount[up].sum()), float(amount[down].sum())

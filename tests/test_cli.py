@@ -254,6 +254,15 @@ def test_system_validate(tmp_path):
         (lambda d: next(e for e in d["exposures"] if e["id"] == "fut_am_ty").update(
             notional_usd_bn=90.0),
          ("futures_contract 'TY' at ccp 'ccp'", "field 'notional_usd_bn'", "longs 90")),
+        # FICC borrows 15 from the money fund but lends 20 to hf_gamma: not a matched book
+        (lambda d: next(e for e in d["exposures"] if e["id"] == "repo_gamma_cash").update(
+            amount_usd_bn=15.0),
+         ("sponsored repo of ccp 'ccp_ficc', institutions row 9", "field 'amount_usd_bn'",
+          "borrows 15.000000 and lends 20.000000")),
+        # a CCP borrowing in tri-party repo
+        (lambda d: next(e for e in d["exposures"] if e["id"] == "repo_gamma_cash").update(
+            segment="triparty"),
+         ("id 'repo_gamma_cash'", "field 'target'", "only in the sponsored segment")),
     ],
 )  # fmt: skip
 def test_system_validate_rejects_inconsistent_positions(tmp_path, edit, needles):

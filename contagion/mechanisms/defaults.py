@@ -92,6 +92,7 @@ CLEARING_WRITES = (
     "repo_amount",
     "repo_recall",  # FICC passes recoveries up (sponsored.pass_up)
     "repo_margin",
+    "guarantee_due",  # guarantees owed to FICC (sponsored.charge_deficiency)
     "pool_lent",
     "pool_borrowed",
     "other_liabilities",
@@ -232,13 +233,17 @@ def clearing_step(state, ctx, ledger, day) -> bool:
     est = np.flatnonzero(d)
     pool_debtors = np.flatnonzero((s.pool_borrowed > 0) & d)
     on_u = d[u.debtor]
-    rows = np.concatenate([u.debtor[on_u], r.borrower[ur], pool_debtors, est])
+    # guarantees estates owe FICC (mechanisms.sponsored)
+    g_debtors = np.flatnonzero((s.guarantee_due > 0) & d) if topo.has_ficc else est[:0]
+    ficc = int(np.flatnonzero(topo.ficc_first)[0]) if len(g_debtors) else 0
+    rows = np.concatenate([u.debtor[on_u], r.borrower[ur], pool_debtors, est, g_debtors])
     cols = np.concatenate(
         [
             u.creditor[on_u],
             r.lender[ur],
             np.full(len(pool_debtors), pool),
             np.full(len(est), sink),
+            np.full(len(g_debtors), ficc),
         ]
     )
     vals = np.concatenate(
@@ -247,6 +252,7 @@ def clearing_step(state, ctx, ledger, day) -> bool:
             s.repo_amount[ur],
             s.pool_borrowed[pool_debtors],
             s.other_liabilities[est],
+            s.guarantee_due[g_debtors],
         ]
     )
     if not (vals > 0).any():
@@ -274,6 +280,11 @@ def _settle_claims(s, topo, ledger, day, settle, rec, ur) -> None:
     ledger.settle_claims(debtor, r.lender[idx], claim, rec[debtor])
     ledger.write_off_repo(idx, on)
     if topo.has_ficc:  # FICC's write-offs: sponsors, its resources, then the dealers
+        g = np.flatnonzero(settle & (s.guarantee_due > 0))
+        if len(g):  # estates' guarantees: recoveries to FICC, the rest its loss
+            ficc = np.full(len(g), int(np.flatnonzero(topo.ficc_first)[0]))
+            ledger.settle_claims(g, ficc, s.guarantee_due[g], rec[g])
+            ledger.write_off_guarantees(g)
         lost = np.zeros_like(s.repo_amount)
         lost[idx] = claim * (1.0 - rec[debtor])
         sponsored.charge_deficiency(s, topo, ledger, lost)

@@ -50,15 +50,20 @@ When a member defaults, FICC seizes and sells the collateral on its legs as any 
 does; the deficiency stays as FICC's unsecured claim on the estate and is cleared with the
 others (Eisenberg-Noe). What FICC writes off, ``D``, is charged in this order:
 
-1. the member's **sponsor** pays ``min(D, cash)`` (if it has not defaulted);
-2. FICC's own resources (its equity) take the rest;
-3. when FICC's equity turns negative, the surviving dealers are assessed pro rata to their
-   sponsored guarantees (:func:`contagion.mechanisms.defaults.mutualise`, with each
-   dealer's weight the FICC loans of the members it sponsors), each up to its cash.
+1. the member's **sponsor** owes ``D`` (if it has not defaulted);
+2. otherwise FICC's own resources (its equity) take it;
+3. when FICC's equity turns negative, the surviving dealers are assessed the shortfall pro
+   rata to their sponsored guarantees (:func:`contagion.mechanisms.defaults.mutualise`,
+   each dealer's weight the FICC loans of the members it sponsors).
 
-The money fund lending to FICC loses nothing unless FICC fails: its leg is repaid from the
-collateral's proceeds and these payments. What the guarantors cannot pay (cash only: a
-charge does not force sales) leaves FICC's equity negative and its lenders' legs unpaid.
+A charge is a default loss to the guarantor and a receivable of FICC the day it is made
+(``State.guarantee_due``); guarantors pay it in the pay rounds like any due (raising cash by
+the liquidity waterfall, defaulting if they cannot), and an estate's unpaid guarantee is
+cleared with its other unsecured debts, the loss back on FICC (then step 3 again). The
+money fund lending to FICC loses nothing unless FICC fails: its leg is repaid from the
+collateral's proceeds and these payments. Only when no surviving dealer is left to assess
+does FICC's equity stay negative and its lenders' legs stay partly unpaid. One FICC per
+system (validation).
 
 **Sponsor rule** (an assumption; FICC's sponsorship lists are not public per fund): a
 member's sponsor is the dealer that lends it the most in bilateral repo at the start (its
@@ -205,37 +210,32 @@ def guarantees(state, topo, ficc: int | None = None) -> np.ndarray:
     return np.bincount(np.where(on, sponsor, 0), live, minlength=topo.n)
 
 
-def charge_deficiency(state, topo, ledger, lost: np.ndarray) -> np.ndarray:
-    """Charge FICC's write-offs ``lost`` (per repo edge, USD bn) to the sponsors, FICC's own
-    resources and then the surviving dealers (module doc); returns what each institution
-    paid FICC (USD bn)."""
+def charge_deficiency(state, topo, ledger, lost: np.ndarray, *, tol: float = 1e-9) -> np.ndarray:
+    """Charge FICC's write-offs ``lost`` (per repo edge, USD bn) to the members' sponsors,
+    then, when its own resources are exhausted (equity below ``-tol``), to the surviving
+    dealers pro rata to their guarantees (module doc); returns each institution's charge
+    (USD bn), owed to FICC (``State.guarantee_due``) and paid in the pay rounds."""
     s, r = state, topo.repo
-    paid = np.zeros(topo.n)
+    charged = np.zeros(topo.n)
     if not topo.has_ficc:
-        return paid
-    on = topo.ficc_down & (lost > 0)
-    if not on.any():
-        return paid
+        return charged
+    f = int(np.flatnonzero(topo.ficc_first)[0])
     alive_dealer = topo.mask["dealer"] & ~s.defaulted
-    for f in np.flatnonzero(topo.ficc):
-        e = np.flatnonzero(on & (r.lender == f))
-        if not len(e):
-            continue
-        sponsor = topo.sponsor[r.borrower[e]]
+    on = topo.ficc_down & (lost > 0)
+    if on.any():
+        sponsor = topo.sponsor[r.borrower[on]]
         has = sponsor >= 0
-        owed = np.bincount(sponsor[has], lost[e][has], minlength=topo.n)
-        pay = np.where(alive_dealer, np.minimum(owed, np.maximum(s.cash, 0.0)), 0.0)
-        if pay.any():
-            ledger.charge_guarantee(int(f), pay)
-            paid += pay
-        short = -float(ledger.equity()[f])
-        if short <= 0:
-            continue
+        owed = np.bincount(sponsor[has], lost[on][has], minlength=topo.n)
+        charge = np.where(alive_dealer, owed, 0.0)
+        if charge.any():
+            ledger.charge_guarantee(charge)
+            charged += charge
+    short = -float(ledger.equity()[f])
+    if short > tol:
         from contagion.mechanisms.defaults import mutualise
 
-        weight = np.where(alive_dealer, guarantees(s, topo, int(f)), 0.0)
-        assess = np.minimum(mutualise(short, weight), np.maximum(s.cash, 0.0))
+        assess = mutualise(short, np.where(alive_dealer, guarantees(s, topo, f), 0.0))
         if assess.any():
-            ledger.charge_guarantee(int(f), assess)
-            paid += assess
-    return paid
+            ledger.charge_guarantee(assess)
+            charged += assess
+    return charged

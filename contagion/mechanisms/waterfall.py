@@ -39,6 +39,7 @@ PAY_WRITES = (
     "im_due",
     "assess_due",
     "redemption_due",
+    "guarantee_due",
     "capital_flows",
     "external_cash_in",
 )
@@ -108,6 +109,8 @@ def dues(state, topo, ledger) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     repo_due = ledger.repo_due()
     m_due = s.vm_due + s.im_due + s.assess_due
     owed = topo.by_borrower(repo_due) + topo.by_source(m_due) + s.redemption_due
+    if topo.has_ficc:  # guarantees owed to FICC (mechanisms.sponsored)
+        owed = owed + s.guarantee_due
     return repo_due, m_due, owed
 
 
@@ -135,6 +138,8 @@ def pay_step(state, ctx, ledger, day, desk) -> np.ndarray:
     ledger.pay_dues(repo_due, m_due, frac)
     day.log.redemptions_paid += ledger.pay_redemptions(frac)
     if topo.has_ficc:
+        if s.guarantee_due.any():
+            ledger.pay_guarantees(frac)
         sponsored.pass_up(s, topo, ledger)
         return np.where(topo.ficc, 0.0, owe * (1.0 - frac))
     return owe * (1.0 - frac)
