@@ -525,8 +525,10 @@ def _check_roles(problems, table, ids, out: pd.DataFrame, type_of: pd.Series) ->
         ids,
         (kinds == "repo") & (tgt_type == "ccp") & (segment != "sponsored"),
         "target",
-        lambda r: "a ccp borrows in repo only in the sponsored segment (FICC's matched book: "
-        "lender -> ccp and ccp -> sponsored member, both segment 'sponsored')",
+        lambda r: (
+            "a ccp borrows in repo only in the sponsored segment (FICC's matched book: "
+            "lender -> ccp and ccp -> sponsored member, both segment 'sponsored')"
+        ),
     )
     _check_matched_book(problems, out, type_of)
 

@@ -71,7 +71,9 @@ def equity_change(sim: Simulation) -> pd.Series:
 def legs(sim: Simulation) -> pd.Series:
     r = sim.ctx.topo.repo
     ids = sim.ctx.topo.cs.ids
-    keys = [f"{ids[a]}->{ids[b]}@{k}" for a, b, k in zip(r.lender, r.borrower, r.bucket)]
+    keys = [
+        f"{ids[a]}->{ids[b]}@{k}" for a, b, k in zip(r.lender, r.borrower, r.bucket, strict=True)
+    ]
     return pd.Series(sim.state.repo_amount, index=keys)
 
 

@@ -12,9 +12,10 @@ CCP waterfall on a defaulted member's edge e (USD bn)::
 Repo: lenders seize the defaulter's collateral up to the loan's value and sell it; any
 deficiency stays as an unsecured claim. FICC's write-offs on sponsored members are charged
 to their sponsors, then FICC's own resources, then the surviving dealers pro rata to their
-sponsored guarantees (:mod:`contagion.mechanisms.sponsored`). Unsecured claims (original unsecured exposures,
-repo deficiencies, MMF financing of dealers, other liabilities owed outside the system) are
-cleared with :func:`contagion.clearing.eisenberg_noe`.
+sponsored guarantees (:mod:`contagion.mechanisms.sponsored`). Unsecured claims (original
+unsecured exposures, repo deficiencies, MMF financing of dealers, other liabilities owed
+outside the system, guarantees owed to FICC) are cleared with
+:func:`contagion.clearing.eisenberg_noe`.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def pass_up(state, topo, ledger) -> None:
     """FICC repays its lenders the cash it holds beyond its own resources (module doc)."""
     if not topo.has_ficc:
         return
-    s, r = state, topo.repo
+    s = state
     up = topo.ficc_up
     nb, size = topo.n_buckets, topo.n * topo.n_buckets
     key_up, _, b, lent = _cells(s, topo)
