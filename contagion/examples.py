@@ -107,7 +107,7 @@ def toy_basis_trade() -> System:
     Examples
     --------
     >>> toy_basis_trade().n_institutions
-    10
+    11
     """
     return load_bundled("toy_basis_trade")
 

@@ -689,8 +689,8 @@ def generate_tables(
     --------
     >>> inst, exp, market = generate_tables(n_hedge_funds=5, n_dealers=2, n_mmfs=2,
     ...                                     n_asset_managers=2, n_other=1, seed=1)
-    >>> len(inst)
-    15
+    >>> len(inst)  # with FICC (the sponsored repo's central counterparty) last
+    16
     """
     counts = {
         "n_hedge_funds": n_hedge_funds,
@@ -1059,7 +1059,7 @@ def generate_system(
     >>> s = generate_system(n_hedge_funds=10, n_dealers=3, n_mmfs=2, n_asset_managers=2,
     ...                     n_other=1, seed=0)
     >>> s.n_institutions
-    21
+    22
     >>> s.equals(generate_system(n_hedge_funds=10, n_dealers=3, n_mmfs=2,
     ...                          n_asset_managers=2, n_other=1, seed=0))
     True

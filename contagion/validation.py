@@ -6,6 +6,13 @@ dtypes fixed, inapplicable exposure fields set to their neutral value) or raises
 Checks are column-wise numpy passes; messages are only built for the offending rows.
 Amounts (``*_usd_bn``) must be finite and at most :data:`MAX_AMOUNT_USD_BN` in size.
 
+Roles of the exposures (:func:`normalise_exposures`): a futures exposure targets a CCP; a
+CCP is never the member side of a future or swap; a ``central_bank``-segment repo has a
+central bank at one end; a CCP borrows in repo only in the ``sponsored`` segment (FICC's
+matched book, :mod:`contagion.mechanisms.sponsored`), at most one CCP does so, and its
+sponsored borrowing equals its sponsored lending within :data:`MATCHED_BOOK_TOL_USD_BN` per
+leg plus :data:`FUTURES_TOL_REL` of the book.
+
 :func:`check_positions` checks the position table as a whole, once both tables are valid:
 
 * **Strategy tags against instruments.** A ``basis`` book must hold cash Treasuries and be

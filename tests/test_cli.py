@@ -213,7 +213,7 @@ def test_system_summary_json():
     r = invoke("system", "summary", "toy_basis_trade", "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["n_institutions"] == 10
+    assert doc["n_institutions"] == 11
     assert doc["hedge_fund.repo_borrowed_usd_bn"] == pytest.approx(169.0)
     table = invoke("system", "summary", "toy_basis_trade")
     assert table.exit_code == 0 and "n_institutions" in table.stdout
@@ -286,7 +286,7 @@ def test_listings_as_json(command):
     assert rows and all(isinstance(row, dict) for row in rows)
     if command == "systems":
         toy = next(row for row in rows if row["system"] == "toy_basis_trade")
-        assert toy["institutions"] == 10 and isinstance(toy["institutions"], int)
+        assert toy["institutions"] == 11 and isinstance(toy["institutions"], int)
     if command == "policies":
         assert {row["type"] for row in rows} == set(contagion.policies.POLICY_TYPES)
         assert all(isinstance(row["settings"], list) for row in rows)
@@ -295,7 +295,7 @@ def test_listings_as_json(command):
 def test_json_keeps_integers_integers(toy_run):
     r = invoke("system", "summary", "toy_basis_trade", "--json")
     doc = json.loads(r.stdout)
-    assert doc["n_institutions"] == 10 and isinstance(doc["n_institutions"], int)
+    assert doc["n_institutions"] == 11 and isinstance(doc["n_institutions"], int)
     assert isinstance(doc["hedge_fund.n"], int)
     assert isinstance(doc["hedge_fund.equity_usd_bn"], float)
     _, run_doc = toy_run
