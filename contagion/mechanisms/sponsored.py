@@ -33,10 +33,13 @@ holds beyond its own resources::
     P_f  = clip(cash_f - max(equity_f, 0), 0, sum_b T_fb)
     P_fb = P_f T_fb / sum_b T_fb
 
-first on the legs with something due (pro rata to their dues), then pro rata to the open
-amounts. FICC pays nothing in the ordinary pay rounds (its pay share is 0), so the matched
-book closes every day: a member's repayment (a recall, a margin call, an unwind) shrinks
-the money fund's leg the same round.
+In a pay round (its members paid their recalls and margin calls) first on the legs with
+something due, pro rata to their dues, then pro rata to the open amounts; otherwise (an
+unwind's repayment, collateral sales, recoveries) pro rata to the legs' amounts, their
+recalls kept up to the amount, as a direct edge's recall stayed due when its borrower
+repaid part of the loan. FICC pays nothing in the ordinary pay rounds (its pay share is 0),
+so the matched book closes every day: a member's repayment shrinks the money fund's leg the
+same round.
 
 **Haircuts and interest.** The legs FICC lends on take the sponsored edges' haircuts (the
 market add-on and the weak-borrower add-on of :mod:`contagion.mechanisms.haircuts`); FICC's
@@ -162,8 +165,12 @@ def match_recalls(state, topo) -> None:
     s.repo_recall += np.where(down, open_e * frac[key_dn], 0.0)
 
 
-def pass_up(state, topo, ledger) -> None:
-    """FICC repays its lenders the cash it holds beyond its own resources (module doc)."""
+def pass_up(state, topo, ledger, *, dues_first: bool = False) -> None:
+    """FICC repays its lenders the cash it holds beyond its own resources (module doc):
+    ``dues_first`` (cash its members paid on their dues, in the pay rounds) to the legs with
+    something due first; otherwise (repayments from unwinds, collateral sales, recoveries)
+    pro rata to the legs' amounts, their recalls kept (up to the amount), as a direct
+    edge's recall stayed due when its borrower repaid part of the loan."""
     if not topo.has_ficc:
         return
     s = state
@@ -183,6 +190,15 @@ def pass_up(state, topo, ledger) -> None:
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(per_f > 0, pay_f / per_f, 0.0)
     cell_pay = transit * np.repeat(scale, nb)
+    if not dues_first:
+        amount = np.where(up, s.repo_amount, 0.0)
+        total = np.bincount(key_up[up], amount[up], minlength=size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(total > 0, np.minimum(1.0, cell_pay / total), 0.0)
+        ledger.repay_repo_plain(amount * frac[key_up])
+        np.minimum(s.repo_recall, s.repo_amount, out=s.repo_recall)
+        np.minimum(s.repo_margin, s.repo_amount, out=s.repo_margin)
+        return
     due = np.where(up, _due(s), 0.0)
     owed = np.bincount(key_up[up], due[up], minlength=size)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -140,7 +140,7 @@ def pay_step(state, ctx, ledger, day, desk) -> np.ndarray:
     if topo.has_ficc:
         if s.guarantee_due.any():
             ledger.pay_guarantees(frac)
-        sponsored.pass_up(s, topo, ledger)
+        sponsored.pass_up(s, topo, ledger, dues_first=True)
         return np.where(topo.ficc, 0.0, owe * (1.0 - frac))
     return owe * (1.0 - frac)
 
