@@ -59,6 +59,13 @@ How the snapshot maps to the network (row names of ``aggregates.csv``):
   ``top50_share_repo``; ``hf_repo_zero_haircut_share`` of the amount is at zero haircut,
   the rest at ``hf_repo_haircut_positive_typical``; ``hf_sponsored_repo_borrowing`` is
   sponsored (lent by MMFs through FICC), the rest bilateral from dealers.
+* **FICC** (``ccp_ficc``, the last institution): every sponsored trade is two legs, MMF ->
+  FICC and FICC -> fund, same amount, bucket, haircut and rate
+  (:func:`contagion.synthetic.route_through_ficc`); FICC's own resources (its equity, in
+  cash) are ``contagion.synthetic.FICC_OWN_RESOURCES_FRAC`` (2%, an assumption with range
+  1-5%) of its sponsored book; DTCC's quantitative disclosures of FICC's prefunded
+  resources were not found as a file. A fund's sponsor is derived from the graph
+  (:mod:`contagion.mechanisms.sponsored`).
 * **Dealers** (``primary_dealer_count``): UST inventory by bucket
   ``dealer_ust_inventory_<b>`` (FR 2004 net coupon positions by maturity, mapped to the
   model's buckets by :func:`calibration.sources.fr2004_to_model_buckets`; they must add up to
@@ -928,7 +935,8 @@ def build_tables(
     inst.loc[o_dl : o_mmf - 1, "leverage_ratio_min_frac"] = t["slr"]
     inst.insert(7, "mmf_prime_share_frac", np.nan)
     inst.loc[o_mmf : o_am - 1, "mmf_prime_share_frac"] = np.where(is_gov, 0.0, 1.0)
-    exp = edges.frame(ids)
+    # sponsored repo is novated to FICC: MMF -> FICC and FICC -> fund legs
+    inst, exp = syn.route_through_ficc(inst, edges.frame(ids))
     # HF cash must also pay their IM: lift cash so that equity stays positive
     return inst, exp, _market(t), t
 

@@ -1,6 +1,6 @@
 """Bundled example systems, shipped as package data (no download).
 
-* :func:`toy_basis_trade`: ten institutions, every number hand-checkable. Amounts in USD bn
+* :func:`toy_basis_trade`: eleven institutions, every number hand-checkable. Amounts in USD bn
   (Treasuries at par; all prices start at 100, so par = market value)::
 
     ============  ===========================================================  ======  ========
@@ -9,15 +9,18 @@
     hf_alpha      10y 100, cash 1, TY short 100 (IM 2), repo 100 @ 0% (dealer_a)   3.00    34.3
     hf_beta       5y 50, cash 1, FV short 50 (IM 0.75), repo 49 @ 2% (dealer_b)    2.75    18.8
     hf_gamma      30y 20, cash 0.6, pays fixed 30y swap 20 (IM 0.4), repo 20 @ 0%  1.00    21.0
-                  (sponsored, from mmf_gov)
+                  (sponsored, from ccp_ficc; sponsor dealer_a, the largest dealer)
     dealer_a      cash 20, 2y 30, 10y 20, other 50; reverse repo 100; repo 100 @   12.00   18.3
                   2% from mmf_gov; other liabilities 108
     dealer_b      cash 10, 5y 20, other 30; reverse repo 49; repo 45 @ 2%; other   8.00    13.6
                   liabilities 56
-    mmf_gov       cash 30; lends 100 + 45 tri-party, 20 sponsored, 50 ON RRP        245.00   1.0
+    mmf_gov       cash 30; lends 100 + 45 tri-party, 20 sponsored (to ccp_ficc),    245.00   1.0
+                  50 ON RRP
     am_pension    cash 20, 10y 100, 30y 50; TY long 100, FV long 50, receives        173.15   1.0
                   fixed 30y swap 20 (IM 2 + 0.75 + 0.4)
     ccp           holds IM 6.3 as cash plus 1 of its own                          1.00    7.3
+    ccp_ficc      FICC: borrows 20 sponsored from mmf_gov, lends 20 to hf_gamma;   0.50   41.0
+                  cash 0.5 of its own (a matched book)
     fed           5y 100, 10y 200; ON RRP 50, reserves and currency 250            0.00     -
     foreign_off.  cash 10, 10y 200, 30y 50                                        260.00   1.0
     ============  ===========================================================  ======  ========
@@ -99,12 +102,12 @@ def load_bundled(name: str) -> System:
 
 
 def toy_basis_trade() -> System:
-    """The ten-institution hand-checkable basis-trade system (module docstring).
+    """The eleven-institution hand-checkable basis-trade system (module docstring).
 
     Examples
     --------
     >>> toy_basis_trade().n_institutions
-    10
+    11
     """
     return load_bundled("toy_basis_trade")
 

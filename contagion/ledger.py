@@ -21,7 +21,9 @@ Balance sheet of institution ``i`` (USD bn; prices per 100 face)::
     assets_i      = cash + sum_b par_ib P_b / 100 + other assets + MMF pool lent
                     + repo lent + IM posted + unsecured claims + VM and assessments receivable
     liabilities_i = other liabilities + MMF pool borrowed + repo borrowed + IM held
-                    + unsecured debts + VM and assessments payable
+                    + unsecured debts + VM and assessments payable + guarantees owed to FICC
+
+(FICC's assets include the guarantees owed to it: :mod:`contagion.mechanisms.sponsored`.)
 
 :class:`DebugLedger` keeps the amount arrays read-only outside its methods, so code that
 moves an amount without the ledger fails at the line that does it (``Simulation(debug=True)``).
@@ -88,6 +90,7 @@ AMOUNTS = (
     "assess_due",
     "ext_notional",
     "unsec_amount",
+    "guarantee_due",
     "external_par_out",
     "par_issued",
 )
@@ -220,6 +223,9 @@ class Ledger:
             + receivable
         )
         liabilities = s.other_liabilities + s.pool_borrowed + borrowed + im_in + debts + payable
+        if self.topo.has_ficc:  # guarantees owed to FICC (mechanisms.sponsored)
+            liabilities = liabilities + s.guarantee_due
+            assets = assets + np.where(self.topo.ficc_first, s.guarantee_due.sum(), 0.0)
         assets.flags.writeable = liabilities.flags.writeable = False  # shared until a move
         self._sheet = (assets, liabilities)
         return self._sheet
@@ -661,6 +667,31 @@ class Ledger:
         s.pnl[PNL["default_losses"]] -= t.by_source(assessment)
         s.pnl[PNL["default_losses"]][ccp] += assessment.sum()
 
+    def charge_guarantee(self, charge: np.ndarray) -> None:
+        """Guarantors (a sponsored member's sponsor, surviving dealers) owe FICC ``charge``
+        (per institution, USD bn) for its sponsored-repo deficiency: a default loss to each,
+        FICC's recovery, paid in the pay rounds (:meth:`pay_guarantees`)."""
+        s = self.s
+        total = float(charge.sum())
+        s.guarantee_due += charge
+        s.pnl[PNL["default_losses"]] -= charge
+        s.pnl[PNL["default_losses"]][self.topo.ficc_first] += total
+        self._sheet = None
+
+    def pay_guarantees(self, frac: np.ndarray) -> None:
+        """Guarantors pay ``frac`` (per institution) of what they owe FICC, in cash."""
+        s = self.s
+        paid = s.guarantee_due * frac
+        s.guarantee_due -= paid
+        s.cash -= paid
+        s.cash[self.topo.ficc_first] += float(paid.sum())
+        self._sheet = None
+
+    def write_off_guarantees(self, settled: np.ndarray) -> None:
+        """Settled estates' guarantees (paid or written off by :meth:`settle_claims`)."""
+        self.s.guarantee_due[settled] = 0.0
+        self._sheet = None
+
     def estates_sell_other_assets(self, estates: np.ndarray) -> None:
         """Defaulted estates sell their other assets to outside buyers at book value."""
         s = self.s
@@ -728,6 +759,7 @@ MOVES = (
     "outside_buys",
     "pool_finance", "repay_pool", "central_bank_buys", "outside_fund_buys", "repay_unwound_repo",
     "close_margined", "unwind_to_outside", "seize_collateral", "ccp_close_out", "assess",
+    "charge_guarantee", "pay_guarantees", "write_off_guarantees",
     "estates_sell_other_assets", "settle_claims", "write_off_unsecured", "write_off_repo",
     "settle_pool", "settle_outside_debts",
 )  # fmt: skip

@@ -98,6 +98,7 @@ class State:
     default_day: np.ndarray  # int64, -1 if not defaulted
     pnl: F64  # (n_channels, n) P&L by channel
     redemption_due: F64  # redemptions owed (unpaid ones carry to the next day)
+    guarantee_due: F64  # owed to FICC for its sponsored-repo deficiencies (sponsors, dealers)
     redemption_share: F64  # today's redemptions as a share of NAV
     inflow_share: F64  # today's inflows as a share of NAV (government MMFs)
     to_liquidate: F64  # (n, nb) par to be sold for defaulted estates and seized collateral
@@ -203,6 +204,7 @@ class State:
             default_day=np.full(n, -1, np.int64),
             pnl=np.zeros((len(PNL_CHANNELS), n)),
             redemption_due=np.zeros(n),
+            guarantee_due=np.zeros(n),
             redemption_share=np.zeros(n),
             inflow_share=np.zeros(n),
             to_liquidate=np.zeros((n, nb)),

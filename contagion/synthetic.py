@@ -44,6 +44,10 @@ What is generated (amounts in USD bn, Treasuries at par, prices per 100 face):
   receive fixed on the swaps the funds pay, and hold cash Treasuries. Unlevered.
 * **Two CCPs**: one clearing Treasury futures, one clearing swaps. Each holds the IM
   posted to it as cash plus own funds (``ccp_own_funds_frac`` of the IM).
+* **FICC** (with sponsored repo; the last institution, ``ccp_ficc``): sponsored repo is
+  novated to it, each sponsored trade two legs MMF -> FICC and FICC -> fund
+  (:func:`route_through_ficc`); its equity is :data:`FICC_OWN_RESOURCES_FRAC` of its book,
+  in cash (an assumption; :mod:`contagion.mechanisms.sponsored` for its rules).
 * **The central bank** holds Treasuries (at least enough to collateralise the ON RRP),
   MBS (other assets), and issues reserves and currency (other liabilities); equity is
   its capital (45).
@@ -469,6 +473,56 @@ def asset_manager_derivatives(
 
 SECTOR_TYPES = ("hedge_fund", "dealer", "mmf", "asset_manager", "ccp", "central_bank", "other")
 
+#: FICC's institution id and name (the last row of a generated system with sponsored repo).
+FICC_ID, FICC_NAME = "ccp_ficc", "FICC (sponsored repo)"
+#: FICC's own resources for its sponsored book (its equity, held as cash), as a share of the
+#: book. An assumption, range 0.01-0.05: FICC's prefunded default resources are margin-like
+#: (a 3-day 99% VaR per member, a few percent of Treasury positions) and are attributed here
+#: to its sponsored book pro rata; DTCC's CPMI-IOSCO quantitative disclosures (4.3,
+#: pre-funded default resources) were not found as a file. Only the losses a sponsor does not
+#: pay reach them (contagion.mechanisms.sponsored).
+FICC_OWN_RESOURCES_FRAC = 0.02
+
+
+def route_through_ficc(
+    inst: pd.DataFrame,
+    exposures: pd.DataFrame,
+    *,
+    own_resources_frac: float = FICC_OWN_RESOURCES_FRAC,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Novate sponsored repo to FICC: every sponsored edge lender -> member becomes two legs,
+    lender -> FICC (id ``<edge id>-ficc``, appended after the other exposures) and FICC ->
+    member (the edge's id), with the edge's amount, bucket, haircut, rate and tenor; FICC is
+    appended as the last institution (:data:`FICC_ID`, type ``ccp``) holding
+    ``own_resources_frac`` of its book in cash as its equity. Tables without sponsored repo
+    are returned as they are. Every other balance is unchanged (the lender's loan now faces
+    FICC, the member's borrowing comes from FICC)."""
+    if exposures.empty or "segment" not in exposures.columns:
+        return inst, exposures
+    spon = ((exposures["kind"] == "repo") & (exposures["segment"] == "sponsored")).to_numpy()
+    if not spon.any():
+        return inst, exposures
+    up = exposures.loc[spon].copy()
+    up["id"] = up["id"].astype(str) + "-ficc"
+    up["target"] = FICC_ID
+    exp = exposures.copy()
+    exp.loc[spon, "source"] = FICC_ID
+    exp = pd.concat([exp, up], ignore_index=True)
+    book = float(up["amount_usd_bn"].sum())
+    row: dict[str, Any] = {}
+    for col in inst.columns:
+        kind = inst[col].dtype.kind
+        row[col] = 0.0 if col.endswith("_usd_bn") else ("" if kind == "O" else np.nan)
+    row.update(
+        id=FICC_ID, name=FICC_NAME, type="ccp", cash_usd_bn=_round(own_resources_frac * book)
+    )
+    if "fund_id" in inst.columns:
+        row["fund_id"] = FICC_ID
+    if "equity_usd_bn" in inst.columns:
+        row["equity_usd_bn"] = row["cash_usd_bn"]
+    out = pd.concat([inst, pd.DataFrame([row], columns=inst.columns)], ignore_index=True)
+    return out, exp
+
 
 def sector_offsets(counts: tuple[int, int, int, int, int]) -> tuple[int, ...]:
     """Row layout of a generated system from its counts (hedge funds, dealers, MMFs, asset
@@ -635,8 +689,8 @@ def generate_tables(
     --------
     >>> inst, exp, market = generate_tables(n_hedge_funds=5, n_dealers=2, n_mmfs=2,
     ...                                     n_asset_managers=2, n_other=1, seed=1)
-    >>> len(inst)
-    15
+    >>> len(inst)  # with FICC (the sponsored repo's central counterparty) last
+    16
     """
     counts = {
         "n_hedge_funds": n_hedge_funds,
@@ -962,7 +1016,8 @@ def generate_tables(
     total = holdings.sum(axis=0)
     outstanding = np.maximum(BASE_OUTSTANDING_USD_BN, np.ceil(total / MAX_HELD_SHARE))
     market = market_dict(outstanding, open_interest=_round(fut_total))
-    return inst, edges.frame(ids), market
+    inst, exp = route_through_ficc(inst, edges.frame(ids))
+    return inst, exp, market
 
 
 def _table_defaults() -> dict[str, Any]:
@@ -1004,7 +1059,7 @@ def generate_system(
     >>> s = generate_system(n_hedge_funds=10, n_dealers=3, n_mmfs=2, n_asset_managers=2,
     ...                     n_other=1, seed=0)
     >>> s.n_institutions
-    21
+    22
     >>> s.equals(generate_system(n_hedge_funds=10, n_dealers=3, n_mmfs=2,
     ...                          n_asset_managers=2, n_other=1, seed=0))
     True
@@ -1178,14 +1233,15 @@ def counts_for(n_institutions: int) -> dict[str, int]:
     """Sector counts for a system of about ``n_institutions`` (benchmarks, scaling).
 
     Shares: 50% hedge funds, 5% dealers, 10% MMFs, 30% asset managers, the rest other
-    holders (at least one of each of the first four).
+    holders (at least one of each of the first four). Four rows are left for the two CCPs,
+    the central bank and FICC (added when there is sponsored repo).
 
     Examples
     --------
     >>> counts_for(1000)
-    {'n_hedge_funds': 500, 'n_dealers': 50, 'n_mmfs': 100, 'n_asset_managers': 300, 'n_other': 47}
+    {'n_hedge_funds': 500, 'n_dealers': 50, 'n_mmfs': 100, 'n_asset_managers': 300, 'n_other': 46}
     """
-    n = max(int(n_institutions) - 3, 4)  # 2 CCPs and the central bank are always added
+    n = max(int(n_institutions) - 4, 4)  # 2 CCPs, the central bank and FICC are added
     out = {
         "n_hedge_funds": max(1, round(0.5 * n_institutions)),
         "n_dealers": max(1, round(0.05 * n_institutions)),

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from contagion.compiled import CompiledSystem, RepoArrays
 from contagion.mechanisms import deleveraging as dl
-from contagion.mechanisms.haircuts import CENTRAL_BANK, roll_period
+from contagion.mechanisms.haircuts import CENTRAL_BANK, SPONSORED, roll_period
 from contagion.mechanisms.prices import PriceCurve
 from contagion.schema import INSTITUTION_TYPES
 
@@ -322,11 +322,75 @@ class Topology:
 
     @cached_property
     def lender_max_leverage(self) -> np.ndarray:
-        return self.behaviour("lender_max_borrower_leverage_ratio")[self.repo.lender]
+        """Per edge: the borrower leverage its lender tolerates (see :meth:`_run_tolerance`)."""
+        return self._run_tolerance("lender_max_borrower_leverage_ratio")
 
     @cached_property
     def lender_max_loss(self) -> np.ndarray:
-        return self.behaviour("lender_max_borrower_loss_frac")[self.repo.lender]
+        return self._run_tolerance("lender_max_borrower_loss_frac")
+
+    def _run_tolerance(self, column: str) -> np.ndarray:
+        """A lender's tolerance per repo edge. FICC (a CCP borrowing in sponsored repo) is
+        never run on for its own leverage or losses (it passes flows through); on the legs
+        it lends, its cash lenders' tolerance applies (the amount-weighted mean of theirs,
+        capped by its own), so its members are run on as the direct sponsored edges were."""
+        r = self.repo
+        tol = self.behaviour(column)
+        by_edge = tol[r.lender]
+        if not self.has_ficc:
+            return by_edge
+        up = self.ficc_up
+        w = np.bincount(r.borrower[up], r.amount_usd_bn[up], minlength=self.n)
+        wt = np.bincount(r.borrower[up], r.amount_usd_bn[up] * tol[r.lender[up]], minlength=self.n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lenders = np.where(w > 0, wt / w, tol)
+        ficc_tol = np.minimum(tol, lenders)
+        by_edge = np.where(self.ficc_down, ficc_tol[r.lender], by_edge)
+        return np.where(up, np.inf, by_edge)
+
+    # --- FICC: sponsored repo novated to a CCP (mechanisms.sponsored) -----------------------
+    @cached_property
+    def ficc(self) -> np.ndarray:
+        """CCPs that borrow in sponsored repo (FICC): a matched book of sponsored legs (mask
+        over institutions)."""
+        r = self.repo
+        out = np.zeros(self.n, bool)
+        out[r.borrower[(r.segment == SPONSORED) & self.mask["ccp"][r.borrower]]] = True
+        return out
+
+    @cached_property
+    def ficc_up(self) -> np.ndarray:
+        """Sponsored legs a CCP borrows on (cash lender -> FICC) (mask over repo edges)."""
+        r = self.repo
+        return (r.segment == SPONSORED) & self.ficc[r.borrower]
+
+    @cached_property
+    def ficc_down(self) -> np.ndarray:
+        """Sponsored legs a CCP lends on (FICC -> sponsored member) (mask over repo edges)."""
+        r = self.repo
+        return (r.segment == SPONSORED) & self.ficc[r.lender]
+
+    @cached_property
+    def has_ficc(self) -> bool:
+        return bool(self.ficc.any())
+
+    @cached_property
+    def ficc_first(self) -> np.ndarray:
+        """The FICC that guarantees are owed to (mask over institutions; validation allows
+        one CCP borrowing in sponsored repo per system)."""
+        out = np.zeros(self.n, bool)
+        idx = np.flatnonzero(self.ficc)
+        if len(idx):
+            out[idx[0]] = True
+        return out
+
+    @cached_property
+    def sponsor(self) -> np.ndarray:
+        """Each institution's sponsoring member at FICC (index; -1 if it borrows nothing from
+        FICC): :func:`contagion.mechanisms.sponsored.sponsors`."""
+        from contagion.mechanisms.sponsored import sponsors
+
+        return sponsors(self)
 
     @cached_property
     def collateral_cell(self) -> np.ndarray:

@@ -6,6 +6,13 @@ dtypes fixed, inapplicable exposure fields set to their neutral value) or raises
 Checks are column-wise numpy passes; messages are only built for the offending rows.
 Amounts (``*_usd_bn``) must be finite and at most :data:`MAX_AMOUNT_USD_BN` in size.
 
+Roles of the exposures (:func:`normalise_exposures`): a futures exposure targets a CCP; a
+CCP is never the member side of a future or swap; a ``central_bank``-segment repo has a
+central bank at one end; a CCP borrows in repo only in the ``sponsored`` segment (FICC's
+matched book, :mod:`contagion.mechanisms.sponsored`), at most one CCP does so, and its
+sponsored borrowing equals its sponsored lending within :data:`MATCHED_BOOK_TOL_USD_BN` per
+leg plus :data:`FUTURES_TOL_REL` of the book.
+
 :func:`check_positions` checks the position table as a whole, once both tables are valid:
 
 * **Strategy tags against instruments.** A ``basis`` book must hold cash Treasuries and be
@@ -57,6 +64,9 @@ MAX_AMOUNT_USD_BN = 1e9
 #: contract (rounding of each amount) plus a relative part of the longs.
 FUTURES_TOL_PER_POSITION_USD_BN = 1e-6
 FUTURES_TOL_REL = 1e-9
+#: Tolerance of FICC's matched-book check: USD bn per sponsored leg (rounding of each
+#: amount) plus :data:`FUTURES_TOL_REL` of the book.
+MATCHED_BOOK_TOL_USD_BN = 1e-6
 
 
 def _where(table: str, ids: pd.Series, rows: Iterable[int]) -> list[str]:
@@ -515,14 +525,61 @@ def _check_roles(problems, table, ids, out: pd.DataFrame, type_of: pd.Series) ->
         "segment",
         lambda r: "a central_bank-segment repo needs a central_bank as lender or borrower",
     )
+    segment = out["segment"].to_numpy()
     _flag(
         problems,
         table,
         ids,
-        (kinds == "repo") & (tgt_type == "ccp"),
+        (kinds == "repo") & (tgt_type == "ccp") & (segment != "sponsored"),
         "target",
-        lambda r: "a ccp does not borrow in repo; use segment 'sponsored' between the parties",
+        lambda r: (
+            "a ccp borrows in repo only in the sponsored segment (FICC's matched book: "
+            "lender -> ccp and ccp -> sponsored member, both segment 'sponsored')"
+        ),
     )
+    _check_matched_book(problems, out, type_of)
+
+
+def _check_matched_book(problems: list[Problem], out: pd.DataFrame, type_of: pd.Series) -> None:
+    """A CCP that borrows in sponsored repo (FICC) lends on exactly what it borrows: its
+    sponsored borrowing and lending sum to the same amount (within
+    :data:`MATCHED_BOOK_TOL_USD_BN` per leg plus :data:`FUTURES_TOL_REL` of the book)."""
+    spon = (out["kind"].to_numpy() == "repo") & (out["segment"].to_numpy() == "sponsored")
+    if not spon.any():
+        return
+    amount = out["amount_usd_bn"].to_numpy(dtype=np.float64)
+    source, target = out["source"].to_numpy(), out["target"].to_numpy()
+    ccps = sorted(set(target[spon & (type_of.reindex(target).to_numpy() == "ccp")]))
+    rows_of = {k: i for i, k in enumerate(type_of.index)}
+    if len(ccps) > 1:
+        problems.append(
+            Problem(
+                "institutions rows " + ", ".join(str(rows_of[k]) for k in ccps),
+                "type",
+                f"{len(ccps)} ccps borrow in sponsored repo ({', '.join(ccps)}); one FICC per "
+                "system takes the sponsored members' guarantees",
+            )
+        )
+    for ccp in ccps:
+        up, down = spon & (target == ccp), spon & (source == ccp)
+        borrowed, lent = float(amount[up].sum()), float(amount[down].sum())
+        legs = int(up.sum() + down.sum())
+        tol = MATCHED_BOOK_TOL_USD_BN * legs + FUTURES_TOL_REL * max(borrowed, lent)
+        if abs(borrowed - lent) <= tol:
+            continue
+        rows = np.flatnonzero(up | down)
+        shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        problems.append(
+            Problem(
+                f"exposures rows {shown} (sponsored repo of ccp '{ccp}', institutions row "
+                f"{rows_of[ccp]})",
+                "amount_usd_bn",
+                f"the ccp borrows {borrowed:.6f} and lends {lent:.6f} USD bn in sponsored "
+                f"repo (gap {borrowed - lent:+.6f}, tolerance {tol:.1e}): FICC's book is "
+                "matched, every sponsored trade is a leg lender -> ccp and a leg ccp -> "
+                "member of the same amount",
+            )
+        )
 
 
 def check_positions(institutions: pd.DataFrame, exposures: pd.DataFrame, market: Market) -> None:

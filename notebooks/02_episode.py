@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 2. Replaying an episode and reading the contagion path
 #
-# We run the bundled `basis_unwind` stress on the ten-institution toy system, where every
+# We run the bundled `basis_unwind` stress on the eleven-institution toy system, where every
 # number can be checked by hand, then on a system of realistic size. The result is data:
 # daily market paths, per-institution balance sheets, events (margin calls, forced sales,
 # defaults with their cause) and flows.

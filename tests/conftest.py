@@ -101,7 +101,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def toy() -> System:
-    """The bundled ten-institution toy system (immutable, so shared by the session)."""
+    """The bundled eleven-institution toy system (immutable, so shared by the session)."""
     return toy_basis_trade()
 
 

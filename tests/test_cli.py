@@ -219,7 +219,7 @@ def test_system_summary_json():
     r = invoke("system", "summary", "toy_basis_trade", "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["n_institutions"] == 10
+    assert doc["n_institutions"] == 11
     assert doc["hedge_fund.repo_borrowed_usd_bn"] == pytest.approx(169.0)
     table = invoke("system", "summary", "toy_basis_trade")
     assert table.exit_code == 0 and "n_institutions" in table.stdout
@@ -260,6 +260,15 @@ def test_system_validate(tmp_path):
         (lambda d: next(e for e in d["exposures"] if e["id"] == "fut_am_ty").update(
             notional_usd_bn=90.0),
          ("futures_contract 'TY' at ccp 'ccp'", "field 'notional_usd_bn'", "longs 90")),
+        # FICC borrows 15 from the money fund but lends 20 to hf_gamma: not a matched book
+        (lambda d: next(e for e in d["exposures"] if e["id"] == "repo_gamma_cash").update(
+            amount_usd_bn=15.0),
+         ("sponsored repo of ccp 'ccp_ficc', institutions row 9", "field 'amount_usd_bn'",
+          "borrows 15.000000 and lends 20.000000")),
+        # a CCP borrowing in tri-party repo
+        (lambda d: next(e for e in d["exposures"] if e["id"] == "repo_gamma_cash").update(
+            segment="triparty"),
+         ("id 'repo_gamma_cash'", "field 'target'", "only in the sponsored segment")),
     ],
 )  # fmt: skip
 def test_system_validate_rejects_inconsistent_positions(tmp_path, edit, needles):
@@ -283,7 +292,7 @@ def test_listings_as_json(command):
     assert rows and all(isinstance(row, dict) for row in rows)
     if command == "systems":
         toy = next(row for row in rows if row["system"] == "toy_basis_trade")
-        assert toy["institutions"] == 10 and isinstance(toy["institutions"], int)
+        assert toy["institutions"] == 11 and isinstance(toy["institutions"], int)
     if command == "policies":
         assert {row["type"] for row in rows} == set(contagion.policies.POLICY_TYPES)
         assert all(isinstance(row["settings"], list) for row in rows)
@@ -292,7 +301,7 @@ def test_listings_as_json(command):
 def test_json_keeps_integers_integers(toy_run):
     r = invoke("system", "summary", "toy_basis_trade", "--json")
     doc = json.loads(r.stdout)
-    assert doc["n_institutions"] == 10 and isinstance(doc["n_institutions"], int)
+    assert doc["n_institutions"] == 11 and isinstance(doc["n_institutions"], int)
     assert isinstance(doc["hedge_fund.n"], int)
     assert isinstance(doc["hedge_fund.equity_usd_bn"], float)
     _, run_doc = toy_run

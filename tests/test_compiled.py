@@ -18,7 +18,7 @@ def cs(toy: System) -> CompiledSystem:
 
 def test_compile_is_built_once(toy: System, cs: CompiledSystem) -> None:
     assert toy.compile() is cs
-    assert (cs.n_institutions, cs.n_exposures) == (10, 12)
+    assert (cs.n_institutions, cs.n_exposures) == (11, 13)
 
 
 def test_node_arrays_equal_table_columns(toy: System, cs: CompiledSystem) -> None:
@@ -66,24 +66,26 @@ def test_edge_arrays_equal_filtered_rows(toy: System, cs: CompiledSystem) -> Non
 
 def test_index_of_and_relabel(cs: CompiledSystem) -> None:
     assert cs.index_of("hf_alpha") == 0
-    assert cs.index_of("foreign_official") == 9
+    assert cs.index_of("foreign_official") == 10
     with pytest.raises(KeyError):
         cs.index_of("nobody")
-    s = cs.relabel(np.arange(10.0), name="x")
+    s = cs.relabel(np.arange(11.0), name="x")
     assert isinstance(s, pd.Series)
     assert (s.name, s.index.name, s["dealer_b"]) == ("x", "institution", 4.0)
 
 
 def test_repo_matrix_sums(cs: CompiledSystem) -> None:
     m = cs.repo_matrix()
-    assert m.shape == (10, 10)
+    assert m.shape == (11, 11)
     lent, borrowed = m.sum(axis=1), m.sum(axis=0)
     i = cs.index_of
     # mmf_gov lends 100 + 45 + 20 + 50 = 215; dealer_a borrows 100 and lends 100
     assert lent[i("mmf_gov")] == pytest.approx(215.0)
     assert (borrowed[i("dealer_a")], lent[i("dealer_a")]) == (100.0, 100.0)
     assert m[i("dealer_b"), i("hf_beta")] == 49.0
-    assert m.sum() == pytest.approx(100 + 49 + 20 + 100 + 45 + 50)
+    # the sponsored trade is two legs: mmf_gov -> ccp_ficc 20 and ccp_ficc -> hf_gamma 20
+    assert (borrowed[i("ccp_ficc")], lent[i("ccp_ficc")]) == (20.0, 20.0)
+    assert m.sum() == pytest.approx(100 + 49 + 20 + 20 + 100 + 45 + 50)
 
 
 def test_balance_sheet_matches_table_equity(toy: System, cs: CompiledSystem) -> None:

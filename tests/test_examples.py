@@ -77,7 +77,12 @@ def test_toy_documented_positions(toy: System) -> None:
     m = toy.compile().market
     basis = m.price[m.futures_bucket] - m.conversion_factor * m.futures_price
     np.testing.assert_allclose(basis, 0.1, atol=1e-12)
-    assert toy_basis_trade().n_institutions == 10
+    assert toy_basis_trade().n_institutions == 11
+    # FICC's matched book: borrows 20 from mmf_gov, lends 20 to hf_gamma; equity 0.5
+    assert per.loc["ccp_ficc", "repo_borrowed_usd_bn"] == 20
+    assert per.loc["ccp_ficc", "repo_lent_usd_bn"] == 20
+    assert per.loc["ccp_ficc", "equity_usd_bn"] == pytest.approx(0.5)
+    assert per.loc["hf_gamma", "repo_borrowed_usd_bn"] == 20
 
 
 # --- stylised US 2025 -----------------------------------------------------------------------

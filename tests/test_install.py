@@ -61,4 +61,4 @@ def test_bundled_data_is_read_through_importlib_resources() -> None:
 
     text = (files("contagion") / "data" / "systems" / "toy_basis_trade.yaml").read_text("utf-8")
     assert "toy_basis_trade" in text
-    assert contagion.examples.toy_basis_trade().n_institutions == 10
+    assert contagion.examples.toy_basis_trade().n_institutions == 11

@@ -100,7 +100,7 @@ def test_document_layout(toy: System) -> None:
 def test_networkx_layout(toy: System) -> None:
     g = io.to_networkx(toy)
     assert isinstance(g, nx.MultiDiGraph)
-    assert (g.number_of_nodes(), g.number_of_edges()) == (10, 12)
+    assert (g.number_of_nodes(), g.number_of_edges()) == (11, 13)
     assert g.nodes["hf_alpha"]["type"] == "hedge_fund"
     assert g.edges["dealer_a", "hf_alpha", "repo_alpha"]["amount_usd_bn"] == 100.0
     assert g.graph["market"]["repo_rate_pct"] == 4.3

@@ -783,6 +783,7 @@ def test_registry_covers_every_public_mechanism_function() -> None:
         "prices.price_from_yield",
         "policy_rates.check_path",  # an input check (tests/test_funding.py)
         "deleveraging.equity_share",  # 1 / leverage (tests/test_funding.py)
+        "sponsored.sponsors",  # the sponsor rule (tests/test_sponsored.py)
     }
     found = set()
     for mod in [m.name for m in pkgutil.iter_modules(contagion.mechanisms.__path__)]:

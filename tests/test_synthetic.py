@@ -160,8 +160,9 @@ def test_sector_totals_do_not_depend_on_the_draw() -> None:
 def test_counts_scale() -> None:
     s1 = generate_system(**SMALL, seed=0)
     s2 = generate_system(**{k: 2 * v for k, v in SMALL.items()}, seed=0)
-    assert s1.n_institutions == sum(SMALL.values()) + 3
-    assert s2.n_institutions == 2 * sum(SMALL.values()) + 3
+    # + the futures and swap CCPs, the central bank and FICC (sponsored repo)
+    assert s1.n_institutions == sum(SMALL.values()) + 4
+    assert s2.n_institutions == 2 * sum(SMALL.values()) + 4
     assert 1.6 < s2.n_exposures / s1.n_exposures < 2.4
     more = generate_system(**SMALL, exposures_per_fund=12, seed=0)
     hf_repo = [
@@ -171,7 +172,7 @@ def test_counts_scale() -> None:
     assert hf_repo[0].sum() == 30 * 4  # one lender per bucket
     assert hf_repo[1].sum() == 30 * 8  # two lenders per bucket
     counts = counts_for(1000)
-    assert sum(counts.values()) + 3 == 1000
+    assert sum(counts.values()) + 4 == 1000
 
 
 def test_stylised_market_split_among_more_institutions_keeps_sector_totals() -> None:
@@ -220,7 +221,10 @@ def test_with_counts_scales_means_and_rejects_unknown_counts() -> None:
 )
 def test_edge_cases_build_valid_systems(override: dict) -> None:
     s = generate_system(**{**SMALL, **override}, seed=3)
-    assert s.n_institutions == sum({**SMALL, **override}.get(k, 0) for k in SMALL) + 3
+    sponsored = (s.exposures["segment"] == "sponsored").any()  # then FICC is the last row
+    assert sponsored == (s.institutions["id"].iloc[-1] == "ccp_ficc")
+    fixed = 3 + int(sponsored)  # two CCPs and the central bank, FICC with sponsored repo
+    assert s.n_institutions == sum({**SMALL, **override}.get(k, 0) for k in SMALL) + fixed
     if override.get("n_hedge_funds", 1) == 0:
         assert (s.exposures["kind"] != "futures").all()
     if override.get("n_dealers") == 0:

@@ -26,7 +26,7 @@ def test_from_tables_equals_bundled(toy: System) -> None:
     inst, exp = toy.to_tables()
     built = rebuild(toy, inst, exp)
     assert built.equals(toy)
-    assert System.from_tables(inst, exp, toy.market, name=toy.name).n_exposures == 12
+    assert System.from_tables(inst, exp, toy.market, name=toy.name).n_exposures == 13
     pd.testing.assert_frame_equal(built.institutions, toy.institutions)
     pd.testing.assert_frame_equal(built.exposures, toy.exposures)
 
@@ -92,8 +92,8 @@ def test_exposure_ids_generated_when_absent(toy: System) -> None:
     exp = toy_exposures().drop(columns="id")
     ids = rebuild(toy, toy_institutions(), exp).exposures["id"]
     assert ids.iloc[0] == "repo-0"
-    assert ids.iloc[6] == "futures-6"
-    assert ids.iloc[11] == "swap-11"
+    assert ids.iloc[7] == "futures-7"
+    assert ids.iloc[12] == "swap-12"
 
 
 def test_inputs_not_mutated_and_tables_are_copies(toy: System) -> None:
@@ -129,9 +129,9 @@ def test_no_exposures_is_valid() -> None:
 
 def test_repr_counts_sectors(toy: System) -> None:
     text = repr(toy)
-    assert "10 institutions" in text
+    assert "11 institutions" in text
     assert "3 hedge_fund" in text
-    assert "12 exposures" in text
+    assert "13 exposures" in text
 
 
 def test_summary_is_sector_aggregates(toy: System) -> None:

@@ -79,7 +79,7 @@ def test_hedge_fund_repo_exceeds_collateral_value_at_haircut() -> None:
 
 def test_repo_exactly_at_collateral_capacity_passes() -> None:
     # 49 at a 2% haircut needs 49 / 0.98 = 50 = hf_beta's 5y holdings: allowed.
-    assert build().n_exposures == 12
+    assert build().n_exposures == 13
 
 
 @pytest.mark.parametrize(
@@ -363,7 +363,7 @@ def test_basis_book_without_bonds() -> None:
 def test_relative_value_and_directional_books_take_any_instruments() -> None:
     inst = inst_with("hf_alpha", strategy="directional")
     inst.loc[row(inst, "hf_gamma"), "strategy"] = "relative_value"
-    assert build(inst=inst).n_institutions == 10
+    assert build(inst=inst).n_institutions == 11
 
 
 @pytest.mark.parametrize(
@@ -394,7 +394,7 @@ def test_futures_longs_must_match_shorts_per_contract() -> None:
     # the asset manager's TY long is 100 against hf_alpha's 100 short: make it 90
     with pytest.raises(
         InputError,
-        match=r"exposures rows 6, 8 \(futures_contract 'TY' at ccp 'ccp', 2 positions\), "
+        match=r"exposures rows 7, 9 \(futures_contract 'TY' at ccp 'ccp', 2 positions\), "
         r"field 'notional_usd_bn': longs 90\.000000 and shorts 100\.000000",
     ) as err:
         build(exp=exp_with("fut_am_ty", notional_usd_bn=90.0))
@@ -403,7 +403,7 @@ def test_futures_longs_must_match_shorts_per_contract() -> None:
 
 def test_futures_tolerance_is_per_position() -> None:
     # 1e-6 USD bn per position (2 in TY) + 1e-9 of the longs: a difference of 1.5e-6 passes
-    assert build(exp=exp_with("fut_am_ty", notional_usd_bn=100.0 + 1.5e-6)).n_exposures == 12
+    assert build(exp=exp_with("fut_am_ty", notional_usd_bn=100.0 + 1.5e-6)).n_exposures == 13
     with pytest.raises(InputError, match=r"net \+0\.000003, tolerance 2\.1e-06"):
         build(exp=exp_with("fut_am_ty", notional_usd_bn=100.0 + 3e-6))
 

@@ -88,7 +88,7 @@ def test_concentration_of_an_empty_metric(toy: System) -> None:
 
 def test_summary_keys(toy: System) -> None:
     s = views.summary(toy)
-    assert (s["name"], s["n_institutions"], s["n_exposures"]) == ("toy_basis_trade", 10, 12)
+    assert (s["name"], s["n_institutions"], s["n_exposures"]) == ("toy_basis_trade", 11, 13)
     assert s["hedge_fund.n"] == 3
     assert s["hedge_fund.repo_borrowed_usd_bn"] == pytest.approx(169.0)
     assert s["dealer.repo_lent_usd_bn"] == pytest.approx(149.0)

@@ -10,15 +10,19 @@ CCP waterfall on a defaulted member's edge e (USD bn)::
     to their IM (3. mutualised loss).
 
 Repo: lenders seize the defaulter's collateral up to the loan's value and sell it; any
-deficiency stays as an unsecured claim. Unsecured claims (original unsecured exposures,
-repo deficiencies, MMF financing of dealers, other liabilities owed outside the system) are
-cleared with :func:`contagion.clearing.eisenberg_noe`.
+deficiency stays as an unsecured claim. FICC's write-offs on sponsored members are charged
+to their sponsors, then FICC's own resources, then the surviving dealers pro rata to their
+sponsored guarantees (:mod:`contagion.mechanisms.sponsored`). Unsecured claims (original
+unsecured exposures, repo deficiencies, MMF financing of dealers, other liabilities owed
+outside the system, guarantees owed to FICC) are cleared with
+:func:`contagion.clearing.eisenberg_noe`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from contagion.mechanisms import sponsored
 from contagion.sums import zeroed
 
 
@@ -87,6 +91,9 @@ CLEARING_WRITES = (
     "pnl",
     "unsec_amount",
     "repo_amount",
+    "repo_recall",  # FICC passes recoveries up (sponsored.pass_up)
+    "repo_margin",
+    "guarantee_due",  # guarantees owed to FICC (sponsored.charge_deficiency)
     "pool_lent",
     "pool_borrowed",
     "other_liabilities",
@@ -227,13 +234,17 @@ def clearing_step(state, ctx, ledger, day) -> bool:
     est = np.flatnonzero(d)
     pool_debtors = np.flatnonzero((s.pool_borrowed > 0) & d)
     on_u = d[u.debtor]
-    rows = np.concatenate([u.debtor[on_u], r.borrower[ur], pool_debtors, est])
+    # guarantees estates owe FICC (mechanisms.sponsored)
+    g_debtors = np.flatnonzero((s.guarantee_due > 0) & d) if topo.has_ficc else est[:0]
+    ficc = int(np.flatnonzero(topo.ficc_first)[0]) if len(g_debtors) else 0
+    rows = np.concatenate([u.debtor[on_u], r.borrower[ur], pool_debtors, est, g_debtors])
     cols = np.concatenate(
         [
             u.creditor[on_u],
             r.lender[ur],
             np.full(len(pool_debtors), pool),
             np.full(len(est), sink),
+            np.full(len(g_debtors), ficc),
         ]
     )
     vals = np.concatenate(
@@ -242,6 +253,7 @@ def clearing_step(state, ctx, ledger, day) -> bool:
             s.repo_amount[ur],
             s.pool_borrowed[pool_debtors],
             s.other_liabilities[est],
+            s.guarantee_due[g_debtors],
         ]
     )
     if not (vals > 0).any():
@@ -265,8 +277,19 @@ def _settle_claims(s, topo, ledger, day, settle, rec, ur) -> None:
     idx = np.flatnonzero(ur)
     debtor = r.borrower[idx]
     on = settle[debtor]
-    ledger.settle_claims(debtor, r.lender[idx], np.where(on, s.repo_amount[idx], 0.0), rec[debtor])
+    claim = np.where(on, s.repo_amount[idx], 0.0)
+    ledger.settle_claims(debtor, r.lender[idx], claim, rec[debtor])
     ledger.write_off_repo(idx, on)
+    if topo.has_ficc:  # FICC's write-offs: sponsors, its resources, then the dealers
+        g = np.flatnonzero(settle & (s.guarantee_due > 0))
+        if len(g):  # estates' guarantees: recoveries to FICC, the rest its loss
+            ficc = np.full(len(g), int(np.flatnonzero(topo.ficc_first)[0]))
+            ledger.settle_claims(g, ficc, s.guarantee_due[g], rec[g])
+            ledger.write_off_guarantees(g)
+        lost = np.zeros_like(s.repo_amount)
+        lost[idx] = claim * (1.0 - rec[debtor])
+        sponsored.charge_deficiency(s, topo, ledger, lost)
+        sponsored.pass_up(s, topo, ledger)
     # the MMFs' financing pool: recoveries shared pro rata to what each MMF lent
     ledger.settle_pool(settle, rec)
     ledger.settle_outside_debts(settle, rec)

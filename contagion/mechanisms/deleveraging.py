@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from contagion.mechanisms import sponsored
 from contagion.sums import rowdot
 
 STEPS = {
@@ -226,6 +227,7 @@ def ex_ante_step(state, ctx, ledger, floor: np.ndarray) -> float:
         )
         owed = topo.by_borrower(due)
         pay = np.minimum(owed, np.maximum(s.cash, 0.0))
+        pay = np.where(topo.ficc, 0.0, pay)  # FICC pays what its members pay (below)
         frac = np.where(owed > 0, pay / np.maximum(owed, 1e-300), 0.0)
         ledger.repay_repo_plain(due * frac[r.borrower])
         need_left = owed - pay
@@ -235,6 +237,7 @@ def ex_ante_step(state, ctx, ledger, floor: np.ndarray) -> float:
         if not (phi > 1e-12).any():
             break
         sold += ledger.unwind_to_outside(phi, price)
+    sponsored.pass_up(s, topo, ledger)
     return sold
 
 

@@ -153,6 +153,8 @@ def haircut_step(state, ctx, day) -> None:
         leverage_sensitivity=p.haircut_leverage_sensitivity_frac,
         loss_sensitivity=p.haircut_loss_sensitivity_frac,
     )
+    if topo.has_ficc:  # FICC's leverage and losses are no signal to its lenders
+        addon = np.where(topo.ficc, 0.0, addon)
     h = haircuts(
         r.haircut_frac,
         r.segment,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from contagion.mechanisms import repo_market as rm
+from contagion.mechanisms import sponsored
 from contagion.sums import dot, rowdot
 
 WRITES = (
@@ -39,6 +40,7 @@ WRITES = (
     "pool_borrowed",
     "repo_amount",
     "repo_recall",
+    "repo_margin",  # FICC passes its members' repayments up (sponsored.pass_up)
     "im_posted",
     "im_due",
     "ext_notional",
@@ -102,6 +104,8 @@ def step(state, ctx, ledger, day, desk, sell, phi, close, absorbed_value) -> Non
         np.maximum(np.minimum(s.repo_recall, s.repo_amount), 0.0, out=s.repo_recall)
     else:
         ledger.repay_unwound_repo(phi)
+    # FICC passes what its members repaid and its collateral sales raised to its lenders
+    sponsored.pass_up(s, topo, ledger)
     # close futures and swaps with the outside world; release IM on the closed part
     if close.any():
         ledger.close_margined(close)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from contagion.mechanisms import deleveraging as dl
+from contagion.mechanisms import sponsored
 from contagion.sums import rowdot
 
 PAY_WRITES = (
@@ -38,6 +39,7 @@ PAY_WRITES = (
     "im_due",
     "assess_due",
     "redemption_due",
+    "guarantee_due",
     "capital_flows",
     "external_cash_in",
 )
@@ -72,6 +74,7 @@ def _borrow_against_free(s, topo, ledger, need: np.ndarray, free_value: np.ndarr
         & (s.repo_rationed[e] <= 0)
         & (s.repo_amount[e] > 0)
         & ~s.defaulted[r.lender[e]]
+        & ~topo.ficc[r.lender[e]]  # FICC never lends its own cash
     ]
     if not len(e):
         return np.zeros_like(need)
@@ -106,6 +109,8 @@ def dues(state, topo, ledger) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     repo_due = ledger.repo_due()
     m_due = s.vm_due + s.im_due + s.assess_due
     owed = topo.by_borrower(repo_due) + topo.by_source(m_due) + s.redemption_due
+    if topo.has_ficc:  # guarantees owed to FICC (mechanisms.sponsored)
+        owed = owed + s.guarantee_due
     return repo_due, m_due, owed
 
 
@@ -117,6 +122,7 @@ def owed(state, topo, ledger) -> np.ndarray:
 def pay_step(state, ctx, ledger, day, desk) -> np.ndarray:
     """Pay dues from cash (pro rata across a payer's dues); returns what is still owed."""
     s, topo = state, ctx.topo
+    sponsored.match_recalls(s, topo)  # FICC's lenders' recalls pass to its members
     if desk:
         desk.lend_on_shortfalls(s, topo, ledger, lambda: owed(s, topo, ledger))
     repo_due, m_due, owe = dues(s, topo, ledger)
@@ -127,8 +133,15 @@ def pay_step(state, ctx, ledger, day, desk) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         frac = np.where(owe > 0, np.minimum(1.0, np.maximum(s.cash, 0.0) / owe), 1.0)
     frac = np.where(topo.unlimited, 1.0, frac)
+    if topo.has_ficc:  # FICC pays only what its members pay it (sponsored.pass_up)
+        frac = np.where(topo.ficc, 0.0, frac)
     ledger.pay_dues(repo_due, m_due, frac)
     day.log.redemptions_paid += ledger.pay_redemptions(frac)
+    if topo.has_ficc:
+        if s.guarantee_due.any():
+            ledger.pay_guarantees(frac)
+        sponsored.pass_up(s, topo, ledger, dues_first=True)
+        return np.where(topo.ficc, 0.0, owe * (1.0 - frac))
     return owe * (1.0 - frac)
 
 

@@ -106,11 +106,18 @@ class StandingRepo(Policy):
             edges=self.edges,
             haircut_frac=cfg.haircut_frac,
             eligible=self.eligible,
-            limit_left_usd_bn=cfg.aggregate_limit_usd_bn - view.repo_outstanding(self.edges),
+            limit_left_usd_bn=self.limit_left(view),
             min_shortfall_usd_bn=cfg.stigma_threshold_usd_bn,
             cost_pct=self.cost_pct(view.srf_rate_pct),
             centrally_cleared=cfg.central_clearing,
         )
+
+    def limit_left(self, view: PolicyView) -> float:
+        """What the aggregate limit leaves, USD bn; a rounding residue of a limit lent in
+        full (below 1e-9 of it) is none, so an exhausted facility reads as exhausted."""
+        limit = self.config.aggregate_limit_usd_bn
+        left = limit - view.repo_outstanding(self.edges)
+        return left if left > 1e-9 * limit else 0.0
 
     def filled(self, view: PolicyView, fill) -> None:
         view.mine["lent_total"] += float(fill.edge_amounts.sum())
