@@ -259,13 +259,21 @@ def test_srf_does_not_lend_to_ineligible_hedge_funds(stylised, stress):
     assert not lent_to & set(types[types == "hedge_fund"].index)
 
 
-def test_srf_central_clearing_frees_dealer_balance_sheet(stylised, stress):
-    plain = c.simulate(stylised, stress, [StandingRepoConfig()]).summary
-    cleared = c.simulate(stylised, stress, [StandingRepoConfig(central_clearing=True)]).summary
-    # on this system the facility's lending does not bind the dealers' balance sheets, so
-    # clearing it changes the peak by float noise only (measured: -1.2e-6 bp before FICC,
-    # +1.9e-6 bp after): it must not make the peak worse beyond that
-    assert cleared["peak_yield_change_10y_bp"] <= plain["peak_yield_change_10y_bp"] + 1e-4
+def test_srf_central_clearing_caps_gc_where_dealers_are_out_of_balance_sheet():
+    """The SRF caps GC at its cost only while eligible dealers have balance-sheet room to
+    lend its cash on; cleared trades are netted, so the cap holds when they have none
+    (DESIGN 7.1; mechanisms.repo_market). The main job's stress fills the dealers."""
+    from contagion import examples, scenarios
+
+    system = examples.calibrated_us_2025()
+    sc = scenarios.load("basis_unwind").with_params(**examples.model_params(system))
+    terms = {"aggregate_limit_usd_bn": 500, "stigma_premium_bp": 5}
+    plain = c.simulate(system, sc, [StandingRepoConfig(**terms)])
+    cleared = c.simulate(system, sc, [StandingRepoConfig(**terms, central_clearing=True)])
+    cost = plain.markets["srf_rate_pct"].min() + 0.05  # minimum bid plus the stigma premium
+    assert plain.summary["dealer_room_exhausted_days"] > 0
+    assert plain.summary["peak_repo_rate_pct"] > cost + 0.05  # dealers cannot lend it on
+    assert cleared.summary["peak_repo_rate_pct"] == pytest.approx(cost, abs=1e-9)
 
 
 def test_swf_financed_by_same_bucket_issuance_does_less(stylised, stress, baseline):
