@@ -371,6 +371,13 @@ class Topology:
         return (r.segment == SPONSORED) & self.ficc[r.lender]
 
     @cached_property
+    def ficc_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell of every repo edge as (borrower, bucket) and as (lender, bucket):
+        ``institution * n_buckets + bucket`` (FICC's books per bucket are matched)."""
+        r, nb = self.repo, self.n_buckets
+        return r.borrower * nb + r.bucket, r.lender * nb + r.bucket
+
+    @cached_property
     def has_ficc(self) -> bool:
         return bool(self.ficc.any())
 

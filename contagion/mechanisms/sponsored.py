@@ -125,11 +125,9 @@ def sponsors(topo) -> np.ndarray:
 def _cells(s, topo):
     """(key of the legs FICC borrows on, key of the legs it lends on, B, L) per cell
     ``institution * n_buckets + bucket``."""
-    r, nb = topo.repo, topo.n_buckets
-    size = topo.n * nb
+    size = topo.n * topo.n_buckets
     up, down = topo.ficc_up, topo.ficc_down
-    key_up = r.borrower * nb + r.bucket
-    key_dn = r.lender * nb + r.bucket
+    key_up, key_dn = topo.ficc_cells
     b = np.bincount(key_up[up], s.repo_amount[up], minlength=size)
     lent = np.bincount(key_dn[down], s.repo_amount[down], minlength=size)
     return key_up, key_dn, b, lent
