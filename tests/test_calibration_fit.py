@@ -26,8 +26,9 @@ from contagion import ModelParams
 # still hold their March inventory (+6 against -18 USD bn: they sold to the Fed); the 30y
 # rises too fast Mar 10-13; bid-ask peaks too high; the hedge funds' net cash sales are a
 # little too large (21% of holdings against 16%), their Treasury repo falls too fast in
-# March (-16% of Form PF's all-collateral repo against -6%), their TY shorts too little
-# by Mar 17 and their March return is -1% against -7%; SOFR's rise on Sep 16 (before the
+# March (-16% of Form PF's all-collateral repo against -6%), their TY shorts fall too
+# little by Mar 17 (-15% against -23%: at the edge of its tolerance, so not pinned here)
+# and their March return is -1% against -7%; SOFR's rise on Sep 16 (before the
 # drain) and its level on Sep 18 are missed. Every weighted moment is bounded loosely
 # below.
 WITHIN_TOLERANCE = (
