@@ -92,12 +92,12 @@ def _case(episode: str | None):
 
         system, scenario, policies = calibration.episode(episode)
         return system, scenario, policies, f"calibration.episode({episode!r})"
-    from contagion.cli import _default_experiment
+    from contagion.experiment import default_experiment
 
     system = c.examples.calibrated_us_2025()
     scenario = c.scenarios.load("basis_unwind").with_params(**c.examples.model_params(system))
     # the main job's no action: its standing facilities (the SRF) in force
-    standing = list(_default_experiment().standing)
+    standing = list(default_experiment().standing)
     label = "calibrated_us_2025 under basis_unwind (the main job's no action: the standing SRF)"
     return system, scenario, standing, label
 

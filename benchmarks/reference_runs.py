@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the working tree
 
 import contagion as c
 from contagion import examples, scenarios
-from contagion.experiment import check_standing, with_standing
+from contagion.experiment import default_experiment, with_standing
 from contagion.policies import (
     APCMarginConfig,
     BasisFacilityConfig,
@@ -47,7 +47,6 @@ from contagion.policies import (
     SLRReliefConfig,
     SovereignFundConfig,
     StandingRepoConfig,
-    policy_from_dict,
 )
 
 FRAMES = ("markets", "institutions", "events", "flows", "policy_usage")
@@ -55,18 +54,11 @@ FRAMES = ("markets", "institutions", "events", "flows", "policy_usage")
 
 def _calibrated(arm: str) -> Callable[[], c.Result]:
     def run() -> c.Result:
-        from importlib.resources import files
-
-        import yaml
-
-        doc = yaml.safe_load(
-            (files("contagion") / "data" / "experiments" / "default.yaml").read_text("utf-8")
-        )
+        config = default_experiment()
         system = examples.calibrated_us_2025()
         sc = scenarios.load("basis_unwind").with_params(**examples.model_params(system))
         # the arm as the main job runs it: the standing facilities in force beside it
-        own = {arm: [policy_from_dict(p) for p in doc["arms"][arm]]}
-        pols = with_standing(own, check_standing(doc.get("standing")))[arm]
+        pols = with_standing({arm: config.arms[arm]}, config.standing)[arm]
         return c.simulate(system, sc, pols)
 
     return run

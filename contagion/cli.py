@@ -23,7 +23,6 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -191,10 +190,9 @@ def _scenario(spec: str):
 
 
 def _default_experiment():
-    from contagion.experiment import load_experiment
+    from contagion.experiment import default_experiment
 
-    with as_file(files("contagion") / "data" / "experiments" / "default.yaml") as path:
-        return load_experiment(path)
+    return default_experiment()
 
 
 COUNTS = ("defaults", "reduction_defaults", "n_institutions", "n_exposures", "days")

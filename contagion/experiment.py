@@ -1222,6 +1222,15 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
     return config
 
 
+def default_experiment() -> ExperimentConfig:
+    """The main job's experiment (the bundled ``data/experiments/default.yaml``): what
+    ``contagion run`` runs with no arguments, its standing facilities included."""
+    from importlib.resources import as_file, files
+
+    with as_file(files("contagion") / "data" / "experiments" / "default.yaml") as path:
+        return load_experiment(path)
+
+
 def run_experiment(
     config: ExperimentConfig, *, base_dir: str | os.PathLike = ".", **options: Any
 ) -> ExperimentResult:

@@ -394,7 +394,10 @@ def test_experiment_file_model_params_are_validated(tmp_path):
 def test_default_experiment_runs_the_calibrated_system_with_its_parameters():
     from importlib.resources import files
 
-    config = load_experiment(files("contagion") / "data" / "experiments" / "default.yaml")
+    from contagion.experiment import default_experiment
+
+    config = default_experiment()
+    assert config == load_experiment(files("contagion") / "data" / "experiments" / "default.yaml")
     assert config.system == "calibrated_us_2025" and config.parameter_set == "fitted"
     # uncertainty by default: enough Sobol' draws for stable p10/p90, a balanced design
     assert config.draws >= 64 and config.sampling == "sobol"
